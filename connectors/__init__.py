@@ -1,0 +1,1 @@
+"""Helpdesk connectors behind one Protocol (``base.Connector``) and their local compatible servers."""

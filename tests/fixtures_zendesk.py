@@ -1,0 +1,1 @@
+"""Fixtures for the local Zendesk-compatible server and the zenpy connector (owned by connectors)."""
