@@ -1,0 +1,158 @@
+"""The worker's job: re-fetch, enrich, decide, write back once, record, plan timers.
+
+Wiring only; every judgement lives in ``plugin.core`` (pure) and ``nlp``. Safe to run twice:
+notes carry fingerprints, fired triggers are mirrored as tags in the same write, and the write is
+guarded by the ticket's ``updated_at`` stamp (409 → re-fetch and decide again).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import requests
+
+from tiergate.connectors.base import Delivery
+from tiergate.jobs import state
+from tiergate.jobs.locks import TicketBusy, ticket_lock
+from tiergate.jobs.runtime import Runtime, get_runtime
+from tiergate.plugin.core.decide import decide
+from tiergate.plugin.core.errors import Conflict, RateLimited, Unavailable
+from tiergate.plugin.core.model import Decision, Enrichment, Notification, Ticket
+
+log = logging.getLogger("tiergate.jobs")
+
+MAX_CONFLICTS = 5
+MAX_UNAVAILABLE = 5
+BUSY_RETRY_SECONDS = 2
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
+    """RQ entry point for a webhook delivery (JSON argument: ``Delivery.to_dict()``)."""
+    d = Delivery.from_dict(delivery)
+    return process_ticket(d.helpdesk, d.ticket_id, d.event_type, d.delivery_id)
+
+
+def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
+                   *, attempt: int = 0, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Decide on one ticket now and write the result back in one update.
+
+    429 → rescheduled after Retry-After (no worker sleeps); 5xx / timeouts → rescheduled with
+    jittered exponential backoff up to ``MAX_UNAVAILABLE`` times, then the job fails with the reason.
+    """
+    rt = runtime or get_runtime()
+    again = dict(helpdesk=helpdesk, ticket_id=ticket_id, reason=reason, delivery_id=delivery_id)
+    try:
+        with ticket_lock(rt.conn, helpdesk, ticket_id):
+            result = _decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id)
+    except RateLimited as exc:
+        rt.count("tiergate_ratelimit_waits_total")
+        return _reschedule(rt, again, attempt, exc.retry_after, "rate_limited")
+    except TicketBusy:
+        return _reschedule(rt, again, attempt, BUSY_RETRY_SECONDS, "busy")
+    except Unavailable as exc:
+        if attempt >= MAX_UNAVAILABLE:
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "Unavailable"})
+            raise
+        rt.count("tiergate_writeback_errors_total", {"kind": "unavailable"})
+        delay = min(60.0, 2.0 ** attempt) * random.uniform(0.5, 1.5)
+        return _reschedule(rt, again, attempt + 1, delay, f"unavailable: {exc}")
+    except Exception as exc:
+        rt.count("tiergate_jobs_total", {"kind": "process", "outcome": type(exc).__name__})
+        raise
+    rt.count("tiergate_jobs_total", {"kind": "process", "outcome": result["status"]})
+    return result
+
+
+def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
+                      delivery_id: str) -> dict[str, Any]:
+    manifest = rt.manifest()
+    enricher = rt.enricher(manifest)
+    for attempt in range(1, MAX_CONFLICTS + 1):
+        ticket = rt.connector.fetch_ticket(ticket_id)   # NotFound propagates: nothing written
+        now = utcnow()
+        enrichment = enricher.enrich(ticket, now)
+        fired = state.fired_state(rt.conn, helpdesk, ticket)
+        decision = decide(ticket, enrichment, manifest, now, fired)
+        if not decision.update.is_empty():
+            try:
+                rt.connector.apply(ticket_id, decision.update, expected_updated_at=ticket.updated_at,
+                                   delivery_id=delivery_id)
+            except Conflict:
+                log.info("conflict ticket=%s attempt=%s: re-fetching", ticket_id, attempt)
+                rt.count("tiergate_writeback_errors_total", {"kind": "conflict"})
+                continue
+        _after_write(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
+        return {"status": "applied" if not decision.update.is_empty() else "unchanged",
+                "ticket_id": ticket_id, "attempts": attempt,
+                "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
+    raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")
+
+
+def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichment,
+                 decision: Decision, delivery_id: str, reason: str) -> None:
+    state.save_fired_state(rt.conn, helpdesk, ticket.id, decision.fired_state)
+    for note in decision.notifications:
+        _notify(rt, note)
+    for fired in decision.fired:
+        rt.count("tiergate_decisions_total", {"trigger": fired.name})
+    state.save_summary(rt.conn, helpdesk, ticket.id, {
+        "ticket_id": ticket.id, "at": decision.to_dict()["at"], "reason": reason,
+        "delivery_id": delivery_id, "manifest_version": decision.manifest_version,
+        "attention_score": enrichment.attention_score,
+        "sentiment": enrichment.sentiment, "risk_tags": [r.to_dict() for r in enrichment.risk_tags],
+        "signals": [r.to_dict() for r in enrichment.reasons],
+        "fired": [f.name for f in decision.fired],
+        "escalation": decision.escalation.to_dict() if decision.escalation else None,
+        "reasons": list(decision.reasons),
+    })
+    if rt.decision_log is not None:
+        rt.decision_log.record(decision, ticket, enrichment, helpdesk=helpdesk, delivery_id=delivery_id)
+        rt.decision_log.observe(ticket, decision.at)
+    if decision.timers:
+        from tiergate.jobs import timers
+
+        timers.schedule(rt.conn, rt.settings, helpdesk, ticket.id, decision.timers)
+
+
+def _notify(rt: Runtime, note: Notification) -> None:
+    """Deliver an on-call notification once (fingerprint), by webhook or to an email queue."""
+    key = f"tg:notified:{note.fingerprint or hash(note.body)}"
+    if not rt.conn.set(key, 1, nx=True, ex=30 * 24 * 3600):
+        return
+    if note.kind == "email":
+        rt.conn.rpush(f"tg:outbox:email:{note.route}", json.dumps(note.to_dict()))
+        return
+    try:
+        requests.post(note.target, json=note.to_dict(), timeout=5)
+    except requests.RequestException as exc:
+        rt.conn.delete(key)       # let the retry deliver it
+        rt.count("tiergate_writeback_errors_total", {"kind": "oncall"})
+        raise RuntimeError(f"on-call route {note.route!r} unreachable: {exc}") from None
+
+
+def _reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float,
+                why: str) -> dict[str, Any]:
+    from tiergate.jobs.queues import queue
+
+    delay = max(1.0, float(delay))
+    job = queue(rt.conn, rt.settings).enqueue_in(
+        timedelta(seconds=delay), "tiergate.jobs.process.process_ticket_job",
+        {**payload, "attempt": attempt},
+        job_id=f"tg:retry:{payload['helpdesk']}:{payload['ticket_id']}:{time.time_ns()}")
+    log.info("rescheduled ticket=%s in %.1fs (%s)", payload["ticket_id"], delay, why)
+    return {"status": "rescheduled", "ticket_id": payload["ticket_id"], "why": why,
+            "delay": round(delay, 3), "job_id": job.id}
+
+
+def process_ticket_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """RQ entry point for timers, sweeps and reschedules (JSON argument)."""
+    return process_ticket(payload["helpdesk"], int(payload["ticket_id"]), payload.get("reason", "timer"),
+                          payload.get("delivery_id", "timer"), attempt=int(payload.get("attempt", 0)))

@@ -1,0 +1,32 @@
+"""Queue names, the JSON serializer, and the one way deliveries become RQ jobs."""
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from tiergate.connectors.base import Delivery
+from tiergate.plugin.config import Settings
+
+PROCESS_FUNC = "tiergate.jobs.process.process_delivery"
+JOB_TIMEOUT = 120
+RESULT_TTL = 24 * 3600
+
+
+def queue(conn: Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue_name, connection=conn, serializer=JSONSerializer)
+
+
+def job_id_for(delivery: Delivery) -> str:
+    """One job per delivery: a retried enqueue of the same delivery reuses the id."""
+    return f"tg:{delivery.helpdesk}:{delivery.ticket_id}:{delivery.delivery_id}"[:200]
+
+
+def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str:
+    """Enqueue ``process_delivery(delivery_dict)``; returns the job id."""
+    job = queue(conn, settings).enqueue(
+        PROCESS_FUNC, delivery.to_dict(), job_id=job_id_for(delivery),
+        job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=7 * 24 * 3600,
+        description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}",
+    )
+    return job.id

@@ -1,0 +1,82 @@
+"""What a worker process builds once and reuses for every job: Redis, connector, manifest store,
+enricher per manifest version, decision log, metrics. Built in the worker's parent process so
+forked job processes inherit the loaded spaCy pipeline."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+
+from tiergate.connectors.registry import get_connector
+from tiergate.plugin.config import Settings
+
+log = logging.getLogger("tiergate.jobs")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    conn: Redis
+    connector: Any
+    manifests: Any
+    decision_log: Any = None
+    metrics: Any = None
+    _enrichers: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self):
+        return self.manifests.current()
+
+    def enricher(self, manifest):
+        from tiergate.nlp.enrich import Enricher
+
+        found = self._enrichers.get(manifest.version)
+        if found is None:
+            found = Enricher.from_manifest(manifest)
+            self._enrichers = {manifest.version: found}
+        return found
+
+    def count(self, name: str, labels: dict[str, str] | None = None, amount: float = 1) -> None:
+        if self.metrics is not None:
+            try:
+                self.metrics.inc(name, labels or {}, amount)
+            except Exception:  # metrics must never break a job
+                log.warning("metrics increment failed name=%s", name)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    from tiergate.plugin.manifest_store import ManifestStore
+
+    conn = Redis.from_url(settings.redis_url)
+    runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings),
+                      manifests=ManifestStore.from_settings(settings, conn))
+    try:
+        from tiergate.plugin.analytics.log import DecisionLog
+
+        runtime.decision_log = DecisionLog(settings.db_url)
+    except ImportError:
+        runtime.decision_log = None
+    try:
+        from tiergate.plugin.metrics import Metrics
+
+        runtime.metrics = Metrics(conn)
+    except ImportError:
+        runtime.metrics = None
+    return runtime
+
+
+_RUNTIME: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, built from the environment on first use."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        _RUNTIME = build_runtime(Settings.from_env())
+    return _RUNTIME
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _RUNTIME
+    _RUNTIME = runtime

@@ -1,0 +1,248 @@
+"""``tiergate demo``: the whole path on real parts, started and stopped in one command.
+
+With nothing configured it starts an embedded Redis, the local helpdesk server, the receiver and a
+worker process; installs the webhook + trigger through the helpdesk API (as an admin would); imports
+the example tickets so the helpdesk delivers signed webhooks; waits for every job; prints what
+the agents now see on each ticket, and shuts everything down.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tiergate.plugin.config import Settings
+from tiergate.plugin.embedded import free_port, start_redis
+
+DEMO_EMAIL = "admin@demo.example"
+DEMO_TOKEN = "demo-api-token"
+DEMO_SUBDOMAIN = "demo"
+
+
+def load_examples(path: Path) -> list[dict[str, Any]]:
+    """Read the examples JSON lines; a bad line is a clear error naming its number."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("subject"), str):
+            raise click.UsageError(f"{path}:{number}: subject: required string")
+        if not isinstance(row.get("description"), str):
+            raise click.UsageError(f"{path}:{number}: description: required string")
+        rows.append(row)
+    if not rows:
+        raise click.UsageError(f"{path}: no tickets")
+    return rows
+
+
+@dataclass
+class DemoStack:
+    """The running parts; ``close()`` (via the ExitStack) stops them in reverse order."""
+
+    settings: Settings
+    helpdesk: str
+    server: Any = None
+    receiver_url: str = ""
+    worker: subprocess.Popen | None = None
+    workdir: str = ""
+    exits: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        self.exits.close()
+
+
+def _serve_in_thread(app, port: int):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server
+
+
+def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
+    from tiergate.plugin import helpdesks
+
+    workdir = tempfile.mkdtemp(prefix="tiergate-demo-")
+    env_redis = os.environ.get("REDIS_URL")
+    stack = DemoStack(settings=Settings.from_env(), helpdesk=helpdesk, workdir=workdir)
+    if env_redis:
+        redis_url = env_redis
+    else:
+        redis = start_redis()
+        stack.exits.callback(redis.stop)
+        redis_url = redis.url
+
+    desk = helpdesks.local_or_configured(helpdesk)
+    stack.exits.callback(desk.stop)
+    stack.server = desk
+
+    port = free_port()
+    stack.receiver_url = f"http://127.0.0.1:{port}"
+    secret = desk.install_webhook(f"{stack.receiver_url}/webhooks/{helpdesk}")
+    admin_token = os.environ.get("TIERGATE_ADMIN_TOKEN") or secrets.token_urlsafe(16)
+    settings = Settings.from_env(
+        redis_url=redis_url, helpdesk=helpdesk, webhook_secret=secret, admin_token=admin_token,
+        db_url=os.environ.get("TIERGATE_DB_URL") or f"sqlite:///{workdir}/tiergate-demo.sqlite",
+        **desk.settings_overrides())
+    stack.settings = settings
+
+    from tiergate.plugin.web import create_app
+
+    http = _serve_in_thread(create_app(settings), port)
+    stack.exits.callback(http.shutdown)
+
+    env = {**os.environ, **_settings_env(settings), **desk.env()}
+    log = open(Path(workdir) / "worker.log", "wb")
+    stack.exits.callback(log.close)
+    stack.worker = subprocess.Popen(
+        [sys.executable, "-m", "tiergate.plugin.cli", "worker", "--name", f"demo-{os.getpid()}",
+         "--log-level", "WARNING"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack.exits.callback(_stop_process, stack.worker)
+    return stack
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    env = {}
+    for name, var in Settings.ENV.items():
+        value = getattr(settings, name)
+        if value is not None:
+            env[var] = str(value)
+    return env
+
+
+def _stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_jobs(stack: DemoStack, ticket_ids: list[int], timeout: float) -> None:
+    """Until every ticket has a decision and no job is queued, started or scheduled soon."""
+    from redis import Redis
+    from rq.registry import StartedJobRegistry
+
+    from tiergate.jobs.queues import queue
+    from tiergate.jobs.state import load_summary
+
+    conn = Redis.from_url(stack.settings.redis_url)
+    q = queue(conn, stack.settings)
+    started = StartedJobRegistry(queue=q)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.worker is not None and stack.worker.poll() is not None:
+            raise click.ClickException(
+                f"the worker exited with {stack.worker.returncode}; see {stack.workdir}/worker.log")
+        done = all(load_summary(conn, stack.helpdesk, t) for t in ticket_ids)
+        if done and q.count == 0 and started.count == 0:
+            return
+        time.sleep(0.1)
+    raise click.ClickException(f"timed out after {timeout:.0f}s waiting for jobs; see {stack.workdir}/worker.log")
+
+
+def collect(stack: DemoStack, ticket_ids: list[int]) -> dict[str, Any]:
+    from redis import Redis
+
+    from tiergate.connectors.registry import get_connector
+    from tiergate.jobs.state import load_summary
+
+    conn = Redis.from_url(stack.settings.redis_url)
+    connector = get_connector(stack.settings)
+    rows = []
+    for ticket_id in ticket_ids:
+        ticket = connector.fetch_ticket(ticket_id)
+        summary = load_summary(conn, stack.helpdesk, ticket_id) or {}
+        rows.append({
+            "id": ticket.id, "subject": ticket.subject, "tags": sorted(ticket.tags),
+            "internal_notes": [c.body for c in ticket.comments if not c.public],
+            "group_id": ticket.group_id, "assignee_id": ticket.assignee_id, "priority": ticket.priority,
+            "attention_score": summary.get("attention_score"),
+            "risk_tags": sorted({r["tag"] for r in summary.get("risk_tags", [])}),
+            "fired": summary.get("fired", []),
+            "escalation": summary.get("escalation"),
+            "reasons": summary.get("reasons", []) + [
+                f"{s['signal']}: {s['points']:+.0f} ({s['detail']})" for s in summary.get("signals", [])],
+        })
+    escalated = [r for r in rows if r["escalation"]]
+    touched = [r for r in rows if r["internal_notes"] or r["fired"]]
+    return {"tickets": rows, "summary": {
+        "helpdesk": stack.helpdesk, "tickets": len(rows), "touched": len(touched),
+        "escalated": len(escalated),
+        "escalation_rate": round(len(escalated) / len(rows), 3) if rows else 0.0,
+    }}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    for row in result["tickets"]:
+        click.secho(f"#{row['id']} {row['subject']}", bold=True)
+        click.echo(f"  attention {row['attention_score']}  priority {row['priority']}  "
+                   f"group {row['group_id']}  assignee {row['assignee_id']}")
+        click.echo(f"  tags: {', '.join(row['tags']) or '-'}")
+        for reason in row["reasons"]:
+            click.echo(f"  - {reason}")
+        for note in row["internal_notes"]:
+            click.echo("  note: " + note.replace("\n", "\n        "))
+        click.echo()
+    s = result["summary"]
+    click.echo(f"{s['tickets']} tickets, {s['touched']} acted on, {s['escalated']} escalated "
+               f"({s['escalation_rate']:.0%}) on {s['helpdesk']}")
+
+
+@click.command()
+@click.option("--tickets", "tickets_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Example tickets (JSON lines); default: the embedded examples.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document and nothing else.")
+@click.option("--helpdesk", type=click.Choice(["zendesk", "zammad"]), default="zendesk", show_default=True)
+@click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for the jobs.")
+def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float) -> None:
+    """Run the whole path on the example tickets and print what agents now see."""
+    from tiergate.plugin import data
+
+    examples = load_examples(tickets_path or data.path("tickets.jsonl"))
+    stack = start_stack(helpdesk, quiet=as_json)
+    try:
+        now = datetime.now(timezone.utc)
+        ticket_ids = [stack.server.import_example(example, now) for example in examples]
+        wait_for_jobs(stack, ticket_ids, timeout)
+        result = collect(stack, ticket_ids)
+        result["summary"]["dashboard"] = f"{stack.receiver_url}/dashboard"
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            print_table(result)
+            _print_report(stack)
+    finally:
+        stack.close()
+
+
+def _print_report(stack: DemoStack) -> None:
+    try:
+        from tiergate.plugin.analytics.log import DecisionLog
+        from tiergate.plugin.analytics.report import summary_text
+    except ImportError:
+        return
+    click.echo()
+    click.echo(summary_text(DecisionLog(stack.settings.db_url)))
+    click.echo(f"dashboard: {stack.receiver_url}/dashboard (Authorization: Bearer <TIERGATE_ADMIN_TOKEN>); "
+               f"decision log: {stack.settings.db_url}")

@@ -1,0 +1,31 @@
+"""The wheel installs everything under ``tiergate.*`` and ships the default manifest and examples."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+
+def test_wheel_file_list(tmp_path: Path, repo_root: Path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo_root), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path)], check=True)
+    (wheel,) = tmp_path.glob("tiergate-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"tiergate"}
+    for generic in ("plugin", "connectors", "nlp", "jobs"):
+        assert generic not in top, f"{generic}/ must not be a top-level package"
+        assert f"tiergate/{generic}/__init__.py" in names
+    for needed in ("tiergate/plugin/core/model.py", "tiergate/jobs/process.py",
+                   "tiergate/connectors/base.py", "tiergate/plugin/data/manifest.json",
+                   "tiergate/plugin/data/tickets.jsonl"):
+        assert needed in names, needed
+    # the shipped manifest is the real file's content, not a dangling link
+    with zipfile.ZipFile(wheel) as zf:
+        shipped = json.loads(zf.read("tiergate/plugin/data/manifest.json"))
+    assert shipped == json.loads((repo_root / "manifest.json").read_text())
+    entry = [n for n in names if n.endswith("entry_points.txt")]
+    with zipfile.ZipFile(wheel) as zf:
+        assert "tiergate = tiergate.plugin.cli:main" in zf.read(entry[0]).decode()
