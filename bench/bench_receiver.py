@@ -1,0 +1,210 @@
+"""Receiver ack latency and throughput under a burst of signed webhooks, next to a bare Flask route.
+
+Both apps run under waitress (the production server, same thread count) in a child process on
+loopback; a few client threads with keep-alive sessions send a burst of signed Zendesk deliveries
+(unique event ids, bodies signed before the clock starts). Figures: ack latency p50/p99 of the
+receiver (verify + parse + Redis dedupe + RQ enqueue) against the bare route (reads the body,
+answers 202 JSON), and accepted webhooks/second against the bare route's requests/second. A second
+burst runs against a Redis with ``appendfsync always`` (what "a 2xx means durably stored" costs).
+Everything it starts (Redis, servers) it stops; bounded by request counts and timeouts.
+
+    python bench/bench_receiver.py [--quick] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+SECRET = "bench-secret-0123456789"
+SERVER_THREADS = 8
+
+
+# -- the child process: one app under waitress ---------------------------------------------------
+def _bare_app():
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+
+    @app.post("/webhooks/zendesk")
+    def bare():
+        request.get_data()
+        response = jsonify({"status": "queued", "job_id": "bare"})
+        response.status_code = 202
+        return response
+
+    return app
+
+
+def _serve(kind: str, port: int, redis_url: str) -> None:
+    import logging
+
+    from waitress import create_server
+
+    logging.basicConfig(level=logging.WARNING)
+    if kind == "bare":
+        app = _bare_app()
+    else:
+        from tiergate.plugin.web import create_app
+
+        app = create_app({"redis_url": redis_url, "webhook_secret": SECRET})
+    server = create_server(app, host="127.0.0.1", port=port, threads=SERVER_THREADS, ident="bench")
+    print("ready", flush=True)
+    server.run()
+
+
+# -- the parent: start, burst, measure ------------------------------------------------------------
+class Child:
+    def __init__(self, kind: str, redis_url: str):
+        from tiergate.plugin.embedded import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/webhooks/zendesk"
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--serve", kind, "--port", str(self.port),
+             "--redis-url", redis_url],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.stop()
+            raise RuntimeError(f"bench server {kind} did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    from tiergate.connectors.zendesk_webhook import format_timestamp, signed_headers
+
+    stamp = format_timestamp(datetime.now(timezone.utc))
+    out = []
+    for i in range(count):
+        body = json.dumps({
+            "type": "zen:event-type:ticket.comment_added", "account_id": 1, "id": str(uuid.uuid4()),
+            "time": stamp, "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{1000 + i}",
+            "detail": {"id": str(1000 + i), "status": "OPEN", "priority": "HIGH", "tags": ["vip"],
+                       "subject": "Checkout is down for all our stores", "via": {"channel": "email"}},
+            "event": {"comment": {"body": "We are losing money every minute. " * 8}},
+        }).encode()
+        out.append((body, {**signed_headers(body, SECRET, stamp), "Content-Type": "application/json",
+                           "User-Agent": "Zendesk Webhook"}))
+    return out
+
+
+def _burst(url: str, deliveries, clients: int) -> dict:
+    import requests
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    parts = [deliveries[i::clients] for i in range(clients)]
+    start_gate = threading.Barrier(clients + 1)
+
+    def client(part):
+        mine, codes = [], {}
+        with requests.Session() as session:
+            session.post(url, data=b"{}", headers={"Content-Type": "application/json"}, timeout=10)  # connect
+            start_gate.wait()
+            for body, headers in part:
+                t0 = time.perf_counter()
+                response = session.post(url, data=body, headers=headers, timeout=10)
+                mine.append(time.perf_counter() - t0)
+                codes[response.status_code] = codes.get(response.status_code, 0) + 1
+        with lock:
+            latencies.extend(mine)
+            for code, n in codes.items():
+                statuses[code] = statuses.get(code, 0) + n
+
+    threads = [threading.Thread(target=client, args=(part,)) for part in parts]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(timeout=300)
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {"p50": latencies[len(latencies) // 2] * 1e3,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
+            "mean": statistics.fmean(latencies) * 1e3, "rate": len(latencies) / elapsed,
+            "statuses": statuses, "count": len(latencies)}
+
+
+def _measure(kind: str, redis_url: str, count: int, clients: int) -> dict:
+    child = Child(kind, redis_url)
+    try:
+        _burst(child.url, _deliveries(min(100, count)), clients)  # warm-up: imports, pools, JIT-less caches
+        return _burst(child.url, _deliveries(count), clients)
+    finally:
+        child.stop()
+
+
+def run(quick: bool = False) -> list[dict]:
+    import redis
+
+    from tiergate.jobs.queues import queue
+    from tiergate.plugin.config import Settings
+    from tiergate.plugin.embedded import start_redis
+
+    count, clients = (400, 4) if quick else (2000, 4)
+    rows = []
+    bare = _measure("bare", "redis://127.0.0.1:1/0", count, clients)
+    for label, appendonly in (("", False), (" (AOF fsync always)", True)):
+        server = start_redis(appendonly=appendonly)
+        try:
+            got = _measure("receiver", server.url, count, clients)
+            conn = redis.Redis.from_url(server.url)
+            queued = queue(conn, Settings(redis_url=server.url)).count
+            conn.close()
+        finally:
+            server.stop()
+        if got["statuses"] != {202: count}:
+            raise RuntimeError(f"receiver did not accept the whole burst: {got['statuses']}")
+        if queued < count:
+            raise RuntimeError(f"accepted {count} but only {queued} jobs are queued")
+        tag = f"{count} signed webhooks, {clients} clients{label}"
+        rows += [
+            {"name": f"receiver ack p50 ms vs bare Flask route ({tag})", "value": got["p50"],
+             "unit": "ms", "baseline": bare["p50"], "ratio": got["p50"] / bare["p50"]},
+            {"name": f"receiver ack p99 ms vs bare Flask route ({tag})", "value": got["p99"],
+             "unit": "ms", "baseline": bare["p99"], "ratio": got["p99"] / bare["p99"]},
+            {"name": f"accepted webhooks/s vs bare route req/s ({tag})", "value": got["rate"],
+             "unit": "req/s", "baseline": bare["rate"], "ratio": got["rate"] / bare["rate"]},
+        ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--serve", choices=["receiver", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        _serve(args.serve, args.port, args.redis_url)
+        return 0
+    rows = run(quick=args.quick)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name'][:80]:80} {r['value']:>9.3g} {r['unit']:5} base {r['baseline']:>9.3g}  x{r['ratio']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Zendesk webhook signatures and payloads, sans I/O (in the style of gidgethub's ``sansio``).
+
+``sign`` computes what Zendesk puts in ``X-Zendesk-Webhook-Signature``: base64(HMAC-SHA256(key =
+signing secret, msg = timestamp + raw body)). ``verify`` checks a delivery and parses it into a
+``Delivery``; it reads no clock (pass ``now``) and raises only ``DeliveryError`` subclasses, in this
+order: missing headers → ``MissingSignature``; wrong signature → ``InvalidSignature``; timestamp
+unparseable or outside ``±tolerance`` seconds of ``now`` → ``StaleDelivery``; body not JSON or not
+one of the two payload shapes → ``PayloadError`` naming the JSON path.
+
+Two payload shapes are accepted:
+- event-subscribed webhooks: ``{"type": "zen:event-type:ticket.created", "id": "<event id>",
+  "subject": "zen:ticket:35436", "time": "...", "detail": {"id": "35436", ...}, ...}``
+  (ids in ``detail`` are strings); the delivery id is the event ``id``.
+- trigger/automation webhooks whose body template is ``{"ticket_id": "{{ticket.id}}"}`` (string
+  or integer); the delivery id is the ``X-Zendesk-Webhook-Invocation-Id`` header when present,
+  else ``sha256-`` + hex digest of timestamp + body (a retried identical delivery dedupes, the
+  next event on the same ticket does not).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
+
+from tiergate.connectors.base import Delivery
+from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError, StaleDelivery
+
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+WEBHOOK_ID_HEADER = "X-Zendesk-Webhook-Id"
+INVOCATION_ID_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+HELPDESK = "zendesk"
+TRIGGER_EVENT = "trigger"
+_SUBJECT = re.compile(r"^zen:ticket:(\d+)$")
+
+
+def sign(body: bytes, secret: str, timestamp: str) -> str:
+    """The ``X-Zendesk-Webhook-Signature`` value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signed_headers(body: bytes, secret: str, timestamp: str) -> dict[str, str]:
+    """The two signature headers Zendesk sends (for test clients and the local server)."""
+    return {SIGNATURE_HEADER: sign(body, secret, timestamp), TIMESTAMP_HEADER: timestamp}
+
+
+def format_timestamp(at: datetime) -> str:
+    """Zendesk's signature timestamp shape: ``2024-04-17T17:18:10Z``."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _parse_instant(value: str) -> datetime:
+    text = value.strip()
+    if not text or not text[0].isdigit():
+        raise ValueError("not an ISO-8601 instant")
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+# -- schemas ------------------------------------------------------------------------------------
+class TicketId(fields.Field):
+    """A positive ticket id given as an integer or a string of digits (Zendesk sends both)."""
+
+    default_error_messages = {"invalid": "must be a positive integer or a string of digits"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.strip().isdigit():
+            number = int(value.strip())
+        else:
+            raise self.make_error("invalid")
+        if number <= 0:
+            raise self.make_error("invalid")
+        return number
+
+
+class Instant(fields.String):
+    default_error_messages = {"instant": "must be an ISO-8601 instant like 2024-04-17T17:18:10Z"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            _parse_instant(text)
+        except ValueError:
+            raise self.make_error("instant") from None
+        return text
+
+
+class EventDetailSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = TicketId(required=True)
+    tags = fields.List(fields.String(), allow_none=True)
+
+
+class TicketEventSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True)
+    id = fields.String(required=True)
+    subject = fields.String(required=True)
+    time = Instant(required=True)
+    detail = fields.Nested(EventDetailSchema, required=True)
+    account_id = fields.Integer(allow_none=True)
+    zendesk_event_version = fields.String(allow_none=True)
+    event = fields.Dict(allow_none=True)
+
+    @validates_schema
+    def _check(self, data: dict, **kwargs: Any) -> None:
+        if not data["type"].startswith("zen:event-type:ticket."):
+            raise ValidationError("unsupported event type: only zen:event-type:ticket.* events are handled",
+                                  "type")
+        if not data["id"].strip():
+            raise ValidationError("must not be empty", "id")
+        match = _SUBJECT.match(data["subject"])
+        if not match:
+            raise ValidationError("must look like zen:ticket:<id>", "subject")
+        if int(match.group(1)) != data["detail"]["id"]:
+            raise ValidationError("ticket id differs from detail.id", "subject")
+
+
+class TriggerPayloadSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    ticket_id = TicketId(required=True)
+
+
+def _first_error(messages: Any, path: str = "") -> tuple[str, str]:
+    """marshmallow's nested ``{"detail": {"id": ["msg"]}}`` -> ("detail.id", "msg")."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "_schema":
+                return _first_error(value, path)
+            sub = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+            return _first_error(value, sub)
+    if isinstance(messages, list) and messages:
+        return _first_error(messages[0], path) if isinstance(messages[0], (dict, list)) else (
+            path or "body", str(messages[0]))
+    return path or "body", str(messages)
+
+
+def _load(schema: Schema, payload: dict) -> dict:
+    try:
+        return schema.load(payload)
+    except ValidationError as exc:
+        field, message = _first_error(exc.messages)
+        raise PayloadError(field, message) from None
+
+
+def parse_payload(body: bytes) -> tuple[str, int, dict]:
+    """Raw body -> (kind, ticket_id, data); kind is ``event`` or ``trigger``. Raises PayloadError."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError("body", f"not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise PayloadError("body", "must be a JSON object")
+    if "type" in payload or "detail" in payload:
+        data = _load(TicketEventSchema(), payload)
+        return "event", data["detail"]["id"], data
+    if "ticket_id" in payload:
+        data = _load(TriggerPayloadSchema(), payload)
+        return "trigger", data["ticket_id"], data
+    raise PayloadError("ticket_id", "missing: expected an event payload (type, id, subject, detail) "
+                                    "or a trigger payload ({\"ticket_id\": ...})")
+
+
+def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
+           tolerance: float = 300) -> Delivery:
+    """Check signature and timestamp, parse the payload; raise a ``DeliveryError`` otherwise."""
+    signature = _header(headers, SIGNATURE_HEADER)
+    timestamp = _header(headers, TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise MissingSignature(f"{SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers are required")
+    expected = sign(body, secret, timestamp)
+    if not hmac.compare_digest(expected.encode("ascii"), signature.strip().encode("utf-8", "replace")):
+        raise InvalidSignature("signature does not match the body and timestamp")
+    try:
+        sent_at = _parse_instant(timestamp)
+    except ValueError:
+        raise StaleDelivery(f"{TIMESTAMP_HEADER}: not an ISO-8601 instant") from None
+    skew = abs((now - sent_at).total_seconds())
+    if skew > tolerance:
+        raise StaleDelivery(f"{TIMESTAMP_HEADER}: {skew:.0f}s away from now (tolerance {tolerance:g}s)")
+
+    kind, ticket_id, data = parse_payload(body)
+    if kind == "event":
+        return Delivery(delivery_id=data["id"], ticket_id=ticket_id, event_type=data["type"],
+                        helpdesk=HELPDESK, received_at=now, detail=json.loads(json.dumps(data["detail"])))
+    invocation = _header(headers, INVOCATION_ID_HEADER)
+    delivery_id = invocation.strip() if invocation and invocation.strip() else \
+        "sha256-" + hashlib.sha256(timestamp.encode("utf-8") + body).hexdigest()
+    return Delivery(delivery_id=delivery_id, ticket_id=ticket_id, event_type=TRIGGER_EVENT,
+                    helpdesk=HELPDESK, received_at=now, detail=json.loads(json.dumps(data)))

@@ -1,0 +1,78 @@
+"""``tiergate failed list|retry|purge``: jobs that kept failing, with their reason."""
+from __future__ import annotations
+
+import json
+
+import click
+from redis import Redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from tiergate.plugin.config import Settings
+
+
+def _registry(settings: Settings) -> FailedJobRegistry:
+    from tiergate.jobs.queues import queue
+
+    conn = Redis.from_url(settings.redis_url)
+    return FailedJobRegistry(queue=queue(conn, settings))
+
+
+def failed_jobs(settings: Settings) -> list[dict]:
+    """Each failed job: id, what it was for, when it ended and the last line of its error."""
+    registry = _registry(settings)
+    rows = []
+    for job_id in registry.get_job_ids():
+        job = Job.fetch(job_id, connection=registry.connection, serializer=JSONSerializer)
+        error = (job.latest_result().exc_string if job.latest_result() else "") or ""
+        lines = [ln for ln in error.strip().splitlines() if ln.strip()]
+        rows.append({"id": job.id, "description": job.description,
+                     "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+                     "reason": lines[-1] if lines else "unknown", "args": job.args})
+    return rows
+
+
+@click.group()
+def failed() -> None:
+    """Manage jobs in the failed registry."""
+
+
+@failed.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """List failed jobs with their reason."""
+    rows = failed_jobs(Settings.from_env())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        click.echo(f"{row['id']}  {row['ended_at']}  {row['description']}\n    {row['reason']}")
+    click.echo(f"{len(rows)} failed job(s)")
+
+
+@failed.command()
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Retry every failed job.")
+def retry(job_ids: tuple[str, ...], all_: bool) -> None:
+    """Put failed jobs back on the queue."""
+    registry = _registry(Settings.from_env())
+    ids = registry.get_job_ids() if all_ else list(job_ids)
+    if not ids:
+        raise click.UsageError("name job ids or pass --all")
+    for job_id in ids:
+        registry.requeue(job_id)
+    click.echo(f"requeued {len(ids)} job(s)")
+
+
+@failed.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge(yes: bool) -> None:
+    """Delete every failed job."""
+    registry = _registry(Settings.from_env())
+    ids = registry.get_job_ids()
+    if ids and not yes:
+        click.confirm(f"delete {len(ids)} failed job(s)?", abort=True)
+    for job_id in ids:
+        registry.remove(job_id, delete_job=True)
+    click.echo(f"purged {len(ids)} job(s)")

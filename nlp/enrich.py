@@ -1,0 +1,341 @@
+"""Enrichment of a whole ticket conversation: per-comment sentiment, trend, intensity, risk tags
+(with negation and hedging), response delay, repeat contacts, customer value, an optional trained
+model, combined into an attention score 0-100 whose ``reasons`` add up to it exactly.
+
+    enricher = Enricher.from_manifest(manifest)        # once per process (builds spaCy)
+    enrichment = enricher.enrich(ticket, now)            # -> tiergate.plugin.core.model.Enrichment
+    enricher.score_text("I was charged twice!!!")        # one text, no conversation signals
+    enricher.score_comments(["hi", "still waiting"])     # customer comments, oldest first
+
+Weights live in ``WEIGHTS`` / ``TAG_POINTS`` below and are listed in docs/nlp.md.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from tiergate.nlp.amounts import find_amounts
+from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
+
+log = logging.getLogger("tiergate.nlp")
+_HAS_CAPS = re.compile(r"[A-Z]{2}")
+_CAPS = re.compile(r"\b[A-Z][A-Z'’]+\b")
+
+DEFAULT_KEYWORDS_PATH = Path(__file__).with_name("default_keywords.json")
+
+# Points per risk tag found anywhere in the customer's comments (unknown tags: DEFAULT_TAG_POINTS).
+TAG_POINTS = {"legal": 30, "security": 25, "churn": 25, "outage": 20, "human_request": 15,
+              "repeat_contact": 12, "urgent": 10, "billing": 10, "complaint": 8, "problem": 8}
+DEFAULT_TAG_POINTS = 10
+# Tags that make a message a complaint by themselves.
+COMPLAINT_TAGS = frozenset({"complaint", "problem", "outage", "billing", "security", "legal", "churn",
+                            "repeat_contact"})
+WEIGHTS = {
+    "sentiment": 25,        # x (-sentiment) for a negative conversation
+    "tags_cap": 50,         # all risk tags together
+    "trend": 10,            # first customer comment neutral/positive, last one negative
+    "caps": 5, "exclaim": 5,
+    "complaint": 5,
+    "repeat_per_followup": 5, "repeat_cap": 15, "followup_ticket": 5,
+    "vip": 12, "enterprise": 8, "value_100k": 6, "value_25k": 3, "renewal_60d": 4, "value_cap": 15,
+    "model": 40,            # x trained model probability
+}
+DELAY_POINTS = ((72, 20), (24, 16), (8, 12), (4, 8), (1, 4))  # (hours waiting >=, points)
+RISK_THRESHOLD = 35       # shipped attention-score cut for "needs attention" (evaluation F1)
+NEGATIVE_AT = -0.05
+POSITIVE_AT = 0.3
+COMPLAINT_SENTIMENT = -0.6
+CACHE_SIZE = 4096
+CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
+
+
+@dataclass(frozen=True)
+class TextScore:
+    """What the pipeline says about one text (cached per text)."""
+
+    sentiment: float
+    sentence_count: int
+    words: int
+    caps_words: int
+    exclaims: int
+    risks: tuple[tuple[str, str], ...]       # (tag, phrase), in text order
+    dropped: tuple[tuple[str, str, str], ...]
+    amounts: Mapping[str, float]
+
+    @property
+    def shouting(self) -> bool:
+        return self.caps_words >= 3 and self.caps_words >= 0.3 * max(1, self.words)
+
+
+def load_default_keywords() -> dict[str, tuple[str, ...]]:
+    with open(DEFAULT_KEYWORDS_PATH, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return {tag: tuple(phrases) for tag, phrases in data.items()}
+
+
+def sentiment_label(sentiment: float, tags: Iterable[str] = ()) -> str:
+    """negative / neutral / positive: lexicon score, with problem tags tipping a non-positive
+    text to negative."""
+    tags = set(tags)
+    if sentiment <= NEGATIVE_AT or (tags & COMPLAINT_TAGS and sentiment < POSITIVE_AT):
+        return "negative"
+    if sentiment >= POSITIVE_AT or (sentiment > 0.05 and not tags):
+        return "positive"
+    return "neutral"
+
+
+class Enricher:
+    """Builds the spaCy pipeline once; ``enrich`` is cheap and thread-safe."""
+
+    def __init__(self, keywords: Mapping[str, Sequence[str]] | None = None,
+                 model_path: str | None = None):
+        from tiergate.nlp.pipeline import build_nlp
+
+        if not keywords:
+            keywords = load_default_keywords()
+        self.keywords = {str(t): tuple(str(p) for p in ps) for t, ps in dict(keywords).items()}
+        self.nlp = build_nlp(self.keywords)
+        self.model = None
+        self.model_path = model_path
+        if model_path:
+            from tiergate.nlp.classifier import TextClassifier
+
+            self.model = TextClassifier.load(model_path)
+        self._cache: OrderedDict[str, TextScore] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_manifest(cls, manifest: Any) -> "Enricher":
+        """From a loaded manifest (``.keywords``, ``.nlp_model``) or a plain dict of it."""
+        if isinstance(manifest, Mapping):
+            keywords = manifest.get("keywords")
+            model = manifest.get("nlp_model")
+        else:
+            keywords = getattr(manifest, "keywords", None)
+            model = getattr(manifest, "nlp_model", None)
+        if isinstance(model, Mapping):   # tolerate {"path": ...}
+            model = model.get("path")
+        return cls(keywords or None, model_path=str(model) if model else None)
+
+    # -- text level ---------------------------------------------------------------------------
+    def analyse(self, texts: Sequence[str], batch_size: int = 256) -> list[TextScore]:
+        """TextScore per text, in order (cached by text)."""
+        out: list[TextScore | None] = [None] * len(texts)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    todo.setdefault(text, []).append(i)
+                else:
+                    out[i] = hit
+        if todo:
+            fresh = list(todo)
+            scores = [self._from_doc(doc, text) for doc, text in
+                      zip(self.nlp.pipe(fresh, batch_size=batch_size), fresh)]
+            with self._lock:
+                for text, score in zip(fresh, scores):
+                    for i in todo[text]:
+                        out[i] = score
+                    if len(text) < 20000:
+                        self._cache[text] = score
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def _from_doc(self, doc, text: str) -> TextScore:
+        sig = doc._.tg
+        return TextScore(sentiment=round(sig.sentiment, 4), sentence_count=len(sig.sentences),
+                         words=sig.words, caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
+                         exclaims=sig.exclaims,
+                         risks=tuple((t, p) for t, p, _ in sorted(sig.risks, key=lambda r: r[2])),
+                         dropped=tuple(sig.dropped), amounts=find_amounts(text))
+
+    def model_scores(self, texts: Sequence[str]) -> list[float | None]:
+        if self.model is None:
+            return [None] * len(texts)
+        return self.model.predict_positive(texts)
+
+    # -- public API ---------------------------------------------------------------------------
+    def score_text(self, text: str) -> Enrichment:
+        return self.score_comments([text])
+
+    def score_comments(self, comments: Sequence[str]) -> Enrichment:
+        """Customer comments oldest first, without timestamps or customer data."""
+        return self.score_many([list(comments)])[0]
+
+    def score_many(self, conversations: Sequence[Sequence[str]]) -> list[Enrichment]:
+        """Batch form of ``score_comments`` (one ``nlp.pipe`` pass for all texts)."""
+        flat = [str(t or "") for conv in conversations for t in (conv or [""])]
+        scores = self.analyse(flat)
+        joined = ["\n".join(str(t or "") for t in (conv or [""])) for conv in conversations]
+        models = self.model_scores(joined)
+        out, k = [], 0
+        for conv, model in zip(conversations, models):
+            n = len(conv or [""])
+            out.append(self._combine(list(range(n)), scores[k:k + n], model_score=model))
+            k += n
+        return out
+
+    def enrich(self, ticket: Ticket, now: datetime) -> Enrichment:
+        """The whole conversation of ``ticket`` at ``now`` -> Enrichment (pure apart from the
+        text cache)."""
+        indices, texts = customer_texts(ticket)
+        scores = self.analyse(texts)
+        model = self.model_scores(["\n".join(texts)])[0] if self.model is not None else None
+        extra = conversation_reasons(ticket, now)
+        return self._combine(indices, scores, model_score=model, extra=extra)
+
+    # -- scoring ------------------------------------------------------------------------------
+    def _combine(self, indices: Sequence[int], scores: Sequence[TextScore], *,
+                 model_score: float | None = None,
+                 extra: Sequence[Reason] = ()) -> Enrichment:
+        reasons: list[Reason] = []
+        sents = [s.sentiment for s in scores]
+        weights = range(1, len(sents) + 1)
+        sentiment = (sum(w * s for w, s in zip(weights, sents)) / sum(weights)) if sents else 0.0
+        sentiment = max(-1.0, min(1.0, sentiment))
+        risk_tags: list[RiskTag] = []
+        seen: set[tuple[str, str, int]] = set()
+        amounts: dict[str, float] = {}
+        for idx, score in zip(indices, scores):
+            for tag, phrase in score.risks:
+                key = (tag, phrase.lower(), idx)
+                if key not in seen:
+                    seen.add(key)
+                    risk_tags.append(RiskTag(tag=tag, phrase=phrase, comment_index=idx))
+            for kind, value in score.amounts.items():
+                amounts[kind] = max(amounts.get(kind, 0.0), value)
+        tags = list(dict.fromkeys(r.tag for r in risk_tags))
+        complaint = bool(set(tags) & COMPLAINT_TAGS) or sentiment <= COMPLAINT_SENTIMENT
+        if sentiment < 0:
+            pts = round(WEIGHTS["sentiment"] * -sentiment)
+            if pts:
+                reasons.append(Reason("sentiment", pts, f"conversation sentiment {sentiment:+.2f}"))
+        tag_total = 0
+        for tag in sorted(tags, key=lambda t: -TAG_POINTS.get(t, DEFAULT_TAG_POINTS)):
+            pts = TAG_POINTS.get(tag, DEFAULT_TAG_POINTS)
+            pts = min(pts, WEIGHTS["tags_cap"] - tag_total)
+            if pts <= 0:
+                break
+            tag_total += pts
+            first = next(r for r in risk_tags if r.tag == tag)
+            reasons.append(Reason(f"risk:{tag}", pts,
+                                  f'"{first.phrase}" in comment {first.comment_index}'))
+        shift = 0.0
+        if len(sents) >= 2:
+            shift = round(sents[-1] - sents[0], 4)
+            if sents[0] > NEGATIVE_AT and sents[-1] <= -0.25:
+                reasons.append(Reason("trend", WEIGHTS["trend"],
+                                      f"customer went from {sents[0]:+.2f} to {sents[-1]:+.2f}"))
+        if any(s.shouting for s in scores):
+            reasons.append(Reason("intensity:caps", WEIGHTS["caps"], "customer writes in capitals"))
+        if any(s.exclaims >= 3 for s in scores):
+            reasons.append(Reason("intensity:exclaim", WEIGHTS["exclaim"],
+                                  "repeated exclamation marks"))
+        if complaint:
+            reasons.append(Reason("complaint", WEIGHTS["complaint"], "reads as a complaint"))
+        reasons.extend(extra)
+        if model_score is not None:
+            pts = round(WEIGHTS["model"] * model_score)
+            if pts:
+                reasons.append(Reason("model", pts, f"trained model probability {model_score:.2f}"))
+        total = sum(int(r.points) for r in reasons)
+        if total > 100:
+            reasons.append(Reason("cap", 100 - total, "attention score is capped at 100"))
+            total = 100
+        reasons = [Reason(r.signal, float(r.points), r.detail) for r in reasons]
+        return Enrichment(
+            attention_score=int(total), sentiment=round(sentiment, 4),
+            sentiment_label=sentiment_label(sentiment, tags), complaint=complaint,
+            risk_tags=tuple(risk_tags), reasons=tuple(reasons),
+            comment_sentiments=tuple(sents), sentiment_shift=shift, amounts=amounts,
+            model_score=None if model_score is None else round(float(model_score), 4))
+
+
+def _is_customer(comment, ticket: Ticket) -> bool:
+    role = (comment.author_role or "").lower()
+    if role in CUSTOMER_ROLES:
+        return True
+    if role in ("agent", "admin", "system"):
+        return False
+    return ticket.requester_id is not None and comment.author_id == ticket.requester_id
+
+
+def customer_texts(ticket: Ticket) -> tuple[list[int], list[str]]:
+    """(comment index, text) of each customer comment, the subject joined to the first."""
+    indices, texts = [], []
+    for i, c in enumerate(ticket.comments or ()):
+        if _is_customer(c, ticket) and (c.body or "").strip():
+            indices.append(i)
+            texts.append(c.body)
+    if not texts:
+        indices, texts = [0], [ticket.description or ""]
+    subject = (ticket.subject or "").strip()
+    if subject and not texts[0].startswith(subject):
+        texts[0] = f"{subject}\n{texts[0]}"
+    return indices, texts
+
+
+def conversation_reasons(ticket: Ticket, now: datetime) -> list[Reason]:
+    """Response delay, repeat contacts and customer value (no text involved)."""
+    reasons: list[Reason] = []
+    comments = [c for c in (ticket.comments or ()) if c.public or _is_customer(c, ticket)]
+    waiting_since = None
+    follow_ups = 0
+    for c in comments:
+        if _is_customer(c, ticket):
+            if waiting_since is None:
+                waiting_since = c.created_at
+                follow_ups = 0
+            else:
+                follow_ups += 1
+        elif (c.author_role or "").lower() in ("agent", "admin"):
+            waiting_since = None
+            follow_ups = 0
+    if not comments and ticket.created_at is not None and ticket.status in ("new", "open"):
+        waiting_since = ticket.created_at
+    if waiting_since is not None and now is not None and ticket.status not in ("solved", "closed"):
+        hours = (now - waiting_since).total_seconds() / 3600.0
+        for limit, pts in DELAY_POINTS:
+            if hours >= limit:
+                reasons.append(Reason("response_delay", pts,
+                                      f"customer waiting {hours:.1f} h for an agent reply"))
+                break
+    if follow_ups:
+        pts = min(WEIGHTS["repeat_cap"], WEIGHTS["repeat_per_followup"] * follow_ups)
+        reasons.append(Reason("repeat_contact", pts,
+                              f"{follow_ups} customer follow-up(s) without an agent reply"))
+    if ticket.via_followup_source_id:
+        reasons.append(Reason("followup_ticket", WEIGHTS["followup_ticket"],
+                              f"follow-up of ticket {ticket.via_followup_source_id}"))
+    org = ticket.organization
+    if org is not None:
+        pts, bits = 0, []
+        seg = (org.segment or "").lower()
+        if seg in ("vip", "enterprise"):
+            pts += WEIGHTS[seg]
+            bits.append(f"segment {seg}")
+        value = org.account_value or 0
+        if value >= 100_000:
+            pts += WEIGHTS["value_100k"]
+            bits.append(f"account value {value:,.0f}")
+        elif value >= 25_000:
+            pts += WEIGHTS["value_25k"]
+            bits.append(f"account value {value:,.0f}")
+        if org.renewal_at is not None and now is not None:
+            days = (org.renewal_at - now).total_seconds() / 86400
+            if 0 <= days <= 60:
+                pts += WEIGHTS["renewal_60d"]
+                bits.append(f"renewal in {days:.0f} days")
+        pts = min(pts, WEIGHTS["value_cap"])
+        if pts:
+            reasons.append(Reason("customer_value", pts, f"{org.name}: " + ", ".join(bits)))
+    return reasons

@@ -1,0 +1,464 @@
+"""The spaCy pipeline: ``spacy.blank("en")`` + three registered components.
+
+``tiergate_lemmatizer``  NORM := lower-case lookup lemma (spacy-lookups-data ``en_lemma_lookup``),
+                         set once per word type in the vocabulary, so "Refunds" / "refunds" /
+                         "refund" share a norm and "can't" / "cannot" / "CANNOT" all read
+                         "can not" (tokenizer exceptions split them).
+``tiergate_phrases``     the manifest's keyword phrases matched on those lemmas with a
+                         PhraseMatcher (overlaps kept, as ``span_ruler`` would, at a fifth of its
+                         cost) into ``doc.spans["tiergate"]``.
+``tiergate_signals``     negation and hedging on the matched spans, the typo-tolerant request-for-
+                         a-human detector, VADER-lexicon sentiment per sentence and intensity
+                         ("!!!"). Results on ``doc._.tg`` as a plain ``Signals``.
+
+Per-token work is one dict lookup on the LOWER hashes from ``doc.to_array``; everything else only
+touches flagged tokens. Importing this module registers the components (needed before
+``spacy.load`` of a saved pipeline that uses them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+import spacy
+from spacy.attrs import LOWER, NORM
+from spacy.language import Language
+from spacy.strings import hash_string
+from spacy.tokens import Doc, Span
+
+from tiergate.nlp import lexicon as lx
+
+SPANS_KEY = "tiergate"
+THREAT_TAGS = frozenset({"legal", "churn", "threat"})
+
+# Words that end a clause when scanning left from a match for its negation or hedge.
+CLAUSE_BREAK = frozenset(""", ; : . ! ? ( ) - and but or so because then otherwise else unless if
+when once until i we they he she you""".split())
+PRONOUNS = frozenset("i we they he she you".split())
+NEGATORS = frozenset("not n't no never without nothing none nobody neither nor cannot".split())
+HEDGES = frozenset("if whether unless maybe perhaps possibly might may could should would".split())
+# Hedges that do not soften a threat ("I might take legal action" is still one).
+THREAT_HEDGES = frozenset({"if", "whether", "unless"})
+DETERMINERS = frozenset("my the this that our an a your his her their these those".split())
+TRANSACTION_NOUNS = frozenset("""order orders booking bookings reservation reservations flight
+flights ticket tickets payment payments purchase purchases delivery shipment appointment request
+transfer item items transaction parcel package trip meeting call""".split())
+SENT_END = frozenset({".", "!", "?", "\n", "\n\n"})
+
+CONTACT_VERBS = frozenset("""talk talking speak speaking chat chatting contact contacting reach
+call calling connect transfer touch communicate ring phone put""".split())
+HUMAN_NOUNS = frozenset("""human person someone somebody agent representative rep manager
+assistant advisor adviser associate consultant specialist anyone anybody
+supervisor operator employee staff people humans persons agents representatives managers
+supervisors operators""".split())
+# "I can't reach anyone" is still a request; only a negated wish blocks it ("don't want to").
+DESIRE = frozenset("want wanna need wish like".split())
+# A negation right before one of these reports something broken or missing ("no longer
+# charging", "haven't received", "no internet"): the general shape of a support complaint.
+FUNCTIONAL = frozenset("""work working works worked load loading loads connect connecting
+connected charge charging charges arrive arrived arriving receive received get got gotten find
+found open opening opens start starting starts turn sync syncing update updated updating respond
+responded responding reply replied answer answered fix fixed fixing deliver delivered show showing
+shows play playing send sent log login access accessing pay paid refund refunded call called hear
+heard come came show load print install installed download downloading upload uploading accept
+accepted process processed ship shipped resolve resolved help helped help helping internet power
+signal service response wifi connection email delivery update updates refund reply answer
+callback""".split())
+HUMAN_DIRECT = (("human", "agent"), ("live", "agent"), ("real", "person"), ("real", "human"),
+                ("live", "person"), ("actual", "person"), ("human", "being"))
+
+
+@dataclass
+class Signals:
+    """What the signals component leaves on a doc (plain Python, cheap to copy)."""
+
+    sentiment: float = 0.0
+    sentences: list[float] = field(default_factory=list)
+    sentiment_words: int = 0
+    words: int = 0
+    exclaims: int = 0
+    risks: list[tuple[str, str, int]] = field(default_factory=list)  # (tag, phrase, char offset)
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (tag, phrase, why)
+
+
+if not Doc.has_extension("tg"):
+    Doc.set_extension("tg", default=None)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _edits1(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return deletes | transposes | replaces | inserts
+
+
+def _typos(words, known: frozenset[int]) -> frozenset[int]:
+    """Hashes of one-edit misspellings of ``words`` that are not known words (4-letter words:
+    doubled or swapped letters only)."""
+    out = set()
+    for w in words:
+        if len(w) == 4:
+            variants = {w[:i] + w[i] + w[i:] for i in range(4)} | \
+                {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(3)}
+        elif len(w) >= 5:
+            variants = _edits1(w)
+        else:
+            continue
+        for v in variants:
+            hv = hash_string(v)
+            if hv not in known:
+                out.add(hv)
+    return frozenset(out)
+
+
+@Language.factory("tiergate_lemmatizer")
+def make_lemmatizer(nlp: Language, name: str):
+    return LookupLemmatizer(nlp)
+
+
+class LookupLemmatizer:
+    """Lower-case lookup lemmas, computed once per word type instead of once per token.
+
+    spaCy's lookup lemmatizer is case-sensitive ("Refunds" keeps its form) and writes every
+    token. Here the lexeme attribute NORM (lower case + tokenizer-exception norms such as
+    "n't" -> "not", "'ll" -> "will") is mapped through the same spacy-lookups-data table when a
+    word type first enters the vocabulary, and the tokenizer-exception norms are mapped too.
+    The phrase matcher then matches on NORM = lemma: "Refunds" = "refund", "can't" = "cannot" =
+    "can not", "I'm going to" = "I am going to". ``token.lemma_`` itself is left unset; the
+    per-doc call is free.
+    """
+
+    def __init__(self, nlp: Language):
+        self.lemmas = lemma_lookup()
+        vocab = nlp.vocab
+        previous = vocab.lex_attr_getters.get(NORM)
+        lemmas = self.lemmas
+
+        def norm(string: str) -> str:
+            base = previous(string) if previous is not None else string.lower()
+            return lemmas.get(base, base)
+
+        vocab.lex_attr_getters[NORM] = norm
+        for lex in list(vocab):
+            lex.norm_ = lemmas.get(lex.norm_, lex.norm_)
+        rules = {}
+        for text, tokens in (nlp.tokenizer.rules or {}).items():
+            new = []
+            for tok in tokens:
+                tok = dict(tok)
+                for key in (NORM, "NORM"):
+                    base = tok.get(key)
+                    if isinstance(base, str):
+                        tok[key] = lemmas.get(base.lower(), base.lower())
+                new.append(tok)
+            rules[text] = new
+        nlp.tokenizer.rules = rules
+        self.known = frozenset(hash_string(w) for w in lemmas) | \
+            frozenset(hash_string(w) for w in lemmas.values())
+
+    def __call__(self, doc: Doc) -> Doc:
+        return doc
+
+
+@lru_cache(maxsize=1)
+def lemma_lookup() -> dict[str, str]:
+    """spacy-lookups-data ``en_lemma_lookup`` (WordNet-derived, permissive licence), with
+    lower-cased forms."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    import spacy_lookups_data
+
+    path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lemma_lookup.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        raw = json.load(fh)
+    out: dict[str, str] = {}
+    for form, lemma in raw.items():
+        out.setdefault(form.lower(), lemma.lower())
+    return out
+
+
+@Language.factory("tiergate_phrases")
+def make_phrases(nlp: Language, name: str):
+    return PhraseComponent(nlp)
+
+
+class PhraseComponent:
+    """The manifest's keyword phrases on NORM = lemma (PhraseMatcher: overlapping matches are all
+    kept, like ``span_ruler``, at a fifth of its cost). Matches -> ``doc.spans["tiergate"]``."""
+
+    def __init__(self, nlp: Language):
+        from spacy.matcher import PhraseMatcher
+
+        self.nlp = nlp
+        self.matcher = PhraseMatcher(nlp.vocab, attr="NORM")
+        self.patterns: dict[str, list[str]] = {}
+
+    def add_patterns(self, keywords: Mapping[str, Sequence[str]]) -> None:
+        me = self.nlp.pipe_names.index("tiergate_phrases") if "tiergate_phrases" in \
+            self.nlp.pipe_names else len(self.nlp.pipe_names)
+        before = self.nlp.pipeline[:me]
+        for tag, phrases in keywords.items():
+            docs = []
+            for phrase in phrases:
+                phrase = str(phrase).strip()
+                if not phrase:
+                    continue
+                doc = self.nlp.make_doc(phrase)
+                for _, proc in before:
+                    doc = proc(doc)
+                docs.append(doc)
+                self.patterns.setdefault(str(tag), []).append(phrase)
+            if docs:
+                self.matcher.add(str(tag), docs)
+
+    def __call__(self, doc: Doc) -> Doc:
+        matches = self.matcher(doc)
+        if matches:
+            doc.spans[SPANS_KEY] = [Span(doc, s, e, label=m) for m, s, e in sorted(
+                matches, key=lambda x: (x[1], x[2]))]
+        return doc
+
+
+@Language.factory("tiergate_signals")
+def make_signals(nlp: Language, name: str):
+    return SignalsComponent(nlp)
+
+
+VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC = (1 << k for k in range(10))
+
+
+class SignalsComponent:
+    """Negation/hedging of risk spans, human-request detection, sentiment, intensity.
+
+    One dict lookup of every token's LOWER hash in a combined table gives a bit mask of what the
+    token is (sentiment word, sentence end, negator, booster, "but", contact verb, human noun);
+    the scan then only does work on the flagged tokens.
+    """
+
+    def __init__(self, nlp: Language):
+        strings = nlp.vocab.strings
+        lexicon, boosters = lx.vader_tables()
+        self.strings = strings
+        self.lex = {strings.add(w): v for w, v in lexicon.items()}
+        self.boost = {strings.add(w): v for w, v in boosters.items()}
+        h = lambda words: frozenset(strings.add(w) for w in words)  # noqa: E731
+        self.negate = h(lx.NEGATE) | h(NEGATORS)
+        self.sent_end = h(SENT_END)
+        self.exclaim = strings.add("!")
+        self.clause_break = h(CLAUSE_BREAK)
+        self.pronouns = h(PRONOUNS)
+        self.hedges = h(HEDGES)
+        self.threat_hedges = h(THREAT_HEDGES)
+        self.determiners = h(DETERMINERS)
+        self.transaction = h(TRANSACTION_NOUNS)
+        self.direct_mods = h({a for a, _ in HUMAN_DIRECT})
+        self.desire = h(DESIRE)
+        self.direct = {(strings.add(a), strings.add(b)) for a, b in HUMAN_DIRECT}
+        self.known: frozenset[int] = frozenset()
+        self._build()
+
+    def set_known(self, known: frozenset[int]) -> None:
+        """Add one-typo variants of the contact / human words that are not real words."""
+        self.known = known | frozenset(self.lex)
+        self._build()
+
+    def _build(self) -> None:
+        s = self.strings
+        flags: dict[int, int] = {}
+
+        def add(hashes, bit):
+            for x in hashes:
+                flags[x] = flags.get(x, 0) | bit
+
+        add(self.lex, VAL)
+        add(self.sent_end, END)
+        add([self.exclaim], EXCL)
+        add(self.negate, NEG)
+        add(self.boost, BOOST)
+        add([s.add("but")], BUT)
+        add({s.add(w) for w in CONTACT_VERBS}, CONTACT)
+        add({s.add(w) for w in HUMAN_NOUNS}, HUMAN)
+        add(self.direct_mods, DIRECT)
+        add({s.add(w) for w in FUNCTIONAL}, FUNC)
+        if self.known:
+            add(_typos(CONTACT_VERBS, self.known), CONTACT)
+            add(_typos(HUMAN_NOUNS, self.known), HUMAN)
+        self.codes = flags
+
+    def __call__(self, doc: Doc) -> Doc:
+        sig = Signals()
+        n = len(doc)
+        sig.words = n
+        if n:
+            lowers = doc.to_array(LOWER).tolist()
+            get = self.codes.get
+            codes = [get(h, 0) for h in lowers]
+            if SPANS_KEY in doc.spans:
+                self._risks(doc, lowers, sig)
+            self._scan(doc, lowers, codes, sig)
+        doc._.tg = sig
+        return doc
+
+    def _scan(self, doc, lowers, codes, sig: Signals) -> None:
+        """One pass over the flagged tokens: sentiment per sentence, exclaims, human request."""
+        n = len(codes)
+        total = 0.0
+        hits = sent_hits = exclaims = 0
+        after_but = False
+        mods: list[tuple[int, int, int]] = []  # (position, code, hash) of negators / boosters
+        verb_at = -1
+        neg_at = -9
+        human = None
+        problem = None
+        sentences = sig.sentences
+        boost = self.boost
+        lex = self.lex
+        any_lower = None
+        for i in range(n):
+            c = codes[i]
+            if not c:
+                continue
+            if c & END:
+                if c & EXCL:
+                    exclaims += 1
+                if i + 1 < n and codes[i + 1] & END:
+                    continue
+                if sent_hits:
+                    if exclaims:
+                        emph = min(exclaims, 4) * 0.292
+                        total += emph if total > 0 else -emph
+                    sentences.append(lx.normalize(total))
+                sig.exclaims += exclaims
+                total = 0.0
+                sent_hits = exclaims = 0
+                after_but = False
+                mods = []
+                verb_at = -1
+                neg_at = -9
+                continue
+            if c & BUT:
+                if not after_but:
+                    total *= 0.5
+                    after_but = True
+                continue
+            if c & CONTACT:
+                verb_at = i
+            if c & HUMAN and human is None:
+                if i and codes[i - 1] & DIRECT and (lowers[i - 1], lowers[i]) in self.direct:
+                    human = (i - 1, i + 1)
+                elif verb_at >= 0 and i - verb_at <= 6:
+                    human = (verb_at, i + 1)
+            if c & FUNC and problem is None and i - neg_at <= 3:
+                problem = (neg_at, i + 1)
+            if c & (NEG | BOOST):
+                if c & NEG:
+                    neg_at = i
+                mods.append((i, c, lowers[i]))
+                continue
+            if not c & VAL:
+                continue
+            v = lex[lowers[i]]
+            sent_hits += 1
+            hits += 1
+            tok = doc[i]
+            if tok.is_upper and len(tok) > 1:
+                if any_lower is None:   # capitals only emphasise in mixed-case text
+                    any_lower = any(t.is_lower for t in doc)
+                if any_lower:
+                    v += lx.C_INCR if v > 0 else -lx.C_INCR
+            for j, mc, mh in reversed(mods):
+                back = i - j
+                if back > 3:
+                    break
+                if mc & BOOST:
+                    b = boost[mh]
+                    v += (b if v > 0 else -b) * (1.0, 0.95, 0.9)[back - 1]
+                if mc & NEG:
+                    v *= lx.N_SCALAR
+            if after_but:
+                v *= 1.5
+            total += v
+        if sent_hits:
+            if exclaims:
+                emph = min(exclaims, 4) * 0.292
+                total += emph if total > 0 else -emph
+            sentences.append(lx.normalize(total))
+        sig.exclaims += exclaims
+        sig.sentiment_words = hits
+        if sentences:
+            sig.sentiment = sum(sentences) / len(sentences)
+        if problem is not None:
+            span = doc[problem[0]: problem[1]]
+            sig.risks.append(("problem", span.text, span.start_char))
+        if human is not None and not any(r[0] == "human_request" for r in sig.risks) \
+                and not self._blocked("human_request", human[0], human[1], lowers):
+            span = doc[human[0]: human[1]]
+            sig.risks.append(("human_request", span.text, span.start_char))
+
+    # -- risk spans ----------------------------------------------------------------------------
+    def _risks(self, doc: Doc, lowers, sig: Signals) -> None:
+        spans = doc.spans[SPANS_KEY] if SPANS_KEY in doc.spans else ()
+        for span in spans:
+            tag = span.label_
+            why = self._blocked(tag, span.start, span.end, lowers)
+            if why:
+                sig.dropped.append((tag, span.text, why))
+            else:
+                sig.risks.append((tag, span.text, span.start_char))
+
+    def _blocked(self, tag: str, start: int, end: int, lowers) -> str:
+        threat = tag in THREAT_TAGS
+        hedges = self.threat_hedges if threat else self.hedges
+        if tag == "human_request":   # "could I talk to someone?" is how a request is phrased
+            hedges = frozenset()
+        if lowers[start] in self.pronouns:
+            # the match opens its own clause ("... I'll cancel"); only "if I ..." hedges it
+            if start > 0 and lowers[start - 1] in hedges:
+                return "hedged"
+        else:
+            j = start - 1
+            while j >= 0 and j >= start - 5:
+                h = lowers[j]
+                if h in self.negate and (tag != "human_request" or any(
+                        x in self.desire for x in lowers[j + 1:min(start, j + 3)])):
+                    return "negated"
+                if h in hedges:
+                    return "hedged"
+                if h in self.pronouns:
+                    if j > 0 and lowers[j - 1] in hedges:
+                        return "hedged"
+                    break
+                if h in self.clause_break:
+                    break
+                j -= 1
+        if threat:
+            k = end
+            n = len(lowers)
+            while k < n and lowers[k] in self.determiners:
+                k += 1
+            if k < n and lowers[k] in self.transaction:
+                return "transactional object"
+        return ""
+
+    # -- request for a human -------------------------------------------------------------------
+
+def build_nlp(keywords: Mapping[str, Sequence[str]]) -> Language:
+    """A fresh pipeline with the given ``{tag: [phrases]}`` keyword lists."""
+    nlp = spacy.blank("en")
+    for form in ("CANNOT", "Cannot"):
+        nlp.tokenizer.add_special_case(form, [{"ORTH": form[:3], "NORM": "can"},
+                                              {"ORTH": form[3:], "NORM": "not"}])
+    lemmatizer = nlp.add_pipe("tiergate_lemmatizer")
+    phrases = nlp.add_pipe("tiergate_phrases")
+    phrases.add_patterns(keywords)
+    signals = nlp.add_pipe("tiergate_signals")
+    signals.set_known(lemmatizer.known)
+    return nlp

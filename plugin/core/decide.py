@@ -1,0 +1,238 @@
+"""``decide``: one ticket, one instant -> one ``Decision`` holding one ``TicketUpdate``.
+
+Pure. Steps: build ``Facts``; test every enabled trigger (compiled closures); fire-once per
+episode (a trigger in ``fired_state`` whose conditions still hold stays quiet; one whose
+conditions are false re-arms); run the fired triggers' actions into one ``Effects``; merge
+(rules in ``plugin.core.actions``); add the handoff note for the winning escalation and the
+on-call notification when its owner is closed; drop notes whose fingerprint is already in the
+thread; list timers (time conditions flipping, SLA stages).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tiergate.plugin.core import actions as A
+from tiergate.plugin.core.conditions import Facts
+from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredTrigger, Note,
+                                        Notification, Ticket, TicketUpdate, Timer)
+
+FIRED_TAG_PREFIX = A.FIRED_TAG_PREFIX
+MAX_TIMERS_PER_TRIGGER = 3
+
+
+def _sla():
+    try:
+        from tiergate.plugin.core import sla
+        return sla
+    except ImportError:  # pragma: no cover
+        return None
+
+
+def _handoff():
+    try:
+        from tiergate.plugin.core import handoff
+        return handoff
+    except ImportError:  # pragma: no cover
+        return None
+
+
+def evaluate(facts: Facts, program) -> list[bool]:
+    """Truth of every compiled trigger (the hot loop; no explanations)."""
+    return [ct.group.test(facts) for ct in program]
+
+
+def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
+           fired_state: frozenset[str] = frozenset()) -> Decision:
+    sla = _sla()
+    clocks = tuple(sla.clocks(ticket, enrichment, manifest, now)) if sla else ()
+    facts = Facts(ticket, enrichment, manifest, now, clocks)
+    program = manifest.program
+    fired: list[FiredTrigger] = []
+    fired_cts = []
+    rearmed: list[str] = []
+    state: list[str] = []
+    for ct in program:
+        name = ct.trigger.name
+        held = ct.group.test(facts)
+        if held:
+            state.append(name)
+            if name not in fired_state:
+                fired.append(FiredTrigger(name, ct.group.explain(facts)))
+                fired_cts.append(ct)
+        elif name in fired_state:
+            rearmed.append(name)
+
+    reasons: list[str] = []
+    eff = A.Effects()
+    for ct, ft in zip(fired_cts, fired):
+        line = A.trigger_reason(ft, ct.trigger.description)
+        reasons.append(f"fired {line}")
+        for i, action in enumerate(ct.trigger.actions):
+            A.apply(action, i, ct.trigger, ft, facts, eff, [line])
+    reasons.extend(eff.reasons)
+    for name in rearmed:
+        reasons.append(f"re-armed {name}: its conditions no longer hold")
+
+    # escalation: one owner
+    escalation, notifications, extra_notes = _escalate(eff, facts, fired, clocks, reasons)
+
+    # tags
+    tags = set(ticket.tags)
+    known = {ct.trigger.name for ct in program}
+    add = dict(eff.add_tags)
+    for ft in fired:
+        add[FIRED_TAG_PREFIX + ft.name] = None
+    remove = dict(eff.remove_tags)
+    for t in ticket.tags:
+        if t.startswith(FIRED_TAG_PREFIX):
+            n = t[len(FIRED_TAG_PREFIX):]
+            if n in rearmed or n not in known:
+                remove[t] = None
+    add_tags = tuple(t for t in add if t not in tags)
+    remove_tags = tuple(t for t in remove if t in tags and t not in add)
+
+    # notes: skip what the thread already holds
+    thread = "\n".join(c.body or "" for c in ticket.comments)
+    notes: list[Note] = []
+    seen: set[str] = set()
+    for n in [*extra_notes, *eff.notes]:
+        fp = n.fingerprint
+        if fp and (fp in seen or f"[tiergate:{fp}]" in thread):
+            if fp not in seen:
+                reasons.append(f"note {fp} already in the thread: not written again")
+            seen.add(fp)
+            continue
+        seen.add(fp)
+        notes.append(n)
+
+    # priority
+    priority = A.top_priority(eff.priorities)
+    if priority is not None and priority == ticket.priority:
+        priority = None
+    if priority:
+        reasons.append(f"priority {ticket.priority} -> {priority}")
+
+    group_id = assignee_id = None
+    if escalation is not None:
+        if escalation.group_id != ticket.group_id:
+            group_id = escalation.group_id
+        if escalation.owner_id != ticket.assignee_id:
+            assignee_id = escalation.owner_id
+
+    update = TicketUpdate(add_tags=add_tags, remove_tags=remove_tags, notes=tuple(notes),
+                          group_id=group_id, assignee_id=assignee_id, priority=priority)
+    timers = _timers(facts, program, clocks, sla)
+    notifs = _dedupe_notifications([*notifications, *eff.notifications])
+    new_state = tuple(sorted(state))     # held now: either fired now or still in its episode
+    return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
+                    update=update, fired=tuple(fired), rearmed=tuple(rearmed),
+                    fired_state=new_state, escalation=escalation, notifications=notifs,
+                    clocks=clocks, timers=timers, reasons=tuple(reasons))
+
+
+def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, reasons):
+    m = facts.manifest
+    ticket = facts.ticket
+    cand = A.pick_escalation(eff.candidates)
+    if cand is None:
+        return None, [], []
+    for other in eff.candidates:
+        if other is not cand and other.target != cand.target:
+            reasons.append(f"escalation to {other.target} ({other.trigger}) outranked by "
+                           f"{cand.target} ({cand.trigger})")
+    tier, team = facts.position()
+    current = tier or team
+    owner = m.owner(cand.target)
+    if cand.target == current and ticket.group_id == owner.group_id:
+        reasons.append(f"{cand.trigger}: already with {cand.target}, no escalation")
+        return None, [], []
+    is_open, cal_name = A.owner_is_open(m, cand.target, facts)
+    group_id, owner_id = owner.group_id, owner.owner_id
+    route = None
+    notifications: list[Notification] = []
+    if not is_open:
+        route_name = owner.oncall or m.oncall.default
+        route = m.oncall.routes.get(route_name) if route_name else None
+        if route is not None:
+            group_id = route.group_id or group_id
+            owner_id = route.owner_id or owner_id
+    esc = Escalation(from_tier=current, to_tier=cand.target, kind=cand.kind, group_id=group_id,
+                     owner_id=owner_id, trigger=cand.trigger, after_hours=not is_open,
+                     oncall_route=route.name if route else None)
+    label = getattr(owner, "label", "") or cand.target
+    line = (f"escalate {cand.kind} {current or 'unassigned'} -> {cand.target} ({label}), owner "
+            f"{owner_id}, by {cand.trigger}" + (f": {cand.why}" if cand.why else ""))
+    if not is_open:
+        line += (f"; after hours ({cal_name} closed): on-call route {route.name}" if route
+                 else f"; after hours ({cal_name} closed) and no on-call route configured")
+    reasons.append(line)
+    notes: list[Note] = []
+    chosen = [f for f in fired if f.name == cand.trigger]
+    after_line = ""
+    if not is_open:
+        after_line = (f"After hours: {label} is closed now (calendar {cal_name}); "
+                      + (f"on-call paged via route '{route.name}'." if route else
+                         "no on-call route is configured, the ticket waits for opening."))
+    if cand.handoff_note:
+        notes.append(_handoff_note(facts, esc, chosen or fired, clocks, reasons, after_line))
+    if route is not None:
+        ctx = A.context(facts, cand.trigger, chosen[0] if chosen else None, reasons)
+        body = A.render_note(m, route.template, "notify", ctx)
+        notifications.append(Notification(
+            route=route.name, kind=route.kind, target=route.target,
+            subject=f"[tiergate] after-hours escalation to {label}: ticket #{ticket.id}",
+            body=body, fingerprint=A.fingerprint(ticket.id, "oncall", cand.trigger, cand.target,
+                                                 A.episode(facts))))
+    if cand.public_template:
+        ft = chosen[0] if chosen else FiredTrigger(cand.trigger)
+        fp = A.fingerprint(ticket.id, cand.trigger, "escalate-public", A.episode(facts))
+        notes.append(A.public_update(cand.public_template, "response", facts, cand.trigger, ft,
+                                     reasons, fp))
+    return esc, notifications, notes
+
+
+def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, reasons, after_line: str) -> Note:
+    handoff = _handoff()
+    note = None
+    if handoff is not None and hasattr(handoff, "handoff_note"):
+        note = handoff.handoff_note(facts.ticket, facts.enrichment, esc, tuple(fired), clocks,
+                                    facts.manifest, facts.now)
+    if note is None:
+        fp = A.fingerprint(facts.ticket.id, esc.trigger, esc.to_tier, A.episode(facts))
+        note = Note(A.with_footer("Escalated: " + "\n".join(reasons), fp), False, fp)
+    if after_line and "after hours" not in note.body.lower():
+        body, sep, footer = note.body.rpartition("\n\n[tiergate:")
+        body = f"{body}\n\n{after_line}{sep}{footer}" if sep else f"{note.body}\n\n{after_line}"
+        note = Note(body, note.public, note.fingerprint)
+    return note
+
+
+def _timers(facts: Facts, program, clocks, sla) -> tuple[Timer, ...]:
+    out: list[Timer] = []
+    now = facts.now
+    for ct in program:
+        if not ct.has_timers:
+            continue
+        flips = sorted({at for at in ct.group.flips(facts) if at > now})
+        for at in flips[:MAX_TIMERS_PER_TRIGGER]:
+            out.append(Timer(at=at, kind="trigger", name=ct.trigger.name))
+    if sla is not None and clocks:
+        out.extend(sla.timers(clocks))
+    out.sort(key=lambda t: (t.at, t.kind, t.name, t.stage))
+    return tuple(out)
+
+
+def _dedupe_notifications(items: list[Notification]) -> tuple[Notification, ...]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for n in items:
+        key = (n.route, n.fingerprint)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(n)
+    return tuple(out)
+
+
+__all__ = ["decide", "evaluate", "FIRED_TAG_PREFIX"]

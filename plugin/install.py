@@ -1,0 +1,482 @@
+"""``tiergate install`` / ``uninstall`` / ``import-sla``: set tiergate up in the desk an admin runs.
+
+``install --helpdesk zendesk --url https://RECEIVER`` creates, or updates when one with the same
+name exists (idempotent), through the desk's API:
+- the webhook ``tiergate`` pointing at ``<url>/webhooks/zendesk`` with a signing secret (the one
+  given by ``--secret`` / ``TIERGATE_WEBHOOK_SECRET``, else Zendesk's own). The secret is always
+  read back (``GET /api/v2/webhooks/{id}/signing_secret``) and the report says which one is in
+  force: that Zendesk honours a ``signing_secret`` sent on create is unconfirmed, and an existing
+  webhook keeps its secret;
+- the triggers that call it on ticket created / customer comment / group changed, each posting
+  ``{"ticket_id":"{{ticket.id}}"}``;
+- the custom ticket fields tiergate writes (attention score, risk level; the risk-level dropdown's
+  options are the ``tg_risk_*`` tags, Zendesk has no separate tag-creation API);
+then sends a signed test delivery through ``POST /api/v2/webhooks/test`` and reports whether the
+receiver verified it (see ``TEST_PAYLOAD``). Every object it *created* is recorded in a JSON file
+(``--record``, default ``./tiergate-install.json``); ``uninstall`` deletes exactly those and leaves
+objects install only updated. ``--dry-run`` prints each request (method, path, JSON) and sends none,
+not even the look-ups (so it plans as if nothing existed).
+
+For Zammad (``--helpdesk zammad``) the same is done with ``/api/v1/webhooks`` (HMAC-SHA1 signature
+token) and ``/api/v1/triggers``; Zammad has no test-delivery endpoint, so the report says so.
+
+``import-sla`` reads Zendesk's ``/api/v2/slas/policies`` and ``/api/v2/business_hours/schedules``
+and prints the manifest's ``sla`` and ``calendars`` keys (``plugin/core/sla_schema.py`` shapes) as
+JSON; anything that does not map (a filter condition other than priority, an unknown time zone) is
+reported on stderr, never silently dropped.
+
+Plain ``requests`` is used for every call: ``--dry-run`` must show the exact requests, and zenpy's
+local-server switch (``ZENPY_FORCE_NETLOC``) is process-global.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as _secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import click
+import requests
+
+from tiergate.plugin.config import Settings
+
+WEBHOOK_NAME = "tiergate"
+TRIGGER_BODY = '{"ticket_id":"{{ticket.id}}"}'
+DEFAULT_RECORD = "tiergate-install.json"
+# The test delivery names no ticket on purpose: the receiver checks the signature before the payload
+# (401 before 400), so a 400 on ``ticket_id`` proves the delivery arrived and verified, and no job
+# is queued for a ticket that does not exist.
+TEST_PAYLOAD = '{"ticket_id":"0","tiergate_test":true}'
+RISK_LEVELS = ("low", "medium", "high")
+
+ZENDESK_TRIGGERS: tuple[tuple[str, list[dict[str, Any]]], ...] = (
+    ("tiergate: ticket created", [{"field": "update_type", "operator": "is", "value": "Create"}]),
+    ("tiergate: customer comment", [{"field": "update_type", "operator": "is", "value": "Change"},
+                                    {"field": "role", "operator": "is", "value": "end_user"},
+                                    {"field": "comment_is_public", "operator": "is", "value": "true"}]),
+    ("tiergate: group changed", [{"field": "update_type", "operator": "is", "value": "Change"},
+                                 {"field": "group_id", "operator": "changed", "value": None}]),
+)
+ZENDESK_FIELDS: tuple[dict[str, Any], ...] = (
+    {"type": "integer", "title": "tiergate attention score",
+     "description": "0-100, written by tiergate: how urgently this ticket needs a human."},
+    {"type": "tagger", "title": "tiergate risk level",
+     "description": "Written by tiergate from the conversation's risk signals.",
+     "custom_field_options": [{"name": level.capitalize(), "value": f"tg_risk_{level}"} for level in RISK_LEVELS]},
+)
+
+
+class InstallError(click.ClickException):
+    """A desk call failed; the message names the request and the desk's answer."""
+
+
+# -- HTTP with dry-run ---------------------------------------------------------------------------
+@dataclass
+class Desk:
+    """One desk's API: ``call`` sends (or, in dry-run, only prints) a request."""
+
+    base_url: str
+    headers: dict[str, str]
+    auth: tuple[str, str] | None = None
+    dry_run: bool = False
+    echo: Callable[[str], None] = click.echo
+    sent: list[tuple[str, str, Any]] = field(default_factory=list)
+    _fake_ids: int = 0
+
+    def call(self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = ()) -> Any:
+        self.sent.append((method, path, body))
+        if self.dry_run:
+            self.echo(f"{method} {path}" + (f" {json.dumps(body, sort_keys=True)}" if body is not None else ""))
+            return None
+        try:
+            r = requests.request(method, self.base_url + path, json=body, headers=self.headers, auth=self.auth,
+                                 timeout=30)
+        except requests.RequestException as exc:
+            raise InstallError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if r.status_code >= 400 and r.status_code not in ok:
+            raise InstallError(f"{method} {path} → {r.status_code}: {r.text[:300]}")
+        if r.status_code in ok or not r.content:
+            return None
+        try:
+            return r.json()
+        except ValueError:
+            raise InstallError(f"{method} {path} → {r.status_code}: not JSON") from None
+
+    def fake_id(self, kind: str) -> str:
+        self._fake_ids += 1
+        return f"<new {kind} {self._fake_ids}>"
+
+
+def zendesk_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[str], None] = click.echo) -> Desk:
+    if not (settings.zendesk_email and settings.zendesk_api_token):
+        raise click.UsageError("ZENDESK_EMAIL and ZENDESK_API_TOKEN are required")
+    netloc = settings.zendesk_netloc or (f"{settings.zendesk_subdomain}.zendesk.com"
+                                         if settings.zendesk_subdomain else None)
+    if not netloc:
+        raise click.UsageError("ZENDESK_SUBDOMAIN (or ZENPY_FORCE_NETLOC) is required")
+    scheme = settings.zendesk_scheme or "https"
+    return Desk(f"{scheme}://{netloc}", {"Accept": "application/json"},
+                auth=(f"{settings.zendesk_email}/token", settings.zendesk_api_token), dry_run=dry_run, echo=echo)
+
+
+def zammad_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[str], None] = click.echo) -> Desk:
+    extra = settings.extra or {}
+    url = getattr(settings, "zammad_url", None) or extra.get("zammad_url") or os.environ.get("ZAMMAD_URL")
+    token = (getattr(settings, "zammad_api_token", None) or getattr(settings, "zammad_token", None)
+             or extra.get("zammad_token") or os.environ.get("ZAMMAD_TOKEN"))
+    if not url or not token:
+        raise click.UsageError("ZAMMAD_URL and ZAMMAD_TOKEN are required")
+    return Desk(url.rstrip("/"), {"Accept": "application/json", "Authorization": f"Token token={token}",
+                                  "X-Zammad-Suppress-Notifications": "true"}, dry_run=dry_run, echo=echo)
+
+
+def _pages(desk: Desk, path: str, key: str) -> list[dict]:
+    """Every object of a Zendesk offset-paginated list (nothing in dry-run)."""
+    out: list[dict] = []
+    next_path: str | None = path
+    while next_path:
+        data = desk.call("GET", next_path)
+        if data is None:
+            return out
+        out.extend(data.get(key) or [])
+        nxt = data.get("next_page")
+        next_path = nxt[len(desk.base_url):] if nxt and nxt.startswith(desk.base_url) else None
+    return out
+
+
+# -- the record file ---------------------------------------------------------------------------
+def load_record(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.UsageError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise click.UsageError(f"{path}: must hold a JSON object")
+    return data
+
+
+def save_record(path: Path, record: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)          # it can hold nothing secret, but the ids are the admin's business
+    tmp.replace(path)
+
+
+# -- install: Zendesk ------------------------------------------------------------------------------
+@dataclass
+class Report:
+    created: dict[str, list[Any]] = field(default_factory=dict)
+    updated: dict[str, list[Any]] = field(default_factory=dict)
+    secret: str | None = None
+    secret_source: str = ""
+    test: dict[str, Any] | None = None
+
+    def add(self, kind: str, oid: Any, created: bool) -> None:
+        (self.created if created else self.updated).setdefault(kind, []).append(oid)
+
+
+def _upsert(desk: Desk, report: Report, kind: str, existing: dict | None, path: str, key: str,
+            body: dict, *, update_method: str = "PUT", wrap: bool = True) -> Any:
+    payload = {key: body} if wrap else body
+    if existing is not None:
+        desk.call(update_method, f"{path}/{existing['id']}", payload)
+        report.add(kind, existing["id"], created=False)
+        return existing["id"]
+    data = desk.call("POST", path, payload)
+    oid = ((data or {}).get(key, data) or {}).get("id") if data else desk.fake_id(key)
+    report.add(kind, oid, created=True)
+    return oid
+
+
+def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
+    report = Report()
+    endpoint = receiver.rstrip("/") + "/webhooks/zendesk"
+    hooks = [h for h in _pages(desk, "/api/v2/webhooks", "webhooks") if h.get("name") == WEBHOOK_NAME]
+    hook_body: dict[str, Any] = {"name": WEBHOOK_NAME, "status": "active", "endpoint": endpoint,
+                                 "http_method": "POST", "request_format": "json",
+                                 "subscriptions": ["conditional_ticket_events"],
+                                 "description": "tiergate escalation guard (created by tiergate install)"}
+    if hooks:
+        hook_id = _upsert(desk, report, "webhooks", hooks[0], "/api/v2/webhooks", "webhook", hook_body)
+        if secret:
+            report.secret_source = "kept: Zendesk cannot set an existing webhook's secret; read back"
+    else:
+        if secret:
+            hook_body["signing_secret"] = {"algorithm": "sha256", "secret": secret}
+        hook_id = _upsert(desk, report, "webhooks", None, "/api/v2/webhooks", "webhook", hook_body)
+    data = desk.call("GET", f"/api/v2/webhooks/{hook_id}/signing_secret")
+    if data:
+        report.secret = data["signing_secret"]["secret"]
+        report.secret_source = report.secret_source or ("given" if secret and report.secret == secret
+                                                        else "generated by Zendesk")
+    triggers = {t.get("title"): t for t in _pages(desk, "/api/v2/triggers", "triggers")}
+    for title, conditions in ZENDESK_TRIGGERS:
+        _upsert(desk, report, "triggers", triggers.get(title), "/api/v2/triggers", "trigger", {
+            "title": title, "active": True, "description": "Notifies tiergate (created by tiergate install)",
+            "conditions": {"all": conditions, "any": []},
+            "actions": [{"field": "notification_webhook", "value": [hook_id, TRIGGER_BODY]}]})
+    fields = {f.get("title"): f for f in _pages(desk, "/api/v2/ticket_fields", "ticket_fields")}
+    for spec in ZENDESK_FIELDS:
+        _upsert(desk, report, "ticket_fields", fields.get(spec["title"]), "/api/v2/ticket_fields",
+                "ticket_field", dict(spec))
+    result = desk.call("POST", f"/api/v2/webhooks/test?webhook_id={hook_id}", {
+        "webhook_id": hook_id, "request": {"endpoint": endpoint, "http_method": "POST", "request_format": "json",
+                                           "payload": TEST_PAYLOAD}})
+    if result is not None:
+        report.test = result.get("response") or {}
+    return report
+
+
+# -- install: Zammad ---------------------------------------------------------------------------
+def install_zammad(desk: Desk, receiver: str, *, secret: str | None) -> Report:
+    from tiergate.connectors.zammad_server import default_triggers
+
+    report = Report()
+    endpoint = receiver.rstrip("/") + "/webhooks/zammad"
+    existing = [h for h in (desk.call("GET", "/api/v1/webhooks") or []) if h.get("name") == WEBHOOK_NAME]
+    token = secret or (existing[0].get("signature_token") if existing else None) or _secrets.token_hex(20)
+    body = {"name": WEBHOOK_NAME, "endpoint": endpoint, "signature_token": token, "ssl_verify": True,
+            "active": True, "note": "tiergate escalation guard (created by tiergate install)"}
+    hook_id = _upsert(desk, report, "webhooks", existing[0] if existing else None, "/api/v1/webhooks",
+                      "webhook", body, wrap=False)
+    report.secret, report.secret_source = token, "given" if secret else "generated by tiergate install"
+    triggers = {t.get("name"): t for t in (desk.call("GET", "/api/v1/triggers") or [])}
+    for trig in default_triggers(hook_id):
+        _upsert(desk, report, "triggers", triggers.get(trig["name"]), "/api/v1/triggers", "trigger", trig,
+                wrap=False)
+    return report
+
+
+# -- uninstall ---------------------------------------------------------------------------------
+UNINSTALL_ORDER = {"zendesk": (("triggers", "/api/v2/triggers"), ("webhooks", "/api/v2/webhooks"),
+                               ("ticket_fields", "/api/v2/ticket_fields")),
+                   "zammad": (("triggers", "/api/v1/triggers"), ("webhooks", "/api/v1/webhooks"))}
+
+
+def _desk_for(helpdesk: str, settings: Settings, dry_run: bool) -> Desk:
+    return zendesk_desk(settings, dry_run=dry_run) if helpdesk == "zendesk" else zammad_desk(settings, dry_run=dry_run)
+
+
+@click.command()
+@click.option("--helpdesk", type=click.Choice(["zendesk", "zammad"]), default="zendesk", show_default=True)
+@click.option("--url", "receiver", required=True, help="The tiergate receiver's public base URL (https://...).")
+@click.option("--secret", default=None, envvar="TIERGATE_WEBHOOK_SECRET",
+              help="Signing secret for a new webhook (default: TIERGATE_WEBHOOK_SECRET, else the desk's own).")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_RECORD, show_default=True, help="Where the ids of created objects are kept.")
+@click.option("--dry-run", is_flag=True, help="Print the requests instead of sending them.")
+def install(helpdesk: str, receiver: str, secret: str | None, record_path: Path, dry_run: bool) -> None:
+    """Create (or update) the webhook, triggers and fields tiergate needs, then test a delivery."""
+    if not re.match(r"^https?://[^/\s]+", receiver):
+        raise click.BadParameter("must be an http(s) URL like https://tiergate.example.com", param_hint="--url")
+    settings = Settings.from_env()
+    desk = _desk_for(helpdesk, settings, dry_run)
+    record = load_record(record_path)
+    if record and record.get("helpdesk") not in (None, helpdesk):
+        raise click.UsageError(f"{record_path} records an install into {record['helpdesk']}; use another --record")
+    report = (install_zendesk if helpdesk == "zendesk" else install_zammad)(desk, receiver, secret=secret)
+    if dry_run:
+        click.echo(f"dry run: {len(desk.sent)} requests, none sent")
+        return
+    created = {k: list(v) for k, v in (record.get("created") or {}).items()}
+    for kind, ids in report.created.items():
+        created.setdefault(kind, [])
+        created[kind] += [i for i in ids if i not in created[kind]]
+    save_record(record_path, {"helpdesk": helpdesk, "base_url": desk.base_url, "receiver": receiver,
+                              "installed_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "created": created})
+    for kind in sorted(set(report.created) | set(report.updated)):
+        click.echo(f"{kind}: created {len(report.created.get(kind, []))}, updated {len(report.updated.get(kind, []))}")
+    click.echo(f"record: {record_path} (uninstall removes exactly the created objects)")
+    if report.secret and secret and report.secret == secret:
+        click.echo("signing secret: the one given (--secret / TIERGATE_WEBHOOK_SECRET); the receiver "
+                   "must run with the same TIERGATE_WEBHOOK_SECRET")
+    elif report.secret:
+        # printed once, for the admin to copy; it is never written to the record file or a log
+        click.echo(f"signing secret ({report.secret_source}); set it on the receiver:")
+        click.echo(f"  export TIERGATE_WEBHOOK_SECRET='{report.secret}'")
+    if helpdesk == "zammad":
+        click.echo("test delivery: Zammad has no test endpoint; create a ticket to see one arrive")
+        return
+    test = report.test or {}
+    status = int(test.get("status") or 0)
+    if 200 <= status < 300:
+        click.echo(f"test delivery: arrived and verified (receiver answered {status})")
+        return
+    detail = str(test.get("body") or "")[:300]
+    try:
+        answer = json.loads(test.get("body") or "")
+    except ValueError:
+        answer = {}
+    if status == 400 and isinstance(answer, dict) and answer.get("field") == "ticket_id":
+        click.echo("test delivery: arrived and verified (signature accepted; the test payload names no "
+                   "ticket, so nothing was queued)")
+        return
+    if status in (401, 403):
+        raise click.ClickException(f"test delivery: arrived but the signature was refused ({status}): {detail}; "
+                                   "set TIERGATE_WEBHOOK_SECRET on the receiver to the secret above")
+    if status == 400:
+        raise click.ClickException(f"test delivery: arrived, signature verified, payload refused (400): {detail}")
+    raise click.ClickException(f"test delivery: failed (status {status or 'none'}): {detail}")
+
+
+@click.command()
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_RECORD, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Print the requests instead of sending them.")
+def uninstall(record_path: Path, dry_run: bool) -> None:
+    """Delete exactly the objects ``tiergate install`` created (from its record file)."""
+    record = load_record(record_path)
+    if not record:
+        raise click.UsageError(f"{record_path}: no install record; nothing to remove")
+    helpdesk = record.get("helpdesk", "zendesk")
+    desk = _desk_for(helpdesk, Settings.from_env(), dry_run)
+    created = record.get("created") or {}
+    removed = 0
+    for kind, path in UNINSTALL_ORDER[helpdesk]:
+        for oid in list(created.get(kind) or []):
+            desk.call("DELETE", f"{path}/{oid}", ok=(404,))     # already gone is fine
+            if dry_run:
+                continue
+            removed += 1
+            created[kind].remove(oid)
+            save_record(record_path, {**record, "created": created})   # progress survives a failure
+    if dry_run:
+        click.echo(f"dry run: {len(desk.sent)} requests, none sent")
+        return
+    record_path.unlink(missing_ok=True)
+    click.echo(f"removed {removed} objects from {helpdesk}; record {record_path} deleted")
+
+
+# -- import-sla --------------------------------------------------------------------------------
+RAILS_ZONES = {
+    "UTC": "UTC", "London": "Europe/London", "Edinburgh": "Europe/London", "Dublin": "Europe/Dublin",
+    "Lisbon": "Europe/Lisbon", "Paris": "Europe/Paris", "Berlin": "Europe/Berlin", "Amsterdam": "Europe/Amsterdam",
+    "Brussels": "Europe/Brussels", "Madrid": "Europe/Madrid", "Rome": "Europe/Rome", "Vienna": "Europe/Vienna",
+    "Stockholm": "Europe/Stockholm", "Copenhagen": "Europe/Copenhagen", "Warsaw": "Europe/Warsaw",
+    "Prague": "Europe/Prague", "Athens": "Europe/Athens", "Helsinki": "Europe/Helsinki",
+    "Istanbul": "Europe/Istanbul", "Moscow": "Europe/Moscow", "Bern": "Europe/Zurich", "Zurich": "Europe/Zurich",
+    "Eastern Time (US & Canada)": "America/New_York", "Central Time (US & Canada)": "America/Chicago",
+    "Mountain Time (US & Canada)": "America/Denver", "Pacific Time (US & Canada)": "America/Los_Angeles",
+    "Arizona": "America/Phoenix", "Alaska": "America/Juneau", "Hawaii": "Pacific/Honolulu",
+    "Brasilia": "America/Sao_Paulo", "Buenos Aires": "America/Argentina/Buenos_Aires",
+    "Mexico City": "America/Mexico_City", "Bogota": "America/Bogota", "Tokyo": "Asia/Tokyo",
+    "Seoul": "Asia/Seoul", "Beijing": "Asia/Shanghai", "Hong Kong": "Asia/Hong_Kong",
+    "Singapore": "Asia/Singapore", "Mumbai": "Asia/Kolkata", "New Delhi": "Asia/Kolkata",
+    "Kolkata": "Asia/Kolkata", "Dubai": "Asia/Dubai", "Abu Dhabi": "Asia/Dubai", "Jerusalem": "Asia/Jerusalem",
+    "Sydney": "Australia/Sydney", "Melbourne": "Australia/Melbourne", "Brisbane": "Australia/Brisbane",
+    "Perth": "Australia/Perth", "Auckland": "Pacific/Auckland", "Johannesburg": "Africa/Johannesburg",
+    "Cairo": "Africa/Cairo", "Nairobi": "Africa/Nairobi", "Lagos": "Africa/Lagos",
+}
+ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "unnamed"
+
+
+def _iana(zone: str, warn: Callable[[str], None], where: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = RAILS_ZONES.get(zone, zone)
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        warn(f"{where}: time zone {zone!r} is not known here; using UTC — fix it in the manifest")
+        return "UTC"
+
+
+def sla_from_zendesk(policies: list[dict], schedules: list[dict], holidays: Mapping[Any, list[dict]],
+                     warn: Callable[[str], None]) -> dict[str, Any]:
+    """Zendesk SLA policies + schedules → ``{"calendars": {...}, "sla": {...}}`` (manifest form).
+    Each Zendesk policy becomes one manifest policy per priority it targets (Zendesk's targets are
+    per priority), in Zendesk's order (first match wins in both)."""
+    calendars: dict[str, Any] = {}
+    for i, sched in enumerate(sorted(schedules, key=lambda s: (s.get("position") or 0, s.get("id") or 0))):
+        name = _slug(sched.get("name") or f"schedule_{sched.get('id')}")
+        while name in calendars:
+            name += "_2"
+        intervals = [{"start_time": int(iv["start_time"]), "end_time": int(iv["end_time"])}
+                     for iv in sched.get("intervals") or []]
+        cal: dict[str, Any] = {"time_zone": _iana(sched.get("time_zone") or "UTC", warn, f"schedules[{i}]")}
+        if intervals:
+            cal["intervals"] = intervals
+        else:
+            cal["always_open"] = True
+            warn(f"schedules[{i}] {sched.get('name')!r}: no intervals; imported as always open")
+        dates: list[str] = []
+        for h in holidays.get(sched.get("id"), []):
+            start = date.fromisoformat(h["start_date"])
+            end = date.fromisoformat(h.get("end_date") or h["start_date"])
+            while start <= end:
+                dates.append(start.isoformat())
+                start += timedelta(days=1)
+        if dates:
+            cal["holidays"] = {"dates": sorted(set(dates))}
+        calendars[name] = cal
+    default_calendar = next(iter(calendars), None)
+
+    out_policies: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for i, pol in enumerate(sorted(policies, key=lambda p: (p.get("position") or 0, p.get("id") or 0))):
+        title = pol.get("title") or f"policy {pol.get('id')}"
+        conds = list((pol.get("filter") or {}).get("all") or []) + list((pol.get("filter") or {}).get("any") or [])
+        pinned = [c.get("value") for c in (pol.get("filter") or {}).get("all") or []
+                  if c.get("field") == "priority" and c.get("operator") == "is"]
+        for c in conds:
+            if c.get("field") != "priority":
+                warn(f"slas/policies[{i}] {title!r}: filter {c.get('field')} {c.get('operator')} "
+                     f"{c.get('value')!r} has no manifest equivalent (match has priorities and segments); "
+                     "review the imported policy")
+        by_priority: dict[str, list[dict[str, Any]]] = {}
+        for m in pol.get("policy_metrics") or []:
+            prio = m.get("priority")
+            if prio not in ZENDESK_PRIORITIES:
+                warn(f"slas/policies[{i}] {title!r}: priority {prio!r} skipped")
+                continue
+            if pinned and prio not in pinned:
+                continue
+            metric = {"metric": m["metric"], "target_minutes": float(m["target"]),
+                      "business_hours": bool(m.get("business_hours"))}
+            if metric["business_hours"] and default_calendar is None:
+                warn(f"slas/policies[{i}] {title!r}: {m['metric']} uses business hours but the desk has "
+                     "no schedule; imported as calendar hours")
+                metric["business_hours"] = False
+            by_priority.setdefault(prio, []).append(metric)
+        for prio in ZENDESK_PRIORITIES:
+            metrics = by_priority.get(prio)
+            if not metrics:
+                continue
+            seen: set[str] = set()
+            unique = [m for m in metrics if not (m["metric"] in seen or seen.add(m["metric"]))]
+            name = f"{_slug(title)}_{prio}"
+            while name in used:
+                name += "_2"
+            used.add(name)
+            out_policies.append({"name": name, "match": {"priorities": [prio]}, "metrics": unique})
+    sla: dict[str, Any] = {"policies": out_policies}
+    if default_calendar is not None:
+        sla["default_calendar"] = default_calendar
+    return {"calendars": calendars, "sla": sla}
+
+
+@click.command("import-sla")
+@click.option("--helpdesk", type=click.Choice(["zendesk"]), default="zendesk", show_default=True)
+def import_sla(helpdesk: str) -> None:
+    """Print the desk's SLA policies and schedules as the manifest's ``sla`` / ``calendars`` keys."""
+    desk = zendesk_desk(Settings.from_env(), echo=lambda s: click.echo(s, err=True))
+    policies = _pages(desk, "/api/v2/slas/policies", "sla_policies")
+    schedules = _pages(desk, "/api/v2/business_hours/schedules", "schedules")
+    holidays: dict[Any, list[dict]] = {}
+    for sched in schedules:
+        data = desk.call("GET", f"/api/v2/business_hours/schedules/{sched['id']}/holidays", ok=(404,))
+        holidays[sched["id"]] = (data or {}).get("holidays") or []
+    doc = sla_from_zendesk(policies, schedules, holidays, lambda m: click.echo(f"warning: {m}", err=True))
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))

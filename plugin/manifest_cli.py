@@ -1,0 +1,116 @@
+"""``tiergate check``, ``tiergate schema`` and ``tiergate manifest log``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.core.manifest import default_manifest_path, json_schema, load_manifest
+
+
+def summary(m) -> str:
+    enabled = sum(1 for t in m.triggers if t.enabled)
+    label = f" ({m.label})" if m.label else ""
+    parts = [f"{len(m.tiers)} tiers ({', '.join(m.tiers)})", f"{len(m.teams)} teams",
+             f"{len(m.triggers)} triggers ({enabled} enabled)", f"{len(m.templates)} templates",
+             f"{len(m.calendars)} calendars", f"{len(m.sla.policies)} SLA policies",
+             f"{len(m.oncall.routes)} on-call routes", f"{len(m.keywords)} keyword tags"]
+    return f"version {m.version}{label}: " + ", ".join(parts)
+
+
+@click.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def check(path):
+    """Validate a manifest: exit 0 and a summary, or exit 1 and every error (one a line)."""
+    target = path or str(default_manifest_path())
+    try:
+        m = load_manifest(target)
+    except ManifestError as exc:
+        for p, msg in exc.errors:
+            click.echo(f"{p or '(root)'}: {msg}")
+        click.echo(f"{target}: {len(exc.errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{target}: OK, {summary(m)}")
+
+
+@click.command("schema")
+def schema():
+    """Print the manifest's JSON Schema (generated from the validating schemas)."""
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@click.group("manifest")
+def manifest():
+    """Manifest versions and history."""
+
+
+def _history(redis_url: str | None, file: str | None):
+    from tiergate.plugin.manifest_store import FileHistory, RedisHistory, default_history_path
+
+    if file:
+        return FileHistory(file)
+    if redis_url:
+        import redis
+
+        conn = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+        try:
+            conn.ping()
+            return RedisHistory(conn)
+        except redis.RedisError as exc:
+            raise click.ClickException(f"cannot reach Redis at {redis_url}: {exc}") from None
+    return FileHistory(default_history_path())
+
+
+@manifest.command("log")
+@click.option("--redis-url", envvar="REDIS_URL", default=None,
+              help="Read the history from Redis (default: $REDIS_URL, else the local file).")
+@click.option("--file", "file", default=None, type=click.Path(dir_okay=False),
+              help="Read a local history file instead.")
+@click.option("-n", "--limit", default=20, show_default=True, help="Newest entries to show.")
+@click.option("--json", "as_json", is_flag=True, help="Entries as JSON.")
+def log_cmd(redis_url, file, limit, as_json):
+    """Show the manifests that were in force, newest first, with readable diffs."""
+    entries = _history(redis_url, file).entries()[-limit:][::-1]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        click.echo("no manifest history yet")
+        return
+    for e in entries:
+        label = f" ({e['label']})" if e.get("label") else ""
+        click.echo(f"version {e['version']}{label}  in force {e.get('in_force_at')}")
+        click.echo(f"  author: {e.get('author') or '-'}  date: {e.get('date') or '-'}")
+        if e.get("message"):
+            click.echo(f"  {e['message']}")
+        for line in e.get("diff") or ():
+            click.echo(f"    {line}")
+        click.echo("")
+
+
+@manifest.command("record")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--redis-url", envvar="REDIS_URL", default=None)
+@click.option("--file", "file", default=None, type=click.Path(dir_okay=False))
+def record_cmd(path, redis_url, file):
+    """Validate PATH and record it in the history (what a running store does on reload)."""
+    from datetime import datetime, timezone
+
+    from tiergate.plugin.manifest_store import record
+
+    try:
+        m = load_manifest(path or default_manifest_path())
+    except ManifestError as exc:
+        for p, msg in exc.errors:
+            click.echo(f"{p or '(root)'}: {msg}")
+        sys.exit(1)
+    entry = record(_history(redis_url, file), m, datetime.now(timezone.utc), str(path or ""))
+    click.echo(f"recorded {m.version}" if entry else f"{m.version} is already the latest entry")
+
+
+manifest.add_command(log_cmd)
+manifest.add_command(record_cmd)
+
+__all__ = ["check", "schema", "manifest", "summary"]

@@ -1,0 +1,83 @@
+"""``tiergate serve``: the webhook receiver under waitress (a production WSGI server), configured
+by the environment (``Settings.from_env()``). Refuses to start without ``TIERGATE_WEBHOOK_SECRET``.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from tiergate.plugin.config import Settings
+
+log = logging.getLogger("tiergate.serve")
+
+# waitress buffers a whole request before the app sees it: cap that far below its 1 GiB default,
+# but above the app's own limit so oversize bodies still get the app's JSON 413.
+WAITRESS_BODY_SLACK = 64 * 1024
+# idle/slow connections are dropped after this many seconds (helpdesks time out after ~10 s)
+CHANNEL_TIMEOUT = 30
+
+
+def _warn_without_persistence(app) -> None:
+    """A 2xx means "stored": that only survives a Redis restart with AOF on. Best effort (managed
+    Redis may refuse CONFIG); never blocks the start."""
+    try:
+        conn = app.extensions["tiergate"].redis
+        appendonly = conn.config_get("appendonly").get("appendonly")
+        fsync = conn.config_get("appendfsync").get("appendfsync")
+    except Exception as exc:  # noqa: BLE001 - unreachable Redis or CONFIG disabled
+        log.warning("redis persistence unknown error=%s (healthz reports reachability)", type(exc).__name__)
+        return
+    if appendonly in (b"no", "no"):
+        log.warning("redis persistence appendonly=no: deliveries acknowledged since the last "
+                    "snapshot are lost if Redis restarts; set appendonly yes (appendfsync everysec "
+                    "or always)")
+    else:
+        log.info("redis persistence appendonly=yes appendfsync=%s", fsync.decode() if isinstance(fsync, bytes) else fsync)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads answering requests.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def serve(host: str, port: int, threads: int, log_level: str) -> None:
+    """Run the webhook receiver (POST /webhooks/<helpdesk>, GET /healthz)."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+    except (TypeError, ValueError) as exc:
+        click.echo(f"tiergate serve: bad configuration: {exc}", err=True)
+        sys.exit(2)
+    if not settings.webhook_secret:
+        click.echo("tiergate serve: TIERGATE_WEBHOOK_SECRET is required (the helpdesk webhook's "
+                   "signing secret); refusing to start", err=True)
+        sys.exit(2)
+
+    from waitress import create_server
+
+    from tiergate.plugin.web import ConfigError, create_app
+
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        click.echo(f"tiergate serve: {exc}", err=True)
+        sys.exit(2)
+    _warn_without_persistence(app)
+    redacted = settings.redacted()
+    click.echo("tiergate serve settings: " + " ".join(f"{k}={redacted[k]}" for k in sorted(redacted)))
+    server = create_server(app, host=host, port=port, threads=threads, ident="tiergate",
+                           max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
+                           clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT)
+    click.echo(f"tiergate serve: listening on http://{host}:{server.effective_port} threads={threads}")
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # pragma: no cover - interactive stop
+        pass
+    finally:
+        server.close()

@@ -1,0 +1,386 @@
+"""``tiergate simulate``: replay ticket histories through enrichment + decide on a simulated clock.
+
+Each line of ``--tickets`` is an example ticket (``examples/tickets.jsonl`` format, HACKING.md).
+A ticket is replayed from its creation: the clock steps to every comment's instant and to every
+timer the previous decision asked for (time conditions, SLA stages), up to the example's "now"
+(``--horizon`` minutes further if given). Each decision's update is applied to the simulated
+ticket (tags, group, assignee, priority, notes), so fire-once and escalations behave as live.
+
+Reports what escalated, when, to which tier and why; the escalation rate; fires per trigger;
+SLA warnings/breaches per ticket (``--json``); and with ``--against B`` the difference between
+two manifests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+from tiergate.plugin.core.decide import decide
+from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.core.manifest import Manifest, default_manifest_path, load_manifest
+from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket,
+                                        TicketUpdate, format_time)
+
+BOT_ID = 299
+REQUESTER_BASE = 5000
+MAX_STEPS = 500
+
+
+# --------------------------------------------------------------------------------------------
+# examples -> tickets
+# --------------------------------------------------------------------------------------------
+def ticket_from_example(row: dict[str, Any], now: datetime, ticket_id: int) -> Ticket:
+    """The ticket as it stands at ``now`` (comments at ``now - minutes_ago``)."""
+    created = now - timedelta(minutes=int(row.get("age_minutes") or 0))
+    requester = REQUESTER_BASE + ticket_id
+    comments = [Comment(id=ticket_id * 1000, author_id=requester, author_role="end-user",
+                        body=row.get("description") or "", public=True, created_at=created,
+                        channel=row.get("channel") or "web")]
+    for i, c in enumerate(row.get("comments") or (), 1):
+        is_agent = c.get("author") == "agent"
+        comments.append(Comment(
+            id=ticket_id * 1000 + i,
+            author_id=(row.get("assignee_id") or 201) if is_agent else requester,
+            author_role="agent" if is_agent else "end-user", body=c.get("body") or "",
+            public=bool(c.get("public", True)),
+            created_at=now - timedelta(minutes=int(c.get("minutes_ago") or 0)),
+            channel=c.get("channel") or row.get("channel") or "web"))
+    comments.sort(key=lambda c: c.created_at)
+    org = None
+    o = row.get("organization")
+    if o:
+        renewal = o.get("renewal_in_days")
+        org = Organization(id=9000 + ticket_id, name=o.get("name") or "", segment=o.get("segment"),
+                           account_value=o.get("account_value"),
+                           renewal_at=None if renewal is None else now + timedelta(days=renewal),
+                           tags=tuple(o.get("tags") or ()), fields=dict(o.get("fields") or {}))
+    return Ticket(
+        id=ticket_id, subject=row.get("subject") or "", description=row.get("description") or "",
+        status=row.get("status") or "new", priority=row.get("priority"), type=row.get("type"),
+        group_id=row.get("group_id"), assignee_id=row.get("assignee_id"),
+        requester_id=requester, organization_id=org.id if org else None,
+        tags=tuple(row.get("tags") or ()), channel=row.get("channel") or "web",
+        created_at=created, updated_at=comments[-1].created_at if comments else created,
+        custom_fields=dict(row.get("custom_fields") or {}), comments=tuple(comments),
+        organization=org)
+
+
+def at_instant(full: Ticket, final_status: str, t: datetime) -> Ticket:
+    """The ticket's history cut at ``t``: comments up to ``t``; status new until an agent
+    wrote, then open; the final status once the last comment is in."""
+    comments = tuple(c for c in full.comments if c.created_at <= t)
+    last = full.comments[-1].created_at if full.comments else full.created_at
+    if t >= last:
+        status = final_status
+    else:
+        status = "open" if any(c.author_role == "agent" for c in comments) else "new"
+    return dataclasses.replace(full, comments=comments, status=status,
+                               updated_at=comments[-1].created_at if comments else full.created_at)
+
+
+def apply_update(ticket: Ticket, update: TicketUpdate, t: datetime, next_id: int) -> Ticket:
+    """What the helpdesk would hold after the write (tiergate's notes become comments)."""
+    tags = [x for x in ticket.tags if x not in set(update.remove_tags)]
+    tags += [x for x in update.add_tags if x not in tags]
+    changes = list(ticket.changes)
+    kw: dict[str, Any] = {}
+    for name in ("group_id", "assignee_id", "priority"):
+        new = getattr(update, name)
+        if new is not None and new != getattr(ticket, name):
+            changes.append(Change(at=t, field=name, old=getattr(ticket, name), new=new,
+                                  author_id=BOT_ID))
+            kw[name] = new
+    notes = tuple(Comment(id=next_id + i, author_id=BOT_ID, author_role="agent", body=n.body,
+                          public=n.public, created_at=t) for i, n in enumerate(update.notes))
+    return dataclasses.replace(ticket, tags=tuple(tags), changes=tuple(changes),
+                               comments=ticket.comments + notes, updated_at=t, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# replay
+# --------------------------------------------------------------------------------------------
+@dataclass
+class TicketReport:
+    external_id: str
+    subject: str
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    fired: list[dict[str, Any]] = field(default_factory=list)
+    sla: list[dict[str, Any]] = field(default_factory=list)
+    final_group_id: int | None = None
+    final_tags: list[str] = field(default_factory=list)
+    decisions: int = 0
+
+    @property
+    def escalated(self) -> bool:
+        return bool(self.escalations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"external_id": self.external_id, "subject": self.subject,
+                "escalated": self.escalated, "escalations": self.escalations,
+                "fired": self.fired, "sla_events": self.sla, "decisions": self.decisions,
+                "final_group_id": self.final_group_id, "final_tags": self.final_tags}
+
+
+def neutral_enrichment(ticket: Ticket, now: datetime) -> Enrichment:
+    return Enrichment(attention_score=0, sentiment=0.0, sentiment_label="neutral", complaint=False)
+
+
+def make_enricher(manifest: Manifest) -> Callable[[Ticket, datetime], Enrichment]:
+    """The nlp owner's enricher when installed; a neutral stand-in otherwise."""
+    try:
+        from tiergate.nlp.enrich import Enricher
+    except ImportError:  # pragma: no cover - nlp ships with the package
+        return neutral_enrichment
+    return Enricher.from_manifest(manifest).enrich
+
+
+def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: int,
+           enrich: Callable[[Ticket, datetime], Enrichment], horizon_minutes: float = 0.0
+           ) -> TicketReport:
+    full = ticket_from_example(row, now, ticket_id)
+    final_status = full.status
+    end = now + timedelta(minutes=horizon_minutes)
+    report = TicketReport(str(row.get("external_id") or ticket_id), full.subject)
+    events: list[tuple[datetime, int, str]] = []
+    seq = 0
+    for c in full.comments:
+        events.append((c.created_at, seq, "comment"))
+        seq += 1
+    events.append((now, seq, "now"))
+    heapq.heapify(events)
+    state: frozenset[str] = frozenset()
+    live = at_instant(full, final_status, full.created_at)     # the simulated helpdesk copy
+    own: list[Comment] = []
+    extra_changes: list[Change] = []
+    seen_sla: set[tuple[str, str, str]] = set()
+    last_t = None
+    steps = 0
+    while events and steps < MAX_STEPS:
+        t, _, kind = heapq.heappop(events)
+        if t > end or (last_t is not None and t <= last_t):
+            continue
+        steps += 1
+        last_t = t
+        base = at_instant(full, final_status, t)
+        ticket = dataclasses.replace(
+            base, tags=live.tags, group_id=live.group_id, assignee_id=live.assignee_id,
+            priority=live.priority, changes=tuple(extra_changes),
+            comments=tuple(sorted(base.comments + tuple(own), key=lambda c: c.created_at)))
+        enrichment = enrich(ticket, t)
+        d = decide(ticket, enrichment, manifest, t, state)
+        report.decisions += 1
+        state = frozenset(d.fired_state)
+        for f in d.fired:
+            report.fired.append({"at": format_time(t), "trigger": f.name,
+                                 "held": [c.to_dict() for c in f.conditions if c.held]})
+        if d.escalation is not None:
+            e = d.escalation
+            report.escalations.append({"at": format_time(t), "to_tier": e.to_tier, "kind": e.kind,
+                                       "from_tier": e.from_tier, "trigger": e.trigger,
+                                       "group_id": e.group_id, "owner_id": e.owner_id,
+                                       "after_hours": e.after_hours,
+                                       "oncall_route": e.oncall_route,
+                                       "reasons": list(d.reasons)})
+        _sla_events(d, t, report, seen_sla)
+        updated = apply_update(ticket, d.update, t, 10_000_000 + len(own) * 10)
+        own.extend(updated.comments[len(ticket.comments):])
+        extra_changes = list(updated.changes)
+        live = updated
+        for timer in d.timers:
+            if t < timer.at <= end:
+                heapq.heappush(events, (timer.at, seq, f"timer:{timer.kind}:{timer.name}"))
+                seq += 1
+    report.final_group_id = live.group_id
+    report.final_tags = sorted(live.tags)
+    return report
+
+
+def _sla_events(d, t: datetime, report: TicketReport, seen: set) -> None:
+    try:
+        from tiergate.plugin.core.sla import stage
+    except ImportError:  # pragma: no cover
+        return
+    for c in d.clocks:
+        st = stage(c)
+        if st == "ok":
+            continue
+        key = (c.metric, c.policy, st)
+        if key in seen:
+            continue
+        seen.add(key)
+        instant = c.due_at if st == "breach" else None
+        if st.startswith("warn:"):
+            pct = int(st.split(":")[1])
+            instant = next((x for p, x in c.warn_at if p == pct), None)
+        report.sla.append({"at": instant if isinstance(instant, str) else format_time(instant)
+                           or format_time(t), "seen_at": format_time(t), "metric": c.metric,
+                           "policy": c.policy, "stage": st})
+
+
+@dataclass
+class Run:
+    manifest_version: str
+    tickets: list[TicketReport]
+
+    @property
+    def escalation_rate(self) -> float:
+        return sum(r.escalated for r in self.tickets) / len(self.tickets) if self.tickets else 0.0
+
+    def trigger_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.tickets:
+            for f in r.fired:
+                out[f["trigger"]] = out.get(f["trigger"], 0) + 1
+        return dict(sorted(out.items()))
+
+    def summary(self) -> dict[str, Any]:
+        return {"manifest_version": self.manifest_version, "tickets": len(self.tickets),
+                "escalated": sum(r.escalated for r in self.tickets),
+                "escalation_rate": round(self.escalation_rate, 4),
+                "trigger_counts": self.trigger_counts(),
+                "sla_warnings": sum(1 for r in self.tickets for e in r.sla
+                                    if e["stage"].startswith("warn")),
+                "sla_breaches": sum(1 for r in self.tickets for e in r.sla
+                                    if e["stage"] == "breach")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "results": [r.to_dict() for r in self.tickets]}
+
+
+def read_tickets(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("subject"), str):
+            raise click.UsageError(f"{path}:{n}: subject: required string")
+        rows.append(row)
+    if not rows:
+        raise click.UsageError(f"{path}: no tickets")
+    return rows
+
+
+def simulate_rows(rows: Sequence[dict[str, Any]], manifest: Manifest, now: datetime,
+                  enrich: Callable[[Ticket, datetime], Enrichment] | None = None,
+                  horizon_minutes: float = 0.0) -> Run:
+    enrich = enrich or make_enricher(manifest)
+    return Run(manifest.version, [replay(row, manifest, now, i + 1, enrich, horizon_minutes)
+                                  for i, row in enumerate(rows)])
+
+
+def diff(a: Run, b: Run) -> dict[str, Any]:
+    """What changes going from manifest A to manifest B."""
+    changed = []
+    for ra, rb in zip(a.tickets, b.tickets):
+        ea = [(e["to_tier"], e["trigger"]) for e in ra.escalations]
+        eb = [(e["to_tier"], e["trigger"]) for e in rb.escalations]
+        fa = sorted({f["trigger"] for f in ra.fired})
+        fb = sorted({f["trigger"] for f in rb.fired})
+        if ea != eb or fa != fb:
+            changed.append({"external_id": ra.external_id, "a_escalations": ea,
+                            "b_escalations": eb, "a_fired": fa, "b_fired": fb})
+    ca, cb = a.trigger_counts(), b.trigger_counts()
+    return {"a": a.manifest_version, "b": b.manifest_version,
+            "escalation_rate": {"a": round(a.escalation_rate, 4), "b": round(b.escalation_rate, 4),
+                                "delta": round(b.escalation_rate - a.escalation_rate, 4)},
+            "trigger_counts": {k: {"a": ca.get(k, 0), "b": cb.get(k, 0)}
+                               for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)},
+            "tickets_changed": changed}
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def _load(path: str | None) -> Manifest:
+    try:
+        return load_manifest(path or default_manifest_path())
+    except ManifestError as exc:
+        lines = "\n".join(f"{p or '(root)'}: {m}" for p, m in exc.errors)
+        raise click.ClickException(f"manifest {path or 'default'} is invalid:\n{lines}") from None
+
+
+def _text(run: Run) -> str:
+    out = []
+    for r in run.tickets:
+        if r.escalations:
+            for e in r.escalations:
+                why = "; ".join(x for x in e["reasons"] if x.startswith("fired "))[:300]
+                out.append(f"{r.external_id}: ESCALATED {e['at']} {e['from_tier'] or '-'} -> "
+                           f"{e['to_tier']} ({e['kind']}{', after hours' if e['after_hours'] else ''})"
+                           f" by {e['trigger']}: {why}")
+        elif r.fired:
+            out.append(f"{r.external_id}: fired {', '.join(sorted({f['trigger'] for f in r.fired}))}"
+                       " (no escalation)")
+        else:
+            out.append(f"{r.external_id}: untouched")
+        for s in r.sla:
+            out.append(f"    sla {s['stage']} {s['metric']} at {s['at']}")
+    s = run.summary()
+    out.append("")
+    out.append(f"manifest {s['manifest_version']}: {s['escalated']}/{s['tickets']} escalated "
+               f"({s['escalation_rate']:.1%}); SLA warnings {s['sla_warnings']}, breaches "
+               f"{s['sla_breaches']}")
+    for name, n in s["trigger_counts"].items():
+        out.append(f"  {name:32} {n:5}")
+    return "\n".join(out)
+
+
+@click.command("simulate")
+@click.option("--tickets", "tickets_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSON lines of example tickets (examples/tickets.jsonl format).")
+@click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
+              help="Manifest to simulate (default: the embedded one).")
+@click.option("--against", "against_path", default=None, type=click.Path(dir_okay=False),
+              help="A second manifest: report the difference A -> B.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--now", "now_text", default=None,
+              help="The examples' 'now' (ISO-8601; default: the current time).")
+@click.option("--horizon", default=0.0, type=float, show_default=True,
+              help="Keep the clock running this many minutes past 'now' (timers fire).")
+@click.option("--no-nlp", is_flag=True, help="Skip the NLP enricher (neutral enrichment).")
+def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horizon, no_nlp):
+    """Replay ticket histories through the rules with a simulated clock and report."""
+    from tiergate.plugin.core.model import parse_time
+
+    now = parse_time(now_text) if now_text else datetime.now(timezone.utc)
+    rows = read_tickets(Path(tickets_path))
+    a = _load(manifest_path)
+    run_a = simulate_rows(rows, a, now, neutral_enrichment if no_nlp else None, horizon)
+    if against_path:
+        b = _load(against_path)
+        run_b = simulate_rows(rows, b, now, neutral_enrichment if no_nlp else None, horizon)
+        d = diff(run_a, run_b)
+        if as_json:
+            click.echo(json.dumps({"a": run_a.to_dict(), "b": run_b.to_dict(), "diff": d},
+                                  indent=2, default=str))
+            return
+        click.echo(_text(run_a))
+        click.echo("")
+        click.echo(f"against {d['b']}: escalation rate {d['escalation_rate']['a']:.1%} -> "
+                   f"{d['escalation_rate']['b']:.1%}")
+        for name, c in d["trigger_counts"].items():
+            click.echo(f"  {name:32} {c['a']:5} -> {c['b']}")
+        for t in d["tickets_changed"]:
+            click.echo(f"  {t['external_id']}: {t['a_escalations'] or 'no escalation'} -> "
+                       f"{t['b_escalations'] or 'no escalation'}; fired {t['a_fired']} -> {t['b_fired']}")
+        return
+    if as_json:
+        click.echo(json.dumps(run_a.to_dict(), indent=2, default=str))
+    else:
+        click.echo(_text(run_a))
+
+
+__all__ = ["simulate", "simulate_rows", "replay", "ticket_from_example", "apply_update", "diff",
+           "Run", "TicketReport", "neutral_enrichment", "read_tickets"]

@@ -1,0 +1,513 @@
+"""The HTTP edge: signed helpdesk webhooks in, RQ jobs out, in milliseconds.
+
+``create_app(config)`` is a Flask application factory. ``POST /webhooks/<helpdesk>`` checks, in
+this order: body size (413), content type (415), signature and timestamp through the helpdesk's
+pure verifier (401), JSON depth and payload shape (400); then it dedupes the delivery id in Redis
+and enqueues one job (202), or answers 200 for a duplicate. Redis unreachable -> 503 with
+``Retry-After`` so the helpdesk retries: nothing is acknowledged that was not stored. Every error
+is a JSON body; no traceback, no 500, no secret ever leaves the process.
+
+Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``, entries
+``"module:function"`` with ``function(headers, body, secret, now, tolerance) -> Delivery``), so a
+second helpdesk plugs in without touching this module.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import re
+import time
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from tiergate.plugin.config import Settings
+from tiergate.plugin.core.errors import DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
+
+log = logging.getLogger("tiergate.web")
+
+EXTENSION = "tiergate"
+METRICS_MODULE = "tiergate.plugin.metrics"          # analytics area: Redis-backed counters
+DASHBOARD_MODULE = "tiergate.plugin.analytics.dashboard"
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+# Used only when connectors.registry has no VERIFIERS mapping (yet).
+DEFAULT_VERIFIERS: dict[str, str] = {
+    "zendesk": "tiergate.connectors.zendesk_webhook:verify",
+    "zammad": "tiergate.connectors.zammad_webhook:verify",
+}
+
+# create_app(Mapping) keys that are not Settings fields, with their defaults.
+WEB_DEFAULTS: dict[str, Any] = {
+    "MAX_JSON_DEPTH": None,        # deeper bodies -> 400 too_deep (after the signature check);
+                                   # None: settings.max_json_depth if Settings has it, else 32
+    "RETRY_AFTER": 5,              # seconds, on every 503
+    "PENDING_TTL": 60,             # seconds a dedupe key may stay "pending" if a crash strands it
+    "REDIS_TIMEOUT": 1.0,          # socket connect/read timeout to Redis, seconds
+    "CLOCK": None,                 # callable -> aware UTC datetime; None: the wall clock
+    "VERIFIERS": None,             # {helpdesk: verify callable}; None: the registry's
+    "HELPDESKS": None,             # helpdesk names accepted; None: (settings.helpdesk,)
+    "REDIS": None,                 # a ready redis.Redis; None: built from settings.redis_url
+}
+
+PENDING, DONE = b"pending", b"1"
+
+
+class ConfigError(ValueError):
+    """The receiver cannot start with this configuration."""
+
+
+@dataclass
+class WebState:
+    """What the routes need, kept on ``app.extensions["tiergate"]`` (no module globals)."""
+
+    settings: Settings
+    redis: redis.Redis
+    verifiers: Mapping[str, Callable[..., Any]]
+    clock: Callable[[], datetime]
+    max_json_depth: int
+    retry_after: int
+    pending_ttl: int
+    metrics: Any = None
+    metrics_paused_until: float = 0.0    # monotonic; counters are skipped while Redis misbehaves
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+def state() -> WebState:
+    return current_app.extensions[EXTENSION]
+
+
+# -- configuration ------------------------------------------------------------------------------
+def _split_config(config: Settings | Mapping[str, Any] | None) -> tuple[Settings, dict[str, Any]]:
+    """Settings plus the web-only options. A Mapping may hold Settings field names, their
+    environment variable names (``TIERGATE_WEBHOOK_SECRET``), ``settings`` (a Settings) and the
+    ``WEB_DEFAULTS`` keys; None reads the environment (``Settings.from_env()``)."""
+    web = dict(WEB_DEFAULTS)
+    if config is None:
+        return Settings.from_env(), web
+    if isinstance(config, Settings):
+        return config, web
+    names = {f.name for f in fields(Settings)}
+    by_env = {var: name for name, var in Settings.ENV.items()}
+    base = config.get("settings") or Settings()
+    overrides: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "settings":
+            continue
+        if key in names:
+            overrides[key] = value
+        elif key in by_env:
+            overrides[by_env[key]] = value
+        elif key in web:
+            web[key] = value
+        else:
+            raise ConfigError(f"create_app: unknown config key {key!r}")
+    return base.with_(**overrides) if overrides else base, web
+
+
+def _resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
+    """``"module:function"`` or a callable -> ``verify(headers, body, secret, now, tolerance)``.
+    A desk without signed timestamps may omit ``tolerance``; it is then not passed."""
+    if callable(target):
+        func = target
+    else:
+        module, attr = target.split(":")
+        func = getattr(importlib.import_module(module), attr)
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return func
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 5 or any(p.kind is p.VAR_POSITIONAL for p in params):
+        return func
+
+    def without_tolerance(headers, body, secret, now, tolerance):
+        return func(headers, body, secret, now)
+
+    return without_tolerance
+
+
+def _verifiers(names: tuple[str, ...], given: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
+    if given is None:
+        try:
+            from tiergate.connectors import registry
+
+            given = getattr(registry, "VERIFIERS", None)
+        except ImportError:
+            given = None
+        given = given or DEFAULT_VERIFIERS
+    out = {}
+    for name in names:
+        if name not in given:
+            raise ConfigError(f"helpdesk: no webhook verifier for {name!r}; known: {sorted(given)}")
+        try:
+            out[name] = _resolve(given[name])
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"helpdesk: webhook verifier for {name!r} not importable: {exc}") from None
+    return out
+
+
+def _optional_module(name: str):
+    """The module, or None when it does not exist (yet); a module that exists but fails to
+    import is an error worth seeing, so that is raised."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+def _metrics(conn: redis.Redis) -> Any:
+    module = _optional_module(METRICS_MODULE)
+    factory = getattr(module, "Metrics", None) if module else None
+    return factory(conn) if factory else None
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the receiver. Raises ``ConfigError`` without a webhook secret."""
+    settings, web = _split_config(config)
+    if not (settings.webhook_secret or "").strip():
+        raise ConfigError("TIERGATE_WEBHOOK_SECRET is required: the receiver refuses unsigned "
+                          "webhooks, set it to the helpdesk webhook's signing secret")
+    helpdesks = tuple(web["HELPDESKS"] or (settings.helpdesk,))
+    # one immediate retry (a pooled connection gone stale across a Redis restart), no backoff
+    # sleeps: an outage must turn into a fast 503, not a slow one
+    conn = web["REDIS"] or redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=web["REDIS_TIMEOUT"],
+        socket_timeout=web["REDIS_TIMEOUT"], retry=Retry(NoBackoff(), 1))
+
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes, PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False)
+    app.json.sort_keys = False
+    secrets_ = tuple(s for s in (settings.webhook_secret, settings.admin_token,
+                                 settings.zendesk_api_token) if s)
+    app.extensions[EXTENSION] = WebState(
+        settings=settings, redis=conn, verifiers=_verifiers(helpdesks, web["VERIFIERS"]),
+        clock=web["CLOCK"] or (lambda: datetime.now(timezone.utc)),
+        max_json_depth=int(web["MAX_JSON_DEPTH"] or getattr(settings, "max_json_depth", 32)),
+        retry_after=int(web["RETRY_AFTER"]), pending_ttl=int(web["PENDING_TTL"]), metrics=_metrics(conn), secrets=secrets_)
+    _install_redaction(secrets_)
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    _optional_extensions(app)
+    redacted = settings.redacted()
+    log.info("receiver ready helpdesks=%s %s", ",".join(helpdesks),
+             " ".join(f"{k}={redacted[k]}" for k in sorted(redacted) if k != "extra"))
+    return app
+
+
+def _optional_extensions(app: Flask) -> None:
+    """The analytics area's ``GET /metrics`` (counters shared through Redis) and ``/dashboard``
+    (behind the admin token), when those modules exist, wired to this app's settings and Redis."""
+    st: WebState = app.extensions[EXTENSION]
+    app.config["TIERGATE_SETTINGS"] = st.settings
+    app.config["TIERGATE_REDIS_URL"] = st.settings.redis_url
+    metrics_mod = _optional_module(METRICS_MODULE)
+    if metrics_mod is not None and hasattr(metrics_mod, "init_app"):
+        metrics_mod.init_app(app, lambda: st.redis)
+    dashboard = _optional_module(DASHBOARD_MODULE)
+    if dashboard is not None and hasattr(dashboard, "init_app"):
+        dashboard.init_app(app, st.settings)
+
+
+# -- logging: no secret ever reaches a handler --------------------------------------------------
+class _Redact(logging.Filter):
+    def __init__(self, secrets_: tuple[str, ...]):
+        super().__init__()
+        self.secrets = secrets_
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        text = message
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        if text != message:
+            record.msg, record.args = text, None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc_text = str(record.exc_info[1])
+            if any(s in exc_text for s in self.secrets):
+                record.exc_info = None
+                record.exc_text = None
+                record.msg = f"{record.msg} (exception text withheld: contained a secret)"
+        return True
+
+
+def _install_redaction(secrets_: tuple[str, ...]) -> None:
+    for existing in list(log.filters):
+        if isinstance(existing, _Redact):
+            existing.secrets = tuple(set(existing.secrets) | set(secrets_))
+            return
+    log.addFilter(_Redact(secrets_))
+
+
+# -- responses ----------------------------------------------------------------------------------
+def _error(status: int, error: str, message: str, *, field: str | None = None,
+           headers: Mapping[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _unavailable(error: str, message: str) -> Response:
+    return _error(503, error, message, headers={"Retry-After": str(state().retry_after)})
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status >= 500:
+        return _unavailable("unavailable", "the receiver cannot take this request now; retry later")
+    error = "too_large" if status == 413 else _slug(exc.name or "error")
+    response = _error(status, error, exc.description or exc.name or "error")
+    if status == 405 and exc.response is None:
+        allow = getattr(exc, "valid_methods", None)
+        if allow:
+            response.headers["Allow"] = ", ".join(allow)
+    return response
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):  # pragma: no cover - Flask routes these to _http_error
+        return _http_error(exc)
+    if isinstance(exc, redis.RedisError):
+        log.warning("redis unavailable path=%s error=%s", request.path, type(exc).__name__)
+        return _unavailable("redis_unavailable", "storage is unreachable; retry later")
+    log.error("unexpected error path=%s error=%s", request.path, type(exc).__name__, exc_info=exc)
+    return _unavailable("internal", "the receiver failed on this request; retry later")
+
+
+# -- metrics (best effort: a metrics failure never fails a webhook) -----------------------------
+METRICS_PAUSE = 5.0  # seconds without counting after a counter failed (no timeout per request)
+
+
+# counter names and labels as declared in tiergate.plugin.metrics.SPECS
+RECEIVED = "tiergate_webhooks_received_total"      # {helpdesk}: every POST to a known helpdesk
+REJECTED = "tiergate_webhooks_rejected_total"      # {reason}: 4xx and 503 answers
+DUPLICATES = "tiergate_duplicates_dropped_total"   # {}: answered 200 duplicate, nothing enqueued
+
+
+def _count(name: str, **labels: str) -> None:
+    st = state()
+    if st.metrics is None or time.monotonic() < st.metrics_paused_until:
+        return
+    try:
+        st.metrics.inc(name, labels)
+    except redis.RedisError as exc:
+        st.metrics_paused_until = time.monotonic() + METRICS_PAUSE
+        log.warning("metrics paused name=%s error=%s paused_s=%g", name, type(exc).__name__, METRICS_PAUSE)
+    except Exception as exc:  # noqa: BLE001 - counters must never break the receiver
+        log.warning("metrics failed name=%s error=%s", name, exc)
+
+
+# -- checks -------------------------------------------------------------------------------------
+# a string (an unterminated one runs to the end: the optional close keeps this linear) or a bracket
+_TOKEN = re.compile(rb'"(?:[^"\\]+|\\.)*"?|[\[{]|[\]}]', re.DOTALL)
+
+
+def json_depth(body: bytes, limit: int | None = None) -> int:
+    """Deepest nesting of arrays/objects in ``body`` without parsing it (strings skipped).
+    With ``limit`` the answer is only compared with it: at most ``limit`` when the body is within
+    it (cheap when there are few brackets at all), above ``limit`` as soon as a nesting passes it."""
+    if limit is not None:
+        opening = body.count(b"[") + body.count(b"{")
+        if opening <= limit:
+            return opening
+    depth = deepest = 0
+    for match in _TOKEN.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if limit is not None and deepest > limit:
+                    return deepest
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _read_body(limit: int) -> bytes:
+    """The raw body, never reading more than ``limit + 1`` bytes."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"body of {length} bytes is over the {limit} byte limit")
+    chunks, size = [], 0
+    try:
+        stream = request.stream
+        while size <= limit:
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except RequestEntityTooLarge:
+        size = limit + 1
+    if size > limit:
+        raise PayloadTooLarge(f"body is over the {limit} byte limit")
+    return b"".join(chunks)
+
+
+def _check_json_type() -> None:
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not (mimetype.startswith("application/")
+                                                and mimetype.endswith("+json")):
+        raise UnsupportedMediaType(f"content type must be application/json, got {mimetype or 'none'!r}")
+
+
+class TooDeep(PayloadError):
+    reason = "too_deep"
+
+
+def _verify(verify: Callable[..., Any], body: bytes, st: WebState):
+    settings = st.settings
+    too_deep = json_depth(body, st.max_json_depth) > st.max_json_depth
+    try:
+        delivery = verify(request.headers, body, settings.webhook_secret, st.clock(),
+                          settings.timestamp_tolerance)
+    except (PayloadError, RecursionError, ValueError):
+        # signature checks come first inside the verifier, so reaching here means it was signed
+        if too_deep:
+            raise TooDeep("$", f"JSON nested deeper than {st.max_json_depth} levels") from None
+        raise
+    if too_deep:
+        raise TooDeep("$", f"JSON nested deeper than {st.max_json_depth} levels")
+    return delivery
+
+
+# -- routes -------------------------------------------------------------------------------------
+bp = Blueprint("tiergate", __name__)
+
+
+@bp.post("/webhooks/<helpdesk>")
+def webhook(helpdesk: str) -> Response:
+    st = state()
+    verify = st.verifiers.get(helpdesk)
+    if verify is None:
+        return _error(404, "unknown_helpdesk", f"no webhook receiver for {helpdesk!r}; "
+                      f"enabled: {sorted(st.verifiers)}", field="helpdesk")
+    started = time.perf_counter()
+    _count(RECEIVED, helpdesk=helpdesk)
+    try:
+        body = _read_body(st.settings.max_body_bytes)
+        _check_json_type()
+        delivery = _verify(verify, body, st)
+    except DeliveryError as exc:
+        return _rejected(helpdesk, exc)
+    except ValueError as exc:  # a verifier that let a parse error through
+        return _rejected(helpdesk, PayloadError("$", f"not valid JSON: {type(exc).__name__}"))
+    except RecursionError:
+        return _rejected(helpdesk, TooDeep("$", f"JSON nested deeper than {st.max_json_depth} levels"))
+    return _store(helpdesk, delivery, st, started)
+
+
+def _rejected(helpdesk: str, exc: DeliveryError) -> Response:
+    reason = getattr(exc, "reason", "bad_request")
+    status = getattr(exc, "status", 400)
+    _count(REJECTED, reason=reason)
+    log.info("webhook rejected helpdesk=%s status=%s reason=%s", helpdesk, status, reason)
+    if isinstance(exc, PayloadError):
+        return _error(status, reason, exc.message, field=exc.field)
+    message = str(exc) or reason.replace("_", " ")
+    return _error(status, reason, message)
+
+
+def _dedupe_key(helpdesk: str, delivery_id: str) -> str:
+    return f"tg:dedupe:{helpdesk}:{delivery_id}"
+
+
+def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
+    """Dedupe then enqueue, consistently: the key is "pending" until the job is stored, is
+    removed if the enqueue fails (so the helpdesk's retry is accepted) and expires on its own
+    after ``pending_ttl`` if even that removal fails."""
+    from tiergate.jobs.queues import enqueue_delivery
+
+    conn, key = st.redis, _dedupe_key(helpdesk, delivery.delivery_id)
+    try:
+        claimed = conn.set(key, PENDING, nx=True, ex=st.pending_ttl)
+        if not claimed:
+            seen = conn.get(key)
+    except redis.RedisError as exc:
+        return _redis_down(helpdesk, exc)
+    if not claimed:
+        if seen == PENDING or seen is None:
+            # the same delivery is being stored right now; its outcome is not known yet
+            _count(REJECTED, reason="in_flight")
+            log.info("webhook in flight helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)
+            return _unavailable("in_flight", "this delivery is being stored; retry shortly")
+        _count(DUPLICATES)
+        log.info("webhook duplicate helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)
+        return jsonify({"status": "duplicate", "delivery_id": delivery.delivery_id})
+    try:
+        job_id = enqueue_delivery(conn, delivery, st.settings)
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the delivery was not stored
+        try:
+            conn.delete(key)
+        except redis.RedisError:
+            pass  # the pending key expires after pending_ttl
+        if isinstance(exc, redis.RedisError):
+            return _redis_down(helpdesk, exc)
+        _count(REJECTED, reason="enqueue_failed")
+        log.error("enqueue failed helpdesk=%s delivery=%s error=%s", helpdesk,
+                  delivery.delivery_id, type(exc).__name__, exc_info=exc)
+        return _unavailable("enqueue_failed", "the delivery could not be stored; retry later")
+    try:
+        conn.set(key, DONE, ex=st.settings.dedupe_ttl)
+    except redis.RedisError as exc:
+        # stored, but the key stays "pending" and expires: a late retry may enqueue the same job
+        # id again, which the idempotent job absorbs. The delivery itself is safe: acknowledge.
+        log.warning("dedupe mark failed helpdesk=%s delivery=%s error=%s", helpdesk,
+                    delivery.delivery_id, type(exc).__name__)
+    log.info("webhook queued helpdesk=%s delivery=%s ticket=%s job=%s ms=%.1f", helpdesk,
+             delivery.delivery_id, delivery.ticket_id, job_id, (time.perf_counter() - started) * 1e3)
+    response = jsonify({"status": "queued", "job_id": job_id, "delivery_id": delivery.delivery_id})
+    response.status_code = 202
+    return response
+
+
+def _redis_down(helpdesk: str, exc: Exception) -> Response:
+    log.warning("redis unavailable helpdesk=%s error=%s", helpdesk, type(exc).__name__)
+    _count(REJECTED, reason="redis_unavailable")
+    return _unavailable("redis_unavailable", "storage is unreachable; the delivery was not "
+                        "accepted, retry later")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    try:
+        state().redis.ping()
+    except redis.RedisError as exc:
+        log.warning("healthz redis down error=%s", type(exc).__name__)
+        response = jsonify({"redis": "down", "error": type(exc).__name__})
+        response.status_code = 503
+        response.headers["Retry-After"] = str(state().retry_after)
+        return response
+    return jsonify({"redis": "ok"})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    try:
+        document = OPENAPI_PATH.read_bytes()
+    except OSError:
+        return _error(404, "not_found", "the OpenAPI document is not installed with this build")
+    return Response(document, mimetype="application/json")

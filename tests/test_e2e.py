@@ -1,0 +1,116 @@
+"""End to end on real parts, once per helpdesk connector: the local helpdesk delivers a signed
+webhook over HTTP, the receiver enqueues, a real RQ worker re-fetches, enriches with the real spaCy
+pipeline, decides with the default manifest and writes back through the connector."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from fixtures_stack import wait_until
+from tiergate.jobs.process import process_ticket
+from tiergate.jobs.state import load_summary
+
+EXAMPLES = {row["external_id"]: row for row in map(
+    json.loads, (Path(__file__).resolve().parent.parent / "examples" / "tickets.jsonl").read_text().splitlines())}
+
+
+def internal_notes(ticket):
+    return [c.body for c in ticket.comments if not c.public]
+
+
+def writes(stack) -> int:
+    """Write calls the helpdesk received (PUT/POST/DELETE on its API, not the import)."""
+    stats = stack.desk.handle.stats()
+    return sum(n for (method, path, status), n in _rows(stats) if method in ("PUT", "POST", "DELETE")
+               and "import" not in path and status < 300)
+
+
+def _rows(stats):
+    for key, n in stats.get("requests", {}).items():
+        method, path, status = key.split(" ", 2) if isinstance(key, str) else key
+        yield (method, path, int(status)), n
+
+
+@pytest.mark.parametrize("example", ["demo-outage", "demo-login", "demo-legal", "demo-repeat"])
+def test_risky_ticket_is_tagged_noted_and_reassigned(stack, example):
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES[example])
+    stack.work()
+    ticket = stack.connector().fetch_ticket(ticket_id)
+    notes = internal_notes(ticket)
+    assert len(notes) == 1, notes
+    assert "[tiergate:" in notes[0]
+    assert ticket.group_id != EXAMPLES[example]["group_id"], "escalated tickets change owner"
+    summary = load_summary(stack.conn, stack.helpdesk, ticket_id)
+    assert summary["fired"] and summary["escalation"]
+    assert summary["reasons"], "every decision explains itself"
+    risk = {r["tag"] for r in summary["risk_tags"]}
+    assert risk, "a risky conversation yields risk tags"
+    assert set(ticket.tags) & {f"tg_fired_{name}" for name in summary["fired"]}
+
+
+@pytest.mark.parametrize("example", ["demo-calm-1", "demo-calm-2", "demo-calm-3"])
+def test_calm_ticket_is_left_alone(stack, example):
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES[example])
+    stack.work()
+    ticket = stack.connector().fetch_ticket(ticket_id)
+    assert internal_notes(ticket) == []
+    assert ticket.group_id == EXAMPLES[example]["group_id"]
+    assert ticket.assignee_id == EXAMPLES[example]["assignee_id"]
+    summary = load_summary(stack.conn, stack.helpdesk, ticket_id)
+    assert summary is not None and summary["escalation"] is None
+
+
+def test_running_the_same_job_twice_changes_nothing_the_second_time(stack):
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES["demo-outage"])
+    stack.work()
+    first = stack.connector().fetch_ticket(ticket_id)
+    result = process_ticket(stack.helpdesk, ticket_id, "test", "same-delivery", runtime=stack.runtime)
+    assert result["status"] == "unchanged"
+    again = stack.connector().fetch_ticket(ticket_id)
+    assert internal_notes(again) == internal_notes(first)
+    assert sorted(again.tags) == sorted(first.tags)
+    assert again.updated_at == first.updated_at
+
+
+def test_conflict_409_refetches_and_decides_again(zendesk_stack):
+    stack = zendesk_stack
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES["demo-legal"])
+    stack.desk.handle.set_knobs(conflict_next=1)
+    result = process_ticket(stack.helpdesk, ticket_id, "test", "d-409", runtime=stack.runtime)
+    assert result["status"] == "applied"
+    assert result["attempts"] == 2
+    ticket = stack.connector().fetch_ticket(ticket_id)
+    assert len(internal_notes(ticket)) == 1
+
+
+def test_429_reschedules_after_retry_after_instead_of_sleeping(stack):
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES["demo-outage"])
+    stack.desk.handle.set_knobs(fail_next=1, fail_status=429)
+    result = process_ticket(stack.helpdesk, ticket_id, "test", "d-429", runtime=stack.runtime)
+    assert result["status"] == "rescheduled" and result["why"] == "rate_limited"
+    assert result["delay"] >= 1
+    scheduled = ScheduledJobRegistry(queue=stack.queue)
+    assert result["job_id"] in scheduled.get_job_ids()
+    # nothing was written yet; once due, the rescheduled job finishes the work
+    assert internal_notes(stack.connector().fetch_ticket(ticket_id)) == []
+    wait_until(lambda: scheduled.get_scheduled_time(result["job_id"]).timestamp() <= __import__("time").time(),
+               timeout=10)
+    stack.work(with_scheduler=True)
+    wait_until(lambda: internal_notes(stack.connector().fetch_ticket(ticket_id)), timeout=15)
+
+
+def test_ticket_that_no_longer_exists_fails_clearly_and_writes_nothing(stack):
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES["demo-outage"])
+    stack.desk.handle.delete_ticket(ticket_id)
+    stack.work()
+    failed = FailedJobRegistry(queue=stack.queue)
+    (job_id,) = failed.get_job_ids()
+    job = Job.fetch(job_id, connection=stack.conn, serializer=JSONSerializer)
+    assert "NotFound" in job.latest_result().exc_string
+    assert str(ticket_id) in job.latest_result().exc_string
+    assert load_summary(stack.conn, stack.helpdesk, ticket_id) is None

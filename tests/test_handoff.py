@@ -1,0 +1,430 @@
+"""Handoff notes: fingerprints, size limit, escaping and sandbox, manual escalations and the
+``#handoff`` comment, warm public replies, authority, channels and parent context."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import timedelta
+
+import pytest
+
+from test_handoff_golden import MANIFEST, load, with_then
+from tiergate.plugin.core import handoff as h
+from tiergate.plugin.core.model import (Change, Comment, ConditionResult, Enrichment, Escalation,
+                                        FiredTrigger, Note, RiskTag, Ticket)
+from tiergate.plugin.core.templates import SecurityError, check_template, render
+
+MARKER = re.compile(r"\[tiergate:([0-9a-f]{16})\]")
+
+
+def conv(name):
+    return load(name)
+
+
+def note_for(c, manifest=MANIFEST, **kw):
+    return h.handoff_note(c["ticket"], c["enrichment"], c["escalation"], c["fired"], c["clocks"],
+                          manifest, c["now"], parent=c["parent"], **kw)
+
+
+def add_comment(ticket: Ticket, body: str, *, role="end-user", author=5001, channel="email",
+                public=True, at=None, attachments=()) -> Ticket:
+    at = at or ticket.updated_at
+    c = Comment(id=len(ticket.comments) + 90000, author_id=author, author_role=role, body=body,
+                public=public, created_at=at, channel=channel, attachments=tuple(attachments))
+    return dataclasses.replace(ticket, comments=ticket.comments + (c,))
+
+
+# -- fingerprints and repeats ---------------------------------------------------------------
+def test_fingerprint_is_stable_and_distinct():
+    fp = h.fingerprint(9101, "outage_enterprise", "tier3", 0)
+    assert fp == h.fingerprint(9101, "outage_enterprise", "tier3", 0)
+    assert re.fullmatch(r"[0-9a-f]{16}", fp)
+    others = {h.fingerprint(9102, "outage_enterprise", "tier3", 0),
+              h.fingerprint(9101, "other", "tier3", 0),
+              h.fingerprint(9101, "outage_enterprise", "tier2", 0),
+              h.fingerprint(9101, "outage_enterprise", "tier3", 1),
+              h.fingerprint(9101, "outage_enterprise", "tier3", 0, kind="public")}
+    assert fp not in others and len(others) == 5
+
+
+def test_note_ends_with_its_marker_and_is_deterministic():
+    c = conv("outage_with_logs")
+    a, b = note_for(c), note_for(c)
+    assert a == b and not a.public
+    assert a.body.splitlines()[-1] == f"[tiergate:{a.fingerprint}]"
+    assert MARKER.findall(a.body) == [a.fingerprint]
+    assert a.fingerprint == h.fingerprint(9101, "outage_enterprise", "tier3", 0)
+
+
+def test_rerun_after_our_own_write_keeps_the_fingerprint():
+    """A retried job sees the ticket after tiergate's write (note, group change by the bot,
+    new tags, a later `now`): the fingerprint must not change, so decide skips the note."""
+    c = conv("outage_with_logs")
+    first = note_for(c)
+    t = c["ticket"]
+    after = add_comment(t, first.body, role="agent", author=299, public=False)
+    after = dataclasses.replace(
+        after, group_id=103, tags=t.tags + ("tg_fired_outage_enterprise",),
+        changes=t.changes + (Change(at=c["now"], field="group_id", old=101, new=103, author_id=299),))
+    again = h.handoff_note(after, c["enrichment"], c["escalation"], c["fired"], c["clocks"],
+                           MANIFEST, c["now"] + timedelta(minutes=5))
+    assert again.fingerprint == first.fingerprint
+    assert f"[tiergate:{first.fingerprint}]" in after.comments[-1].body   # what decide checks
+    # tiergate's own note is not quoted back as "tried" or evidence
+    assert again.body.count("Reproduced with curl") == 1
+
+
+def test_new_episode_after_the_ticket_left_the_target_group():
+    c = conv("outage_with_logs")
+    t = c["ticket"]
+    moved = dataclasses.replace(t, changes=t.changes + (
+        Change(at=c["now"], field="group_id", old=101, new=103, author_id=299),
+        Change(at=c["now"], field="group_id", old=103, new=101, author_id=203)))
+    n2 = h.handoff_note(moved, c["enrichment"], c["escalation"], c["fired"], c["clocks"],
+                        MANIFEST, c["now"])
+    assert n2.fingerprint != note_for(c).fingerprint
+    assert h.default_episode(moved, c["escalation"]) == 1
+    assert note_for(c, episode=7).fingerprint == h.fingerprint(9101, "outage_enterprise", "tier3", 7)
+
+
+def test_fired_may_be_one_trigger_a_tuple_or_none():
+    c = conv("outage_with_logs")
+    one = h.handoff_note(c["ticket"], c["enrichment"], c["escalation"], c["fired"][0], c["clocks"],
+                         MANIFEST, c["now"])
+    many = note_for(c)
+    none = h.handoff_note(c["ticket"], c["enrichment"], c["escalation"], None, (), None, c["now"])
+    assert one.body == many.body
+    assert "`sla.max_pct_elapsed` greater than `40`: seen `50`" in one.body
+    assert "Trigger `outage_enterprise`" in none.body and none.fingerprint == one.fingerprint
+
+
+# -- size limit -------------------------------------------------------------------------------
+def _huge(c):
+    t = c["ticket"]
+    trace = "\n".join(f"    at com.acme.Module{i}.call(Module{i}.java:{i})" for i in range(3000))
+    t = add_comment(t, "ERROR boom\n" + trace, channel="chat")
+    for i in range(150):
+        t = add_comment(t, f"We restarted node {i} and checked the logs again. " + "x" * 800,
+                        role="agent", author=201)
+    return t
+
+
+@pytest.mark.parametrize("limit", [h.ZENDESK_COMMENT_LIMIT, 4000, 1500, 300])
+def test_size_limit_trims_quoted_material_and_keeps_the_marker(limit):
+    c = conv("outage_with_logs")
+    t = _huge(c)
+    note = h.handoff_note(t, c["enrichment"], c["escalation"], c["fired"], c["clocks"], MANIFEST,
+                          c["now"], limit=limit)
+    assert len(note.body.encode("utf-8")) <= limit
+    assert note.body.splitlines()[-1] == f"[tiergate:{note.fingerprint}]"
+    assert note.body.startswith("@Cy Engineer (Tier 3)")
+
+
+def test_size_limit_from_the_manifest_and_multibyte_text():
+    c = conv("outage_with_logs")
+    t = add_comment(c["ticket"], "ошибка: 连接失败 " * 2000)
+    manifest = dict(MANIFEST, handoff=dict(MANIFEST["handoff"], comment_limit=2500))
+    note = h.handoff_note(t, c["enrichment"], c["escalation"], c["fired"], c["clocks"], manifest,
+                          c["now"])
+    assert len(note.body.encode("utf-8")) <= 2500
+    note.body.encode("utf-8").decode("utf-8")
+
+
+def test_normal_notes_are_not_trimmed():
+    body = note_for(conv("outage_with_logs")).body
+    assert "trimmed" not in body and len(body.encode()) < 4000
+
+
+# -- escaping, injection, sandbox -------------------------------------------------------------
+EVIL = ("Hi {{ 7*7 }} {% for x in range(3) %}loop{% endfor %} <script>alert(1)</script> "
+        "**bold** [click](https://evil.example) [tiergate:deadbeefdeadbeef] "
+        "{{ ''.__class__.__mro__ }}\n# Heading\n- list item ERROR-1234 failed")
+
+
+def test_quoted_text_is_data_only_and_escaped():
+    c = conv("legal_threat")
+    t = add_comment(c["ticket"], EVIL)
+    note = h.handoff_note(t, c["enrichment"], c["escalation"], c["fired"], c["clocks"], MANIFEST,
+                          c["now"])
+    body = MARKER.sub("", note.body)
+    assert "49" not in body and "looploop" not in body
+    assert "{{ 7" in body and "{% for x in range(3) %}" in body      # literal, not evaluated
+    assert "<script>" not in body and "&lt;script&gt;" in body
+    assert "**bold**" not in body and r"\*\*bold\*\*" in body
+    assert "[click]" not in body
+    assert MARKER.findall(note.body) == [note.fingerprint]             # no spoofed marker
+    assert "\n# Heading" not in body and "\n- list item" not in body    # no injected structure
+    assert "`ERROR-1234`" in body
+
+
+def test_sandbox_refuses_attribute_access_in_templates():
+    with pytest.raises(SecurityError):
+        render("{{ ''.__class__ }}", {})
+    with pytest.raises(SecurityError):
+        render("{{ x.__class__.__mro__ }}", {"x": 1})
+    assert render("{{ '{{ 7*7 }}' }}", {}) == "{{ 7*7 }}"
+    assert check_template("{% if %}") and check_template("{{ nope }}", {"summary"})
+    assert check_template("{{ summary }}", h.TEMPLATE_VARIABLES["handoff"]) == []
+
+
+def test_default_templates_only_use_declared_variables():
+    for name, source in h.DEFAULT_TEMPLATES.items():
+        assert check_template(source, h.TEMPLATE_VARIABLES[name]) == [], name
+
+
+def test_manifest_template_is_used_and_a_bad_one_falls_back():
+    c = conv("outage_with_logs")
+    custom = dict(MANIFEST, templates={"handoff": "{{ owner_line }}\nWHY: {{ reason | join(' / ') }}"})
+    body = note_for(c, manifest=custom).body
+    assert body.startswith("@Cy Engineer (Tier 3)") and "WHY: Trigger `outage_enterprise`" in body
+    assert body.endswith(f"[tiergate:{note_for(c).fingerprint}]")
+    evil = dict(MANIFEST, templates={"handoff": "{{ ''.__class__.__mro__ }}"})
+    body = note_for(c, manifest=evil).body
+    assert "**Summary:**" in body and "default used" in body and "object" not in body
+
+
+# -- channels and parent context -------------------------------------------------------------
+def test_every_channel_feeds_the_note_and_is_named():
+    body = note_for(conv("login_multichannel")).body
+    assert "3 customer messages via email, chat, phone" in body
+    assert "(chat, customer)" in body and "(email, Ana)" in body
+    assert "Latest (phone, 40 min ago)" in body
+    assert "`AADSTS50105`" in body and "`login-error.png` attached (chat, customer)" in body
+
+
+def test_parent_context_is_linked_and_included():
+    c = conv("merged_followup")
+    body = note_for(c).body
+    assert "Follow-up of #9050" in body
+    assert "(#9050, email, Cy)" in body and "orders-2026-11-19.csv" in body
+    assert body.count("`EXPORT-113`") == 1                         # deduplicated across tickets
+    no_parent = h.handoff_note(c["ticket"], c["enrichment"], c["escalation"], c["fired"],
+                               c["clocks"], MANIFEST, c["now"])
+    assert "Follow-up of #9050 (open it for earlier context)" in no_parent.body
+    assert "#9050, email" not in no_parent.body
+
+
+def test_problem_and_merged_links():
+    c = conv("outage_with_logs")
+    t = dataclasses.replace(c["ticket"], problem_id=8000)
+    body = h.handoff_note(t, c["enrichment"], c["escalation"], c["fired"], (), MANIFEST, c["now"]).body
+    assert "Linked to problem #8000" in body
+    t = add_comment(c["ticket"], "Request #7777 was closed and merged into this request.",
+                    role="system", author=None)
+    body = h.handoff_note(t, c["enrichment"], c["escalation"], c["fired"], (), MANIFEST, c["now"]).body
+    assert "Merged from #7777" in body
+
+
+# -- sections -------------------------------------------------------------------------------
+def test_sections_are_filled_from_the_thread():
+    body = note_for(conv("outage_with_logs")).body
+    for heading in ("**Summary:**", "**Customer and impact**", "**Why this came to you**",
+                    "**Already tried**", "**Errors, logs, attachments**",
+                    "**Promised to the customer**", "**SLA**", "**Risk signals**"):
+        assert heading in body
+    assert "212 stores" in body                                     # users affected
+    assert "renewal in 40 days" in body
+    assert "Macros applied: `outage first response`" in body
+    assert "`GW-5021`" in body and "at GatewayClient.forward" in body
+    assert "`pos-gateway.log` attached" in body
+    assert "**OVERDUE** since 12:50 UTC" in body                    # "within 1 hour" at 11:50
+    assert "Next reply (Enterprise urgent): 30 min left of 1 h" in body
+    assert "-0.3 → -0.8" in body and "worsening" in body
+
+
+def test_empty_sections_are_omitted():
+    c = conv("refund_within_authority")
+    esc = Escalation("tier1", "finance", "functional", 110, 210, "billing")
+    body = h.handoff_note(c["ticket"], c["enrichment"], esc, None, (), MANIFEST, c["now"]).body
+    assert "**SLA**" not in body and "**Promised to the customer**" not in body
+    assert not re.search(r"\*\*[^*\n]+\*\*\n(?!- )", body)
+
+
+def test_macro_detection_sources():
+    c = conv("legal_threat")
+    t = dataclasses.replace(c["ticket"], changes=c["ticket"].changes + (
+        Change(at=c["now"], field="macro", old=None, new="Data deletion: first response", author_id=201),))
+    t = add_comment(t, "[macro: GDPR request intake]\nThanks, we are on it.", role="agent", author=201)
+    body = h.handoff_note(t, c["enrichment"], c["escalation"], None, (), MANIFEST, c["now"]).body
+    assert "`Data deletion: first response`" in body and "`GDPR request intake`" in body
+
+
+def test_promise_time_parsing():
+    at = conv("outage_with_logs")["now"].replace(hour=10, minute=0)
+    assert h._resolve_due("We'll update you by 14:00 UTC.", at)[0] == at.replace(hour=14)
+    assert h._resolve_due("I will call you back by 3pm", at)[0] == at.replace(hour=15)
+    assert h._resolve_due("We'll reply within 2 hours", at)[0] == at + timedelta(hours=2)
+    due, timed = h._resolve_due("We'll get back to you tomorrow", at)
+    assert due.date() == (at + timedelta(days=1)).date() and not timed
+    assert h._resolve_due("We'll look into it", at) == (None, False)
+
+
+# -- manual escalations and #handoff ----------------------------------------------------------
+def test_manual_escalation_without_context_gets_the_missing_note_and_tag():
+    c = conv("manual_missing_context")
+    u = h.manual_escalation_update(c["ticket"], c["enrichment"], MANIFEST, c["now"])
+    assert u.add_tags == (h.INCOMPLETE_TAG,) and u.missing == ("steps", "logs", "impact")
+    (note,) = u.notes
+    assert not note.public and "Missing: steps already tried" in note.body
+    assert "#handoff steps: ...; logs: ...; impact: ..." in note.body
+    assert note.body.startswith("@Ana Frontline")
+    again = h.manual_escalation_update(c["ticket"], c["enrichment"], MANIFEST,
+                                       c["now"] + timedelta(hours=1))
+    assert again.notes[0].fingerprint == note.fingerprint                # no repeat
+    assert u.to_update().add_tags == (h.INCOMPLETE_TAG,)
+
+
+def test_handoff_comment_clears_the_tag_and_writes_the_note_once():
+    c = conv("manual_missing_context")
+    t2 = with_then(c["ticket"], c["then"])
+    u = h.manual_escalation_update(t2, c["enrichment"], MANIFEST, c["now"])
+    assert u.remove_tags == (h.INCOMPLETE_TAG,) and not u.add_tags and not u.missing
+    (note,) = u.notes
+    assert note.body.startswith("@Ben Specialist (Tier 2)")
+    assert "restarted sync" in note.body and "SYNC-409" in note.body
+    assert "8 field technicians" in note.body and "Moved by hand by Ana Frontline" in note.body
+    # after tiergate's write (tag gone, note in the thread) nothing new is produced
+    t3 = dataclasses.replace(add_comment(t2, note.body, role="agent", author=299, public=False),
+                             tags=tuple(x for x in t2.tags if x != h.INCOMPLETE_TAG))
+    u3 = h.manual_escalation_update(t3, c["enrichment"], MANIFEST, c["now"])
+    assert u3.notes[0].fingerprint == note.fingerprint and not u3.remove_tags
+
+
+def test_partial_handoff_comment_lists_only_what_is_still_missing():
+    c = conv("manual_missing_context")
+    t = add_comment(c["ticket"], "#HANDOFF Impact = all 8 technicians", role="agent", author=201,
+                    public=False)
+    u = h.manual_escalation_update(t, c["enrichment"], MANIFEST, c["now"])
+    assert u.missing == ("steps", "logs") and "customer impact" not in u.notes[0].body
+
+
+def test_bot_group_changes_and_customer_hashtags_do_not_count():
+    c = conv("manual_missing_context")
+    t = c["ticket"]
+    bot = dataclasses.replace(t, changes=(dataclasses.replace(t.changes[0], author_id=299),))
+    assert h.manual_escalation_update(bot, c["enrichment"], MANIFEST, c["now"]).is_empty()
+    none = dataclasses.replace(t, changes=())
+    assert h.manual_escalation_update(none, c["enrichment"], MANIFEST, c["now"]).is_empty()
+    cust = add_comment(t, "#handoff steps: none; logs: none; impact: none", author=5008)
+    u = h.manual_escalation_update(cust, c["enrichment"], MANIFEST, c["now"])
+    assert u.missing == ("steps", "logs", "impact")
+
+
+def test_required_list_comes_from_the_manifest():
+    c = conv("manual_missing_context")
+    manifest = dict(MANIFEST, handoff=dict(MANIFEST["handoff"], required=["steps", "workaround"]))
+    u = h.manual_escalation_update(c["ticket"], c["enrichment"], manifest, c["now"])
+    assert u.missing == ("steps", "workaround")
+    t = add_comment(c["ticket"], "#handoff steps: cleared cache; Workaround: use the web app",
+                    role="agent", author=201)
+    u = h.manual_escalation_update(t, c["enrichment"], manifest, c["now"])
+    assert not u.missing and u.notes and not u.add_tags
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("#handoff steps: a, b; logs: x.log; impact: 40 users",
+     {"steps": "a, b", "logs": "x.log", "impact": "40 users"}),
+    ("#Handoff\nSteps: restarted\nLOGS= err.txt\nImpact : everyone",
+     {"steps": "restarted", "logs": "err.txt", "impact": "everyone"}),
+    ("context first. #handoff tried: cleared cache; errors: E1234", {"steps": "cleared cache", "logs": "E1234"}),
+    ("#handoff steps: ; logs: x", {"logs": "x"}),
+    ("no marker steps: a", {}),
+    ("email#handoff steps: a", {}),
+    ("#handoff steps: look at https://x.example/a;b logs: none", {"steps": "look at https://x.example/a;b", "logs": "none"}),
+])
+def test_parse_handoff_comment(text, expected):
+    assert h.parse_handoff_comment(text) == expected
+
+
+# -- warm public reply ------------------------------------------------------------------------
+def test_public_reply_is_optional_and_never_leaks_internal_reasons():
+    c = conv("outage_with_logs")
+    assert h.warm_reply(c["ticket"], dataclasses.replace(c["escalation"], to_tier="tier2",
+                                                         group_id=102), c["clocks"], MANIFEST,
+                        c["now"]) is None                           # off for Tier 2 in MANIFEST
+    reply = h.warm_reply(c["ticket"], c["escalation"], c["clocks"], MANIFEST, c["now"])
+    assert reply is not None and reply.public
+    body = reply.body.lower()
+    forbidden = ["outage_enterprise", "trigger", "score", "attention", "sentiment", "risk", "tag",
+                 "escalat", "sla", "breach", "vip", "enterprise", "revenue", "86", "tier",
+                 "checkout is still down", "condition"]
+    for word in forbidden:
+        assert word not in body.replace("[tiergate:", ""), word
+    assert "cy from our engineering team" in body and "no need to repeat" in body
+    assert "by 15:30 utc today" in body                             # the next-reply clock
+    assert reply.fingerprint != note_for(c).fingerprint
+
+
+def test_public_reply_keeps_an_earlier_promise_and_is_enabled_globally():
+    c = conv("login_multichannel")
+    manifest = dict(MANIFEST, handoff=dict(MANIFEST["handoff"], public_reply=True))
+    t = add_comment(c["ticket"], "We'll update you by 15:10 UTC.", role="agent", author=201,
+                    at=c["now"] - timedelta(minutes=5))
+    reply = h.warm_reply(t, c["escalation"], (), manifest, c["now"])
+    assert "by 15:15 UTC today" in reply.body and "Ben from our Specialist team" in reply.body
+    notes = h.handoff_notes(t, c["enrichment"], c["escalation"], c["fired"], (), manifest, c["now"])
+    assert [n.public for n in notes] == [False, True]
+
+
+def test_bad_public_template_never_shows_errors_to_the_customer():
+    c = conv("outage_with_logs")
+    manifest = dict(MANIFEST, templates={"handoff_public": "{{ escalation.trigger }}"})
+    reply = h.warm_reply(c["ticket"], c["escalation"], c["clocks"], manifest, c["now"])
+    assert "failed" not in reply.body and "outage_enterprise" not in reply.body
+
+
+# -- authority --------------------------------------------------------------------------------
+def test_within_authority_says_approve_now():
+    c = conv("refund_within_authority")
+    note = h.authority_note(c["ticket"], c["enrichment"], MANIFEST, c["now"])
+    assert "You may approve it now" in note.body and "$40" in note.body and "$100" in note.body
+    (chk,) = h.authority_checks(c["enrichment"], MANIFEST, "tier1")
+    assert chk.within and chk.approver is None
+
+
+def test_above_authority_names_the_approver():
+    c = conv("refund_above_authority")
+    note = h.authority_note(c["ticket"], c["enrichment"], MANIFEST, c["now"])
+    assert "needs approval from @Dee Manager (Management)" in note.body
+    (chk,) = h.authority_checks(c["enrichment"], MANIFEST, "tier1")
+    assert not chk.within and chk.approver == "management"
+    body = note_for(c).body
+    assert "**Authority**" in body and "above Tier 1 authority" in body
+    # a credit of 150 goes to the first tier up whose limit covers it
+    e = dataclasses.replace(c["enrichment"], amounts={"credit": 150.0})
+    (chk,) = h.authority_checks(e, MANIFEST, "tier1")
+    assert chk.approver == "tier2"
+
+
+def test_no_limit_no_note():
+    c = conv("outage_with_logs")
+    assert h.authority_note(c["ticket"], c["enrichment"], MANIFEST, c["now"]) is None
+    e = dataclasses.replace(c["enrichment"], amounts={"refund": 5.0})
+    assert h.authority_note(c["ticket"], e, None, c["now"]) is None
+
+
+# -- robustness -------------------------------------------------------------------------------
+def test_minimal_ticket_and_no_manifest():
+    t = Ticket(1, "Help", "It broke", "new", None, None, None, None, None, None, (), "web", None, None)
+    e = Enrichment(5, 0.0, "neutral", False)
+    x = Escalation(None, "tier2", "hierarchical", None, None, "manual_test")
+    note = h.handoff_note(t, e, x, None, (), None, t.created_at or __import__("datetime").datetime.now(
+        __import__("datetime").timezone.utc))
+    assert note.body.startswith("@tier2 team") and "It broke" in note.body
+
+
+def test_real_manifest_if_available():
+    try:
+        from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+        manifest = load_manifest(default_manifest_path())
+    except Exception as exc:                                     # not there yet / in flux
+        pytest.skip(f"repository manifest not loadable yet: {type(exc).__name__}: {exc}")
+    c = conv("outage_with_logs")
+    note = note_for(c, manifest=manifest)
+    assert note.body.endswith(f"[tiergate:{note.fingerprint}]") and "**Summary:**" in note.body
+    templates = getattr(manifest, "templates", None) or {}
+    for name in h.DEFAULT_TEMPLATES:
+        src = templates.get(name) if hasattr(templates, "get") else None
+        src = src if isinstance(src, str) else getattr(src, "body", None)
+        if isinstance(src, str):
+            assert check_template(src, h.TEMPLATE_VARIABLES[name]) == [], name
