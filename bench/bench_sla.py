@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -230,6 +231,7 @@ from tiergate.jobs import timers as jt
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
 from tiergate.plugin.config import Settings
+import bench_sla  # noqa: F401  (imported once here, not in every forked job)
 settings = Settings(redis_url=os.environ["BENCH_REDIS_URL"], queue_name="bench-sla")
 conn = Redis.from_url(settings.redis_url)
 set_runtime(Runtime(settings=settings, conn=conn, connector=None, manifests=None))
@@ -245,7 +247,6 @@ def bench_lag(quick: bool) -> list[dict]:
     from tiergate.jobs import timers as jt
     from tiergate.jobs.queues import queue
     from tiergate.plugin.config import Settings
-    from tiergate.plugin.core.model import Timer
 
     planned, due, window = (2_000, 60, 15.0) if quick else (10_000, 300, 45.0)
     server = _redis()
@@ -253,27 +254,23 @@ def bench_lag(quick: bool) -> list[dict]:
     try:
         conn = Redis.from_url(server.url)
         settings = Settings(redis_url=server.url, queue_name="bench-sla")
-        now = datetime.now(UTC)
-        start = now + timedelta(seconds=8)             # time for the worker to start
-        rnd = random.Random(3)
-        due_ids = set(rnd.sample(range(1, planned + 1), due))
         q = queue(conn, settings)
-        for tid in range(1, planned + 1):
-            if tid in due_ids:
-                at = start + timedelta(seconds=rnd.uniform(0, window))
-            else:
-                at = now + timedelta(hours=rnd.uniform(1, 72))
-            jt.schedule(conn, settings, "zendesk", tid,
-                        [Timer(at=at, kind="sla", name="first_reply_time", stage="warn:75"),
-                         Timer(at=at + timedelta(hours=1), kind="sla", name="first_reply_time",
-                               stage="breach")], now=now)
-            if tid in due_ids:                           # a bare job due at the same instant
-                bare_at = at.timestamp()
-                q.enqueue_at(datetime.fromtimestamp(int(bare_at) + 1, tz=UTC),
-                             "bench_sla.bare_due", {"at": bare_at}, job_id=f"bare-{tid}")
         env = dict(os.environ, BENCH_REDIS_URL=server.url)
         proc = subprocess.Popen([sys.executable, "-c", _WORKER.format(bench=str(HERE))], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rnd = random.Random(3)
+        now = datetime.now(UTC)
+        due_ids = set(rnd.sample(range(1, planned + 1), due))
+        for tid in range(1, planned + 1):               # the open tickets' plans, hours ahead
+            at = now + timedelta(hours=rnd.uniform(1, 72))
+            jt.schedule(conn, settings, "zendesk", tid, _pair(at), now=now)
+        _wait_for_worker(conn)
+        start = datetime.now(UTC) + timedelta(seconds=2)
+        for tid in sorted(due_ids):                      # re-planned: due within the window
+            at = start + timedelta(seconds=rnd.uniform(0, window))
+            jt.schedule(conn, settings, "zendesk", tid, _pair(at), now=now)
+            q.enqueue_at(datetime.fromtimestamp(math.ceil(at.timestamp()), tz=UTC),
+                         "bench_sla.bare_due", {"at": at.timestamp()}, job_id=f"bare-{tid}")
         deadline = time.time() + window + 60
         while time.time() < deadline:
             if len(jt.lag_samples(conn)) >= due and conn.llen("bench:bare_lag") >= due:
@@ -300,6 +297,24 @@ def bench_lag(quick: bool) -> list[dict]:
         {"name": "timer_lag_p99_s", "value": round(p(lags, 99), 3), "unit": "s",
          "baseline": round(p(bare, 99), 3), "ratio": _ratio(p(lags, 99), p(bare, 99)), "note": note},
     ]
+
+
+def _pair(at: datetime):
+    from tiergate.plugin.core.model import Timer
+
+    return [Timer(at=at, kind="sla", name="first_reply_time", stage="warn:75"),
+            Timer(at=at + timedelta(hours=1), kind="sla", name="first_reply_time", stage="breach")]
+
+
+def _wait_for_worker(conn, timeout: float = 60.0) -> None:
+    from rq import Worker
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if Worker.all(connection=conn) and conn.keys("rq:scheduler-lock:*"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("bench worker did not start")
 
 
 def _pct(values: list[float], q: float) -> float:

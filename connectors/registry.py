@@ -8,6 +8,7 @@ from tiergate.plugin.config import Settings
 # helpdesk name -> "module:factory"; factory(settings) -> Connector
 CONNECTORS: dict[str, str] = {
     "zendesk": "tiergate.connectors.zendesk:from_settings",
+    "zammad": "tiergate.connectors.zammad:from_settings",
 }
 
 

@@ -9,8 +9,9 @@ Customer/Agent/System → end-user/agent/system, ``internal`` → not public, ``
 top-level object attributes Zammad does not define → ``custom_fields``.
 
 Writes (``apply``): tags one by one via ``POST /api/v1/tags/add`` / ``DELETE /api/v1/tags/remove``
-(deltas: never clobbers tags others set), notes as ``POST /api/v1/ticket_articles`` with
-``internal: true, type: "note"``, reassignment / priority / custom attributes in one
+(deltas: never clobbers tags others set), the decision's notes as ONE ``POST
+/api/v1/ticket_articles`` with ``internal: true, type: "note"`` (bodies joined, as the Zendesk
+connector joins them into one comment), reassignment / priority / custom attributes in one
 ``PUT /api/v1/tickets/{id}``. Every request carries ``X-Zammad-Suppress-Notifications: true``.
 
 Concurrency guard. Zammad has no conditional update (no safe_update, no If-Match), so ``apply``
@@ -309,10 +310,13 @@ class ZammadConnector:
                 fields[str(key)] = value
         if fields:
             self._call("PUT", f"/api/v1/tickets/{tid}", json=fields)
-        for note in update.notes:
+        if update.notes:
+            # one article per decision, like Zendesk's one comment per update: the bodies (each
+            # ending with its [tiergate:<fingerprint>] line) joined, internal unless all are public
             self._call("POST", "/api/v1/ticket_articles", json={
-                "ticket_id": tid, "body": note.body, "content_type": "text/plain",
-                "type": "note", "internal": not note.public, "sender": "Agent"})
+                "ticket_id": tid, "body": "\n\n".join(n.body for n in update.notes),
+                "content_type": "text/plain", "type": "note",
+                "internal": not all(n.public for n in update.notes), "sender": "Agent"})
         if update.add_tags or update.remove_tags:
             tags = set((self._call("GET", "/api/v1/tags", params={"object": "Ticket", "o_id": tid})
                         or {}).get("tags") or [])

@@ -1012,8 +1012,9 @@ class ServerHandle:
             return t["id"]
 
 
-def default_triggers(webhook_id: int, name: str = "tiergate") -> list[dict[str, Any]]:
-    """The trigger objects tiergate needs in Zammad's shape (conditions + notification.webhook)."""
+def default_triggers(webhook_id: int, name: str = "tiergate", *, group_change: bool = True) -> list[dict[str, Any]]:
+    """The trigger objects tiergate needs in Zammad's shape (conditions + notification.webhook):
+    ticket created, customer article, and (``group_change``) group changed."""
     perform = {"notification.webhook": {"webhook_id": str(webhook_id)}}
     base = {"perform": perform, "active": True, "activator": "action",
             "execution_condition_mode": "always", "disable_notification": True, "note": "tiergate"}
@@ -1023,10 +1024,11 @@ def default_triggers(webhook_id: int, name: str = "tiergate") -> list[dict[str, 
         {**base, "name": f"{name}: customer article",
          "condition": {"ticket.action": {"operator": "is", "value": "update"},
                        "article.sender_id": {"operator": "is", "value": [str(SENDER_IDS["Customer"])]}}},
+    ] + ([
         {**base, "name": f"{name}: group changed",
          "condition": {"ticket.action": {"operator": "is", "value": "update"},
                        "ticket.group_id": {"operator": "has changed"}}},
-    ]
+    ] if group_change else [])
 
 
 class _CountingQueue(queue.Queue):
@@ -1083,14 +1085,16 @@ class LocalZammad:
         return r.json() if r.content else {}
 
     def install_webhook(self, endpoint: str) -> str:
-        """Create the signed webhook and the three triggers that call it; return the token."""
+        """Create the signed webhook and the triggers that call it (ticket created, customer
+        article: the same two the demo's LocalZendesk installs, so both desks see the same
+        deliveries); return the signature token. ``tiergate install`` adds "group changed"."""
         import secrets as _secrets
 
         secret = _secrets.token_hex(20)
         hook = self._api("POST", "/api/v1/webhooks", json={
             "name": "tiergate", "endpoint": endpoint, "signature_token": secret, "ssl_verify": True,
             "active": True, "note": "tiergate escalation guard"})
-        for trigger in default_triggers(hook["id"]):
+        for trigger in default_triggers(hook["id"], group_change=False):
             self._api("POST", "/api/v1/triggers", json=trigger)
         return secret
 

@@ -81,7 +81,8 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
         enrichment = enricher.enrich(ticket, now)
         fired = state.fired_state(rt.conn, helpdesk, ticket)
         decision = decide(ticket, enrichment, manifest, now, fired)
-        if not decision.update.is_empty():
+        written = not (decision.update.is_empty() or state.only_mirror_cleanup(decision.update))
+        if written:
             try:
                 rt.connector.apply(ticket_id, decision.update, expected_updated_at=ticket.updated_at,
                                    delivery_id=delivery_id)
@@ -90,7 +91,7 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                 rt.count("tiergate_writeback_errors_total", {"kind": "conflict"})
                 continue
         _after_write(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
-        return {"status": "applied" if not decision.update.is_empty() else "unchanged",
+        return {"status": "applied" if written else "unchanged",
                 "ticket_id": ticket_id, "attempts": attempt,
                 "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
     raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")
@@ -140,13 +141,13 @@ def _notify(rt: Runtime, note: Notification) -> None:
 
 def _reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float,
                 why: str) -> dict[str, Any]:
-    from tiergate.jobs.queues import queue
+    from tiergate.jobs.queues import queue, safe_job_id
 
     delay = max(1.0, float(delay))
     job = queue(rt.conn, rt.settings).enqueue_in(
         timedelta(seconds=delay), "tiergate.jobs.process.process_ticket_job",
         {**payload, "attempt": attempt},
-        job_id=f"tg:retry:{payload['helpdesk']}:{payload['ticket_id']}:{time.time_ns()}")
+        job_id=safe_job_id("tg-retry", payload["helpdesk"], payload["ticket_id"], time.time_ns()))
     log.info("rescheduled ticket=%s in %.1fs (%s)", payload["ticket_id"], delay, why)
     return {"status": "rescheduled", "ticket_id": payload["ticket_id"], "why": why,
             "delay": round(delay, 3), "job_id": job.id}

@@ -1,6 +1,9 @@
 """Queue names, the JSON serializer, and the one way deliveries become RQ jobs."""
 from __future__ import annotations
 
+import hashlib
+import re
+
 from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -17,9 +20,18 @@ def queue(conn: Redis, settings: Settings) -> Queue:
     return Queue(settings.queue_name, connection=conn, serializer=JSONSerializer)
 
 
+def safe_job_id(*parts: object) -> str:
+    """RQ 3 job ids allow only letters, digits, ``_`` and ``-``; long or odd parts are hashed."""
+    raw = "-".join(str(p) for p in parts)
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", raw)
+    if clean != raw or len(clean) > 120:
+        clean = f"{clean[:80]}-{hashlib.sha256(raw.encode()).hexdigest()[:20]}"
+    return clean
+
+
 def job_id_for(delivery: Delivery) -> str:
     """One job per delivery: a retried enqueue of the same delivery reuses the id."""
-    return f"tg:{delivery.helpdesk}:{delivery.ticket_id}:{delivery.delivery_id}"[:200]
+    return safe_job_id("tg", delivery.helpdesk, delivery.ticket_id, delivery.delivery_id)
 
 
 def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str:

@@ -1,16 +1,18 @@
 """Per-ticket state kept in Redis: fire-once trigger state and the last decision's summary.
 
-The fired state is mirrored on the ticket as ``tg_fired_<trigger>`` tags (written in the same
-update as the actions), so a lost Redis key is rebuilt from the ticket itself.
+Redis holds the truth of the fired state; it is mirrored on the ticket as ``tg_fired_<trigger>``
+tags written in the same update as the actions, so a lost Redis key is rebuilt from the ticket.
+A re-arm alone does not cost a helpdesk write: the stale mirror tag goes with the next real update.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterable
 
 from redis import Redis
 
-from tiergate.plugin.core.model import Ticket
+from tiergate.plugin.core.model import Ticket, TicketUpdate
 
 FIRED_TAG_PREFIX = "tg_fired_"
 SUMMARY_TTL = 30 * 24 * 3600
@@ -24,21 +26,33 @@ def _summary_key(helpdesk: str, ticket_id: int) -> str:
     return f"tg:last:{helpdesk}:{ticket_id}"
 
 
+_PRESENT = "\x00"   # member that marks "state known, possibly empty"
+
+
+def mirrored_state(ticket: Ticket) -> frozenset[str]:
+    return frozenset(t[len(FIRED_TAG_PREFIX):] for t in ticket.tags if t.startswith(FIRED_TAG_PREFIX))
+
+
 def fired_state(conn: Redis, helpdesk: str, ticket: Ticket) -> frozenset[str]:
-    """Triggers fired in the current episode: Redis, united with the ticket's mirror tags."""
+    """Triggers fired in the current episode: from Redis, or from the mirror tags if Redis lost it."""
     stored = {m.decode() for m in conn.smembers(_fired_key(helpdesk, ticket.id))}
-    mirrored = {t[len(FIRED_TAG_PREFIX):] for t in ticket.tags if t.startswith(FIRED_TAG_PREFIX)}
-    return frozenset(stored | mirrored)
+    if _PRESENT in stored:
+        return frozenset(stored - {_PRESENT})
+    return mirrored_state(ticket)
 
 
 def save_fired_state(conn: Redis, helpdesk: str, ticket_id: int, fired: Iterable[str]) -> None:
     key = _fired_key(helpdesk, ticket_id)
-    names = list(fired)
     pipe = conn.pipeline(transaction=True)
     pipe.delete(key)
-    if names:
-        pipe.sadd(key, *names)
+    pipe.sadd(key, _PRESENT, *fired)
     pipe.execute()
+
+
+def only_mirror_cleanup(update: TicketUpdate) -> bool:
+    """True when an update would only drop stale ``tg_fired_*`` mirror tags (not worth a write)."""
+    rest = replace(update, remove_tags=())
+    return rest.is_empty() and all(t.startswith(FIRED_TAG_PREFIX) for t in update.remove_tags)
 
 
 def save_summary(conn: Redis, helpdesk: str, ticket_id: int, summary: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ DELAY_POINTS = ((72, 20), (24, 16), (8, 12), (4, 8), (1, 4))  # (hours waiting >
 RISK_THRESHOLD = 35       # shipped attention-score cut for "needs attention" (evaluation F1)
 NEGATIVE_AT = -0.05
 POSITIVE_AT = 0.3
-COMPLAINT_SENTIMENT = -0.6
+COMPLAINT_SENTIMENT = -0.3
 CACHE_SIZE = 4096
 CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
 

@@ -5,13 +5,13 @@ The history (all of it in May 2024 except ticket 7, UTC, times as offsets from c
 
 | # | type | prio | risk tags | escalation (trigger, from->to, agent/group then) | outcome |
 |---|---|---|---|---|---|
-| 1 | incident | high | legal | +30m legal_threat tier1->tier2 (201 / 101) | solved +150m in 102, 2 replies, CSAT bad |
+| 1 | incident | high | legal | +30m legal_threat tier_1->tier_2 (201 / 101) | solved +150m in 102, 2 replies, CSAT bad |
 | 2 | question | low | - | - (no-op decision) | solved +60m in 101, 1 reply, CSAT good |
-| 3 | incident | urgent | outage, churn | +60m sla_breach tier1->tier3 (unassigned / 101) | sent back to 101 at +180m, solved +300m, reopened +360m, solved +420m; 3 replies; CSAT good |
-| 4 | problem | high | legal | +240m legal_threat tier1->tier2 (201 / 101) | open in 102, private agent note +300m |
+| 3 | incident | urgent | outage, churn | +60m sla_breach tier_1->tier_3 (unassigned / 101) | sent back to 101 at +180m, solved +300m, reopened +360m, solved +420m; 3 replies; CSAT good |
+| 4 | problem | high | legal | +240m legal_threat tier_1->tier_2 (201 / 101) | open in 102, private agent note +300m |
 | 5 | question | normal | - | vip_watch fired, no escalation | solved +180m in 110, 2 replies, CSAT good |
 | 6 | - | - | - | never decided (backfill only) | new in 100 |
-| 7 (April 28) | incident | urgent | - | +10m sla_breach tier1->tier2 (201 / 101) | solved +70m in 102, 1 reply |
+| 7 (April 28) | incident | urgent | - | +10m sla_breach tier_1->tier_2 (201 / 101) | solved +70m in 102, 1 reply |
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from tiergate.plugin.core.model import (Change, Comment, Decision, Enrichment, E
                                         FiredTrigger, Organization, RiskTag, Ticket)
 
 PG_URL = os.environ.get("TIERGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TIERS = {100: "tier0", 101: "tier1", 102: "tier2", 103: "tier3", 104: "management",
+TIERS = {100: "tier_0", 101: "tier_1", 102: "tier_2", 103: "tier_3", 104: "management",
          110: "finance", 111: "security"}
 M = lambda minutes: timedelta(minutes=minutes)  # noqa: E731
 MAY1 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -118,8 +118,8 @@ def build_history(log: DecisionLog, helpdesk: str = "zendesk") -> None:
     # 1: escalated by legal_threat at +30m, solved in tier 2 at +150m, CSAT bad.
     t1_before = snap(1, 30, priority="high", type="incident", group=101, assignee=201,
                      changes=[chg(1, 10, "status", "new", "open")])
-    rec(decision(1, 30, ["legal_threat"], ("tier1", "tier2", 102)), t1_before, enr("legal"), "d1")
-    rec(decision(1, 30, ["legal_threat"], ("tier1", "tier2", 102)), t1_before, enr("legal"), "d1")  # retry
+    rec(decision(1, 30, ["legal_threat"], ("tier_1", "tier_2", 102)), t1_before, enr("legal"), "d1")
+    rec(decision(1, 30, ["legal_threat"], ("tier_1", "tier_2", 102)), t1_before, enr("legal"), "d1")  # retry
     t1_mid = snap(1, 120, priority="high", type="incident", group=102, assignee=202,
                   comments=[agent(1, 60, 11)],
                   changes=[chg(1, 10, "status", "new", "open"), chg(1, 30, "group_id", 101, 102)])
@@ -137,7 +137,7 @@ def build_history(log: DecisionLog, helpdesk: str = "zendesk") -> None:
              changes=[chg(2, 60, "status", "new", "solved")]))
 
     # 3: escalated to tier 3 by sla_breach, sent back, solved, reopened, solved again.
-    rec(decision(3, 60, ["sla_breach"], ("tier1", "tier3", 103), breached=True),
+    rec(decision(3, 60, ["sla_breach"], ("tier_1", "tier_3", 103), breached=True),
         snap(3, 60, priority="urgent", type="incident", group=101, assignee=None,
              changes=[chg(3, 10, "status", "new", "open")]), enr("outage", "churn", score=90), "d3")
     obs(snap(3, 400, status="open", priority="urgent", type="incident", group=101, assignee=201,
@@ -153,7 +153,7 @@ def build_history(log: DecisionLog, helpdesk: str = "zendesk") -> None:
                       chg(3, 360, "status", "solved", "open"), chg(3, 420, "status", "open", "solved")]))
 
     # 4: escalated at +240m, still open in tier 2, a private note after the escalation.
-    rec(decision(4, 240, ["legal_threat"], ("tier1", "tier2", 102)),
+    rec(decision(4, 240, ["legal_threat"], ("tier_1", "tier_2", 102)),
         snap(4, 240, priority="high", type="problem", group=101, assignee=201), enr("legal"), "d4")
     obs(snap(4, 300, priority="high", type="problem", group=102, assignee=202,
              comments=[agent(4, 300, 41, public=False)],
@@ -172,7 +172,7 @@ def build_history(log: DecisionLog, helpdesk: str = "zendesk") -> None:
     obs(snap(6, 0, status="new", group=100, assignee=None))
 
     # 7 (April): escalated at +10m, solved in tier 2 at +70m.
-    rec(decision(7, 10, ["sla_breach"], ("tier1", "tier2", 102), breached=True),
+    rec(decision(7, 10, ["sla_breach"], ("tier_1", "tier_2", 102), breached=True),
         snap(7, 10, priority="urgent", type="incident", group=101, assignee=201), enr(), "d7")
     obs(snap(7, 70, status="solved", priority="urgent", type="incident", group=102, assignee=202,
              comments=[agent(7, 60, 71)],
@@ -192,10 +192,10 @@ def test_record_is_idempotent_and_counts_every_ticket(history):
     counts = history.counts()
     # decisions: t1 x2 (the retry is dropped), t2, t3, t4, t5, t7 -> 7; tickets 1..7.
     assert counts == {"tickets": 7, "decisions": 7, "reviews": 0}
-    assert history.record(decision(1, 30, ["legal_threat"], ("tier1", "tier2", 102)),
+    assert history.record(decision(1, 30, ["legal_threat"], ("tier_1", "tier_2", 102)),
                           snap(1, 30, group=101), enr("legal"), helpdesk="zendesk", delivery_id="d1") is False
     # the same ticket on another helpdesk is another ticket
-    assert history.record(decision(1, 30, ["legal_threat"], ("tier1", "tier2", 102)),
+    assert history.record(decision(1, 30, ["legal_threat"], ("tier_1", "tier_2", 102)),
                           snap(1, 30, group=101), enr("legal"), helpdesk="zammad", delivery_id="d1") is True
     assert history.counts()["tickets"] == 8
 
@@ -204,7 +204,7 @@ def test_decision_row_keeps_everything(history):
     row = next(d for d in history.decisions() if d.ticket_id == 3)
     assert row.at == CREATED[3] + M(60)
     assert (row.trigger, row.triggers, row.escalated) == ("sla_breach", ("sla_breach",), True)
-    assert (row.from_tier, row.to_tier, row.kind, row.to_group_id) == ("tier1", "tier3", "hierarchical", 103)
+    assert (row.from_tier, row.to_tier, row.kind, row.to_group_id) == ("tier_1", "tier_3", "hierarchical", 103)
     assert (row.attention_score, row.sla_breached, row.sla_max_pct) == (90, True, 100.0)
     assert (row.priority, row.group_id, row.assignee_id, row.channel) == ("urgent", 101, None, "email")
     assert set(row.risk_tags) == {"outage", "churn"}
@@ -214,10 +214,10 @@ def test_decision_row_keeps_everything(history):
 
 def test_outcomes_observed(history):
     f = {x.ticket_id: x for x in history.facts()}
-    assert f[1].solved_at == CREATED[1] + M(150) and f[1].resolved_tier == "tier2"
+    assert f[1].solved_at == CREATED[1] + M(150) and f[1].resolved_tier == "tier_2"
     assert (f[1].satisfaction, f[1].handoffs, f[1].reopens, f[1].agent_replies) == ("bad", 1, 0, 2)
     assert f[3].first_solved_at == CREATED[3] + M(300) and f[3].solved_at == CREATED[3] + M(420)
-    assert (f[3].reopens, f[3].handoffs, f[3].resolved_tier) == (1, 2, "tier1")
+    assert (f[3].reopens, f[3].handoffs, f[3].resolved_tier) == (1, 2, "tier_1")
     assert f[4].solved_at is None and f[4].last_agent_comment_at == CREATED[4] + M(300)
     assert f[6].decisions == () and f[6].status == "new"
     assert f[5].organization == "Northwind" and f[5].segment == "vip"
@@ -230,20 +230,20 @@ def test_reopen_and_handoff_seen_without_audit_changes(db_url):
     log.observe(snap(2, 20, status="open", group=102))     # reopened and moved: no change list
     log.observe(snap(2, 30, status="solved", group=102))
     f = log.facts()[0]
-    assert (f.reopens, f.handoffs, f.resolved_tier, f.solved_at) == (1, 1, "tier2", CREATED[2] + M(30))
+    assert (f.reopens, f.handoffs, f.resolved_tier, f.solved_at) == (1, 1, "tier_2", CREATED[2] + M(30))
     log.observe(snap(2, 5, status="new", group=101))       # an older snapshot changes nothing
     assert log.facts()[0].status == "solved"
     log.close()
 
 
 def test_tier_learned_from_escalations(db_url):
-    log = DecisionLog(db_url)      # no tier map: the escalation says 102 is tier2
-    log.record(decision(7, 10, ["sla_breach"], ("tier1", "tier2", 102)), snap(7, 10), enr(),
+    log = DecisionLog(db_url)      # no tier map: the escalation says 102 is tier_2
+    log.record(decision(7, 10, ["sla_breach"], ("tier_1", "tier_2", 102)), snap(7, 10), enr(),
                helpdesk="zendesk", delivery_id="x")
     log.close()
     fresh = DecisionLog(db_url)    # a new process learns it from the stored decisions
     fresh.observe(snap(7, 70, status="solved", group=102))
-    assert fresh.facts()[0].resolved_tier == "tier2"
+    assert fresh.facts()[0].resolved_tier == "tier_2"
     fresh.close()
 
 

@@ -197,7 +197,7 @@ def served(tmp_path):
                   follow_up="knowledge_base")
     log.close()
     app = Flask("dashboard-browser-test")
-    app.config.update(TIERGATE_ADMIN_TOKEN=TOKEN, TIERGATE_DB_URL=url)
+    app.config.update(TIERGATE_ADMIN_TOKEN=TOKEN, TIERGATE_DB_URL=url, TIERGATE_TIERS=TIERS)
     init_app(app)
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)

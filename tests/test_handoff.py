@@ -11,7 +11,7 @@ import pytest
 from test_handoff_golden import MANIFEST, load, with_then
 from tiergate.plugin.core import handoff as h
 from tiergate.plugin.core.model import (Change, Comment, ConditionResult, Enrichment, Escalation,
-                                        FiredTrigger, Note, RiskTag, Ticket)
+                                        FiredTrigger, Ticket)
 from tiergate.plugin.core.templates import SecurityError, check_template, render
 
 MARKER = re.compile(r"\[tiergate:([0-9a-f]{16})\]")
@@ -428,3 +428,64 @@ def test_real_manifest_if_available():
         src = src if isinstance(src, str) else getattr(src, "body", None)
         if isinstance(src, str):
             assert check_template(src, h.TEMPLATE_VARIABLES[name]) == [], name
+
+
+# -- more reasons and edge cases --------------------------------------------------------------
+def test_after_hours_functional_and_parametrised_conditions():
+    c = conv("refund_above_authority")
+    esc = Escalation("tier1", "finance", "functional", 110, 210, "billing_dispute",
+                     after_hours=True, oncall_route="finance_pager")
+    fired = FiredTrigger("billing_dispute", (
+        ConditionResult("triggers[7].conditions.all[0]", "customer_contacts", "greater_than_or_equal",
+                        {"value": 2, "window_hours": 24}, 2, True),
+        ConditionResult("triggers[7].conditions.all[1]", "status", "is", "open", "pending", False),))
+    body = h.handoff_note(c["ticket"], c["enrichment"], esc, (fired,), (), MANIFEST, c["now"]).body
+    assert body.startswith("@Fin Lead (Finance)")
+    assert "Tier 1 → Finance (functional)" in body
+    assert "`customer_contacts` greater than or equal `2` (window hours 24): seen `2`" in body
+    assert "`status` is" not in body                                 # only conditions that held
+    assert "After hours: the team is closed, on-call paged (`finance_pager`)" in body
+
+
+def test_first_routing_and_same_group_are_not_manual_escalations():
+    c = conv("manual_missing_context")
+    t = c["ticket"]
+    for old, new in ((None, 102), (102, 102)):
+        moved = dataclasses.replace(t, changes=(Change(c["now"], "group_id", old, new, 201),))
+        assert h.manual_escalation_update(moved, c["enrichment"], MANIFEST, c["now"]).is_empty()
+
+
+def test_manual_note_can_be_turned_off_for_complete_handoffs():
+    c = conv("manual_missing_context")
+    t = with_then(c["ticket"], {"comments": c["then"]["comments"]})          # no tag: never missing
+    assert h.manual_escalation_update(t, c["enrichment"], MANIFEST, c["now"]).notes
+    off = dict(MANIFEST, handoff=dict(MANIFEST["handoff"], note_on_manual=False))
+    assert h.manual_escalation_update(t, c["enrichment"], off, c["now"]).is_empty()
+
+
+def test_authority_note_with_named_templates():
+    c = conv("refund_within_authority")
+    manifest = dict(MANIFEST, templates={"frontline_ok": "OK {{ amount }} <= {{ limit }}"})
+    note = h.authority_note(c["ticket"], c["enrichment"], manifest, c["now"],
+                            template_within="frontline_ok")
+    assert note.body.startswith("OK $40 <= $100")
+
+
+def test_real_manifest_shapes_without_names():
+    """The repository manifest's shapes (tiers keyed by name with owner_id, authority.limits,
+    authority.approvers, helpdesk.bot_user_id) work without a people directory."""
+    manifest = {
+        "helpdesk": {"bot_user_id": 299},
+        "tiers": {"tier_1": {"order": 1, "group_id": 101, "owner_id": 201, "label": "Tier 1 Frontline"},
+                  "management": {"order": 4, "group_id": 104, "owner_id": 204, "label": "Management"}},
+        "teams": {"finance": {"group_id": 110, "owner_id": 210, "label": "Finance", "rank": 1}},
+        "authority": {"currency": "EUR", "limits": {"tier_1": {"refund": 100}},
+                      "approvers": {"refund": "finance"}},
+        "templates": {},
+    }
+    c = conv("refund_above_authority")
+    note = h.authority_note(c["ticket"], c["enrichment"], manifest, c["now"])
+    assert "€250" in note.body and "needs approval from @agent #210 (Finance)" in note.body
+    esc = Escalation("tier_1", "management", "hierarchical", 104, 204, "refund_above_authority")
+    body = h.handoff_note(c["ticket"], c["enrichment"], esc, c["fired"], (), manifest, c["now"]).body
+    assert body.startswith("@agent #204 (Management)")

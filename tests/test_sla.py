@@ -330,3 +330,37 @@ def test_timer_instants_are_exact(offset, prio, seg):
         else:
             pct = int(timer.stage.split(":")[1])
             assert c.pct_elapsed >= pct > b.pct_elapsed
+
+
+@settings(max_examples=200, deadline=None)
+@given(cal_name=st.sampled_from(["eu", "us", None]), start=st.integers(0, 14 * 1440),
+       cuts=st.lists(st.integers(1, 3 * 1440), min_size=0, max_size=6),
+       running=st.booleans(), pcts=st.lists(st.integers(1, 99), max_size=3),
+       target=st.integers(1, 5 * 1440))
+def test_single_walk_plan_agrees_with_calendar_arithmetic(cal_name, start, cuts, running, pcts, target):
+    """sla._plan (one walk) == business_us per segment + add_us per threshold."""
+    from tiergate.plugin.core.calendar import ALWAYS_OPEN, MINUTE_US, to_us
+    from tiergate.plugin.core.sla import _plan
+
+    cal = CALENDARS[cal_name] if cal_name else ALWAYS_OPEN
+    t = to_us(T0) + start * MINUTE_US
+    points = [t]
+    for c in cuts:
+        points.append(points[-1] + c * MINUTE_US)
+    segments = [(points[i], points[i + 1]) for i in range(0, len(points) - 1, 2)]
+    now = points[-1] if len(points) % 2 == 0 else points[-1] + MINUTE_US
+    thresholds = [target * MINUTE_US * p // 100 + 1 for p in pcts] + [target * MINUTE_US]
+    plan = _plan(cal, segments, running, now, thresholds)
+    elapsed = sum(cal.business_us(s, e) for s, e in segments)
+    assert plan.elapsed_us == elapsed
+    for th in thresholds:
+        acc, expected = 0, None
+        for s, e in segments:
+            part = cal.business_us(s, e)
+            if acc + part >= th:
+                expected = cal.add_us(s, th - acc)
+                break
+            acc += part
+        if expected is None and running:
+            expected = cal.add_us(now, th - elapsed)
+        assert plan.reached[th] == expected

@@ -12,7 +12,7 @@ import requests
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from test_web_support import SECRET, needs_enqueue, event_body, live, nested, queue_len, signed, stale
+from test_web_support import SECRET, event_body, live, nested, queue_len, signed, stale
 from tiergate.plugin.config import Settings
 from tiergate.plugin.embedded import start_redis
 from tiergate.plugin.web import ConfigError, create_app, json_depth
@@ -74,7 +74,6 @@ def test_json_depth_scanner():
 
 
 # -- acceptance ----------------------------------------------------------------------------------
-@needs_enqueue
 def test_signed_event_is_queued_once_with_the_delivery(server, http, redis_conn):
     body = event_body(ticket_id=42, event_id="evt-1")
     raw, headers = signed(body)
@@ -90,7 +89,6 @@ def test_signed_event_is_queued_once_with_the_delivery(server, http, redis_conn)
     assert delivery["helpdesk"] == "zendesk"
 
 
-@needs_enqueue
 def test_trigger_payload_is_queued(server, http, redis_conn):
     raw, headers = signed({"ticket_id": "7"})
     headers["X-Zendesk-Webhook-Invocation-Id"] = "inv-7"
@@ -99,7 +97,6 @@ def test_trigger_payload_is_queued(server, http, redis_conn):
     assert queue_len(redis_conn) == 1
 
 
-@needs_enqueue
 def test_duplicate_delivery_gives_one_job(server, http, redis_conn):
     raw, headers = signed(event_body(event_id="evt-dup"))
     first = http.post(server.url + URL, data=raw, headers=headers)
@@ -112,7 +109,6 @@ def test_duplicate_delivery_gives_one_job(server, http, redis_conn):
     assert queue_len(redis_conn) == 1
 
 
-@needs_enqueue
 def test_concurrent_copies_of_one_delivery_give_one_job(server, redis_conn):
     raw, headers = signed(event_body(event_id="evt-race"))
     barrier = threading.Barrier(8)
@@ -189,7 +185,6 @@ def test_oversize_chunked_body_is_refused_without_content_length(server, http, r
     assert queue_len(redis_conn) == 0
 
 
-@needs_enqueue
 def test_signed_chunked_body_within_the_limit_is_accepted(server, http, redis_conn):
     raw, headers = signed(event_body(event_id="evt-chunked"))
     response = http.post(server.url + URL, data=iter([raw[:50], raw[50:]]), headers=headers)
@@ -207,7 +202,6 @@ def test_every_other_error_is_json(server, http):
 
 
 # -- Redis: outage, recovery, enqueue failure ---------------------------------------------------
-@needs_enqueue
 def test_redis_outage_answers_503_then_recovers():
     own = start_redis()
     port = own.port
@@ -236,7 +230,6 @@ def test_redis_outage_answers_503_then_recovers():
         own.stop()
 
 
-@needs_enqueue
 def test_failed_enqueue_releases_the_dedupe_key_so_the_retry_is_accepted(server, http, redis_conn):
     # make the queue list unusable: RQ's push fails with WRONGTYPE inside Redis itself
     redis_conn.set("rq:queue:tiergate", "not a list")
@@ -266,7 +259,6 @@ def test_openapi_document_is_served(server, http):
 
 
 # -- secrets ---------------------------------------------------------------------------------------
-@needs_enqueue
 def test_secret_never_logged_nor_answered(server, http, caplog):
     caplog.set_level(logging.DEBUG, logger="tiergate")
     for raw, headers, _status, _error in rejections().values():
@@ -282,7 +274,6 @@ def test_secret_never_logged_nor_answered(server, http, caplog):
 
 
 # -- a second helpdesk plugs in through the verifier lookup ----------------------------------------
-@needs_enqueue
 def test_second_helpdesk_through_the_verifier_lookup(redis_conn, redis_url):
     from tiergate.connectors import zammad_webhook
 
@@ -301,7 +292,6 @@ def test_second_helpdesk_through_the_verifier_lookup(redis_conn, redis_url):
 
 
 # -- counters, when the analytics area's metrics module is present ---------------------------------
-@needs_enqueue
 def test_metrics_count_received_rejected_and_duplicates(server, http):
     from tiergate.plugin.web import METRICS_MODULE, _optional_module
 

@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
-from test_web_support import SECRET, event_body, needs_enqueue, live, queue_len, signed
+from test_web_support import SECRET, event_body, live, queue_len, signed
 from tiergate.plugin.web import OPENAPI_PATH, create_app
 
 schema = schemathesis.openapi.from_path(str(OPENAPI_PATH))
@@ -82,7 +82,6 @@ payloads = st.one_of(
 )
 
 
-@needs_enqueue
 @given(body=payloads | st.binary(max_size=200).map(lambda b: {"raw": b.hex()}))
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))

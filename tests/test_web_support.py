@@ -3,7 +3,6 @@ signed Zendesk deliveries built with the connector's own ``sign``."""
 from __future__ import annotations
 
 import json
-import pytest
 import threading
 import uuid
 from contextlib import contextmanager
@@ -85,25 +84,3 @@ def nested(depth: int) -> Any:
         value = {"a": value}
     return value
 
-
-def _job_ids_valid() -> bool:
-    """Whether ``jobs.queues.job_id_for`` yields ids RQ accepts (letters, digits, ``_``, ``-``)."""
-    from rq.job import validate_job_id
-
-    from tiergate.connectors.base import Delivery
-    from tiergate.jobs.queues import job_id_for
-
-    try:
-        validate_job_id(job_id_for(Delivery(delivery_id="sha256:ab/c", ticket_id=1, event_type="t",
-                                            helpdesk="zendesk")))
-        return True
-    except ValueError:
-        return False
-
-
-# Tests whose request must be enqueued: while the lead's job_id_for makes ids RQ 3 refuses, every
-# enqueue fails (the receiver correctly answers 503). Strict: these turn red again once fixed and
-# still failing, and run as ordinary tests as soon as the ids are valid.
-needs_enqueue = pytest.mark.xfail(
-    not _job_ids_valid(), strict=True, raises=AssertionError,
-    reason="jobs/queues.py job_id_for() builds ids with ':' that RQ 3 rejects (lead fix pending)")

@@ -280,3 +280,13 @@ def test_knobs_over_http_stats_and_reset(zammad_server, zammad_connector):
     assert zammad_server.state.tickets == {} and zammad_server.stats()["total"] == 0
     assert sorted(zammad_server.state.groups) == [100, 101, 102, 103, 104, 110, 111]
     assert zammad_server.import_example(EXAMPLE, NOW) == 1
+
+
+def test_several_notes_become_one_internal_article(zammad_server, zammad_connector):
+    tid = zammad_server.import_example(EXAMPLE, NOW)
+    notes = (Note(body="Handoff.\n[tiergate:aaa]", fingerprint="aaa"),
+             Note(body="Outreach.\n[tiergate:bbb]", public=True, fingerprint="bbb"))
+    after = zammad_connector.apply(tid, TicketUpdate(notes=notes), expected_updated_at=None, delivery_id="d")
+    note = after.comments[-1]
+    assert note.body == "Handoff.\n[tiergate:aaa]\n\nOutreach.\n[tiergate:bbb]" and note.public is False
+    assert zammad_server.count("POST", "ticket_articles") == 1

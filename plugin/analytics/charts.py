@@ -83,7 +83,7 @@ def bar_list(chart_id: str, title: str, rows: Sequence[tuple[str, float, str]], 
     """Horizontal bars: (label, value, annotation) rows, largest first as given."""
     if not rows:
         return _empty(width, 120, chart_id, title, empty)
-    row_h, label_w, right = 26, 190, 70
+    row_h, label_w, right = 26, 170, 150
     height = 12 + row_h * len(rows)
     top_value = max(v for _, v, _ in rows) or 1.0
     plot_w = width - label_w - right

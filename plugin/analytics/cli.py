@@ -55,7 +55,7 @@ def open_log(db: str | None, *, settings: Any = None):
     """The decision log at ``db`` (default: the settings' ``db_url``), checked reachable."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from tiergate.plugin.analytics.log import DecisionLog, SchemaError
+    from tiergate.plugin.analytics.log import DecisionLog, SchemaError, manifest_tiers
 
     if settings is None:
         from tiergate.plugin.config import Settings
@@ -63,7 +63,7 @@ def open_log(db: str | None, *, settings: Any = None):
         settings = Settings.from_env()
     url = db or settings.db_url
     try:
-        log = DecisionLog(url, tier_of_group=_tiers(settings))
+        log = DecisionLog(url, tier_of_group=manifest_tiers(settings))
     except (ArgumentError, ValueError) as exc:
         raise click.BadParameter(f"not a database URL ({exc})", param_hint="'--db'") from None
     except ImportError as exc:
@@ -78,14 +78,15 @@ def open_log(db: str | None, *, settings: Any = None):
     return log
 
 
-def _tiers(settings) -> Any:
-    """The manifest's group -> tier map, best effort (the log also learns it from escalations)."""
+def _manifest_seed() -> int | str:
     try:
+        from tiergate.plugin.config import Settings
         from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 
-        return load_manifest(settings.manifest_path or default_manifest_path())
+        settings = Settings.from_env()
+        return load_manifest(settings.manifest_path or default_manifest_path()).review.seed
     except Exception:
-        return None
+        return 0
 
 
 DB_OPTION = click.option("--db", "db", metavar="URL", default=None,
@@ -154,7 +155,7 @@ def review() -> None:
 
 @review.command("sample")
 @click.option("--month", required=True, callback=_month_text, metavar="YYYY-MM")
-@click.option("--seed", default="0", show_default=True, help="Same seed, same sample.")
+@click.option("--seed", default=None, help="Same seed, same sample (default: the manifest's review.seed, else 0).")
 @click.option("--per-kind", type=click.IntRange(min=1, max=50), default=3, show_default=True,
               help="How many accepted and how many deferred escalations.")
 @click.option("--dry-run", is_flag=True, help="Show the sample without queuing review records.")
@@ -163,6 +164,8 @@ def review_sample(month: str, seed: str, per_kind: int, dry_run: bool, db: str |
     """Draw the month's review sample (accepted and deferred escalations) and queue it."""
     from tiergate.plugin.analytics.review import draw
 
+    if seed is None:
+        seed = str(_manifest_seed())
     log = open_log(db)
     try:
         chosen = draw(log, month, seed, per_kind, store=not dry_run)

@@ -6,7 +6,8 @@ either ``Authorization: Bearer <token>`` on every request, or once through the l
 (``POST /dashboard/login``), which sets an HttpOnly, SameSite=Strict cookie signed with the token
 and valid for 8 hours. Tokens are compared with ``hmac.compare_digest``. No token configured: the
 dashboard answers 404 — it is never open. The decision log is ``app.config["TIERGATE_DB_URL"]``
-(else ``Settings.db_url``).
+(else ``Settings.db_url``); group names come from ``app.config["TIERGATE_TIERS"]`` ({group id:
+name}) or the manifest.
 """
 from __future__ import annotations
 
@@ -53,14 +54,14 @@ def _token() -> str | None:
 
 
 def _log():
-    from tiergate.plugin.analytics.log import DecisionLog
+    from tiergate.plugin.analytics.log import DecisionLog, manifest_tiers
 
     url = current_app.config.get("TIERGATE_DB_URL") or getattr(_ext()["settings"], "db_url", None)
     ext = _ext()
     with ext["lock"]:
         log = ext["logs"].get(url)
         if log is None:
-            tiers = current_app.config.get("TIERGATE_TIERS")
+            tiers = current_app.config.get("TIERGATE_TIERS") or manifest_tiers(ext["settings"])
             log = ext["logs"][url] = DecisionLog(url, tier_of_group=tiers)
     return log
 
@@ -197,14 +198,16 @@ def view(report: dict[str, Any]) -> dict[str, Any]:
         tooltips=[f"{s['bucket']}: {_pct(s['rate'])} ({s['escalated']} of {s['tickets']} tickets)"
                   for s in esc_series], goal=0.10, goal_label="goal < 10%")
     hist = series["time_to_escalation"]
+    most = max((h["count"] for h in hist), default=0)
     tte_chart = charts.column_chart(
         "chart-time-to-escalation", "Time to escalation",
-        [h["bucket"] for h in hist] if any(h["count"] for h in hist) else [],
+        [h["bucket"] for h in hist] if most else [],
         [h["count"] for h in hist], fmt=lambda v: f"{v:.0f}", color=charts.BAR_ALT,
+        max_value=max(2, -(-most // 2) * 2),   # even, so the axis ticks are whole numbers
         tooltips=[f"{h['bucket']}: {h['count']} escalations" for h in hist], empty="no escalations in this period")
     triggers_chart = charts.bar_list(
         "chart-top-triggers", "Top triggers",
-        [(t["trigger"], t["tickets"], f"{t['tickets']} fired, {t['escalated']} escalated")
+        [(t["trigger"], t["tickets"], f"{t['tickets']} fired · {t['escalated']} escalated")
          for t in series["top_triggers"]], empty="no trigger fired in this period")
     rca = m["rca_frequency"]["value"]
     rca_chart = charts.bar_list(
@@ -230,7 +233,8 @@ def view(report: dict[str, Any]) -> dict[str, Any]:
     by_trigger = [(k, b["escalation_rate"]["n"], fmt_minutes(b["time_to_escalation_minutes"]["value"]),
                    fmt_minutes(b["post_escalation_resolution_minutes"]["value"]), _pct(b["csat_escalated"]["value"]))
                   for k, b in report["breakdowns"].get("trigger", {}).items()]
-    by_team = [(k, b["escalation_rate"]["n"], _pct(b["escalation_rate"]["value"]),
+    names = report.get("group_names", {})
+    by_team = [(f"{k} · {names[k]}" if names.get(k) else k, b["escalation_rate"]["n"], _pct(b["escalation_rate"]["value"]),
                 fmt_minutes(b["mttr_minutes"]["value"]), _pct(b["first_contact_resolution"]["value"]))
                for k, b in report["breakdowns"].get("team", {}).items()]
     return {"report": report, "tiles": [(LABELS[k], v, sub, cls, DEFINITIONS[k]) for k, v, sub, cls in tiles],

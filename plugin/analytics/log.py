@@ -174,6 +174,17 @@ def tier_map(source: Any) -> dict[int, str]:
     return out
 
 
+def manifest_tiers(settings: Any = None) -> dict[int, str]:
+    """The group -> tier map of the configured (else embedded) manifest; {} if it cannot load."""
+    try:
+        from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+
+        path = getattr(settings, "manifest_path", None) or default_manifest_path()
+        return tier_map(load_manifest(path))
+    except Exception:
+        return {}
+
+
 def _group_ids(tier: Any) -> list[int]:
     def get(key):
         return tier.get(key) if isinstance(tier, Mapping) else getattr(tier, key, None)
@@ -347,6 +358,11 @@ class DecisionLog:
         self._ready = False
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> "DecisionLog":
+        """``settings.db_url`` with the manifest's group -> tier map."""
+        return cls(settings.db_url, tier_of_group=manifest_tiers(settings))
+
     def __repr__(self) -> str:
         return f"DecisionLog({self.engine.url.render_as_string(hide_password=True)!r})"
 
@@ -435,9 +451,13 @@ class DecisionLog:
             return None
         found = self.tiers.get(int(group_id))
         if found is None:
-            found = conn.execute(select(decisions_table.c.to_tier).where(
-                decisions_table.c.to_group_id == int(group_id),
-                decisions_table.c.to_tier.is_not(None)).limit(1)).scalar()
+            d = decisions_table
+            found = conn.execute(select(d.c.to_tier).where(
+                d.c.to_group_id == int(group_id), d.c.to_tier.is_not(None)).limit(1)).scalar()
+            if found is None:   # the group a ticket was escalated from belongs to from_tier
+                found = conn.execute(select(d.c.from_tier).where(
+                    d.c.group_id == int(group_id), d.c.escalated.is_(True),
+                    d.c.from_tier.is_not(None)).limit(1)).scalar()
             if found is not None:
                 self.tiers[int(group_id)] = found
         return found
@@ -553,34 +573,36 @@ class DecisionLog:
 
     # -- reading ----------------------------------------------------------------------------
     def facts(self, start: datetime | None = None, end: datetime | None = None,
-              *, helpdesk: str | None = None) -> list[TicketFacts]:
+              *, helpdesk: str | None = None, ticket_id: int | None = None) -> list[TicketFacts]:
         """Tickets opened in [start, end) (created_at, else first seen) with their decisions."""
+        from sqlalchemy import func
+
         self.ensure_schema()
         t, d = tickets_table, decisions_table
+        opened = func.coalesce(t.c.created_at, t.c.first_seen_at)
         q = select(t).order_by(t.c.helpdesk, t.c.ticket_id)
-        if helpdesk:
-            q = q.where(t.c.helpdesk == helpdesk)
+        dq = select(d).join(t, (t.c.helpdesk == d.c.helpdesk) & (t.c.ticket_id == d.c.ticket_id)).order_by(
+            d.c.helpdesk, d.c.ticket_id, d.c.at, d.c.id)
+        conditions = []
+        if helpdesk is not None:
+            conditions.append(t.c.helpdesk == helpdesk)
+        if ticket_id is not None:
+            conditions.append(t.c.ticket_id == int(ticket_id))
+        if start is not None:
+            conditions.append(opened >= to_db(start))
+        if end is not None:
+            conditions.append(opened < to_db(end))
+        if conditions:
+            q, dq = q.where(*conditions), dq.where(*conditions)
         with self.engine.connect() as conn:
             rows = list(conn.execute(q).mappings())
-            dq = select(d).order_by(d.c.helpdesk, d.c.ticket_id, d.c.at, d.c.id)
-            if helpdesk:
-                dq = dq.where(d.c.helpdesk == helpdesk)
             decisions: dict[tuple[str, int], list[DecisionRow]] = {}
             for m in conn.execute(dq).mappings():
                 decisions.setdefault((m["helpdesk"], int(m["ticket_id"])), []).append(_decision(m))
-        out = []
-        for m in rows:
-            f = _facts(m, decisions.get((m["helpdesk"], int(m["ticket_id"])), []))
-            when = f.opened_at
-            if start is not None and (when is None or when < start):
-                continue
-            if end is not None and (when is None or when >= end):
-                continue
-            out.append(f)
-        return out
+        return [_facts(m, decisions.get((m["helpdesk"], int(m["ticket_id"])), [])) for m in rows]
 
     def ticket(self, helpdesk: str, ticket_id: int) -> TicketFacts | None:
-        found = [f for f in self.facts(helpdesk=helpdesk) if f.ticket_id == int(ticket_id)]
+        found = self.facts(helpdesk=helpdesk, ticket_id=ticket_id)
         return found[0] if found else None
 
     def decisions(self) -> list[DecisionRow]:

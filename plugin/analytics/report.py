@@ -65,6 +65,8 @@ def report_dict(log: DecisionLog, period: m.Period | str | None = None, *,
         "metrics": result["metrics"],
         "mttr_by_priority": result["mttr_by_priority"],
         "breakdowns": result["breakdowns"],
+        "group_names": {key: log.tier_of(int(key)) for key in result["breakdowns"].get("team", {})
+                        if key.isdigit() and log.tier_of(int(key))},
         "series": {
             "escalation_rate": m.escalation_rate_series(facts),
             "time_to_escalation": m.time_to_escalation_histogram(facts),

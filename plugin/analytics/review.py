@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 from tiergate.plugin.analytics.log import DecisionLog, DecisionRow, ReviewRow, TicketFacts
 from tiergate.plugin.analytics.metrics import month_of, parse_month
+from tiergate.plugin.core.model import parse_time
 
 ROOT_CAUSES = ("knowledge_gap", "missing_kb_article", "product_bug", "process_gap", "misrouted",
                "tooling_or_permissions", "customer_request", "policy_exception", "other")
@@ -213,13 +214,15 @@ def postmortem_markdown(log: DecisionLog, helpdesk: str, ticket_id: int, month: 
     events: list[tuple[datetime, str]] = []
     if f.opened_at:
         events.append((f.opened_at, "ticket created"))
-    for c in f.changes:
-        at = c.get("at")
-        if at:
-            from tiergate.plugin.core.model import parse_time
+    def named(fld, value):
+        tier = log.tier_of(value) if fld == "group_id" and isinstance(value, int) else None
+        return f"{value} ({tier})" if tier else str(value)
 
-            label = {"group_id": "group", "assignee_id": "assignee"}.get(c.get("field"), c.get("field"))
-            events.append((parse_time(at), f"{label}: {c.get('old')} → {c.get('new')}"))
+    for c in f.changes:
+        at, fld = c.get("at"), c.get("field")
+        if at:
+            label = {"group_id": "group", "assignee_id": "assignee"}.get(fld, fld)
+            events.append((parse_time(at), f"{label}: {named(fld, c.get('old'))} → {named(fld, c.get('new'))}"))
     for d in f.decisions:
         if d.escalated:
             events.append((d.at, f"tiergate escalated {d.from_tier or '?'} → {d.to_tier} (trigger {d.trigger})"))

@@ -198,7 +198,7 @@ class Calendar:
         if self.always_open:
             return True
         t = to_us(at)
-        for s, e in self._spans_from(t):
+        for s, e in self.spans_from(t):
             return s <= t
         return False
 
@@ -218,7 +218,7 @@ class Calendar:
         if self.always_open:
             return at
         t = to_us(at)
-        for s, _e in self._spans_from(t):
+        for s, _e in self.spans_from(t):
             return at if s <= t else from_us(s)
         raise ValueError(f"calendar '{self.name}' never opens")
 
@@ -227,7 +227,7 @@ class Calendar:
         open without a break for more than two weeks reports a close two weeks on."""
         if self.always_open:
             return None
-        for _s, e in self._spans_from(to_us(at)):
+        for _s, e in self.spans_from(to_us(at)):
             return from_us(e)
         return None
 
@@ -238,7 +238,7 @@ class Calendar:
         if self.always_open or a == b:
             return b - a
         total = 0
-        for s, e in self._spans_from(a):
+        for s, e in self.spans_from(a):
             if s >= b:
                 break
             total += min(e, b) - max(s, a)
@@ -249,17 +249,17 @@ class Calendar:
             raise ValueError("cannot add a negative amount of business time")
         if self.always_open or amount == 0:
             return start + amount
-        for s, e in self._spans_from(start):
+        for s, e in self.spans_from(start):
             s = max(s, start)
             if amount <= e - s:
                 return s + amount
             amount -= e - s
         raise ValueError(f"calendar '{self.name}' never opens")
 
-    def _spans_from(self, t: int) -> Iterator[tuple[int, int]]:
+    def spans_from(self, t: int) -> Iterator[tuple[int, int]]:
         """Open spans (UTC µs, adjacent ones merged) that end after ``t``, in order. Stops after
         MAX_CLOSED_DAYS consecutive closed days."""
-        ordinal = self._local_ordinal(t) - 1
+        ordinal = 719_163 + t // (DAY_SECONDS * US) - 2   # local date is within a day of UTC's
         pending: tuple[int, int] | None = None
         closed = 0
         while closed < MAX_CLOSED_DAYS:
@@ -279,11 +279,6 @@ class Calendar:
                 pending = (s, e)
         if pending is not None and pending[1] > t:
             yield pending
-
-    def _local_ordinal(self, t: int) -> int:
-        if self._state["utc"]:
-            return 719_163 + t // (DAY_SECONDS * US)       # date(1970, 1, 1).toordinal()
-        return from_us(t).astimezone(self._state["tz"]).date().toordinal()
 
     def _day_spans(self, ordinal: int) -> tuple[tuple[int, int], ...]:
         days = self._state["days"]

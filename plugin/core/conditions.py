@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import operator as _op
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -97,16 +98,27 @@ class Facts:
 
     def position(self) -> tuple[str | None, str | None]:
         """(tier name, team name) owning the ticket's current group."""
-        return self.memo("position", lambda f: _position(f.manifest, f.ticket.group_id))
+        v = self._c.get("position")
+        if v is None:
+            v = self._c["position"] = _position(self.manifest, self.ticket.group_id)
+        return v
+
+    def risk_tags(self) -> tuple[str, ...]:
+        v = self._c.get("risk_tags")
+        if v is None:
+            v = self._c["risk_tags"] = self.enrichment.tags
+        return v
 
     def tier_start(self) -> datetime | None:
-        def f(facts: Facts):
-            t = facts.ticket
-            for ch in reversed(t.changes):
-                if ch.field == "group_id" and ch.at is not None:
-                    return ch.at
-            return t.created_at
-        return self.memo("tier_start", f)
+        return self.memo("tier_start", _tier_start)
+
+
+def _tier_start(facts: "Facts") -> datetime | None:
+    t = facts.ticket
+    for ch in reversed(t.changes):
+        if ch.field == "group_id" and ch.at is not None:
+            return ch.at
+    return t.created_at
 
 
 def _position(manifest: Any, group_id: int | None) -> tuple[str | None, str | None]:
@@ -362,7 +374,7 @@ _STATIC: dict[str, FieldSpec] = {s.name: s for s in [
     FieldSpec("comment_count", "number", "Number of comments.", lambda f: len(f.ticket.comments)),
     # enrichment
     FieldSpec("risk_tags", "set", "Risk tags found by the NLP enricher.",
-              lambda f: f.enrichment.tags),
+              lambda f: f.risk_tags()),
     FieldSpec("sentiment", "number", "Conversation sentiment -1..1.", _e("sentiment")),
     FieldSpec("sentiment_label", "enum", "Conversation sentiment label.", _e("sentiment_label"),
               ("negative", "neutral", "positive")),
@@ -559,6 +571,8 @@ class Compiled:
     test: Callable[[Facts], bool]
     actual: Callable[[Facts], Any]
     flip_at: Callable[[Facts], datetime | None] | None = None
+    source: str = ""                      # inline Python expression over f, t, e, now
+    bindings: Mapping[str, Any] = field(default_factory=dict)
 
     def result(self, f: Facts) -> ConditionResult:
         return ConditionResult(self.path, self.field, self.operator, self.expected,
@@ -651,7 +665,93 @@ def compile_condition(cond: Mapping[str, Any], path: str, manifest: Any) -> Comp
     test = _make_test(spec, op, value, get, cond, manifest)
     if spec.type == "amount" and op in ("within_authority", "above_authority"):
         expected = {"tier": cond.get("tier") or "current"}
-    return Compiled(path, name, op, expected, test, get, flip)
+    source, bindings = _fast_source(spec, op, value, cond, get, test, manifest)
+    return Compiled(path, name, op, expected, test, get, flip, source, bindings)
+
+
+# --------------------------------------------------------------------------------------------
+# code generation: one Python function per trigger group and per manifest (all triggers)
+# --------------------------------------------------------------------------------------------
+_KEYS = itertools.count()
+_EXPR = {n: f"t.{n}" for n in ("status", "priority", "type", "channel", "group_id", "assignee_id",
+                               "requester_id", "organization_id", "tags", "subject",
+                               "satisfaction")}
+_EXPR.update({n: f"e.{n}" for n in ("sentiment", "sentiment_label", "attention_score",
+                                    "sentiment_shift", "model_score", "complaint")})
+_EXPR.update({"risk_tags": "f.risk_tags()", "tier": "f.position()[0]",
+              "team": "f.position()[1]"})
+_CMP_SRC = {"less_than": "<", "greater_than": ">", "less_than_or_equal": "<=",
+            "greater_than_or_equal": ">="}
+# elapsed OP X  <=>  anchor OP' now - X
+_DUR_SRC = {"greater_than": "<", "greater_than_or_equal": "<=", "less_than": ">",
+            "less_than_or_equal": ">="}
+
+
+def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], get, test,
+                 manifest: Any) -> tuple[str, dict[str, Any]]:
+    """An inline expression equivalent to ``test(f)``; falls back to calling ``test``."""
+    k = next(_KEYS)
+    ns: dict[str, Any] = {}
+
+    def bind(prefix: str, obj: Any) -> str:
+        name = f"_{prefix}{k}"
+        ns[name] = obj
+        return name
+
+    t = spec.type
+    unit = cond.get("unit", "hours")
+    if t == "duration" and op in _DUR_SRC and not unit.startswith("business_"):
+        delta = timedelta(minutes=float(value) * UNITS[unit])
+        return (f"((_a := {bind('an', spec.anchor)}(f)) is not None and _a {_DUR_SRC[op]} "
+                f"now - {bind('d', delta)})", ns)
+    x = _EXPR.get(spec.name) if spec.name != "customer_contacts" else None
+    if x is None or t in ("any", "amount", "date") or op in CHANGE:
+        return f"{bind('t', test)}(f)", ns
+    if op == "present":
+        return f"(({x}) not in (None, '', ()))", ns
+    if op == "not_present":
+        return f"(({x}) in (None, '', ()))", ns
+    if op in ("is", "is_not"):
+        if t == "bool":
+            return f"(({x}) {'is' if op == 'is' else 'is not'} {bool(value)!r})", ns
+        return f"(({x}) {'==' if op == 'is' else '!='} {bind('v', value)})", ns
+    if op in ("in", "not_in"):
+        return f"(({x}) {'in' if op == 'in' else 'not in'} {bind('v', frozenset(value))})", ns
+    if t == "set":
+        want = frozenset((value,) if isinstance(value, str) else (value or ()))
+        v = bind("v", want)
+        return {"includes": f"(not {v}.isdisjoint({x}))", "includes_all": f"{v}.issubset({x})",
+                "not_includes": f"{v}.isdisjoint({x})", "is_empty": f"(not ({x}))",
+                "is_not_empty": f"bool({x})"}[op], ns
+    if op in _CMP_SRC and t == "number":
+        return (f"((_a := {x}) is not None and _a is not True and _a is not False and "
+                f"_a {_CMP_SRC[op]} {bind('v', float(value))})", ns)
+    if op in _CMP_SRC and t == "ordered":
+        rank = _rank_of(spec, manifest)
+        r = rank(value) if rank else None
+        if rank is None or r is None:
+            return f"{bind('t', test)}(f)", ns
+        return (f"((_a := {bind('r', rank)}({x})) is not None and _a {_CMP_SRC[op]} "
+                f"{bind('v', r)})", ns)
+    return f"{bind('t', test)}(f)", ns
+
+
+def group_source(alls: Sequence[Compiled], anys: Sequence[Compiled]) -> str:
+    parts = [c.source for c in alls]
+    if anys:
+        parts.append("(" + " or ".join(c.source for c in anys) + ")")
+    return "(" + " and ".join(parts) + ")" if parts else "True"
+
+
+def build_function(sources: Sequence[str], bindings: Mapping[str, Any], many: bool):
+    """``def _fn(f)`` returning one bool (``many=False``) or a tuple of bools."""
+    body = ", ".join(sources) + ("," if many and len(sources) == 1 else "")
+    expr = f"({body})" if many else sources[0]
+    code = ("def _fn(f):\n    t = f.ticket\n    e = f.enrichment\n    now = f.now\n"
+            f"    return {expr}\n")
+    ns: dict[str, Any] = dict(bindings)
+    exec(compile(code, "<tiergate-conditions>", "exec"), ns)  # noqa: S102 - generated from validated data
+    return ns["_fn"]
 
 
 def _rank_of(spec: FieldSpec, manifest: Any) -> Callable[[Any], int | None] | None:
@@ -784,6 +884,8 @@ class Group:
     all: tuple[Compiled, ...]
     any: tuple[Compiled, ...]
     test: Callable[[Facts], bool]
+    source: str = "True"
+    bindings: Mapping[str, Any] = field(default_factory=dict)
 
     def explain(self, f: Facts) -> tuple[ConditionResult, ...]:
         return tuple(c.result(f) for c in self.all + self.any)
@@ -803,7 +905,21 @@ def compile_group(group: Mapping[str, Any], path: str, manifest: Any) -> Group:
                  for i, c in enumerate(group.get("all") or ()))
     anys = tuple(compile_condition(c, f"{path}.any[{i}]", manifest)
                  for i, c in enumerate(group.get("any") or ()))
-    return Group(alls, anys, _combine(tuple(c.test for c in alls), tuple(c.test for c in anys)))
+    source = group_source(alls, anys)
+    bindings: dict[str, Any] = {}
+    for c in alls + anys:
+        bindings.update(c.bindings)
+    return Group(alls, anys, build_function([source], bindings, many=False), source, bindings)
+
+
+def compile_all(groups: Sequence[Group]):
+    """One function testing every group at once: ``fn(facts) -> tuple[bool, ...]``."""
+    if not groups:
+        return lambda f: ()
+    bindings: dict[str, Any] = {}
+    for g in groups:
+        bindings.update(g.bindings)
+    return build_function([g.source for g in groups], bindings, many=True)
 
 
 def _combine(alls: tuple, anys: tuple) -> Callable[[Facts], bool]:

@@ -37,9 +37,10 @@ def _handoff():
         return None
 
 
-def evaluate(facts: Facts, program) -> list[bool]:
-    """Truth of every compiled trigger (the hot loop; no explanations)."""
-    return [ct.group.test(facts) for ct in program]
+def evaluate(facts: Facts, manifest) -> tuple[bool, ...]:
+    """Truth of every enabled trigger, in ``manifest.program`` order (the hot loop: one
+    generated function per manifest, no explanations)."""
+    return manifest.evaluate(facts)
 
 
 def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
@@ -52,9 +53,8 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
     fired_cts = []
     rearmed: list[str] = []
     state: list[str] = []
-    for ct in program:
+    for ct, held in zip(program, manifest.evaluate(facts)):
         name = ct.trigger.name
-        held = ct.group.test(facts)
         if held:
             state.append(name)
             if name not in fired_state:
@@ -122,7 +122,7 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
 
     update = TicketUpdate(add_tags=add_tags, remove_tags=remove_tags, notes=tuple(notes),
                           group_id=group_id, assignee_id=assignee_id, priority=priority)
-    timers = _timers(facts, program, clocks, sla)
+    timers = _timers(facts, [ct for ct in program if ct.trigger.name not in state], clocks, sla)
     notifs = _dedupe_notifications([*notifications, *eff.notifications])
     new_state = tuple(sorted(state))     # held now: either fired now or still in its episode
     return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
@@ -209,6 +209,8 @@ def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, reasons, after_l
 
 
 def _timers(facts: Facts, program, clocks, sla) -> tuple[Timer, ...]:
+    """When a not-currently-holding trigger's time condition flips, plus the SLA stages.
+    (A trigger holding now can only re-arm by going false, which the next decision sees.)"""
     out: list[Timer] = []
     now = facts.now
     for ct in program:

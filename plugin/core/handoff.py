@@ -103,7 +103,7 @@ TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
     "handoff_missing": frozenset({"mention", "to_tier", "moved_by", "missing", "missing_labels",
                                   "tag", "ticket"}),
     "handoff_public": frozenset({"owner_phrase", "owner_first_name", "team", "next_update",
-                                 "ticket"}),
+                                 "update_by", "ticket"}),
     "authority_within": frozenset({"mention", "kind", "amount", "limit", "tier", "approver"}),
     "authority_above": frozenset({"mention", "kind", "amount", "limit", "tier", "approver"}),
 }
@@ -293,8 +293,9 @@ def _find_tier(manifest: Any, *, name: str | None = None, group_id: int | None =
 
 def _people(manifest: Any) -> dict[int, str]:
     out: dict[int, str] = {}
-    for key in ("agents", "people", "users"):
-        container = _get(manifest, key)
+    helpdesk = _get(manifest, "helpdesk")
+    for container in (_get(manifest, "agents"), _get(manifest, "people"), _get(manifest, "users"),
+                      _get(helpdesk, "agents"), _get(_settings(manifest), "agents")):
         if container is None:
             continue
         if isinstance(container, Mapping):
@@ -319,32 +320,47 @@ def _settings(manifest: Any) -> Any:
 
 
 def _bot_ids(manifest: Any) -> set[int]:
-    bot = _first(_settings(manifest), "bot_user_id") or _get(manifest, "bot_user_id") or BOT_USER_ID
+    bot = (_first(_settings(manifest), "bot_user_id") or _get(_get(manifest, "helpdesk"), "bot_user_id")
+           or _get(manifest, "bot_user_id") or BOT_USER_ID)
     return {int(bot)} if not isinstance(bot, (list, tuple)) else {int(b) for b in bot}
 
 
-def _template(manifest: Any, name: str) -> tuple[str, str | None]:
-    """(source, problem): the manifest's template for ``name`` or the default."""
+_CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+
+
+def _currency(manifest: Any) -> str:
+    cur = (_first(_settings(manifest), "currency") or _get(_get(manifest, "authority"), "currency")
+           or _get(manifest, "currency") or "USD")
+    cur = str(cur)
+    return _CURRENCY_SYMBOLS.get(cur.upper(), cur if len(cur) <= 1 else f"{cur} ")
+
+
+def _template(manifest: Any, name: str, default: str) -> str:
+    """The manifest's template ``name``, else the built-in ``DEFAULT_TEMPLATES[default]``."""
     templates = _get(manifest, "templates") or {}
     src = _get(templates, name)
     if src is not None and not isinstance(src, str):
         src = _first(src, "body", "source", "text", "template")
     if isinstance(src, str) and src.strip():
-        return src, None
-    return DEFAULT_TEMPLATES[name], None
+        return src
+    return DEFAULT_TEMPLATES[default]
 
 
-def _render(manifest: Any, name: str, context: Mapping[str, Any]) -> str:
-    source, _ = _template(manifest, name)
+def _render(manifest: Any, name: str, context: Mapping[str, Any], default: str | None = None,
+            public: bool = False) -> str:
+    """Render the manifest's template ``name``; a template that fails at render time falls back
+    to the built-in one (internal notes say so; public replies never show it)."""
+    default = default or name
+    source = _template(manifest, name, default)
     try:
         return _tidy(render(source, context))
     except TemplateError as exc:
-        if source == DEFAULT_TEMPLATES[name]:
+        if source == DEFAULT_TEMPLATES[default]:
             raise
-        body = _tidy(render(DEFAULT_TEMPLATES[name], context))
-        if name == "handoff_public":
-            return body       # never leak template errors to the customer
-        return f"{body}\n\n_manifest template '{name}' failed ({type(exc).__name__}); default used_"
+        body = _tidy(render(DEFAULT_TEMPLATES[default], context))
+        if public:
+            return body
+        return f"{body}\n\n_manifest template '{escape(name)}' failed ({type(exc).__name__}); default used_"
 
 
 def _tidy(text: str) -> str:
@@ -360,7 +376,7 @@ def _mention(manifest: Any, tier: TierInfo | None, owner_id: int | None, fallbac
     if name:
         return f"@{escape(name)} ({escape(label)})"
     if owner_id is not None:
-        return f"@agent {owner_id} ({escape(label)})"
+        return f"@agent #{owner_id} ({escape(label)})"
     return f"@{escape(label)} team"
 
 
@@ -437,7 +453,10 @@ _DAYWORD = re.compile(r"\b(today|tonight|tomorrow|end of (?:the )?day|eod|cob|en
 _DAYPART = re.compile(r"\b(morning|noon|midday|lunchtime|afternoon|evening|tonight)\b", re.I)
 _USERS = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:of (?:our|my) )?(?:\w+ ){0,2}?"
                     r"(users|people|employees|staff|agents|seats|customers|members|accounts|"
-                    r"stores|locations|sites|clinics|drivers)\b", re.I)
+                    r"stores|shops|locations|sites|clinics|drivers|nurses|doctors|teachers|"
+                    r"students|technicians|engineers|developers|reps|cashiers|branches|offices|"
+                    r"warehouses|devices|terminals|tablets|machines)\b"
+                    r"|\b(?:our|my|all|none of our|all of our) (\d{1,3}(?:,\d{3})+|\d+) [a-z]+s\b", re.I)
 _ALL_USERS = re.compile(r"\b(?:all|every(?:one| one| user)|none) (?:of )?(?:our |my )?"
                         r"(?:users|staff|team|employees|agents|customers|company)\b|"
                         r"\b(?:production|prod|checkout|site|service|platform|system)\b"
@@ -732,7 +751,7 @@ def _users_affected(ticket: Ticket, ctx: _Ctx, manifest: Any = None) -> Item | N
             if src.get(key) not in (None, ""):
                 return Item(str(src[key]), "ticket field", "plain")
     for c in _thread(ticket):
-        if _is_bot(c, ctx):
+        if _is_bot(c, ctx) or _HANDOFF_RE.search(c.body or ""):
             continue
         for s in _sentences(c.body or ""):
             m = _USERS.search(s) or _ALL_USERS.search(s)
@@ -793,6 +812,18 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
+def _fmt_expected(expected: Any) -> str:
+    """`` `2` (window_hours 24)`` for parametrised conditions, `` `vip` `` for plain ones."""
+    if expected is None:
+        return ""
+    if isinstance(expected, Mapping) and "value" in expected:
+        params = ", ".join(f"{escape(str(k).replace('_', ' '))} {escape(_fmt_value(v))}"
+                           for k, v in expected.items() if k != "value")
+        head = "" if expected["value"] is None else " " + code(_fmt_value(expected["value"]))
+        return head + (f" ({params})" if params else "")
+    return " " + code(_fmt_value(expected))
+
+
 def _fired_list(fired: Any) -> list[FiredTrigger]:
     if fired is None:
         return []
@@ -813,12 +844,12 @@ def _reason_lines(escalation: Escalation, fired: Any, manifest: Any, from_label:
             if not cr.held:
                 continue
             op = cr.operator.replace("_", " ")
-            expected = "" if cr.expected is None else " " + code(_fmt_value(cr.expected))
+            expected = _fmt_expected(cr.expected)
             lines.append(f"{code(cr.field)} {escape(op)}{expected}: "
                          f"seen {code(_fmt_value(cr.actual))}")
     if escalation.after_hours:
         route_name = f" ({code(escalation.oncall_route)})" if escalation.oncall_route else ""
-        lines.append(f"Outside business hours: on-call paged{route_name}")
+        lines.append(f"After hours: the team is closed, on-call paged{route_name}")
     others = [f.name for f in fired_all if f.name != escalation.trigger]
     if others:
         lines.append("Also fired: " + ", ".join(code(o) for o in others))
@@ -977,7 +1008,7 @@ def _build(ticket: Ticket, enrichment: Enrichment | None, escalation: Escalation
            n: int, k: int, reason_override: list[str] | None = None,
            ex: dict[str, Any] | None = None) -> _Parts:
     ex = ex if ex is not None else _extract(ticket, manifest, parent)
-    currency = str(_first(_settings(manifest), "currency") or _get(manifest, "currency") or "$")
+    currency = _currency(manifest)
 
     to_tier = _find_tier(manifest, name=escalation.to_tier, group_id=escalation.group_id)
     from_tier = _find_tier(manifest, name=escalation.from_tier) if escalation.from_tier else None
@@ -1174,13 +1205,15 @@ def next_update_at(ticket: Ticket, clocks: Sequence[ClockState], manifest: Any,
 
 
 def warm_reply(ticket: Ticket, escalation: Escalation, clocks: Sequence[ClockState] | None,
-               manifest: Any, now: datetime, *, episode: Any = None,
+               manifest: Any, now: datetime, *, template: str | None = None, episode: Any = None,
                limit: int | None = None) -> Note | None:
-    """The optional public reply (manifest ``handoff.public_reply`` or the tier's
-    ``warm_reply``). Only the team's public name, the owner's first name and the next update
-    time reach it: never the trigger, scores, tags or any internal reason."""
+    """The optional public reply: sent when ``template`` (a manifest template name, e.g. an
+    escalate action's ``public_template``) is given, or when the manifest enables it
+    (``handoff.public_reply`` or the tier's ``warm_reply``) with template ``handoff_public``.
+    Only the team's public name, the owner's first name and the next update time reach the
+    template: never the trigger, scores, tags or any internal reason."""
     tier = _find_tier(manifest, name=escalation.to_tier, group_id=escalation.group_id)
-    if not _public_enabled(manifest, tier):
+    if template is None and not _public_enabled(manifest, tier):
         return None
     ep = default_episode(ticket, escalation) if episode is None else episode
     fp = fingerprint(ticket.id, escalation.trigger, escalation.to_tier, ep, kind="public")
@@ -1198,8 +1231,8 @@ def warm_reply(ticket: Ticket, escalation: Escalation, clocks: Sequence[ClockSta
         next_update = f"by {when} today"
     ctx = {"owner_phrase": f"{first_name} from" if first_name else "a specialist from",
            "owner_first_name": first_name, "team": team, "next_update": next_update,
-           "ticket": {"id": ticket.id}}
-    body = _render(manifest, "handoff_public", ctx)
+           "update_by": next_update.removeprefix("by "), "ticket": {"id": ticket.id}}
+    body = _render(manifest, template or "handoff_public", ctx, "handoff_public", public=True)
     return Note(body=_fit(body, _marker(fp), _limit(manifest, limit)), public=True, fingerprint=fp)
 
 
@@ -1279,10 +1312,12 @@ def authority_checks(enrichment: Enrichment, manifest: Any, tier: str | None) ->
 
 
 def authority_note(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime, *,
-                   tier: str | None = None, limit: int | None = None) -> Note | None:
+                   tier: str | None = None, template_within: str | None = None,
+                   template_above: str | None = None, limit: int | None = None) -> Note | None:
     """Internal note for amounts asked for: within the current tier's limit -> "you may approve
-    it now"; above -> names the approver. ``tier`` defaults to the tier of the ticket's group.
-    None when no amount has a configured limit."""
+    it now"; above -> names the approver. ``tier`` defaults to the tier of the ticket's group;
+    ``template_within`` / ``template_above`` name manifest templates (defaults
+    ``authority_within`` / ``authority_above``). None when no amount has a configured limit."""
     current = (_find_tier(manifest, name=tier) if tier else
                _find_tier(manifest, group_id=ticket.group_id))
     if current is None:
@@ -1290,15 +1325,16 @@ def authority_note(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: d
     checks = authority_checks(enrichment, manifest, current.name)
     if not checks:
         return None
-    currency = str(_first(_settings(manifest), "currency") or _get(manifest, "currency") or "$")
+    currency = _currency(manifest)
     mention = _mention(manifest, current, ticket.assignee_id, current.name)
     parts = []
     for chk in checks:
-        name = "authority_within" if chk.within else "authority_above"
+        default = "authority_within" if chk.within else "authority_above"
+        name = (template_within if chk.within else template_above) or default
         parts.append(_render(manifest, name, {
             "mention": mention, "kind": escape(chk.kind), "amount": _money(chk.amount, currency),
             "limit": _money(chk.limit, currency), "tier": escape(chk.tier_label),
-            "approver": chk.approver_mention}))
+            "approver": chk.approver_mention}, default))
     key = ",".join(f"{c.kind}={c.amount:g}" for c in checks)
     fp = fingerprint(ticket.id, "authority", current.name, key, kind="authority")
     return Note(body=_fit("\n\n".join(parts), _marker(fp), _limit(manifest, limit)),
@@ -1348,13 +1384,16 @@ def missing_context(ticket: Ticket, manifest: Any, *, parent: Ticket | None = No
 
 
 def latest_manual_change(ticket: Ticket, manifest: Any):
-    """The latest ``group_id`` change, if a person (not tiergate) made it; else None."""
+    """The latest ``group_id`` change if a person (not tiergate) moved the ticket from one group
+    to another; None otherwise (no change, tiergate's own, or first routing of an unassigned
+    ticket, which is triage rather than a handoff)."""
     bots = _bot_ids(manifest)
     changes = [c for c in ticket.changes or () if c.field == "group_id"]
     if not changes:
         return None
     last = changes[-1]
-    if last.author_id is None or last.author_id in bots or last.new is None:
+    if (last.author_id is None or last.author_id in bots or last.new is None or last.old is None
+            or last.old == last.new):
         return None
     return last
 

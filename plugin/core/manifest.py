@@ -223,6 +223,7 @@ class Manifest:
     source: Mapping[str, Any] = field(default_factory=dict, repr=False)
     group_index: Mapping[int, tuple[str, str]] = field(default_factory=dict, repr=False)
     program: tuple = field(default=(), repr=False)
+    evaluate: Any = field(default=None, repr=False)   # facts -> tuple[bool] for ``program``
 
     @property
     def nlp_model(self) -> str | None:
@@ -885,7 +886,9 @@ def _build(doc: Mapping[str, Any], data: Mapping[str, Any]) -> Manifest:
         oncall=data["oncall"], templates=MappingProxyType(dict(data["templates"])),
         triggers=trigs, review=data["review"], source=MappingProxyType(dict(doc)),
         group_index=MappingProxyType(index))
-    object.__setattr__(m, "program", compile_program(m))
+    program = compile_program(m)
+    object.__setattr__(m, "program", program)
+    object.__setattr__(m, "evaluate", C.compile_all([ct.group for ct in program]))
     return m
 
 

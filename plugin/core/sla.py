@@ -248,19 +248,52 @@ class _Plan:
 def _plan(cal: Calendar, segments: list[tuple[int, int]], running_now: bool, now_us: int,
           thresholds: Sequence[int]) -> _Plan:
     """Elapsed business µs over the segments and the instant each threshold is (or will be)
-    reached. The last segment ends at ``now``; if running, time continues after it."""
-    elapsed = 0
-    reached: dict[int, int | None] = {t: None for t in thresholds}
+    reached, in one walk over the calendar. The last segment ends at ``now``; if the clock is
+    running, time continues after it."""
     todo = sorted(set(thresholds))
-    for s, e in segments:
-        part = cal.business_us(s, e)
-        while todo and elapsed + part >= todo[0]:
-            reached[todo[0]] = cal.add_us(s, todo[0] - elapsed) if todo[0] > elapsed else s
-            todo.pop(0)
-        elapsed += part
+    reached: dict[int, int | None] = {t: None for t in thresholds}
+    parts: list[tuple[int, int | None]] = list(segments)
     if running_now:
-        for t in todo:
-            reached[t] = cal.add_us(now_us, t - elapsed)
+        parts.append((now_us, None))
+    elapsed = 0            # business µs of the closed segments (up to now)
+    total = 0              # including the open tail (for future thresholds)
+    if cal.always_open:
+        for s, e in parts:
+            while todo and (e is None or total + (e - s) >= todo[0]):
+                reached[todo[0]] = s + (todo[0] - total)
+                todo.pop(0)
+            if e is None:
+                break
+            total += e - s
+        return _Plan(total, reached)
+    if not parts:
+        return _Plan(0, reached)
+    spans = cal.spans_from(parts[0][0])
+    current = next(spans, None)
+    for s, e in parts:
+        while current is not None:
+            ss, se = current
+            if se <= s:
+                current = next(spans, None)
+                continue
+            if e is not None and ss >= e:
+                break
+            a = max(ss, s)
+            b = se if e is None else min(se, e)
+            part = b - a
+            while todo and total + part >= todo[0]:
+                reached[todo[0]] = a + (todo[0] - total)
+                todo.pop(0)
+            total += part
+            if e is not None:
+                elapsed += part
+                if se > e:
+                    break          # this open span continues into the next segment
+            elif not todo:
+                break
+            current = next(spans, None)
+    if not running_now:
+        elapsed = total
     return _Plan(elapsed, reached)
 
 

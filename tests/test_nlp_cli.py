@@ -1,0 +1,105 @@
+"""``tiergate score`` on stdin and ``tiergate train`` on a small generated history."""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tiergate.nlp.cli import score, train
+from tiergate.nlp.enrich import Enricher
+
+TIERGATE = [sys.executable, "-m", "tiergate.plugin.cli"]
+
+
+def test_score_reads_stdin_and_writes_one_line_per_input_in_order():
+    lines = [
+        {"text": "I was charged twice!!! Refund of $40 or I contact my lawyer."},
+        {"comments": ["How do I add a user?", "Still waiting. Third time I ask."]},
+        {"comments": [{"body": "Thanks, all good now!"}]},
+    ]
+    stdin = "\n".join(json.dumps(x) for x in lines) + "\n\n"
+    proc = subprocess.run(TIERGATE + ["score"], input=stdin, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert len(out) == 3
+    for row in out:
+        assert set(row) >= {"attention_score", "sentiment", "sentiment_label", "complaint",
+                            "risk_tags", "reasons"}
+        assert sum(r["points"] for r in row["reasons"]) == row["attention_score"]
+    assert {"legal", "billing"} <= {t["tag"] for t in out[0]["risk_tags"]}
+    assert out[0]["amounts"] == {"refund": 40.0}
+    assert "repeat_contact" in {t["tag"] for t in out[1]["risk_tags"]}
+    assert out[2]["sentiment_label"] == "positive" and out[2]["attention_score"] == 0
+
+
+@pytest.mark.parametrize("bad,field", [
+    ('{"txt": "x"}', "text"),
+    ('{"text": 5}', "text"),
+    ('{"comments": "x"}', "comments"),
+    ('{"comments": ["ok", 3]}', "comments[1]"),
+    ("{not json", "<line>"),
+])
+def test_score_bad_line_names_line_and_field(bad, field):
+    result = CliRunner().invoke(score, input='{"text": "fine"}\n' + bad + "\n")
+    assert result.exit_code != 0
+    assert "line 2" in result.output and field in result.output
+    assert "Traceback" not in result.output
+
+
+def test_score_with_workers_keeps_order():
+    texts = [f"ticket {i}: " + ("this is terrible" if i % 3 == 0 else "thanks") for i in range(30)]
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    result = CliRunner().invoke(score, ["--workers", "2"], input=stdin)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.output.splitlines()]
+    assert [o["sentiment_label"] == "negative" for o in out] == [i % 3 == 0 for i in range(30)]
+
+
+def _history(path: Path, n: int = 80) -> None:
+    rng = random.Random(3)
+    bad = ["the export is broken again", "I was charged twice", "still waiting for an answer",
+           "this is unacceptable, fix it", "nobody replies, third time I write"]
+    good = ["how do I add a user", "thanks for the quick help", "where can I change my email",
+            "can you send me the invoice", "please update my address"]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            label = i % 2 == 0
+            words = bad if label else good
+            if i % 4 < 2:
+                row = {"text": rng.choice(words) + ". " + rng.choice(words), "label": label}
+            else:
+                row = {"comments": [rng.choice(words), rng.choice(words)], "label": label}
+            fh.write(json.dumps(row) + "\n")
+
+
+def test_train_produces_a_model_that_loads_and_scores(tmp_path):
+    hist = tmp_path / "history.jsonl"
+    _history(hist)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(out),
+                                        "--folds", "3", "--epochs", "5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["rows"] == 80 and report["cv"]["folds"] == 3
+    assert 0.0 <= report["cv"]["roc_auc"] <= 1.0
+    assert (out / "tiergate.json").exists() and (out / "meta.json").exists()
+    enricher = Enricher(None, model_path=str(out))
+    hot = enricher.score_text("still waiting, the export is broken again")
+    cold = enricher.score_text("thanks for the quick help")
+    assert hot.model_score is not None and hot.model_score > cold.model_score
+    assert "model" in {r.signal for r in hot.reasons}
+    assert sum(r.points for r in hot.reasons) == hot.attention_score
+
+
+def test_train_bad_history_line(tmp_path):
+    hist = tmp_path / "h.jsonl"
+    hist.write_text('{"text": "a", "label": true}\n{"text": "b", "label": "maybe"}\n')
+    result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0
+    assert "line 2" in result.output and "label" in result.output

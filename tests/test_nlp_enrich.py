@@ -1,0 +1,162 @@
+"""Enricher: negation and hedging, conversation signals, reasons adding up, amounts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tiergate.nlp.amounts import find_amounts
+from tiergate.nlp.enrich import Enricher
+from tiergate.plugin.core.model import Comment, Enrichment, Organization, Ticket
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher(None)
+
+
+def tags(en: Enrichment) -> set[str]:
+    return set(en.tags)
+
+
+def comment(i, role, body, hours_ago, public=True):
+    return Comment(id=i, author_id=1 if role == "end-user" else 2, author_role=role, body=body,
+                   public=public, created_at=NOW - timedelta(hours=hours_ago))
+
+
+def ticket(comments, org=None, **kw) -> Ticket:
+    base = dict(id=7, subject="Help", description=comments[0].body if comments else "",
+                status="open", priority=None, type=None, group_id=None, assignee_id=None,
+                requester_id=1, organization_id=None, tags=(), channel="web",
+                created_at=NOW - timedelta(days=2), updated_at=NOW, comments=tuple(comments),
+                organization=org)
+    base.update(kw)
+    return Ticket(**base)
+
+
+@pytest.mark.parametrize("text,tag,present", [
+    ("This is not an outage, just a question about invoices.", "outage", False),
+    ("The site is no longer down, thanks.", "outage", False),
+    ("There is no outage on our side.", "outage", False),
+    ("Your service is down again and we have an outage.", "outage", True),
+    ("If this isn't fixed I'll cancel.", "churn", True),
+    ("If this isn't fixed by Friday we will take legal action.", "legal", True),
+    ("Please cancel my order 1234.", "churn", False),
+    ("I will cancel my order then.", "churn", False),
+    ("I want to cancel my subscription.", "churn", True),
+    ("If I cancel my subscription, do I get a refund?", "churn", False),
+    ("I'm not going to sue you, relax.", "legal", False),
+    ("I CANNOT log in since this morning", "outage", True),
+    ("I can't log in", "outage", True),
+    ("I do not want to speak to a manager, just fix it", "human_request", False),
+    ("Could I talk to a real person please?", "human_request", True),
+    ("i need help talkiing with someone", "human_request", True),
+    ("How do I call customer service?", "human_request", False),
+    ("My account was hacked!", "security", True),
+    ("Refunds please", "billing", True),
+])
+def test_negation_and_hedging(enricher, text, tag, present):
+    en = enricher.score_text(text)
+    assert (tag in tags(en)) is present, (text, en.risk_tags)
+
+
+def test_risk_tag_carries_phrase_and_comment_index(enricher):
+    en = enricher.score_comments(["Hello there", "ok I will contact my lawyer"])
+    legal = [r for r in en.risk_tags if r.tag == "legal"]
+    assert legal and legal[0].phrase.lower() == "lawyer" and legal[0].comment_index == 1
+
+
+def test_conversation_trend_and_comment_sentiments(enricher):
+    t = ticket([
+        comment(1, "end-user", "Hi, could you help me export my invoices? Thanks!", 30),
+        comment(2, "agent", "Sure, looking into it.", 29),
+        comment(3, "end-user", "This is terrible. Still broken and nobody answers. Awful.", 2),
+    ])
+    en = enricher.enrich(t, NOW)
+    assert len(en.comment_sentiments) == 2
+    assert en.comment_sentiments[0] > 0 > en.comment_sentiments[1]
+    assert en.sentiment_shift < -0.4
+    assert "trend" in {r.signal for r in en.reasons}
+    assert en.sentiment_label == "negative"
+
+
+def test_response_delay_repeat_contacts_and_value(enricher):
+    org = Organization(id=3, name="Acme", segment="enterprise", account_value=150000.0,
+                       renewal_at=NOW + timedelta(days=20))
+    t = ticket([
+        comment(1, "end-user", "Our export fails.", 50),
+        comment(2, "agent", "Checking.", 49),
+        comment(3, "end-user", "Any news?", 30),
+        comment(4, "end-user", "Hello?", 26),
+        comment(5, "end-user", "Anyone?", 25),
+    ], org=org)
+    en = enricher.enrich(t, NOW)
+    signals = {r.signal: r for r in en.reasons}
+    assert signals["response_delay"].points == 16      # waiting 30 h
+    assert signals["repeat_contact"].points == 10      # two follow-ups without an answer
+    assert signals["customer_value"].points == 15      # capped
+    answered = ticket([comment(1, "end-user", "Our export fails.", 50),
+                       comment(2, "agent", "Fixed now.", 1)], org=org)
+    assert "response_delay" not in {r.signal for r in enricher.enrich(answered, NOW).reasons}
+
+
+@pytest.mark.parametrize("texts", [
+    ["hello"],
+    ["I was charged twice!!! Refund of $250 now or I call my lawyer and cancel my account. "
+     "This is the THIRD TIME. UNACCEPTABLE. I want to speak to a manager. Security breach too, "
+     "the site is down, outage everywhere."],
+    ["thanks a lot, great service"],
+    ["Hi", "still waiting", "this is ridiculous, I will cancel"],
+])
+def test_reasons_sum_to_score(enricher, texts):
+    en = enricher.score_comments(texts)
+    assert 0 <= en.attention_score <= 100
+    assert sum(r.points for r in en.reasons) == en.attention_score
+
+
+def test_reasons_sum_to_score_on_full_ticket(enricher):
+    org = Organization(id=3, name="Big", segment="vip", account_value=500000.0)
+    t = ticket([comment(1, "end-user", "URGENT!!! outage, lawyer, hacked, cancel my account, "
+                                        "speak to a manager, third time, charged twice", 100)],
+               org=org)
+    en = enricher.enrich(t, NOW)
+    assert en.attention_score >= 90
+    assert sum(r.points for r in en.reasons) == en.attention_score
+    raw = sum(r.points for r in en.reasons if r.signal != "cap")
+    assert (raw > 100) == any(r.signal == "cap" for r in en.reasons)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("I want a refund of $250", {"refund": 250.0}),
+    ("please refund 1,200.50 USD", {"refund": 1200.5}),
+    ("a 20 EUR credit would be fair", {"credit": 20.0}),
+    ("Can I get $15 off?", {"discount": 15.0}),
+    ("I paid $99. Refund please.", {"refund": 99.0}),
+    ("refund me, the ticket is 4411", {}),
+    ("no money mentioned", {}),
+])
+def test_amounts(text, expected):
+    assert find_amounts(text) == expected
+
+
+def test_amounts_in_enrichment(enricher):
+    en = enricher.score_text("Give me a refund of $250 and a $20 credit")
+    assert en.amounts == {"refund": 250.0, "credit": 20.0}
+
+
+def test_from_manifest_object_and_dict():
+    class FakeManifest:
+        keywords = {"vip_words": ("golden ticket",)}
+        nlp_model = None
+
+    en = Enricher.from_manifest(FakeManifest()).score_text("I hold the Golden Tickets")
+    assert "vip_words" in en.tags
+    en = Enricher.from_manifest({"keywords": {"x": ["foo bar"]}}).score_text("foo bar")
+    assert "x" in en.tags
+
+
+def test_round_trip_json(enricher):
+    en = enricher.score_text("I was charged twice, refund of $10 please")
+    assert Enrichment.from_dict(en.to_dict()) == en

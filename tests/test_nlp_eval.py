@@ -1,0 +1,55 @@
+"""The out-of-the-box rules on the shared labelled data (skips when ../shared/data is absent).
+
+Targets from issue 5 are asserted on all rows of each set (the rules were not fitted to them).
+Targets not reached yet are marked xfail with the measured figure, so the gap stays visible.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tiergate.nlp import metrics as M
+from tiergate.nlp.evaluate import evaluate
+
+
+@pytest.fixture(scope="module")
+def rules_result(shared_data):
+    return evaluate(shared_data, train=False)
+
+
+def _value(result, task, subset, metric, variant="rules"):
+    for r in result["rows"]:
+        if r["task"] == task and r["subset"] == subset and r["variant"] == variant:
+            return r["values"][metric]
+    raise KeyError((task, subset, variant))
+
+
+NOT_YET = pytest.mark.xfail(strict=False, reason="target not reached yet (see docs/nlp.md)")
+
+
+@pytest.mark.parametrize("task,subset,metric,minimum", [
+    ("sentiment", "confidence>=0.9", "accuracy", 0.70),
+    ("human", "all", "recall", 0.95),
+    ("human", "all", "precision", 0.90),
+    pytest.param("complaint", "all / all", "accuracy", 0.80, marks=NOT_YET),
+    pytest.param("risk", "all", "roc_auc", 0.80, marks=NOT_YET),
+])
+def test_out_of_the_box_targets(rules_result, task, subset, metric, minimum):
+    value = _value(rules_result, task, subset, metric)
+    assert value >= minimum, f"{task} {metric} on {subset}: {value:.3f} < {minimum}"
+
+
+def test_rules_beat_majority_baseline(rules_result):
+    assert _value(rules_result, "risk", "all", "roc_auc") > 0.6
+    assert _value(rules_result, "complaint", "all / all", "accuracy") > \
+        _value(rules_result, "complaint", "all / all", "accuracy", "majority")
+    assert _value(rules_result, "sentiment", "all", "macro_f1") > \
+        _value(rules_result, "sentiment", "all", "macro_f1", "majority")
+
+
+def test_metrics_helpers():
+    y = [True, True, False, False]
+    assert M.roc_auc(y, [0.9, 0.8, 0.1, 0.2]) == 1.0
+    assert M.roc_auc(y, [0.5, 0.5, 0.5, 0.5]) == 0.5
+    assert M.pr_auc(y, [0.9, 0.8, 0.1, 0.2]) == 1.0
+    assert M.prf(y, [True, False, True, False]) == (0.5, 0.5, 0.5)
+    assert M.macro_f1(["a", "b"], ["a", "b"]) == 1.0
