@@ -299,6 +299,132 @@ def bench_lag(quick: bool) -> list[dict]:
     ]
 
 
+_PIPELINE_WORKER = """
+import sys
+sys.path.insert(0, {bench!r})
+import bench_sla  # noqa: F401  (bare_due, imported once)
+from tiergate.plugin.config import Settings
+from tiergate.jobs.worker import make_worker
+make_worker(Settings.from_env()).work(with_scheduler=True, logging_level="ERROR")
+"""
+WARN_TARGET_MIN = 40          # warn (75%) at 30 min after creation, breach 10 min later
+
+
+def bench_lag_pipeline(quick: bool) -> list[dict]:
+    """Warning lag through the whole pipeline: N open tickets in the local Zendesk-compatible
+    server, all planned; a subset reaches 75% of its first-reply target inside the window; one
+    real worker (``jobs.worker.make_worker``: spaCy, decide, write-back) wakes on each timer and
+    writes the warning tag + note of the default manifest's ``sla_warning`` trigger. Lag = due
+    instant -> decision written (recorded by ``timer_due``); baseline = bare RQ jobs due at the
+    same instants in the same worker."""
+    import tempfile
+
+    from redis import Redis
+
+    from tiergate.jobs import timers as jt
+    from tiergate.jobs.queues import queue
+    from tiergate.plugin.config import Settings
+    from tiergate.plugin.core import sla
+    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+    from tiergate.plugin.helpdesks import LocalZendesk
+
+    planned, due, window = (2_000, 40, 20.0) if quick else (10_000, 200, 45.0)
+    doc = json.loads(Path(default_manifest_path()).read_text())
+    doc["sla"] = {"warn_at": [75], "policies": [
+        {"name": "bench-high", "match": {"priorities": ["high"]},
+         "metrics": [{"metric": "first_reply_time", "target_minutes": WARN_TARGET_MIN}]},
+        {"name": "bench-normal", "metrics": [{"metric": "first_reply_time", "target_minutes": 4320}]}]}
+    tmp = tempfile.mkdtemp(prefix="bench-sla-")
+    mpath = Path(tmp) / "manifest.json"
+    mpath.write_text(json.dumps(doc))
+    manifest = load_manifest(str(mpath))
+    server = _redis()
+    desk = LocalZendesk.start()
+    proc = None
+    try:
+        conn = Redis.from_url(server.url)
+        settings = Settings.from_env({}, redis_url=server.url, helpdesk="zendesk",
+                                     manifest_path=str(mpath), db_url=f"sqlite:///{tmp}/log.sqlite",
+                                     queue_name="bench-sla-pipe", **desk.settings_overrides())
+        env = dict(os.environ, BENCH_REDIS_URL=server.url)
+        for name, var in Settings.ENV.items():
+            value = getattr(settings, name)
+            if value is not None:
+                env[var] = str(value)
+        proc = subprocess.Popen([sys.executable, "-c", _PIPELINE_WORKER.format(bench=str(HERE))],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rnd = random.Random(5)
+        now = datetime.now(UTC)
+
+        def example(i: int, priority: str) -> dict:
+            return {"external_id": f"bench-{i}", "subject": f"Export broken {i}",
+                    "description": "The export button does nothing since this morning.",
+                    "priority": priority, "status": "open", "type": "question", "channel": "web",
+                    "tags": [], "age_minutes": 0, "group_id": 101, "assignee_id": 201,
+                    "requester": {"name": "Bench Requester", "email": "bench@example.com"},
+                    "organization": None, "comments": []}
+
+        def plan(ticket_id: int, created: datetime, priority: str) -> None:
+            t = Ticket(id=ticket_id, subject="s", description="d", status="open",
+                       priority=priority, type=None, group_id=101, assignee_id=201,
+                       requester_id=1, organization_id=None, tags=(), channel="web",
+                       created_at=created, updated_at=created,
+                       comments=(Comment(1, 1, "end-user", "d", True, created),))
+            jt.schedule(conn, settings, "zendesk", ticket_id,
+                        sla.timers(sla.clocks(t, None, manifest, now)), now=now)
+
+        t0 = time.perf_counter()
+        for i in range(planned - due):                       # open tickets planned days ahead
+            created = now - timedelta(minutes=rnd.uniform(0, 600))
+            plan(desk.handle.import_example(example(i, "normal"), created, deliver=False),
+                 created, "normal")
+        planning_s = time.perf_counter() - t0
+        _wait_for_worker(conn, timeout=120)
+        start = datetime.now(UTC) + timedelta(seconds=3)
+        warn_after = timedelta(minutes=WARN_TARGET_MIN * 0.75)
+        q = queue(conn, settings)
+        due_ids = []
+        for i in range(due):                                 # these reach 75% inside the window
+            at = start + timedelta(seconds=rnd.uniform(0, window))
+            created = at - warn_after
+            tid = desk.handle.import_example(example(planned + i, "high"), created, deliver=False)
+            plan(tid, created, "high")
+            due_ids.append(tid)
+            q.enqueue_at(datetime.fromtimestamp(math.ceil(at.timestamp()), tz=UTC),
+                         "bench_sla.bare_due", {"at": at.timestamp()}, job_id=f"bare-{tid}")
+        deadline = time.time() + window + 120
+        while time.time() < deadline:
+            if len(jt.lag_samples(conn)) >= due and conn.llen("bench:bare_lag") >= due:
+                break
+            time.sleep(0.5)
+        lags = sorted(done for _start, done in jt.lag_samples(conn))
+        bare = sorted(float(x) for x in conn.lrange("bench:bare_lag", 0, -1))
+        warned = sum("tg_sla_warning" in (desk.handle.state.tickets[t].get("tags") or [])
+                     for t in due_ids)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        desk.stop()
+        server.stop()
+    note = (f"{planned} open tickets planned ({planning_s:.0f}s), {len(lags)}/{due} warnings "
+            f"due in {window:.0f}s, {warned} tagged+noted; full pipeline, one worker")
+    if not lags or not bare:
+        return [{"name": "warning_lag_pipeline_p99_s", "value": None, "unit": "s",
+                 "baseline": None, "ratio": None, "note": note}]
+    return [
+        {"name": "warning_lag_pipeline_p50_s", "value": round(_pct(lags, 50), 3), "unit": "s",
+         "baseline": round(_pct(bare, 50), 3), "ratio": _ratio(_pct(lags, 50), _pct(bare, 50)),
+         "note": note},
+        {"name": "warning_lag_pipeline_p99_s", "value": round(_pct(lags, 99), 3), "unit": "s",
+         "baseline": round(_pct(bare, 99), 3), "ratio": _ratio(_pct(lags, 99), _pct(bare, 99)),
+         "note": note},
+    ]
+
+
 def _pair(at: datetime):
     from tiergate.plugin.core.model import Timer
 

@@ -35,7 +35,6 @@ other 4xx → ``ConnectorError`` with Zammad's message (retrying cannot fix a va
 from __future__ import annotations
 
 import html
-import os
 import re
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -337,21 +336,10 @@ class ZammadConnector:
 
 
 def from_settings(settings: Any) -> ZammadConnector:
-    """``ZAMMAD_URL`` / ``ZAMMAD_TOKEN`` from Settings (``zammad_url`` / ``zammad_api_token`` when
-    the lead adds them; ``settings.extra`` or the environment until then)."""
-    extra = getattr(settings, "extra", None) or {}
-
-    def pick(attrs: tuple[str, ...], env: str) -> str | None:
-        for attr in attrs:
-            value = getattr(settings, attr, None) or extra.get(attr)
-            if value:
-                return str(value)
-        return os.environ.get(env) or None
-
-    url = pick(("zammad_url",), "ZAMMAD_URL")
-    token = pick(("zammad_api_token", "zammad_token"), "ZAMMAD_TOKEN")
-    if not url:
+    """The connector for ``ZAMMAD_URL`` / ``ZAMMAD_TOKEN`` (Settings ``zammad_url`` / ``zammad_api_token``)."""
+    if not settings.zammad_url:
         raise ValueError("ZAMMAD_URL: required for helpdesk zammad (e.g. https://desk.example.com)")
-    if not token:
+    if not settings.zammad_api_token:
         raise ValueError("ZAMMAD_TOKEN: required for helpdesk zammad (an agent's API token)")
-    return ZammadConnector(url, token, webhook_secret=getattr(settings, "webhook_secret", None))
+    return ZammadConnector(settings.zammad_url, settings.zammad_api_token,
+                           webhook_secret=settings.webhook_secret)

@@ -1102,19 +1102,7 @@ class LocalZammad:
         return self.handle.import_example(example, now)
 
     def settings_overrides(self) -> dict[str, Any]:
-        from tiergate.plugin.config import Settings
-
-        names = {f for f in Settings.__dataclass_fields__}
-        out: dict[str, Any] = {}
-        if "zammad_url" in names:
-            out["zammad_url"] = self.handle.url
-        for attr in ("zammad_api_token", "zammad_token"):
-            if attr in names:
-                out[attr] = self.handle.token
-        return out
-
-    def env(self) -> dict[str, str]:
-        return self.handle.env()
+        return {"zammad_url": self.handle.url, "zammad_api_token": self.handle.token}
 
     def stop(self) -> None:
         self.handle.stop()

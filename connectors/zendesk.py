@@ -226,7 +226,7 @@ def from_settings(settings: Settings) -> ZendeskConnector:
     return ZendeskConnector(
         settings.zendesk_subdomain or "", settings.zendesk_email or "", settings.zendesk_api_token or "",
         webhook_secret=settings.webhook_secret, scheme=settings.zendesk_scheme, netloc=settings.zendesk_netloc,
-        timeout=float(settings.extra.get("zendesk_timeout", DEFAULT_TIMEOUT)),
+        timeout=float(settings.zendesk_timeout),
         timestamp_tolerance=settings.timestamp_tolerance)
 
 

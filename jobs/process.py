@@ -104,16 +104,7 @@ def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichm
         _notify(rt, note)
     for fired in decision.fired:
         rt.count("tiergate_decisions_total", {"trigger": fired.name})
-    state.save_summary(rt.conn, helpdesk, ticket.id, {
-        "ticket_id": ticket.id, "at": decision.to_dict()["at"], "reason": reason,
-        "delivery_id": delivery_id, "manifest_version": decision.manifest_version,
-        "attention_score": enrichment.attention_score,
-        "sentiment": enrichment.sentiment, "risk_tags": [r.to_dict() for r in enrichment.risk_tags],
-        "signals": [r.to_dict() for r in enrichment.reasons],
-        "fired": [f.name for f in decision.fired],
-        "escalation": decision.escalation.to_dict() if decision.escalation else None,
-        "reasons": list(decision.reasons),
-    })
+    _save_summary(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
     if rt.decision_log is not None:
         rt.decision_log.record(decision, ticket, enrichment, helpdesk=helpdesk, delivery_id=delivery_id)
         rt.decision_log.observe(ticket, decision.at)
@@ -121,6 +112,27 @@ def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichm
         from tiergate.jobs import timers
 
         timers.schedule(rt.conn, rt.settings, helpdesk, ticket.id, decision.timers)
+
+
+def _save_summary(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichment,
+                  decision: Decision, delivery_id: str, reason: str) -> None:
+    """What the last acting decision did and why (the demo and operators read it); a later
+    decision that changes nothing only refreshes ``checked_at``, keeping the explanation."""
+    at = decision.to_dict()["at"]
+    previous = state.load_summary(rt.conn, helpdesk, ticket.id)
+    if previous is not None and not (decision.fired or decision.escalation):
+        state.save_summary(rt.conn, helpdesk, ticket.id, {**previous, "checked_at": at})
+        return
+    state.save_summary(rt.conn, helpdesk, ticket.id, {
+        "ticket_id": ticket.id, "at": at, "checked_at": at, "reason": reason,
+        "delivery_id": delivery_id, "manifest_version": decision.manifest_version,
+        "attention_score": enrichment.attention_score, "sentiment": enrichment.sentiment,
+        "risk_tags": [r.to_dict() for r in enrichment.risk_tags],
+        "signals": [r.to_dict() for r in enrichment.reasons],
+        "fired": [f.name for f in decision.fired],
+        "escalation": decision.escalation.to_dict() if decision.escalation else None,
+        "reasons": list(decision.reasons),
+    })
 
 
 def _notify(rt: Runtime, note: Notification) -> None:

@@ -41,14 +41,14 @@ WEIGHTS = {
     "sentiment": 25,        # x (-sentiment) for a negative conversation
     "tags_cap": 50,         # all risk tags together
     "trend": 10,            # first customer comment neutral/positive, last one negative
-    "caps": 5, "exclaim": 5,
-    "complaint": 5,
+    "caps": 5, "exclaim": 5, "blame": 15,
+    "complaint": 10,
     "repeat_per_followup": 5, "repeat_cap": 15, "followup_ticket": 5,
     "vip": 12, "enterprise": 8, "value_100k": 6, "value_25k": 3, "renewal_60d": 4, "value_cap": 15,
     "model": 40,            # x trained model probability
 }
 DELAY_POINTS = ((72, 20), (24, 16), (8, 12), (4, 8), (1, 4))  # (hours waiting >=, points)
-RISK_THRESHOLD = 35       # shipped attention-score cut for "needs attention" (evaluation F1)
+RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (evaluation F1)
 NEGATIVE_AT = -0.05
 POSITIVE_AT = 0.3
 COMPLAINT_SENTIMENT = -0.3
@@ -65,6 +65,8 @@ class TextScore:
     words: int
     caps_words: int
     exclaims: int
+    punct_runs: int
+    blame: int
     risks: tuple[tuple[str, str], ...]       # (tag, phrase), in text order
     dropped: tuple[tuple[str, str, str], ...]
     amounts: Mapping[str, float]
@@ -154,7 +156,7 @@ class Enricher:
         sig = doc._.tg
         return TextScore(sentiment=round(sig.sentiment, 4), sentence_count=len(sig.sentences),
                          words=sig.words, caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
-                         exclaims=sig.exclaims,
+                         exclaims=sig.exclaims, punct_runs=sig.punct_runs, blame=sig.blame,
                          risks=tuple((t, p) for t, p, _ in sorted(sig.risks, key=lambda r: r[2])),
                          dropped=tuple(sig.dropped), amounts=find_amounts(text))
 
@@ -237,9 +239,13 @@ class Enricher:
                                       f"customer went from {sents[0]:+.2f} to {sents[-1]:+.2f}"))
         if any(s.shouting for s in scores):
             reasons.append(Reason("intensity:caps", WEIGHTS["caps"], "customer writes in capitals"))
-        if any(s.exclaims >= 3 for s in scores):
-            reasons.append(Reason("intensity:exclaim", WEIGHTS["exclaim"],
-                                  "repeated exclamation marks"))
+        if any(s.exclaims >= 3 or s.punct_runs for s in scores):
+            reasons.append(Reason("intensity:punctuation", WEIGHTS["exclaim"],
+                                  'repeated "!" / "?"'))
+        blamed = sum(s.blame for s in scores)
+        if blamed:
+            reasons.append(Reason("blame", WEIGHTS["blame"],
+                                  f"{blamed} negative sentence(s) addressed to the company"))
         if complaint:
             reasons.append(Reason("complaint", WEIGHTS["complaint"], "reads as a complaint"))
         reasons.extend(extra)

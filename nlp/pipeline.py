@@ -52,6 +52,8 @@ HUMAN_NOUNS = frozenset("""human person someone somebody agent representative re
 assistant advisor adviser associate consultant specialist anyone anybody
 supervisor operator employee staff people humans persons agents representatives managers
 supervisors operators""".split())
+SECOND_PERSON = frozenset("you your yours yourself u ur y'all ya".split())
+BLAME_AT = -0.2
 # "I can't reach anyone" is still a request; only a negated wish blocks it ("don't want to").
 DESIRE = frozenset("want wanna need wish like".split())
 # A negation right before one of these reports something broken or missing ("no longer
@@ -62,7 +64,9 @@ found open opening opens start starting starts turn sync syncing update updated 
 responded responding reply replied answer answered fix fixed fixing deliver delivered show showing
 shows play playing send sent log login access accessing pay paid refund refunded call called hear
 heard come came show load print install installed download downloading upload uploading accept
-accepted process processed ship shipped resolve resolved help helped help helping internet power
+accepted process processed ship shipped resolve resolved help helped help helping internet power appear appeared appearing remember remembers see
+answering engage engaged broadband tab phone network heat water tv cable app website site
+account money order package parcel item refund
 signal service response wifi connection email delivery update updates refund reply answer
 callback""".split())
 HUMAN_DIRECT = (("human", "agent"), ("live", "agent"), ("real", "person"), ("real", "human"),
@@ -78,6 +82,8 @@ class Signals:
     sentiment_words: int = 0
     words: int = 0
     exclaims: int = 0
+    punct_runs: int = 0        # "??", "?!", "!!!" runs
+    blame: int = 0             # negative sentences addressed to "you" / "your"
     risks: list[tuple[str, str, int]] = field(default_factory=list)  # (tag, phrase, char offset)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (tag, phrase, why)
 
@@ -232,7 +238,7 @@ def make_signals(nlp: Language, name: str):
     return SignalsComponent(nlp)
 
 
-VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC = (1 << k for k in range(10))
+VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU = (1 << k for k in range(11))
 
 
 class SignalsComponent:
@@ -288,6 +294,7 @@ class SignalsComponent:
         add({s.add(w) for w in HUMAN_NOUNS}, HUMAN)
         add(self.direct_mods, DIRECT)
         add({s.add(w) for w in FUNCTIONAL}, FUNC)
+        add({s.add(w) for w in SECOND_PERSON}, YOU)
         if self.known:
             add(_typos(CONTACT_VERBS, self.known), CONTACT)
             add(_typos(HUMAN_NOUNS, self.known), HUMAN)
@@ -322,6 +329,7 @@ class SignalsComponent:
         boost = self.boost
         lex = self.lex
         any_lower = None
+        you = False
         for i in range(n):
             c = codes[i]
             if not c:
@@ -330,20 +338,26 @@ class SignalsComponent:
                 if c & EXCL:
                     exclaims += 1
                 if i + 1 < n and codes[i + 1] & END:
+                    sig.punct_runs += 1
                     continue
                 if sent_hits:
                     if exclaims:
                         emph = min(exclaims, 4) * 0.292
                         total += emph if total > 0 else -emph
-                    sentences.append(lx.normalize(total))
+                    value = lx.normalize(total)
+                    sentences.append(value)
+                    if you and value <= BLAME_AT:
+                        sig.blame += 1
                 sig.exclaims += exclaims
                 total = 0.0
                 sent_hits = exclaims = 0
-                after_but = False
+                after_but = you = False
                 mods = []
                 verb_at = -1
                 neg_at = -9
                 continue
+            if c & YOU:
+                you = True
             if c & BUT:
                 if not after_but:
                     total *= 0.5
@@ -390,7 +404,10 @@ class SignalsComponent:
             if exclaims:
                 emph = min(exclaims, 4) * 0.292
                 total += emph if total > 0 else -emph
-            sentences.append(lx.normalize(total))
+            value = lx.normalize(total)
+            sentences.append(value)
+            if you and value <= BLAME_AT:
+                sig.blame += 1
         sig.exclaims += exclaims
         sig.sentiment_words = hits
         if sentences:

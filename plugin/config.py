@@ -22,6 +22,9 @@ class Settings:
     zendesk_api_token: str | None = _secret()
     zendesk_scheme: str | None = None          # ZENPY_FORCE_SCHEME, for a local server
     zendesk_netloc: str | None = None          # ZENPY_FORCE_NETLOC
+    zendesk_timeout: float = 10.0               # seconds per API request
+    zammad_url: str | None = None
+    zammad_api_token: str | None = _secret()
     db_url: str = "sqlite:///tiergate.sqlite"
     timestamp_tolerance: float = 300.0          # seconds
     max_body_bytes: int = 256 * 1024
@@ -40,6 +43,9 @@ class Settings:
         "zendesk_api_token": "ZENDESK_API_TOKEN",
         "zendesk_scheme": "ZENPY_FORCE_SCHEME",
         "zendesk_netloc": "ZENPY_FORCE_NETLOC",
+        "zendesk_timeout": "ZENDESK_TIMEOUT",
+        "zammad_url": "ZAMMAD_URL",
+        "zammad_api_token": "ZAMMAD_TOKEN",
         "db_url": "TIERGATE_DB_URL",
         "timestamp_tolerance": "TIERGATE_TIMESTAMP_TOLERANCE",
         "max_body_bytes": "TIERGATE_MAX_BODY_BYTES",

@@ -109,7 +109,7 @@ def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
     http = _serve_in_thread(create_app(settings), port)
     stack.exits.callback(http.shutdown)
 
-    env = {**os.environ, **_settings_env(settings), **desk.env()}
+    env = {**os.environ, **_settings_env(settings)}
     log = open(Path(workdir) / "worker.log", "wb")
     stack.exits.callback(log.close)
     stack.worker = subprocess.Popen(

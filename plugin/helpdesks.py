@@ -57,9 +57,6 @@ class LocalZendesk:
                 "zendesk_api_token": DEMO_TOKEN, "zendesk_scheme": "http",
                 "zendesk_netloc": self.handle.netloc}
 
-    def env(self) -> dict[str, str]:
-        return {}
-
     def stop(self) -> None:
         self.handle.stop()
 

@@ -124,10 +124,7 @@ def zendesk_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[s
 
 
 def zammad_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[str], None] = click.echo) -> Desk:
-    extra = settings.extra or {}
-    url = getattr(settings, "zammad_url", None) or extra.get("zammad_url") or os.environ.get("ZAMMAD_URL")
-    token = (getattr(settings, "zammad_api_token", None) or getattr(settings, "zammad_token", None)
-             or extra.get("zammad_token") or os.environ.get("ZAMMAD_TOKEN"))
+    url, token = settings.zammad_url, settings.zammad_api_token
     if not url or not token:
         raise click.UsageError("ZAMMAD_URL and ZAMMAD_TOKEN are required")
     return Desk(url.rstrip("/"), {"Accept": "application/json", "Authorization": f"Token token={token}",
@@ -135,7 +132,8 @@ def zammad_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[st
 
 
 def _pages(desk: Desk, path: str, key: str) -> list[dict]:
-    """Every object of a Zendesk offset-paginated list (nothing in dry-run)."""
+    """Every object of a Zendesk list, offset (``next_page``) or cursor (``meta.has_more`` +
+    ``links.next``) paginated; nothing in dry-run."""
     out: list[dict] = []
     next_path: str | None = path
     while next_path:
@@ -144,6 +142,8 @@ def _pages(desk: Desk, path: str, key: str) -> list[dict]:
             return out
         out.extend(data.get(key) or [])
         nxt = data.get("next_page")
+        if not nxt and (data.get("meta") or {}).get("has_more"):      # cursor pagination (webhooks)
+            nxt = (data.get("links") or {}).get("next")
         next_path = nxt[len(desk.base_url):] if nxt and nxt.startswith(desk.base_url) else None
     return out
 

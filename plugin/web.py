@@ -7,9 +7,18 @@ and enqueues one job (202), or answers 200 for a duplicate. Redis unreachable ->
 ``Retry-After`` so the helpdesk retries: nothing is acknowledged that was not stored. Every error
 is a JSON body; no traceback, no 500, no secret ever leaves the process.
 
+Dedupe and enqueue stay consistent: the delivery's key is claimed as "pending" (SET NX, short
+TTL), the job is enqueued, then the key is marked done for ``settings.dedupe_ttl``. A failed enqueue
+deletes the key (or it expires) so the helpdesk's retry is accepted; a copy arriving while the
+key is pending is told to retry (503). A 2xx therefore means "in Redis"; surviving a Redis crash
+also needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``always``), which
+``tiergate serve`` checks at start. Anything unexpected answers 503 + Retry-After, never a 500.
+
 Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``, entries
 ``"module:function"`` with ``function(headers, body, secret, now, tolerance) -> Delivery``), so a
-second helpdesk plugs in without touching this module.
+second helpdesk plugs in without touching this module. Counters go through
+``tiergate.plugin.metrics`` and the dashboard is ``tiergate.plugin.analytics.dashboard``, both
+registered when present.
 """
 from __future__ import annotations
 
@@ -196,7 +205,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings=settings, redis=conn, verifiers=_verifiers(helpdesks, web["VERIFIERS"]),
         clock=web["CLOCK"] or (lambda: datetime.now(timezone.utc)),
         max_json_depth=int(web["MAX_JSON_DEPTH"] or getattr(settings, "max_json_depth", 32)),
-        retry_after=int(web["RETRY_AFTER"]), pending_ttl=int(web["PENDING_TTL"]), metrics=_metrics(conn), secrets=secrets_)
+        retry_after=int(web["RETRY_AFTER"]), pending_ttl=int(web["PENDING_TTL"]),
+        metrics=_metrics(conn), secrets=secrets_)
     _install_redaction(secrets_)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)

@@ -17,6 +17,7 @@ SHARED_DATA = Path(os.environ.get("TIERGATE_SHARED_DATA", REPO.parent / "shared"
 
 pytest_plugins = [
     "fixtures_zendesk",
+    "fixtures_zammad",
     "fixtures_stack",
 ]
 

@@ -2,7 +2,6 @@
 the receiver on a real socket, and real RQ workers (burst mode, forking per job)."""
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -88,8 +87,6 @@ def build_stack(helpdesk: str, redis_url: str, tmp_path, manifest_path: str | No
     settings = Settings.from_env({}, redis_url=redis_url, helpdesk=helpdesk, webhook_secret=secret,
                                  admin_token="test-admin-token", manifest_path=manifest_path,
                                  db_url=f"sqlite:///{tmp_path}/log.sqlite", **desk.settings_overrides())
-    for key, value in desk.env().items():
-        os.environ[key] = value
     http = _serve(create_app(settings), port)
     runtime = build_runtime(settings)
     stack = Stack(desk=desk, settings=settings, conn=Redis.from_url(redis_url),

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, text
 
 from tiergate.plugin.analytics.log import SCHEMA_VERSION, DecisionLog, SchemaError, meta_table
 from tiergate.plugin.core.model import (Change, Comment, Decision, Enrichment, Escalation,
-                                        FiredTrigger, Organization, RiskTag, Ticket)
+                                        FiredTrigger, Organization, RiskTag, Ticket,
+                                        TicketUpdate)
 
 PG_URL = os.environ.get("TIERGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TIERS = {100: "tier_0", 101: "tier_1", 102: "tier_2", 103: "tier_3", 104: "management",
@@ -107,6 +108,7 @@ def decision(tid: int, at_min: float, fired=(), esc=None, breached=False) -> Dec
         escalation = Escalation(from_tier=frm, to_tier=to, kind="hierarchical", group_id=gid,
                                 owner_id=None, trigger=fired[0])
     return Decision(ticket_id=tid, at=CREATED[tid] + M(at_min), manifest_version="m1",
+                    update=TicketUpdate(group_id=esc[2]) if esc else TicketUpdate(),
                     fired=tuple(FiredTrigger(name=n) for n in fired), escalation=escalation,
                     clocks=clocks, reasons=tuple(f"{n} fired" for n in fired))
 
@@ -262,4 +264,31 @@ def test_record_needs_a_time(db_url):
     with pytest.raises(ValueError, match="decision.at"):
         log.record(Decision(ticket_id=1, at=None, manifest_version="m"), snap(1, 0), enr(),
                    helpdesk="zendesk", delivery_id="x")
+    log.close()
+
+
+def test_observe_after_record_keeps_the_helpdesk(db_url):
+    """The worker calls ``record(..., helpdesk=h)`` then ``observe(ticket, at)``."""
+    log = DecisionLog(db_url, tier_of_group=TIERS)
+    log.record(decision(7, 10), snap(7, 10), enr(), helpdesk="zammad", delivery_id="z1")
+    log.observe(snap(7, 20, status="solved", group=102), CREATED[7] + M(20))
+    assert [(f.helpdesk, f.status) for f in log.facts()] == [("zammad", "solved")]
+    log.observe(snap(2, 0))                                  # never recorded: the log's default
+    assert sorted(f.helpdesk for f in log.facts()) == ["zammad", "zendesk"]
+    log.close()
+
+
+def test_the_workers_record_then_observe_sees_its_own_escalation(db_url):
+    """The worker records the decision and observes the snapshot it fetched *before* writing."""
+    log = DecisionLog(db_url, tier_of_group=TIERS)
+    before = snap(4, 240, group=101, assignee=201)
+    esc = decision(4, 240, ["legal_threat"], ("tier_1", "tier_2", 102))
+    log.record(esc, before, enr("legal"), helpdesk="zendesk", delivery_id="w1")
+    log.observe(before, esc.at)
+    log.record(esc, before, enr("legal"), helpdesk="zendesk", delivery_id="w1")   # a retried job
+    f = log.facts()[0]
+    assert (f.group_id, f.handoffs) == (102, 1)
+    # the next webhook's snapshot shows the move in its audit: still one handoff
+    log.observe(snap(4, 300, group=102, changes=[chg(4, 240, "group_id", 101, 102)]))
+    assert (log.facts()[0].group_id, log.facts()[0].handoffs) == (102, 1)
     log.close()

@@ -281,3 +281,40 @@ def test_browser_without_token_gets_the_sign_in_page_then_the_cookie(browser, se
             ("tg_dashboard", True, "Strict", "/dashboard")]
     finally:
         browser.send("Target.disposeBrowserContext", {"browserContextId": context})
+
+
+@pytest.mark.slow
+def test_dashboard_shows_the_demo_run(browser, zendesk_stack):
+    """The demo's example tickets through the real path (local Zendesk, signed webhooks, receiver,
+    RQ worker, NLP, decide, write-back, decision log), then the receiver's own /dashboard."""
+    from tiergate.plugin import data
+    from tiergate.plugin.analytics.report import report_dict
+    from tiergate.plugin.demo import load_examples
+
+    stack = zendesk_stack
+    examples = load_examples(data.path("tickets.jsonl"))
+    ids = [stack.import_and_wait_for_job(e) for e in examples]
+    stack.work()
+    log = DecisionLog(stack.settings.db_url)
+    expected = report_dict(log)
+    log.close()
+    assert expected["tickets"] == len(ids)
+    escalated = expected["metrics"]["escalation_rate"]["escalated"]
+    assert escalated >= 1, "the examples include tickets that must escalate"
+
+    session = browser.page(headers={"Authorization": f"Bearer {stack.settings.admin_token}"}, height=1000)
+    browser.goto(session, f"{stack.receiver_url}/dashboard")
+    assert browser.document_status(f"{stack.receiver_url}/dashboard") == 200
+    bars = json.loads(browser.evaluate(session, BARS_JS))
+    chart = lambda name: [(b["label"], b["value"]) for b in bars if b["chart"] == name]  # noqa: E731
+    # one bar per day of creation (examples are minutes to days old), rate = escalated / tickets
+    series = expected["series"]["escalation_rate"]
+    assert [(label, float(v)) for label, v in chart("chart-escalation-rate")] == [
+        (s["bucket"][5:], pytest.approx(s["rate"])) for s in series]
+    assert sum(s["escalated"] for s in series) == escalated
+    assert sum(float(v) for _, v in chart("chart-time-to-escalation")) == escalated
+    assert chart("chart-top-triggers") == [(t["trigger"], str(t["tickets"])) for t in expected["series"]["top_triggers"]]
+    tiles = browser.evaluate(session, "document.querySelector('.tile').innerText.replace(/\\s+/g, ' ')")
+    assert f"{escalated} of {len(ids)} tickets" in tiles
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.screenshot(session, ARTIFACTS / "dashboard_demo.png")

@@ -242,7 +242,7 @@ def test_timers_for_time_conditions_and_sla():
     kinds = {(t.kind, t.name, t.stage) for t in d.timers}
     assert ("trigger", "late", "") in kinds
     at = [t.at for t in d.timers if t.name == "late"][0]
-    assert at == NOW + timedelta(hours=2, minutes=50, microseconds=1)
+    assert at == NOW + timedelta(hours=2, minutes=50, seconds=1)
     assert any(t.kind == "sla" for t in d.timers)           # urgent policy: first reply
     assert [c.metric for c in d.clocks] == ["first_reply_time"]
     assert d.timers == tuple(sorted(d.timers, key=lambda t: (t.at, t.kind, t.name, t.stage)))
@@ -277,3 +277,22 @@ def test_calm_ticket_untouched_by_repo_manifest():
                                 renewal_at=NOW + timedelta(days=200), tags=()))
     d = decide(t, enrichment(sentiment=0.4, sentiment_label="positive"), m, NOW, frozenset())
     assert d.fired == () and d.update.is_empty() and d.escalation is None
+
+
+def test_manual_escalation_without_context_asks_for_it():
+    from tiergate.plugin.core.model import Change
+
+    moved = ticket(priority="normal", group_id=102, assignee_id=202,
+                   changes=(Change(NOW - timedelta(minutes=5), "group_id", 101, 102, 201),))
+    d, m = run(trig("x", [{"action": "add_tags", "tags": ["a"]}]), t=moved)
+    assert d.fired == () and d.escalation is None
+    assert "handoff_incomplete" in d.update.add_tags
+    assert d.update.notes and not d.update.notes[0].public
+    assert any("manual escalation" in r for r in d.reasons)
+    # idempotent: the note already in the thread is not written again
+    again = ticket(priority="normal", group_id=102, assignee_id=202, changes=moved.changes,
+                   tags=("handoff_incomplete",),
+                   comments=moved.comments + (Comment(9, 299, "agent", d.update.notes[0].body,
+                                                      False, NOW),))
+    d2 = decide(again, enrichment(), m, NOW, frozenset())
+    assert d2.update.notes == () and "handoff_incomplete" not in d2.update.add_tags

@@ -213,7 +213,7 @@ def test_duration_flip_instants():
     t = T()
     c = compile_condition({"field": "age", "operator": "greater_than", "value": 3}, "p", m)
     f = Facts(t, enrichment(), m, NOW, ())
-    assert c.flip_at(f) == t.created_at + timedelta(hours=3, microseconds=1)
+    assert c.flip_at(f) == t.created_at + timedelta(hours=3, seconds=1)
     b = compile_condition({"field": "age", "operator": "greater_than_or_equal", "value": 5,
                            "unit": "business_hours"}, "p", m)
     # created 12:00 Berlin Wed; 5 business hours -> 17:00 Berlin = 16:00 UTC
@@ -268,3 +268,19 @@ def test_explanations_carry_values():
                                      "triggers[3].conditions.any[0]"]
     assert res[0].actual == "urgent" and res[1].actual == 2.0 and res[2].actual == ["legal"]
     assert res[1].expected == {"value": 1, "unit": "hours"}
+
+
+@pytest.mark.parametrize("op", ["greater_than", "greater_than_or_equal"])
+@pytest.mark.parametrize("unit", ["hours", "business_hours"])
+def test_timer_instant_makes_the_condition_hold(op, unit):
+    """A timer's instant is the first moment the condition holds (business time included)."""
+    m = manifest()
+    t = T(created_at=NOW - timedelta(hours=30))          # Tuesday 08:00 Berlin
+    c = compile_condition({"field": "age", "operator": op, "value": 14, "unit": unit}, "p", m)
+    f = Facts(t, enrichment(), m, NOW - timedelta(hours=29), ())
+    at = c.flip_at(f)
+    assert at is not None
+    assert not c.test(Facts(t, enrichment(), m, at - timedelta(seconds=2), ()))
+    assert c.test(Facts(t, enrichment(), m, at, ()))
+    if unit == "business_hours":                          # 10 h on Tuesday, 4 h on Wednesday
+        assert at.replace(second=0) == NOW - timedelta(hours=2)

@@ -489,3 +489,15 @@ def test_real_manifest_shapes_without_names():
     esc = Escalation("tier_1", "management", "hierarchical", 104, 204, "refund_above_authority")
     body = h.handoff_note(c["ticket"], c["enrichment"], esc, c["fired"], (), manifest, c["now"]).body
     assert body.startswith("@agent #204 (Management)")
+
+
+def test_core_stays_pure():
+    """No clock reads and no I/O imports in the handoff core."""
+    import inspect
+
+    import tiergate.plugin.core.templates as templates
+    for module in (h, templates):
+        src = inspect.getsource(module)
+        for banned in ("datetime.now", "utcnow", "time.time", "import requests", "import redis",
+                       "import flask", "import rq", "import spacy", "open("):
+            assert banned not in src, (module.__name__, banned)

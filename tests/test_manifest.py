@@ -175,6 +175,29 @@ ERROR_CASES = [
     ("noop up from top", lambda d: d["triggers"][0].update(
         conditions={"all": [{"field": "tier", "operator": "is", "value": "management"}]},
         actions=[{"action": "escalate", "to": "up"}]), "triggers[0].actions[0]", "top tier"),
+    ("noop add tag", lambda d: d["triggers"][0].update(
+        conditions={"all": [{"field": "tags", "operator": "includes_all", "value": ["x"]}]},
+        actions=[{"action": "add_tags", "tags": ["x"]}]), "triggers[0].actions[0]",
+     "require present"),
+    ("noop remove tag", lambda d: d["triggers"][0].update(
+        conditions={"all": [{"field": "tags", "operator": "not_includes", "value": ["x", "y"]}]},
+        actions=[{"action": "remove_tags", "tags": ["x"]}]), "triggers[0].actions[0]",
+     "require absent"),
+    ("noop priority", lambda d: d["triggers"][0]["actions"].append(
+        {"action": "set_priority", "priority": "urgent"}), "triggers[0].actions[1]",
+     "does nothing"),
+    ("in lists disjoint", lambda d: d["triggers"][0]["conditions"]["all"].extend(
+        [{"field": "status", "operator": "in", "value": ["new"]},
+         {"field": "status", "operator": "not_in", "value": ["new", "open"]}]),
+     "triggers[0].conditions.all[2]", "never fire"),
+    ("present and absent", lambda d: d["triggers"][0]["conditions"]["all"].extend(
+        [{"field": "assignee_id", "operator": "present"},
+         {"field": "assignee_id", "operator": "not_present"}]),
+     "triggers[0].conditions.all[2]", "never fire"),
+    ("authority both ways", lambda d: d["triggers"][0]["conditions"]["all"].extend(
+        [{"field": "amount.refund", "operator": "within_authority"},
+         {"field": "amount.refund", "operator": "above_authority"}]),
+     "triggers[0].conditions.all[2]", "never fire"),
     ("add and remove", lambda d: d["triggers"][0]["actions"].extend(
         [{"action": "add_tags", "tags": ["z"]}, {"action": "remove_tags", "tags": ["z"]}]),
      "triggers[0].actions", "same tags"),
@@ -265,6 +288,17 @@ def test_check_cli_ok_and_errors(tmp_path):
     assert "foo: unknown key; allowed: $schema, version" in lines[0] or \
         any(ln.startswith("foo: unknown key") for ln in lines)
     assert any(ln.startswith("triggers[0].conditions.all[1].operator: ") for ln in lines)
+
+
+def test_commands_are_registered_on_the_main_cli():
+    from tiergate.plugin.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["check", str(REPO / "manifest.json")])
+    assert res.exit_code == 0 and "OK" in res.output
+    assert runner.invoke(main, ["schema"]).exit_code == 0
+    assert runner.invoke(main, ["manifest", "log", "--help"]).exit_code == 0
+    assert runner.invoke(main, ["simulate", "--help"]).exit_code == 0
 
 
 def test_schema_cli_validates_the_manifest():

@@ -189,3 +189,20 @@ def test_sweep_chain_schedules_one_job_per_slot(redis_conn, settings):
     j2 = jt.start_sweeps(redis_conn, settings, 300, now=now + timedelta(seconds=5))
     assert j1 == j2
     assert list(scheduled(redis_conn, settings).values()) == [datetime(2030, 1, 1, 12, 5, tzinfo=UTC).timestamp()]
+
+
+def test_sweep_job_sweeps_and_schedules_the_next_sweep(redis_conn, settings, zendesk_server,
+                                                        zendesk_connector):
+    ticket_id = _import(zendesk_server, "sw-job")
+    set_runtime(Runtime(settings=settings, conn=redis_conn, connector=zendesk_connector,
+                        manifests=None))
+    try:
+        out = jt.sweep_job({"interval": 60})
+    finally:
+        set_runtime(None)
+    assert out["enqueued"] == 1 and out["reasons"] == {"missing": 1}
+    (job,) = queue(redis_conn, settings).jobs
+    assert job.args[0]["ticket_id"] == ticket_id and job.args[0]["reason"] == "sweep:missing"
+    (next_sweep,) = scheduled(redis_conn, settings)
+    assert next_sweep.startswith("tg-sweeper-")
+    assert scheduled(redis_conn, settings)[next_sweep] % 60 == 0

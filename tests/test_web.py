@@ -321,3 +321,29 @@ def test_create_app_without_config_reads_the_environment(monkeypatch, redis_url)
     app = create_app()
     assert app.extensions["tiergate"].settings.max_body_bytes == 1234
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
+
+
+def test_copy_of_a_delivery_still_being_stored_is_told_to_retry(server, http, redis_conn):
+    redis_conn.set("tg:dedupe:zendesk:evt-pending", b"pending", ex=60)  # another receiver mid-store
+    raw, headers = signed(event_body(event_id="evt-pending"))
+    response = http.post(server.url + URL, data=raw, headers=headers)
+    assert_json_error(response, 503, "in_flight")
+    assert response.headers["Retry-After"]
+    assert queue_len(redis_conn) == 0
+
+
+def test_dashboard_is_wired_behind_the_admin_token(redis_conn, redis_url, tmp_path):
+    from tiergate.plugin.web import DASHBOARD_MODULE, _optional_module
+
+    if _optional_module(DASHBOARD_MODULE) is None:
+        pytest.skip(f"{DASHBOARD_MODULE} not written yet")
+    app = make_app(redis_url, db_url=f"sqlite:///{tmp_path}/log.sqlite")
+    with live(app) as srv, requests.Session() as http:
+        denied = http.get(srv.url + "/dashboard/data.json")
+        assert denied.status_code == 401 and "admin-token-xyz" not in denied.text
+        assert http.get(srv.url + "/dashboard/data.json",
+                        headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+        ok = http.get(srv.url + "/dashboard/data.json", headers={"Authorization": "Bearer admin-token-xyz"})
+        assert ok.status_code == 200, ok.text[:300]
+        page = http.get(srv.url + "/dashboard", headers={"Authorization": "Bearer admin-token-xyz"})
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")

@@ -22,10 +22,11 @@ FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(redis_server):
+def fuzz_server(redis_server, tmp_path_factory):
     redis.Redis.from_url(redis_server.url).flushall()
+    db = tmp_path_factory.mktemp("fuzz") / "log.sqlite"
     app = create_app({"redis_url": redis_server.url, "webhook_secret": SECRET, "max_body_bytes": 16384,
-                      "admin_token": "fuzz-admin-token"})
+                      "admin_token": "fuzz-admin-token", "db_url": f"sqlite:///{db}"})
     adapter = app.url_map.bind("localhost")
 
     def registered(path: str, method: str) -> bool:

@@ -351,17 +351,20 @@ class DecisionLog:
     of an escalation belongs to its ``to_tier``).
     """
 
-    def __init__(self, db_url: str | None = None, tier_of_group: Mapping[int, str] | Any = None):
+    def __init__(self, db_url: str | None = None, tier_of_group: Mapping[int, str] | Any = None,
+                 *, helpdesk: str = "zendesk"):
         self.db_url = db_url or DEFAULT_DB_URL
         self.engine = _engine(self.db_url)
         self.tiers = tier_map(tier_of_group)
+        self.helpdesk = helpdesk
+        self._recent: dict[int, str] = {}     # ticket id -> helpdesk of its last record()
         self._ready = False
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any) -> "DecisionLog":
         """``settings.db_url`` with the manifest's group -> tier map."""
-        return cls(settings.db_url, tier_of_group=manifest_tiers(settings))
+        return cls(settings.db_url, tier_of_group=manifest_tiers(settings), helpdesk=settings.helpdesk)
 
     def __repr__(self) -> str:
         return f"DecisionLog({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -422,16 +425,30 @@ class DecisionLog:
             "group_id": ticket.group_id, "assignee_id": ticket.assignee_id, "risk_tags": risk,
             "channel": ticket.channel,
         }
+        if len(self._recent) > 10_000:
+            self._recent.clear()
+        self._recent[int(ticket.id)] = helpdesk
         with self.engine.begin() as conn:
             inserted = _upsert_ignore(conn, decisions_table, row)
             if esc is not None and esc.group_id is not None and esc.to_tier:
                 self.tiers.setdefault(int(esc.group_id), esc.to_tier)
             self._observe(conn, helpdesk, ticket, decision.at, risk_tags=risk)
+            moved_to = decision.update.group_id
+            if inserted and moved_to is not None and moved_to != ticket.group_id:
+                # the decision's own write moved the ticket: a handoff the snapshot cannot show yet
+                t = tickets_table
+                key = (t.c.helpdesk == helpdesk) & (t.c.ticket_id == int(ticket.id))
+                conn.execute(t.update().where(key, t.c.group_id.is_not_distinct_from(ticket.group_id)).values(
+                    group_id=moved_to, handoffs=t.c.handoffs + (1 if ticket.group_id is not None else 0),
+                    assignee_id=decision.update.assignee_id if decision.update.assignee_id is not None
+                    else t.c.assignee_id))
         return inserted
 
-    def observe(self, ticket: Ticket, at: datetime | None = None, *, helpdesk: str = "zendesk") -> None:
+    def observe(self, ticket: Ticket, at: datetime | None = None, *, helpdesk: str | None = None) -> None:
         """Record what a ticket snapshot shows (seen, status, resolution, reopens, CSAT, tier).
-        Called for every ticket tiergate sees, escalated or not, and by ``backfill``."""
+        Called for every ticket tiergate sees, escalated or not, and by ``backfill``. Without
+        ``helpdesk``: the one this ticket was last ``record``-ed for, else the log's default."""
+        helpdesk = helpdesk or self._recent.get(int(ticket.id)) or self.helpdesk
         self.ensure_schema()
         with self.engine.begin() as conn:
             self._observe(conn, helpdesk, ticket, at or ticket.updated_at or datetime.now(timezone.utc))
@@ -481,8 +498,10 @@ class DecisionLog:
         }
         if ticket.satisfaction in ("good", "bad"):
             new["satisfaction"] = ticket.satisfaction
+        # a snapshot no newer than the stored one adds nothing (and must not undo what record()
+        # knows its own write changed)
         stale = (old["updated_at"] is not None and ticket.updated_at is not None
-                 and to_db(ticket.updated_at) < old["updated_at"])
+                 and to_db(ticket.updated_at) <= old["updated_at"])
         if not stale:
             new.update(self._snapshot_facts(conn, ticket, at, old))
         conn.execute(t.update().where(key).values(**new))

@@ -30,12 +30,12 @@ GOODWILL_TAG = "tg_goodwill_credit"
 
 DEFAULT_TEXTS = {
     "authority_within": (
-        "Within your authority: the customer asks for a {{ kind }} of {{ amount_text }}. "
-        "{{ tier_label }} may approve up to {{ limit_text }}, so you may approve it now; "
+        "Within your authority: the customer asks for a {{ kind }} of {{ amount }}. "
+        "{{ tier }} may approve up to {{ limit }}, so you may approve it now; "
         "no escalation needed."),
     "authority_above": (
-        "Above {{ tier_label }} authority: the customer asks for a {{ kind }} of "
-        "{{ amount_text }} (limit {{ limit_text }}). Routed to {{ approver_label }} for approval."),
+        "Above {{ tier }} authority: the customer asks for a {{ kind }} of "
+        "{{ amount }} (limit {{ limit }}). Routed to {{ approver }} for approval."),
     "csm_outreach": (
         "Customer-success outreach suggested for {{ organization or 'this customer' }}: "
         "{{ reasons | join('; ') }}"),
@@ -238,7 +238,11 @@ def authority_check(action: Any, index: int, trig: Any, fired: FiredTrigger, fac
     owner = m.owner(current) if current else None
     tier_label = getattr(owner, "label", "") or current or "this team"
     amounts = facts.enrichment.amounts or {}
-    for kind in action.kinds or ("refund", "discount", "credit"):
+    kinds = action.kinds or ("refund", "discount", "credit")
+    shared = _handoff_authority_note(action, facts, current)
+    if shared is not None:
+        eff.notes.append(shared)
+    for kind in kinds:
         amount = amounts.get(kind)
         if amount is None:
             continue
@@ -248,28 +252,50 @@ def authority_check(action: Any, index: int, trig: Any, fired: FiredTrigger, fac
         fp = fingerprint(facts.ticket.id, trig.name, index, kind, amount, episode(facts))
         approver = auth.approvers.get(kind) or (m.tier_chain()[-1].name if m.tiers else None)
         appr_owner = m.owner(approver) if approver else None
-        ctx = context(facts, trig.name, fired, reasons, kind=kind, amount=amount,
-                      amount_text=money(amount, auth.currency), limit=limit,
-                      limit_text=money(lim, auth.currency), tier_label=tier_label,
-                      approver=approver,
-                      approver_label=getattr(appr_owner, "label", "") or approver or "")
+        ctx = context(facts, trig.name, fired, reasons, kind=kind, mention="",
+                      amount=money(amount, auth.currency), amount_value=amount,
+                      limit=money(lim, auth.currency), limit_value=limit, tier=tier_label,
+                      approver=getattr(appr_owner, "label", "") or approver or "",
+                      approver_name=approver)
         if amount <= lim:
             body = render_note(m, action.template_within, "authority_within", ctx)
             eff.add_tags[AUTHORITY_WITHIN_TAG] = None
-            eff.notes.append(Note(with_footer(body, fp), public=False, fingerprint=fp))
+            if shared is None:
+                eff.notes.append(Note(with_footer(body, fp), public=False, fingerprint=fp))
             eff.reasons.append(f"{trig.name}: {kind} {money(amount, auth.currency)} within "
                                f"{tier_label} authority ({money(lim, auth.currency)}): "
                                f"agent may approve, no escalation")
         else:
             body = render_note(m, action.template_above, "authority_above", ctx)
             eff.add_tags[AUTHORITY_ABOVE_TAG] = None
-            eff.notes.append(Note(with_footer(body, fp), public=False, fingerprint=fp))
+            if shared is None:
+                eff.notes.append(Note(with_footer(body, fp), public=False, fingerprint=fp))
             if approver is not None:
                 eff.candidates.append(Candidate(
                     approver, "functional" if approver in m.teams else "hierarchical",
                     owner_rank(m, approver), trig.name, trig.index,
                     why=f"{kind} {money(amount, auth.currency)} above {tier_label} limit "
                         f"{money(lim, auth.currency)}"))
+
+
+def _handoff_authority_note(action: Any, facts: Facts, tier: str | None) -> Note | None:
+    """The handoff area's authority note (one note for every amount with a limit), if any."""
+    if tier is None:
+        return None
+    try:
+        from tiergate.plugin.core.handoff import authority_note
+    except ImportError:  # pragma: no cover
+        return None
+    wanted = set(action.kinds or ("refund", "discount", "credit"))
+    amounts = {k: v for k, v in (facts.enrichment.amounts or {}).items() if k in wanted}
+    if not amounts:
+        return None
+    import dataclasses
+
+    enrichment = dataclasses.replace(facts.enrichment, amounts=amounts)
+    return authority_note(facts.ticket, enrichment, facts.manifest, facts.now, tier=tier,
+                          template_within=action.template_within,
+                          template_above=action.template_above)
 
 
 def public_update(template: str, commitment: str, facts: Facts, trigger: str,

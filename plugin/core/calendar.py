@@ -188,6 +188,11 @@ class Calendar:
                    holiday_country=country, holiday_subdivision=subdivision)
 
     # -- public API ------------------------------------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        """The calendar's time zone (for rendering local times such as "by 14:00 CET")."""
+        return self._state["tz"]
+
     def is_holiday(self, day: date) -> bool:
         if day in self.holiday_dates:
             return True

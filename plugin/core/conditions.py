@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import operator as _op
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -63,6 +64,7 @@ except ImportError:  # pragma: no cover - the sla module ships with the package
 AMOUNT_KINDS = ("refund", "discount", "credit")
 SEGMENTS = ("vip", "enterprise", "smb", "midmarket", "startup", "public_sector")
 _MISSING = object()
+_STRICT = timedelta(seconds=1)     # timers for "greater_than" run this long after equality
 
 
 # --------------------------------------------------------------------------------------------
@@ -621,6 +623,8 @@ def compile_condition(cond: Mapping[str, Any], path: str, manifest: Any) -> Comp
                 if a is None:
                     return None
                 at = calendar_for(f.manifest, cal_name, f).add_business_minutes(a, minutes)
+                if op == "greater_than":
+                    at += _STRICT      # strictly more: one tick after equality
                 return at if at > f.now else None
         else:
             def get(f, anchor=anchor):
@@ -633,7 +637,7 @@ def compile_condition(cond: Mapping[str, Any], path: str, manifest: Any) -> Comp
                     return None
                 at = a + timedelta(minutes=minutes)
                 if op == "greater_than":
-                    at += timedelta(microseconds=1)
+                    at += _STRICT
                 return at if at > f.now else None
         expected = {"value": value, "unit": unit}
     elif name == "customer_contacts":
@@ -689,7 +693,11 @@ _DUR_SRC = {"greater_than": "<", "greater_than_or_equal": "<=", "less_than": ">"
 
 def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], get, test,
                  manifest: Any) -> tuple[str, dict[str, Any]]:
-    """An inline expression equivalent to ``test(f)``; falls back to calling ``test``."""
+    """An inline expression equivalent to ``test(f)``; falls back to calling ``test``.
+
+    Returned bindings map names to objects; names starting with ``=`` are *hoisted locals*
+    (``"=_x_priority": "t.priority"``): computed once at the top of the generated function and
+    shared by every condition that reads the same value."""
     k = next(_KEYS)
     ns: dict[str, Any] = {}
 
@@ -698,41 +706,51 @@ def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], 
         ns[name] = obj
         return name
 
+    def hoist(local: str, expr: str) -> str:
+        ns["=" + local] = expr
+        return local
+
     t = spec.type
     unit = cond.get("unit", "hours")
+    slug = re.sub(r"[^a-z0-9]", "_", spec.name)
     if t == "duration" and op in _DUR_SRC and not unit.startswith("business_"):
         delta = timedelta(minutes=float(value) * UNITS[unit])
-        return (f"((_a := {bind('an', spec.anchor)}(f)) is not None and _a {_DUR_SRC[op]} "
-                f"now - {bind('d', delta)})", ns)
+        us = delta // timedelta(microseconds=1)
+        ns[f"_anc_{slug}"] = spec.anchor
+        ns[f"_dd_{us}"] = delta
+        a = hoist(f"_xa_{slug}", f"_anc_{slug}(f)")
+        limit = hoist(f"_nd_{us}", f"now - _dd_{us}")
+        return f"({a} is not None and {a} {_DUR_SRC[op]} {limit})", ns
     x = _EXPR.get(spec.name) if spec.name != "customer_contacts" else None
     if x is None or t in ("any", "amount", "date") or op in CHANGE:
         return f"{bind('t', test)}(f)", ns
+    x = hoist(f"_x_{slug}", x)
     if op == "present":
-        return f"(({x}) not in (None, '', ()))", ns
+        return f"({x} not in (None, '', ()))", ns
     if op == "not_present":
-        return f"(({x}) in (None, '', ()))", ns
+        return f"({x} in (None, '', ()))", ns
     if op in ("is", "is_not"):
         if t == "bool":
-            return f"(({x}) {'is' if op == 'is' else 'is not'} {bool(value)!r})", ns
-        return f"(({x}) {'==' if op == 'is' else '!='} {bind('v', value)})", ns
+            return f"({x} {'is' if op == 'is' else 'is not'} {bool(value)!r})", ns
+        return f"({x} {'==' if op == 'is' else '!='} {bind('v', value)})", ns
     if op in ("in", "not_in"):
-        return f"(({x}) {'in' if op == 'in' else 'not in'} {bind('v', frozenset(value))})", ns
+        return f"({x} {'in' if op == 'in' else 'not in'} {bind('v', frozenset(value))})", ns
     if t == "set":
         want = frozenset((value,) if isinstance(value, str) else (value or ()))
         v = bind("v", want)
         return {"includes": f"(not {v}.isdisjoint({x}))", "includes_all": f"{v}.issubset({x})",
-                "not_includes": f"{v}.isdisjoint({x})", "is_empty": f"(not ({x}))",
+                "not_includes": f"{v}.isdisjoint({x})", "is_empty": f"(not {x})",
                 "is_not_empty": f"bool({x})"}[op], ns
     if op in _CMP_SRC and t == "number":
-        return (f"((_a := {x}) is not None and _a is not True and _a is not False and "
-                f"_a {_CMP_SRC[op]} {bind('v', float(value))})", ns)
+        return f"({x} is not None and {x} {_CMP_SRC[op]} {bind('v', float(value))})", ns
     if op in _CMP_SRC and t == "ordered":
         rank = _rank_of(spec, manifest)
         r = rank(value) if rank else None
         if rank is None or r is None:
             return f"{bind('t', test)}(f)", ns
-        return (f"((_a := {bind('r', rank)}({x})) is not None and _a {_CMP_SRC[op]} "
-                f"{bind('v', r)})", ns)
+        ns[f"_rank_{slug}"] = rank
+        xr = hoist(f"_xr_{slug}", f"_rank_{slug}({x})")
+        return f"({xr} is not None and {xr} {_CMP_SRC[op]} {bind('v', r)})", ns
     return f"{bind('t', test)}(f)", ns
 
 
@@ -747,10 +765,14 @@ def build_function(sources: Sequence[str], bindings: Mapping[str, Any], many: bo
     """``def _fn(f)`` returning one bool (``many=False``) or a tuple of bools."""
     body = ", ".join(sources) + ("," if many and len(sources) == 1 else "")
     expr = f"({body})" if many else sources[0]
-    code = ("def _fn(f):\n    t = f.ticket\n    e = f.enrichment\n    now = f.now\n"
-            f"    return {expr}\n")
-    ns: dict[str, Any] = dict(bindings)
-    exec(compile(code, "<tiergate-conditions>", "exec"), ns)  # noqa: S102 - generated from validated data
+    lines = ["def _fn(f):", "    t = f.ticket", "    e = f.enrichment", "    now = f.now"]
+    ns: dict[str, Any] = {}
+    hoisted = [(k[1:], v) for k, v in bindings.items() if k.startswith("=")]
+    hoisted.sort(key=lambda kv: (not kv[0].startswith("_x_"), kv[0]))  # plain values first
+    lines += [f"    {local} = {src}" for local, src in hoisted]
+    lines.append(f"    return {expr}")
+    ns.update({k: v for k, v in bindings.items() if not k.startswith("=")})
+    exec(compile("\n".join(lines) + "\n", "<tiergate-conditions>", "exec"), ns)  # noqa: S102
     return ns["_fn"]
 
 

@@ -76,6 +76,8 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
 
     # escalation: one owner
     escalation, notifications, extra_notes = _escalate(eff, facts, fired, clocks, reasons)
+    if escalation is None:
+        _manual_escalation(facts, clocks, eff, reasons)
 
     # tags
     tags = set(ticket.tags)
@@ -176,6 +178,9 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
                          "no on-call route is configured, the ticket waits for opening."))
     if cand.handoff_note:
         notes.append(_handoff_note(facts, esc, chosen or fired, clocks, reasons, after_line))
+        warm = _warm_reply(facts, esc, clocks, cand.public_template)
+        if warm is not None:
+            notes.append(warm)
     if route is not None:
         ctx = A.context(facts, cand.trigger, chosen[0] if chosen else None, reasons)
         body = A.render_note(m, route.template, "notify", ctx)
@@ -184,12 +189,43 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
             subject=f"[tiergate] after-hours escalation to {label}: ticket #{ticket.id}",
             body=body, fingerprint=A.fingerprint(ticket.id, "oncall", cand.trigger, cand.target,
                                                  A.episode(facts))))
-    if cand.public_template:
+    if cand.public_template and not any(n.public for n in notes):
         ft = chosen[0] if chosen else FiredTrigger(cand.trigger)
         fp = A.fingerprint(ticket.id, cand.trigger, "escalate-public", A.episode(facts))
         notes.append(A.public_update(cand.public_template, "response", facts, cand.trigger, ft,
                                      reasons, fp))
     return esc, notifications, notes
+
+
+def _warm_reply(facts: Facts, esc: Escalation, clocks, template: str | None) -> Note | None:
+    """The handoff area's warm public reply: on ``public_template`` or when the manifest
+    enables it (``handoff.public_reply`` / the owner's ``warm_reply``)."""
+    handoff = _handoff()
+    if handoff is None or not hasattr(handoff, "warm_reply"):
+        return None
+    return handoff.warm_reply(facts.ticket, esc, clocks, facts.manifest, facts.now,
+                              template=template)
+
+
+def _manual_escalation(facts: Facts, clocks, eff: A.Effects, reasons: list[str]) -> None:
+    """A person moved the ticket: the handoff area checks the required context."""
+    handoff = _handoff()
+    if handoff is None or not hasattr(handoff, "manual_escalation_update"):
+        return
+    extra = handoff.manual_escalation_update(facts.ticket, facts.enrichment, facts.manifest,
+                                             facts.now, clocks=clocks)
+    if extra is None or extra.is_empty():
+        return
+    for tag in extra.add_tags:
+        eff.add_tags[tag] = None
+    for tag in extra.remove_tags:
+        eff.remove_tags[tag] = None
+    eff.notes.extend(extra.notes)
+    if extra.missing:
+        reasons.append("manual escalation without " + ", ".join(extra.missing)
+                       + ": asked for the missing context")
+    else:
+        reasons.append("manual escalation: handoff note written")
 
 
 def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, reasons, after_line: str) -> Note:

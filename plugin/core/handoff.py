@@ -3,33 +3,56 @@
 Pure: no I/O, no clock reads (``now`` is passed in). Public API:
 
 - ``handoff_note(ticket, enrichment, escalation, fired, clocks, manifest, now, *, parent=None,
-  episode=None, limit=None) -> Note`` — the internal note addressed to the new owner.
-- ``warm_reply(ticket, escalation, clocks, manifest, now, *, episode=None) -> Note | None`` — the
-  optional public reply (manifest ``handoff.public_reply``): who has the case, when the next
-  update comes; never any internal reason, score or tag.
-- ``handoff_notes(...) -> tuple[Note, ...]`` — the internal note plus the warm reply if enabled.
+  episode=None, limit=None) -> Note`` — the internal note addressed to the escalation's owner.
+- ``warm_reply(ticket, escalation, clocks, manifest, now, *, template=None, episode=None,
+  limit=None) -> Note | None`` — the optional public reply: who has the case now and when the
+  next update comes; never a trigger, score, tag or any internal reason.
+- ``handoff_notes(...)`` (same arguments as ``handoff_note``) -> the internal note, then the
+  warm reply when the manifest enables it.
 - ``authority_checks(enrichment, manifest, tier) -> tuple[AuthorityCheck, ...]`` and
-  ``authority_note(ticket, enrichment, manifest, now, *, tier=None) -> Note | None``.
-- ``manual_escalation_update(ticket, enrichment, manifest, now, *, parent=None) -> ManualHandoff``
-  — the "required context" check for group changes made by hand.
-- ``parse_handoff_comment(text) -> dict[str, str]`` — the ``#handoff steps: ..; logs: ..`` form.
-- ``fingerprint(ticket_id, trigger, to_tier, episode, kind="handoff") -> str``.
+  ``authority_note(ticket, enrichment, manifest, now, *, tier=None, template_within=None,
+  template_above=None, limit=None) -> Note | None``.
+- ``manual_escalation_update(ticket, enrichment, manifest, now, *, parent=None, clocks=None,
+  limit=None) -> ManualHandoff`` — required context for group changes made by hand.
+- ``parse_handoff_comment(text, keys=...) -> dict[str, str]`` — ``#handoff steps: ..; logs: ..``.
+- ``fingerprint(ticket_id, trigger, to_tier, episode, kind="handoff") -> str`` and
+  ``default_episode(ticket, escalation)``: how many times the ticket left the target group
+  before (tiergate's own write never changes it, so a re-run yields the same fingerprint).
 
-Templates (manifest ``templates``, defaults in ``DEFAULT_TEMPLATES``): ``handoff``,
-``handoff_missing``, ``handoff_public``, ``authority_within``, ``authority_above``. They are
-rendered by the sandboxed renderer (``plugin.core.templates``); every value quoted from the
-thread is escaped before it reaches the template and is passed as data only.
+Manifest (read defensively from a ``Manifest`` or a plain dict): ``tiers`` / ``teams`` (name,
+``label``, ``group_id``, ``owner_id`` or ``owner {id, name}``, optional ``owner_name``,
+``public_name``, ``warm_reply``), ``authority`` (``currency``, ``limits[tier][kind]``,
+``approvers[kind]``), ``helpdesk.bot_user_id`` (default 299), an optional people directory
+(``agents`` / ``helpdesk.agents``: ``{id: name}``), and an optional ``handoff`` block:
+``public_reply`` (false), ``required`` (["steps", "logs", "impact"]), ``next_update_minutes``
+(240), ``comment_limit`` (65536 bytes), ``note_on_manual`` (true), ``currency``.
+
+Templates (manifest ``templates``; built-ins in ``DEFAULT_TEMPLATES``, variables per template in
+``TEMPLATE_VARIABLES``): ``handoff``, ``handoff_missing``, ``handoff_public``,
+``authority_within``, ``authority_above``. The sandboxed renderer (``plugin.core.templates``)
+gets every value quoted from the thread already escaped and as data only; a manifest template
+that fails at render time falls back to the built-in one. Sections with nothing in them are
+omitted; quoted material is trimmed until the body fits ``comment_limit``.
 
 Where facts come from:
 - what was tried: agent comments (not tiergate's) with a past-tense action ("restarted",
   "cleared", "I've checked ..."), customer sentences like "I already tried ...", macros applied
   (a ``Change`` whose field is ``macro``/``macro_id``/``macro_applied``, a ``macro_<name>`` tag,
   a comment line ``[macro: Name]`` or ``Macro applied: Name``), and ``#handoff steps:``;
-- errors / logs: error codes (``AUTH-401``, ``ERR_CONN_RESET``, ``HTTP 502``, ``0x80070005``),
-  log-like and stack-trace lines, quoted error messages, file names, URLs, attachments;
+- errors / logs: error codes (``AUTH-401``, ``ERR_CONN_RESET``, ``AADSTS50105``, ``HTTP 502``,
+  ``0x80070005``), log and stack-trace lines, quoted error messages, file names, URLs,
+  attachments (``Comment.attachments``) and ``#handoff logs:``;
+- impact: a ``users_affected`` ticket/organization field (``helpdesk.users_affected_field``),
+  "212 stores can't ...", "all our users ..." in the thread, ``#handoff impact:``;
 - promises: public agent or tiergate comments with a commitment ("we'll update you by 14:00",
-  "within 2 hours", "tomorrow") and tiergate's ``[tiergate-commitment:kind:due]`` markers;
-- manual escalations: the latest ``Change(field="group_id")`` whose author is not tiergate.
+  "within 2 hours", "tomorrow morning") and tiergate's ``[tiergate-commitment:kind:due]``
+  markers, each with its due time and OVERDUE when passed;
+- channels: each excerpt names its channel (email, chat, phone, web form, API) and author;
+- parent context: ``parent`` (the ticket named by ``via_followup_source_id``, ``problem_id``, or
+  a "Request #N was closed and merged into this request" comment) adds its steps, errors and,
+  for follow-ups, promises, marked ``#N``; without it the note links ``#N``;
+- manual escalations: the latest ``Change(field="group_id")`` from one group to another whose
+  author is not tiergate.
 """
 from __future__ import annotations
 
@@ -252,6 +275,10 @@ def _number_map(obj: Any) -> dict[str, float]:
     return out
 
 
+_KINDS = {"tier": "hierarchical", "hierarchical": "hierarchical", "team": "functional",
+          "functional": "functional"}
+
+
 def _tier_info(name: str, obj: Any, kind: str, order: int) -> TierInfo:
     owner = _first(obj, "owner", "owner_id")
     owner_id = _get(owner, "id") if isinstance(owner, Mapping) or hasattr(owner, "id") else owner
@@ -266,7 +293,7 @@ def _tier_info(name: str, obj: Any, kind: str, order: int) -> TierInfo:
         owner_name=owner_name if isinstance(owner_name, str) else None,
         authority=_number_map(authority),
         approver=_first(obj, "approver", "approver_tier"),
-        kind=str(_first(obj, "kind") or kind),
+        kind=_KINDS.get(str(_first(obj, "kind") or kind), kind),
         public_name=_first(obj, "public_name"),
         warm_reply=_first(obj, "warm_reply", "public_reply"),
         order=int(_first(obj, "level", "order") or order),
@@ -274,14 +301,16 @@ def _tier_info(name: str, obj: Any, kind: str, order: int) -> TierInfo:
 
 
 def _tiers(manifest: Any) -> list[TierInfo]:
-    out = [_tier_info(n, o, "hierarchical", i) for i, (n, o) in enumerate(_items(_get(manifest, "tiers")))]
+    tiers = _items(_get(manifest, "tiers"))
+    out = [_tier_info(n, o, "hierarchical", i) for i, (n, o) in enumerate(tiers)]
     for key in ("teams", "functional"):
         out += [_tier_info(n, o, "functional", 1000 + i)
                 for i, (n, o) in enumerate(_items(_get(manifest, key)))]
     return out
 
 
-def _find_tier(manifest: Any, *, name: str | None = None, group_id: int | None = None) -> TierInfo | None:
+def _find_tier(manifest: Any, *, name: str | None = None,
+               group_id: int | None = None) -> TierInfo | None:
     for t in _tiers(manifest):
         if name is not None and t.name == name:
             return t
@@ -319,8 +348,15 @@ def _settings(manifest: Any) -> Any:
     return _get(manifest, "handoff") or {}
 
 
+def _required(manifest: Any) -> tuple[str, ...]:
+    """The handoff essentials (manifest ``handoff.required``; default steps, logs, impact)."""
+    req = _first(_settings(manifest), "required", "required_context") or DEFAULT_REQUIRED
+    return tuple(str(r).lower() for r in req)
+
+
 def _bot_ids(manifest: Any) -> set[int]:
-    bot = (_first(_settings(manifest), "bot_user_id") or _get(_get(manifest, "helpdesk"), "bot_user_id")
+    bot = (_first(_settings(manifest), "bot_user_id")
+           or _get(_get(manifest, "helpdesk"), "bot_user_id")
            or _get(manifest, "bot_user_id") or BOT_USER_ID)
     return {int(bot)} if not isinstance(bot, (list, tuple)) else {int(b) for b in bot}
 
@@ -360,7 +396,8 @@ def _render(manifest: Any, name: str, context: Mapping[str, Any], default: str |
         body = _tidy(render(DEFAULT_TEMPLATES[default], context))
         if public:
             return body
-        return f"{body}\n\n_manifest template '{escape(name)}' failed ({type(exc).__name__}); default used_"
+        return (f"{body}\n\n_manifest template '{escape(name)}' failed "
+                f"({type(exc).__name__}); default used_")
 
 
 def _tidy(text: str) -> str:
@@ -477,12 +514,15 @@ class _Ctx:
     people: Mapping[int, str]
 
 
+_OWN_MARK = re.compile(r"\[tiergate(?::|-commitment:)")
+
+
 def _is_bot(c: Comment, ctx: _Ctx) -> bool:
     """tiergate's own comment: by its API user, or an agent comment carrying its marker (a
     customer quoting a marker is still the customer)."""
     if c.author_id in ctx.bots:
         return True
-    return c.author_role == "agent" and bool(re.search(r"\[tiergate(?::|-commitment:)", c.body or ""))
+    return c.author_role == "agent" and bool(_OWN_MARK.search(c.body or ""))
 
 
 def _is_customer(c: Comment, ticket: Ticket) -> bool:
@@ -746,7 +786,8 @@ def _promises(ticket: Ticket, ctx: _Ctx) -> list[Promise]:
 
 def _users_affected(ticket: Ticket, ctx: _Ctx, manifest: Any = None) -> Item | None:
     field = _get(_get(manifest, "helpdesk"), "users_affected_field") or "users_affected"
-    for src in (ticket.custom_fields or {}, (ticket.organization.fields if ticket.organization else {}) or {}):
+    org_fields = (ticket.organization.fields if ticket.organization else None) or {}
+    for src in (ticket.custom_fields or {}, org_fields):
         for key in (field, "users_affected", "affected_users", "impacted_users"):
             if src.get(key) not in (None, ""):
                 return Item(str(src[key]), "ticket field", "plain")
@@ -884,7 +925,8 @@ def _risk_lines(ticket: Ticket, enrichment: Enrichment | None, n: int) -> list[s
         if len(by_tag[r.tag]) < 2:
             by_tag[r.tag].append(phrase)
     if by_tag:
-        lines.append("Risk tags: " + "; ".join(f"{code(t)} {', '.join(p)}" for t, p in by_tag.items()))
+        lines.append("Risk tags: " + "; ".join(f"{code(t)} {', '.join(p)}"
+                                               for t, p in by_tag.items()))
     top = sorted(enrichment.reasons, key=lambda r: -abs(r.points))[:3]
     detail = ", ".join(f"{escape(r.signal)} {r.points:+g}" for r in top)
     lines.append(f"Attention score {enrichment.attention_score}/100"
@@ -898,7 +940,8 @@ def _risk_lines(ticket: Ticket, enrichment: Enrichment | None, n: int) -> list[s
         lines.append("Reads as a complaint")
     if ticket.satisfaction == "bad":
         lines.append("Customer rated satisfaction **bad**")
-    tags = [t for t in ticket.tags or () if not t.startswith(("tg_", "macro_")) and t != INCOMPLETE_TAG]
+    tags = [t for t in ticket.tags or ()
+            if not t.startswith(("tg_", "macro_")) and t != INCOMPLETE_TAG]
     if tags:
         lines.append("Ticket tags: " + ", ".join(code(t) for t in tags[:8]))
     return lines
@@ -972,7 +1015,7 @@ def _extract(ticket: Ticket, manifest: Any, parent: Ticket | None) -> dict[str, 
     people = _people(manifest)
     ctx = _Ctx("", bots, people)
     pctx = _Ctx(f"#{parent.id}", bots, people) if parent is not None else None
-    required = tuple(_first(_settings(manifest), "required", "required_context") or DEFAULT_REQUIRED)
+    required = _required(manifest)
     sources: dict[str, str] = {}
     fields = _handoff_fields(ticket, ctx, required, sources)
 
@@ -1000,7 +1043,8 @@ def _extract(ticket: Ticket, manifest: Any, parent: Ticket | None) -> dict[str, 
             users = _users_affected(parent, pctx, manifest)
     impact = Item(fields["impact"], sources["impact"], "plain") if fields.get("impact") else None
     return {"tried": tried, "evidence": evidence, "promises": promises, "users": users,
-            "impact": impact, "customer_comments": [c for c in _thread(ticket) if _is_customer(c, ticket)]}
+            "impact": impact,
+            "customer_comments": [c for c in _thread(ticket) if _is_customer(c, ticket)]}
 
 
 def _build(ticket: Ticket, enrichment: Enrichment | None, escalation: Escalation, fired: Any,
@@ -1062,16 +1106,17 @@ def _build(ticket: Ticket, enrichment: Enrichment | None, escalation: Escalation
     authority_lines = []
     if enrichment is not None and current is not None:
         for chk in authority_checks(enrichment, manifest, current.name):
+            what = (f"{escape(chk.kind.capitalize())} of {_money(chk.amount, currency)} is "
+                    f"{'within' if chk.within else 'above'} {escape(chk.tier_label)} authority "
+                    f"(up to {_money(chk.limit, currency)})")
             if chk.within:
-                authority_lines.append(
-                    f"{escape(chk.kind.capitalize())} of {_money(chk.amount, currency)} is within "
-                    f"{escape(chk.tier_label)} authority (up to {_money(chk.limit, currency)}): "
-                    f"the frontline may approve it now")
+                authority_lines.append(f"{what}: {escape(chk.tier_label)} may approve it now")
+            elif chk.approver == escalation.to_tier:
+                own = _limit_for(manifest, to_tier, chk.kind) if to_tier else None
+                cap = f" (yours: up to {_money(own, currency)})" if own is not None else ""
+                authority_lines.append(f"{what}: you can approve it{cap}")
             else:
-                authority_lines.append(
-                    f"{escape(chk.kind.capitalize())} of {_money(chk.amount, currency)} is above "
-                    f"{escape(chk.tier_label)} authority (up to {_money(chk.limit, currency)}): "
-                    f"needs approval from {chk.approver_mention}")
+                authority_lines.append(f"{what}: needs approval from {chk.approver_mention}")
 
     # summary line
     bits = [escape(clip(ticket.subject or (ticket.description or ""), 90))]
@@ -1218,14 +1263,16 @@ def warm_reply(ticket: Ticket, escalation: Escalation, clocks: Sequence[ClockSta
     ep = default_episode(ticket, escalation) if episode is None else episode
     fp = fingerprint(ticket.id, escalation.trigger, escalation.to_tier, ep, kind="public")
     people = _people(manifest)
-    owner_id = escalation.owner_id if escalation.owner_id is not None else (tier.owner_id if tier else None)
+    owner_id = escalation.owner_id
+    if owner_id is None and tier is not None:
+        owner_id = tier.owner_id
     name = people.get(owner_id) if owner_id is not None else None
     first_name = escape(name.split()[0]) if name else ""
     team = escape(_public_team(tier, escalation.to_tier))
     due = next_update_at(ticket, clocks or (), manifest, now)
     when = due.strftime("%H:%M UTC")
     if due.date() != now.date():
-        when = due.strftime("%A %H:%M UTC") if (due - now).days < 6 else due.strftime("%b %d %H:%M UTC")
+        when = due.strftime("%A %H:%M UTC" if (due - now).days < 6 else "%b %d %H:%M UTC")
         next_update = f"by {when}"
     else:
         next_update = f"by {when} today"
@@ -1283,7 +1330,8 @@ def _approver(manifest: Any, tier: TierInfo, kind: str, amount: float) -> TierIn
         found = _find_tier(manifest, name=str(explicit))
         if found is not None:
             return found
-    ladder = sorted((t for t in _tiers(manifest) if t.kind == "hierarchical"), key=lambda t: t.order)
+    ladder = sorted((t for t in _tiers(manifest) if t.kind == "hierarchical"),
+                    key=lambda t: t.order)
     above = [t for t in ladder if t.order > tier.order]
     for t in above:
         lim = _limit_for(manifest, t, kind)
@@ -1292,7 +1340,8 @@ def _approver(manifest: Any, tier: TierInfo, kind: str, amount: float) -> TierIn
     return above[-1] if above else None
 
 
-def authority_checks(enrichment: Enrichment, manifest: Any, tier: str | None) -> tuple[AuthorityCheck, ...]:
+def authority_checks(enrichment: Enrichment, manifest: Any,
+                     tier: str | None) -> tuple[AuthorityCheck, ...]:
     """Each amount in ``enrichment.amounts`` with a limit configured for ``tier``."""
     current = _find_tier(manifest, name=tier) if tier else None
     if current is None:
@@ -1362,22 +1411,23 @@ _REQUIRED_LABELS = {"steps": "steps already tried", "logs": "logs or error messa
                     "impact": "customer impact (who and how many users)"}
 
 
-def missing_context(ticket: Ticket, manifest: Any, *, parent: Ticket | None = None) -> tuple[str, ...]:
+def missing_context(ticket: Ticket, manifest: Any, *,
+                    parent: Ticket | None = None) -> tuple[str, ...]:
     """The required handoff fields (manifest ``handoff.required``, default steps, logs, impact)
     that neither the thread nor a ``#handoff`` comment provides."""
     ctx = _Ctx("", frozenset(_bot_ids(manifest)), {})
-    required = tuple(str(r).lower() for r in
-                     (_first(_settings(manifest), "required", "required_context") or DEFAULT_REQUIRED))
+    required = _required(manifest)
     fields = _handoff_fields(ticket, ctx, required)
+    threads = [ticket] + ([parent] if parent is not None else [])
     missing = []
     for key in required:
         if fields.get(key):
             continue
-        if key == "steps" and (_tried(ticket, ctx) or _macros(ticket, manifest)):
+        if key == "steps" and (any(_tried(t, ctx) for t in threads) or _macros(ticket, manifest)):
             continue
-        if key == "logs" and _evidence(ticket, ctx):
+        if key == "logs" and any(_evidence(t, ctx) for t in threads):
             continue
-        if key == "impact" and _users_affected(ticket, ctx, manifest):
+        if key == "impact" and any(_users_affected(t, ctx, manifest) for t in threads):
             continue
         missing.append(key)
     return tuple(missing)
@@ -1419,14 +1469,15 @@ def manual_escalation_update(ticket: Ticket, enrichment: Enrichment | None, mani
     episode = change.at.isoformat() if change.at else f"{change.old}->{change.new}"
     missing = missing_context(ticket, manifest, parent=parent)
     people = _people(manifest)
-    mover = people.get(change.author_id, f"agent {change.author_id}")
+    mover = people.get(change.author_id, f"agent #{change.author_id}")
     if missing:
         fp = fingerprint(ticket.id, "manual", to_name, episode, kind="missing")
-        labels = [_REQUIRED_LABELS.get(m, m) for m in missing]
+        labels = [escape(_REQUIRED_LABELS.get(m, m)) for m in missing]
         body = _render(manifest, "handoff_missing", {
             "mention": f"@{escape(mover)}",
             "to_tier": escape(to_tier.label if to_tier else to_name), "moved_by": escape(mover),
-            "missing": list(missing), "missing_labels": labels, "tag": INCOMPLETE_TAG,
+            "missing": [escape(m) for m in missing], "missing_labels": labels,
+            "tag": INCOMPLETE_TAG,
             "ticket": {"id": ticket.id}})
         note = Note(body=_fit(body, _marker(fp), _limit(manifest, limit)), public=False,
                     fingerprint=fp)

@@ -11,7 +11,7 @@
 The same schemas drive ``tiergate schema`` (``json_schema()``). ``Manifest.version`` is a content
 hash of the document; ``Manifest.label`` is the free-form ``version`` the author wrote.
 Top-level keys: ``$schema, version, changelog, helpdesk, tiers, teams, authority, keywords, nlp,
-calendars, sla, oncall, templates, triggers, review`` (see ``ManifestSchema``).
+calendars, sla, oncall, templates, triggers, review, handoff`` (see ``ManifestSchema``).
 """
 from __future__ import annotations
 
@@ -91,6 +91,18 @@ class Helpdesk:
     default_tier: str | None = None
     default_calendar: str | None = None
     users_affected_field: str = "users_affected"
+    agents: Mapping[str, str] = field(default_factory=dict)     # user id -> display name
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """Read by ``plugin.core.handoff`` (manual escalations, warm public reply, note size)."""
+
+    public_reply: bool = False
+    required: tuple[str, ...] = ("steps", "logs", "impact")
+    comment_limit: int = 64 * 1024
+    next_update_minutes: float = 240.0
+    note_on_manual: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class Tier:
     label: str = ""
     calendar: str | None = None
     oncall: str | None = None
+    public_name: str | None = None
+    warm_reply: bool | None = None
     kind: str = "tier"
 
 
@@ -119,6 +133,8 @@ class Team:
     oncall: str | None = None
     handles: tuple[str, ...] = ()
     rank: int = 0
+    public_name: str | None = None
+    warm_reply: bool | None = None
     kind: str = "team"
 
 
@@ -220,6 +236,7 @@ class Manifest:
     templates: Mapping[str, str]
     triggers: tuple[Trigger, ...]
     review: Review
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
     source: Mapping[str, Any] = field(default_factory=dict, repr=False)
     group_index: Mapping[int, tuple[str, str]] = field(default_factory=dict, repr=False)
     program: tuple = field(default=(), repr=False)
@@ -296,11 +313,36 @@ class HelpdeskSchema(Strict):
                                      metadata=_d("Calendar used when an owner names none."))
     users_affected_field = fields.String(load_default="users_affected",
                                          metadata=_d("Custom field holding users affected."))
+    agents = fields.Dict(keys=fields.String(validate=validate.Regexp(
+        r"^[0-9]+$", error="must be a user id (digits)")), values=fields.String(
+        validate=validate.Length(min=1)), load_default=dict,
+        metadata=_d("Agent display names by user id (handoff notes address people)."))
 
     @post_load
     def _make(self, data, **kw):
         data.setdefault("rate_limit_per_minute", PLAN_RATE[data["plan"]])
+        data["agents"] = MappingProxyType(dict(data["agents"]))
         return Helpdesk(**data)
+
+
+class HandoffSchema(Strict):
+    public_reply = fields.Boolean(load_default=False, metadata=_d(
+        "Also post a warm public reply on escalation (who has the case, next update)."))
+    required = _Tuple(fields.String(validate=validate.OneOf(("steps", "logs", "impact"))),
+                      load_default=("steps", "logs", "impact"),
+                      metadata=_d("Context a manual escalation must carry."))
+    comment_limit = fields.Integer(strict=True, load_default=64 * 1024,
+                                   validate=validate.Range(1000, 1024 * 1024),
+                                   metadata=_d("Max bytes of one note."))
+    next_update_minutes = fields.Float(load_default=240.0, allow_nan=False,
+                                       validate=validate.Range(min=1),
+                                       metadata=_d("Default promise horizon of warm replies."))
+    note_on_manual = fields.Boolean(load_default=True, metadata=_d(
+        "Write the handoff note for complete manual escalations too."))
+
+    @post_load
+    def _make(self, data, **kw):
+        return HandoffSettings(**data)
 
 
 _GROUP = fields.Integer(strict=True, required=True, validate=validate.Range(min=1),
@@ -319,6 +361,10 @@ class TierSchema(Strict):
                              metadata=_d("Business-hours calendar (a `calendars` key)."))
     oncall = fields.String(load_default=None, allow_none=True,
                            metadata=_d("On-call route used after hours (an `oncall.routes` key)."))
+    public_name = fields.String(load_default=None, allow_none=True,
+                                metadata=_d("Name customers see in warm replies."))
+    warm_reply = fields.Boolean(load_default=None, allow_none=True,
+                                metadata=_d("Warm public reply when escalating here."))
 
 
 class TeamSchema(Strict):
@@ -331,6 +377,10 @@ class TeamSchema(Strict):
                              metadata=_d("Business-hours calendar (a `calendars` key)."))
     oncall = fields.String(load_default=None, allow_none=True,
                            metadata=_d("On-call route used after hours."))
+    public_name = fields.String(load_default=None, allow_none=True,
+                                metadata=_d("Name customers see in warm replies."))
+    warm_reply = fields.Boolean(load_default=None, allow_none=True,
+                                metadata=_d("Warm public reply when escalating here."))
     handles = _Tuple(fields.String(validate=validate.Length(min=1)), load_default=(),
                      metadata=_d("Topics this team owns (billing, security...)."))
     rank = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 100),
@@ -560,6 +610,8 @@ class ManifestSchema(Strict):
     triggers = _Tuple(fields.Nested(TriggerSchema), load_default=(),
                       metadata=_d("Escalation triggers, evaluated in order."))
     review = fields.Nested(ReviewSchema, load_default=_empty(ReviewSchema), metadata=_d("Review sampling."))
+    handoff = fields.Nested(HandoffSchema, load_default=_empty(HandoffSchema),
+                            metadata=_d("Warm handoff settings (handoff notes, manual escalations)."))
 
 
 # --------------------------------------------------------------------------------------------
@@ -710,6 +762,8 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
             names.setdefault(name, i)
         conds = _d_(trig.get("conditions"))
         pinned: dict[str, Any] = {}
+        has_tags: set[str] = set()
+        lacks_tags: set[str] = set()
         for part in ("all", "any"):
             for j, c in enumerate(_l_(conds.get(part))):
                 c = _d_(c)
@@ -730,6 +784,12 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
                                                "`calendars`"))
                 if part == "all" and op == "is":
                     pinned[f] = v
+                if part == "all" and f == "tags":
+                    vals = {v} if isinstance(v, str) else {x for x in _l_(v) if isinstance(x, str)}
+                    if op == "includes_all" or (op == "includes" and len(vals) == 1):
+                        has_tags |= vals
+                    elif op == "not_includes":
+                        lacks_tags |= vals
             if part == "all":
                 for j, msg in C.contradictions([_d_(c) for c in _l_(conds.get("all"))],
                                                tier_ranks):
@@ -760,6 +820,10 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
             elif kind in ("add_tags", "remove_tags"):
                 tags = {t for t in _l_(a.get("tags")) if isinstance(t, str)}
                 (added if kind == "add_tags" else removed).update(tags)
+                if tags and kind == "add_tags" and tags <= has_tags:
+                    noop = f"adds {sorted(tags)} which the conditions require present"
+                elif tags and kind == "remove_tags" and tags <= lacks_tags:
+                    noop = f"removes {sorted(tags)} which the conditions require absent"
             if noop:
                 errs.append((ap, f"does nothing: {noop}"))
             else:
@@ -884,7 +948,7 @@ def _build(doc: Mapping[str, Any], data: Mapping[str, Any]) -> Manifest:
         keywords=MappingProxyType({k: tuple(v) for k, v in data["keywords"].items()}),
         nlp=data["nlp"], calendars=MappingProxyType(dict(data["calendars"])), sla=data["sla"],
         oncall=data["oncall"], templates=MappingProxyType(dict(data["templates"])),
-        triggers=trigs, review=data["review"], source=MappingProxyType(dict(doc)),
+        triggers=trigs, review=data["review"], handoff=data["handoff"], source=MappingProxyType(dict(doc)),
         group_index=MappingProxyType(index))
     program = compile_program(m)
     object.__setattr__(m, "program", program)
@@ -1043,6 +1107,6 @@ def _pattern(f: fields.Field) -> str | None:
 
 __all__ = ["Manifest", "Tier", "Team", "Authority", "Route", "Oncall", "Trigger", "Action",
            "Condition", "Conditions", "Helpdesk", "Nlp", "Review", "Changelog",
-           "CompiledTrigger", "load_manifest", "read_document", "content_hash",
+           "CompiledTrigger", "HandoffSettings", "load_manifest", "read_document", "content_hash",
            "default_manifest_path", "json_schema", "compile_program", "ManifestSchema",
            "ACTIONS", "ACTION_PARAMS"]

@@ -28,7 +28,6 @@ Shapes (see README / manifest.json for a full example)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

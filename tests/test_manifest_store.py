@@ -1,0 +1,114 @@
+"""ManifestStore: reload without restart, keep the old manifest on error, history with diffs."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.manifest_store import (FileHistory, ManifestStore, RedisHistory,
+                                            readable_diff)
+
+from test_manifest_base import base_doc
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def write(path, doc):
+    path.write_text(json.dumps(doc))
+
+
+def test_reload_keep_on_error_and_history(tmp_path, caplog):
+    path = tmp_path / "manifest.json"
+    doc = base_doc()
+    write(path, doc)
+    clock = Clock()
+    hist = FileHistory(tmp_path / "log.jsonl")
+    store = ManifestStore(path, check_every=5, history=hist, clock=clock)
+    v1 = store.current().version
+    assert [e["version"] for e in hist.entries()] == [v1]
+
+    # a valid change is picked up, but only after check_every seconds
+    doc["triggers"][0]["actions"][0]["tags"] = ["tg_urgent", "tg_new"]
+    doc["changelog"] = {"author": "ops", "date": "2026-11-28", "message": "tag more"}
+    write(path, doc)
+    clock.t = 1
+    assert store.current().version == v1
+    clock.t = 6
+    v2 = store.current().version
+    assert v2 != v1
+    entries = hist.entries()
+    assert [e["version"] for e in entries] == [v1, v2]
+    assert entries[1]["author"] == "ops" and entries[1]["previous"] == v1
+    assert any("triggers[urgent_tag].actions[0].tags" in ln for ln in entries[1]["diff"])
+
+    # a broken file never replaces the manifest in force; the error is logged with its path
+    doc["triggers"][0]["conditions"]["all"][0]["operator"] = "bogus"
+    write(path, doc)
+    clock.t = 20
+    with caplog.at_level(logging.ERROR, logger="tiergate.manifest"):
+        assert store.current().version == v2
+    assert isinstance(store.last_error, ManifestError)
+    assert "triggers[0].conditions.all[0].operator" in caplog.text
+    assert len(hist.entries()) == 2
+
+    # fixing it again records a third version; an unchanged file records nothing
+    doc["triggers"][0]["conditions"]["all"][0]["operator"] = "is_not"
+    write(path, doc)
+    clock.t = 40
+    v3 = store.current().version
+    assert v3 not in (v1, v2) and store.last_error is None
+    clock.t = 60
+    assert store.reload(force=True) is False
+    assert len(hist.entries()) == 3
+
+
+def test_first_load_error_raises(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("{}")
+    try:
+        ManifestStore(path, history=FileHistory(tmp_path / "h.jsonl"))
+    except ManifestError as exc:
+        assert exc.errors[0][0] == "tiers"
+    else:  # pragma: no cover
+        raise AssertionError("expected ManifestError")
+
+
+def test_redis_history_and_from_settings(tmp_path, redis_conn):
+    from tiergate.plugin.config import Settings
+
+    path = tmp_path / "manifest.json"
+    write(path, base_doc())
+    store = ManifestStore.from_settings(Settings(manifest_path=str(path)), redis_conn)
+    assert isinstance(store.history, RedisHistory)
+    entries = store.history.entries()
+    assert len(entries) == 1 and entries[0]["version"] == store.current().version
+    assert entries[0]["diff"] == ["(first version)"]
+    assert store.history.document(entries[0]["version"])["tiers"]["tier_1"]["group_id"] == 101
+    # a second process with the same manifest does not duplicate the entry
+    ManifestStore(path, conn=redis_conn)
+    assert len(RedisHistory(redis_conn).entries()) == 1
+
+
+def test_default_store_loads_embedded_manifest(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERGATE_MANIFEST_LOG", str(tmp_path / "h.jsonl"))
+    store = ManifestStore()
+    assert store.current().tiers["tier_1"].group_id == 101
+    assert (tmp_path / "h.jsonl").exists()
+
+
+def test_readable_diff():
+    a = {"tiers": {"t": {"owner_id": 1}}, "triggers": [{"name": "x", "enabled": True}]}
+    b = {"tiers": {"t": {"owner_id": 2}}, "triggers": [{"name": "x", "enabled": False},
+                                                       {"name": "y", "enabled": True}]}
+    lines = readable_diff(a, b)
+    assert "~ tiers.t.owner_id: 1 -> 2" in lines
+    assert "~ triggers[x].enabled: true -> false" in lines
+    assert "+ triggers[y].enabled: true" in lines
+    assert "+ triggers[y].name: \"y\"" in lines
