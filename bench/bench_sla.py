@@ -11,8 +11,12 @@
    real RQ worker with its scheduler (child process, forking per job) runs the due ones; the lag
    is due instant -> ``timer_due`` waking the decision, p50 / p99, against bare RQ ``enqueue_at``
    jobs due at the same instants in the same worker. The decision itself is stubbed here (the
-   worker's ``wake`` only counts), so this is the timer machinery's share; the decision's own cost
-   is ``bench_decide`` / ``bench_writeback``.
+   worker's ``wake`` only counts), so this is the timer machinery's share.
+4. ``warning_lag_pipeline`` — the issue's figure: N open tickets in the local Zendesk-compatible
+   server, all planned; a subset reaches 75% inside the window and one real worker
+   (``jobs.worker.make_worker``: re-fetch, spaCy, decide, write-back) writes the default
+   manifest's warning tag + note. Lag = due instant -> decision written, p50 / p99, against bare
+   RQ jobs due at the same instants in the same worker.
 
     python bench/bench_sla.py [--quick] [--json]
 """
@@ -454,7 +458,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def run(quick: bool) -> list[dict]:
-    return bench_plan(quick) + bench_schedule(quick) + bench_lag(quick)
+    return bench_plan(quick) + bench_schedule(quick) + bench_lag(quick) + bench_lag_pipeline(quick)
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 from tiergate.plugin.core.model import Ticket, TicketUpdate, _Serial
 
 
+PING_EVENT = "ping"   # a signed test delivery (``{"tiergate_test": true}``): verified, never enqueued
+
+
 @dataclass(frozen=True)
 class Delivery(_Serial):
     """A verified, parsed inbound webhook: which ticket to look at and a unique delivery id."""

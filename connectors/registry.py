@@ -11,6 +11,13 @@ CONNECTORS: dict[str, str] = {
     "zammad": "tiergate.connectors.zammad:from_settings",
 }
 
+# helpdesk name -> "module:function"; function(headers, body, secret, now, tolerance) -> Delivery.
+# Pure: raises DeliveryError subclasses, checks the signature before parsing the body.
+VERIFIERS: dict[str, str] = {
+    "zendesk": "tiergate.connectors.zendesk_webhook:verify",
+    "zammad": "tiergate.connectors.zammad_webhook:verify",
+}
+
 
 def get_connector(settings: Settings):
     try:

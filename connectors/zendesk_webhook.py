@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
 
-from tiergate.connectors.base import Delivery
+from tiergate.connectors.base import PING_EVENT, Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError, StaleDelivery
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
@@ -168,19 +168,26 @@ def _load(schema: Schema, payload: dict) -> dict:
         raise PayloadError(field, message) from None
 
 
+_EVENT_SCHEMA = TicketEventSchema()
+_TRIGGER_SCHEMA = TriggerPayloadSchema()
+
+
 def parse_payload(body: bytes) -> tuple[str, int, dict]:
-    """Raw body -> (kind, ticket_id, data); kind is ``event`` or ``trigger``. Raises PayloadError."""
+    """Raw body -> (kind, ticket_id, data); kind is ``event``, ``trigger`` or ``ping`` (the
+    installer's signed test delivery ``{"tiergate_test": true}``, ticket id 0). Raises PayloadError."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadError("body", f"not valid JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise PayloadError("body", "must be a JSON object")
+    if payload.get("tiergate_test") is True:
+        return PING_EVENT, 0, payload
     if "type" in payload or "detail" in payload:
-        data = _load(TicketEventSchema(), payload)
+        data = _load(_EVENT_SCHEMA, payload)
         return "event", data["detail"]["id"], data
     if "ticket_id" in payload:
-        data = _load(TriggerPayloadSchema(), payload)
+        data = _load(_TRIGGER_SCHEMA, payload)
         return "trigger", data["ticket_id"], data
     raise PayloadError("ticket_id", "missing: expected an event payload (type, id, subject, detail) "
                                     "or a trigger payload ({\"ticket_id\": ...})")
@@ -205,6 +212,9 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
         raise StaleDelivery(f"{TIMESTAMP_HEADER}: {skew:.0f}s away from now (tolerance {tolerance:g}s)")
 
     kind, ticket_id, data = parse_payload(body)
+    if kind == PING_EVENT:
+        return Delivery(delivery_id="ping-" + hashlib.sha256(timestamp.encode("utf-8") + body).hexdigest(),
+                        ticket_id=0, event_type=PING_EVENT, helpdesk=HELPDESK, received_at=now)
     if kind == "event":
         return Delivery(delivery_id=data["id"], ticket_id=ticket_id, event_type=data["type"],
                         helpdesk=HELPDESK, received_at=now, detail=json.loads(json.dumps(data["detail"])))

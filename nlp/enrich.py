@@ -52,6 +52,7 @@ RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (e
 NEGATIVE_AT = -0.05
 POSITIVE_AT = 0.3
 COMPLAINT_SENTIMENT = -0.3
+BLAME_SENTIMENT = -0.2
 CACHE_SIZE = 4096
 CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
 
@@ -215,8 +216,12 @@ class Enricher:
                     risk_tags.append(RiskTag(tag=tag, phrase=phrase, comment_index=idx))
             for kind, value in score.amounts.items():
                 amounts[kind] = max(amounts.get(kind, 0.0), value)
-        tags = list(dict.fromkeys(r.tag for r in risk_tags))
-        complaint = bool(set(tags) & COMPLAINT_TAGS) or sentiment <= COMPLAINT_SENTIMENT
+        first_of: dict[str, RiskTag] = {}
+        for r in risk_tags:
+            first_of.setdefault(r.tag, r)
+        tags = list(first_of)
+        complaint = bool(set(tags) & COMPLAINT_TAGS) or sentiment <= COMPLAINT_SENTIMENT or \
+            (sentiment <= BLAME_SENTIMENT and any(s.blame for s in scores))
         if sentiment < 0:
             pts = round(WEIGHTS["sentiment"] * -sentiment)
             if pts:
@@ -228,7 +233,7 @@ class Enricher:
             if pts <= 0:
                 break
             tag_total += pts
-            first = next(r for r in risk_tags if r.tag == tag)
+            first = first_of[tag]
             reasons.append(Reason(f"risk:{tag}", pts,
                                   f'"{first.phrase}" in comment {first.comment_index}'))
         shift = 0.0

@@ -28,6 +28,7 @@ class Settings:
     db_url: str = "sqlite:///tiergate.sqlite"
     timestamp_tolerance: float = 300.0          # seconds
     max_body_bytes: int = 256 * 1024
+    max_json_depth: int = 32
     dedupe_ttl: int = 7 * 24 * 3600
     queue_name: str = "tiergate"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -49,6 +50,7 @@ class Settings:
         "db_url": "TIERGATE_DB_URL",
         "timestamp_tolerance": "TIERGATE_TIMESTAMP_TOLERANCE",
         "max_body_bytes": "TIERGATE_MAX_BODY_BYTES",
+        "max_json_depth": "TIERGATE_MAX_JSON_DEPTH",
         "queue_name": "TIERGATE_QUEUE",
     }
 

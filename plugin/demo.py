@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -25,12 +24,7 @@ from typing import Any
 import click
 
 from tiergate.plugin.config import Settings
-from tiergate.plugin.embedded import free_port, start_redis
-
-DEMO_EMAIL = "admin@demo.example"
-DEMO_TOKEN = "demo-api-token"
-DEMO_SUBDOMAIN = "demo"
-
+from tiergate.plugin.embedded import serve_wsgi, start_redis
 
 def load_examples(path: Path) -> list[dict[str, Any]]:
     """Read the examples JSON lines; a bad line is a clear error naming its number."""
@@ -68,15 +62,6 @@ class DemoStack:
         self.exits.close()
 
 
-def _serve_in_thread(app, port: int):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server
-
-
 def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
     from tiergate.plugin import helpdesks
 
@@ -94,20 +79,19 @@ def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
     stack.exits.callback(desk.stop)
     stack.server = desk
 
-    port = free_port()
-    stack.receiver_url = f"http://127.0.0.1:{port}"
-    secret = desk.install_webhook(f"{stack.receiver_url}/webhooks/{helpdesk}")
+    from tiergate.plugin.web import create_app
+
+    secret = secrets.token_hex(24)
     admin_token = os.environ.get("TIERGATE_ADMIN_TOKEN") or secrets.token_urlsafe(16)
     settings = Settings.from_env(
         redis_url=redis_url, helpdesk=helpdesk, webhook_secret=secret, admin_token=admin_token,
         db_url=os.environ.get("TIERGATE_DB_URL") or f"sqlite:///{workdir}/tiergate-demo.sqlite",
         **desk.settings_overrides())
     stack.settings = settings
-
-    from tiergate.plugin.web import create_app
-
-    http = _serve_in_thread(create_app(settings), port)
+    http = serve_wsgi(create_app(settings))
     stack.exits.callback(http.shutdown)
+    stack.receiver_url = f"http://127.0.0.1:{http.server_port}"
+    helpdesks.install(desk, helpdesk, stack.receiver_url, secret)
 
     env = {**os.environ, **_settings_env(settings)}
     log = open(Path(workdir) / "worker.log", "wb")

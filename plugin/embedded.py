@@ -80,3 +80,19 @@ def start_redis(port: int | None = None, *, appendonly: bool = False) -> Embedde
             time.sleep(0.02)
     proc.kill()
     raise RuntimeError("redis-server did not start within 10 s")
+
+
+def serve_wsgi(app, port: int = 0):
+    """Serve a WSGI app on 127.0.0.1 in a daemon thread (threaded, no request logging);
+    returns the werkzeug server (``.server_port``, ``.shutdown()``)."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
+
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True, name="tiergate-wsgi").start()
+    return server

@@ -1,12 +1,11 @@
-"""The demo's helpdesk: the local compatible server of a desk, with the admin steps the demo needs
-(install the webhook + trigger, import example tickets, settings for the connector)."""
+"""The demo's helpdesk: a desk's local compatible server, installed into through the same code path
+as ``tiergate install`` (webhook, triggers, fields, signed test delivery), with the example import
+and the connector settings the demo and the end-to-end tests need."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import requests
 
 DEMO_EMAIL = "admin@demo.example"
 DEMO_TOKEN = "demo-api-token"
@@ -25,30 +24,6 @@ class LocalZendesk:
 
         return cls(start_server(port=0, email=DEMO_EMAIL, token=DEMO_TOKEN))
 
-    def _api(self, method: str, path: str, **kwargs) -> dict:
-        r = requests.request(method, f"{self.handle.url}{path}", auth=(f"{DEMO_EMAIL}/token", DEMO_TOKEN),
-                             timeout=10, **kwargs)
-        r.raise_for_status()
-        return r.json() if r.content else {}
-
-    def install_webhook(self, endpoint: str) -> str:
-        """Create the webhook and the triggers that call it; return the signing secret."""
-        hook = self._api("POST", "/api/v2/webhooks", json={"webhook": {
-            "name": "tiergate", "status": "active", "endpoint": endpoint, "http_method": "POST",
-            "request_format": "json", "subscriptions": ["conditional_ticket_events"]}})["webhook"]
-        secret = self._api("GET", f"/api/v2/webhooks/{hook['id']}/signing_secret")["signing_secret"]["secret"]
-        body = '{"ticket_id": "{{ticket.id}}"}'
-        for title, conditions in (
-            ("tiergate: ticket created", [{"field": "update_type", "operator": "is", "value": "Create"}]),
-            ("tiergate: customer comment", [{"field": "update_type", "operator": "is", "value": "Change"},
-                                            {"field": "comment_is_public", "operator": "is", "value": "true"},
-                                            {"field": "current_via_id", "operator": "is_not", "value": "5"}]),
-        ):
-            self._api("POST", "/api/v2/triggers", json={"trigger": {
-                "title": title, "active": True, "conditions": {"all": conditions, "any": []},
-                "actions": [{"field": "notification_webhook", "value": [hook["id"], body]}]}})
-        return secret
-
     def import_example(self, example: dict, now: datetime) -> int:
         return self.handle.import_example(example, now)
 
@@ -61,12 +36,51 @@ class LocalZendesk:
         self.handle.stop()
 
 
+@dataclass
+class LocalZammad:
+    """A local Zammad-compatible server, administered through its public API like a real one."""
+
+    handle: Any
+
+    @classmethod
+    def start(cls) -> "LocalZammad":
+        from tiergate.connectors.zammad_server import start_server
+
+        return cls(start_server(port=0))
+
+    def import_example(self, example: dict, now: datetime) -> int:
+        return self.handle.import_example(example, now)
+
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"zammad_url": self.handle.url, "zammad_api_token": self.handle.token}
+
+    def stop(self) -> None:
+        self.handle.stop()
+
+
+def install(desk, helpdesk: str, receiver_url: str, secret: str):
+    """Install tiergate into ``desk`` exactly as ``tiergate install`` does; returns its report.
+    The receiver must already be listening: the install ends with a signed test delivery."""
+    from tiergate.plugin.config import Settings
+    from tiergate.plugin.install import install_zammad, install_zendesk, zammad_desk, zendesk_desk
+
+    settings = Settings(**desk.settings_overrides())
+    quiet = lambda _line: None  # noqa: E731
+    if helpdesk == "zendesk":
+        report = install_zendesk(zendesk_desk(settings, echo=quiet), receiver_url, secret=secret)
+        if not (report.test and 200 <= int(report.test.get("status") or 0) < 300):
+            raise RuntimeError(f"install: the test delivery did not verify: {report.test}")
+    else:
+        report = install_zammad(zammad_desk(settings, echo=quiet), receiver_url, secret=secret)
+    if report.secret != secret:
+        raise RuntimeError("install: the helpdesk kept another signing secret")
+    return report
+
+
 def local_or_configured(helpdesk: str):
     """The demo's desk. Only local compatible servers are started here."""
     if helpdesk == "zendesk":
         return LocalZendesk.start()
     if helpdesk == "zammad":
-        from tiergate.connectors.zammad_server import LocalZammad  # written with the Zammad connector
-
         return LocalZammad.start()
     raise ValueError(f"helpdesk: unknown {helpdesk!r}")

@@ -47,10 +47,8 @@ from tiergate.plugin.config import Settings
 WEBHOOK_NAME = "tiergate"
 TRIGGER_BODY = '{"ticket_id":"{{ticket.id}}"}'
 DEFAULT_RECORD = "tiergate-install.json"
-# The test delivery names no ticket on purpose: the receiver checks the signature before the payload
-# (401 before 400), so a 400 on ``ticket_id`` proves the delivery arrived and verified, and no job
-# is queued for a ticket that does not exist.
-TEST_PAYLOAD = '{"ticket_id":"0","tiergate_test":true}'
+# The receiver answers a signed test delivery with 200 "verified" and queues nothing.
+TEST_PAYLOAD = '{"tiergate_test":true}'
 RISK_LEVELS = ("low", "medium", "high")
 
 ZENDESK_TRIGGERS: tuple[tuple[str, list[dict[str, Any]]], ...] = (
@@ -310,14 +308,6 @@ def install(helpdesk: str, receiver: str, secret: str | None, record_path: Path,
         click.echo(f"test delivery: arrived and verified (receiver answered {status})")
         return
     detail = str(test.get("body") or "")[:300]
-    try:
-        answer = json.loads(test.get("body") or "")
-    except ValueError:
-        answer = {}
-    if status == 400 and isinstance(answer, dict) and answer.get("field") == "ticket_id":
-        click.echo("test delivery: arrived and verified (signature accepted; the test payload names no "
-                   "ticket, so nothing was queued)")
-        return
     if status in (401, 403):
         raise click.ClickException(f"test delivery: arrived but the signature was refused ({status}): {detail}; "
                                    "set TIERGATE_WEBHOOK_SECRET on the receiver to the secret above")

@@ -23,7 +23,6 @@ registered when present.
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import re
 import time
@@ -38,26 +37,22 @@ from redis.retry import Retry
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from tiergate.connectors.base import PING_EVENT
+from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
 from tiergate.plugin.config import Settings
-from tiergate.plugin.core.errors import DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
+from tiergate.plugin.metrics import Metrics
+from tiergate.plugin.metrics import init_app as metrics_init_app
+from tiergate.plugin.core.errors import ConfigError, DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
 
 log = logging.getLogger("tiergate.web")
 
 EXTENSION = "tiergate"
-METRICS_MODULE = "tiergate.plugin.metrics"          # analytics area: Redis-backed counters
-DASHBOARD_MODULE = "tiergate.plugin.analytics.dashboard"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
-
-# Used only when connectors.registry has no VERIFIERS mapping (yet).
-DEFAULT_VERIFIERS: dict[str, str] = {
-    "zendesk": "tiergate.connectors.zendesk_webhook:verify",
-    "zammad": "tiergate.connectors.zammad_webhook:verify",
-}
 
 # create_app(Mapping) keys that are not Settings fields, with their defaults.
 WEB_DEFAULTS: dict[str, Any] = {
     "MAX_JSON_DEPTH": None,        # deeper bodies -> 400 too_deep (after the signature check);
-                                   # None: settings.max_json_depth if Settings has it, else 32
+                                   # None: settings.max_json_depth
     "RETRY_AFTER": 5,              # seconds, on every 503
     "PENDING_TTL": 60,             # seconds a dedupe key may stay "pending" if a crash strands it
     "REDIS_TIMEOUT": 1.0,          # socket connect/read timeout to Redis, seconds
@@ -68,10 +63,6 @@ WEB_DEFAULTS: dict[str, Any] = {
 }
 
 PENDING, DONE = b"pending", b"1"
-
-
-class ConfigError(ValueError):
-    """The receiver cannot start with this configuration."""
 
 
 @dataclass
@@ -122,63 +113,22 @@ def _split_config(config: Settings | Mapping[str, Any] | None) -> tuple[Settings
     return base.with_(**overrides) if overrides else base, web
 
 
-def _resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
-    """``"module:function"`` or a callable -> ``verify(headers, body, secret, now, tolerance)``.
-    A desk without signed timestamps may omit ``tolerance``; it is then not passed."""
-    if callable(target):
-        func = target
-    else:
-        module, attr = target.split(":")
-        func = getattr(importlib.import_module(module), attr)
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return func
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) >= 5 or any(p.kind is p.VAR_POSITIONAL for p in params):
-        return func
-
-    def without_tolerance(headers, body, secret, now, tolerance):
-        return func(headers, body, secret, now)
-
-    return without_tolerance
-
-
 def _verifiers(names: tuple[str, ...], given: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
-    if given is None:
-        try:
-            from tiergate.connectors import registry
+    """``verify(headers, body, secret, now, tolerance)`` per accepted helpdesk."""
+    from tiergate.connectors.registry import VERIFIERS
 
-            given = getattr(registry, "VERIFIERS", None)
-        except ImportError:
-            given = None
-        given = given or DEFAULT_VERIFIERS
+    given = VERIFIERS if given is None else given
     out = {}
     for name in names:
         if name not in given:
             raise ConfigError(f"helpdesk: no webhook verifier for {name!r}; known: {sorted(given)}")
-        try:
-            out[name] = _resolve(given[name])
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"helpdesk: webhook verifier for {name!r} not importable: {exc}") from None
+        target = given[name]
+        if callable(target):
+            out[name] = target
+        else:
+            module, attr = target.split(":")
+            out[name] = getattr(importlib.import_module(module), attr)
     return out
-
-
-def _optional_module(name: str):
-    """The module, or None when it does not exist (yet); a module that exists but fails to
-    import is an error worth seeing, so that is raised."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            return None
-        raise
-
-
-def _metrics(conn: redis.Redis) -> Any:
-    module = _optional_module(METRICS_MODULE)
-    factory = getattr(module, "Metrics", None) if module else None
-    return factory(conn) if factory else None
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -204,32 +154,21 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = WebState(
         settings=settings, redis=conn, verifiers=_verifiers(helpdesks, web["VERIFIERS"]),
         clock=web["CLOCK"] or (lambda: datetime.now(timezone.utc)),
-        max_json_depth=int(web["MAX_JSON_DEPTH"] or getattr(settings, "max_json_depth", 32)),
+        max_json_depth=int(web["MAX_JSON_DEPTH"] or settings.max_json_depth),
         retry_after=int(web["RETRY_AFTER"]), pending_ttl=int(web["PENDING_TTL"]),
-        metrics=_metrics(conn), secrets=secrets_)
+        metrics=Metrics(conn), secrets=secrets_)
     _install_redaction(secrets_)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
-    _optional_extensions(app)
+    metrics_init_app(app, lambda: conn)
+    app.config["TIERGATE_SETTINGS"] = settings
+    app.config["TIERGATE_REDIS_URL"] = settings.redis_url
+    dashboard_init_app(app, settings)
     redacted = settings.redacted()
     log.info("receiver ready helpdesks=%s %s", ",".join(helpdesks),
              " ".join(f"{k}={redacted[k]}" for k in sorted(redacted) if k != "extra"))
     return app
-
-
-def _optional_extensions(app: Flask) -> None:
-    """The analytics area's ``GET /metrics`` (counters shared through Redis) and ``/dashboard``
-    (behind the admin token), when those modules exist, wired to this app's settings and Redis."""
-    st: WebState = app.extensions[EXTENSION]
-    app.config["TIERGATE_SETTINGS"] = st.settings
-    app.config["TIERGATE_REDIS_URL"] = st.settings.redis_url
-    metrics_mod = _optional_module(METRICS_MODULE)
-    if metrics_mod is not None and hasattr(metrics_mod, "init_app"):
-        metrics_mod.init_app(app, lambda: st.redis)
-    dashboard = _optional_module(DASHBOARD_MODULE)
-    if dashboard is not None and hasattr(dashboard, "init_app"):
-        dashboard.init_app(app, st.settings)
 
 
 # -- logging: no secret ever reaches a handler --------------------------------------------------
@@ -427,6 +366,9 @@ def webhook(helpdesk: str) -> Response:
         return _rejected(helpdesk, PayloadError("$", f"not valid JSON: {type(exc).__name__}"))
     except RecursionError:
         return _rejected(helpdesk, TooDeep("$", f"JSON nested deeper than {st.max_json_depth} levels"))
+    if delivery.event_type == PING_EVENT:
+        log.info("webhook test delivery verified helpdesk=%s", helpdesk)
+        return jsonify({"status": "verified", "test": True})
     return _store(helpdesk, delivery, st, started)
 
 

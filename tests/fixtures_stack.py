@@ -3,7 +3,6 @@ the receiver on a real socket, and real RQ workers (burst mode, forking per job)
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +14,7 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from tiergate.plugin.config import Settings
-from tiergate.plugin.embedded import free_port
+from tiergate.plugin.embedded import serve_wsgi
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05):
@@ -67,27 +66,19 @@ class Stack:
         return self.runtime.connector
 
 
-def _serve(app, port):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def build_stack(helpdesk: str, redis_url: str, tmp_path, manifest_path: str | None = None) -> tuple[Stack, Callable]:
     from tiergate.jobs.runtime import build_runtime
     from tiergate.plugin import helpdesks
     from tiergate.plugin.web import create_app
 
     desk = helpdesks.local_or_configured(helpdesk)
-    port = free_port()
-    receiver = f"http://127.0.0.1:{port}"
-    secret = desk.install_webhook(f"{receiver}/webhooks/{helpdesk}")
+    secret = secrets.token_hex(16)
     settings = Settings.from_env({}, redis_url=redis_url, helpdesk=helpdesk, webhook_secret=secret,
                                  admin_token="test-admin-token", manifest_path=manifest_path,
                                  db_url=f"sqlite:///{tmp_path}/log.sqlite", **desk.settings_overrides())
-    http = _serve(create_app(settings), port)
+    http = serve_wsgi(create_app(settings))
+    receiver = f"http://127.0.0.1:{http.server_port}"
+    helpdesks.install(desk, helpdesk, receiver, secret)
     runtime = build_runtime(settings)
     stack = Stack(desk=desk, settings=settings, conn=Redis.from_url(redis_url),
                   receiver_url=receiver, runtime=runtime)

@@ -9,7 +9,7 @@ Reviews (May): 1 knowledge_gap, 3 misrouted, 4 knowledge_gap.
 from __future__ import annotations
 
 import pytest
-from test_analytics_history import CREATED, M, build_history, db_url, history  # noqa: F401
+from test_analytics_history import CREATED, db_url, history  # noqa: F401
 
 from tiergate.plugin.analytics.metrics import (ALL_TIME, compute, escalation_rate_series, in_period,
                                                parse_month, time_to_escalation_histogram,

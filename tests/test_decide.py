@@ -296,3 +296,14 @@ def test_manual_escalation_without_context_asks_for_it():
                                                       False, NOW),))
     d2 = decide(again, enrichment(), m, NOW, frozenset())
     assert d2.update.notes == () and "handoff_incomplete" not in d2.update.add_tags
+
+
+def test_timers_only_when_the_rest_already_holds():
+    cond = {"all": [{"field": "age", "operator": "greater_than", "value": 3},
+                    {"field": "status", "operator": "is", "value": "pending"}]}
+    d, _ = run(trig("late", [{"action": "add_tags", "tags": ["late"]}], conditions=cond),
+               t=ticket(priority="urgent", status="open"))
+    assert not [t for t in d.timers if t.kind == "trigger"]      # status change re-decides
+    d, _ = run(trig("late", [{"action": "add_tags", "tags": ["late"]}], conditions=cond),
+               t=ticket(priority="urgent", status="pending"))
+    assert [t.name for t in d.timers if t.kind == "trigger"] == ["late"]

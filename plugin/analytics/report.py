@@ -51,10 +51,14 @@ def report_dict(log: DecisionLog, period: m.Period | str | None = None, *,
                 now: datetime | None = None) -> dict[str, Any]:
     """Everything the report, the dashboard and ``data.json`` show, JSON-safe."""
     period = _period(period)
-    facts = m.in_period(log.facts(), period)
+    facts = m.in_period(log.facts(period.start, period.end), period)
     reviews = log.reviews(months=period.months) if period.months is not None else log.reviews()
     result = m.compute(facts, reviews)
-    subjects = {f.key: f.subject for f in log.facts()}
+    subjects = {f.key: f.subject for f in facts}
+    for r in reviews:
+        if (r.helpdesk, r.ticket_id) not in subjects:
+            found = log.ticket(r.helpdesk, r.ticket_id)
+            subjects[(r.helpdesk, r.ticket_id)] = found.subject if found else None
     queue = sorted(reviews, key=lambda r: (r.status != "queued", r.month, r.sample, r.ticket_id))
     return {
         "period": period.label,
@@ -65,8 +69,8 @@ def report_dict(log: DecisionLog, period: m.Period | str | None = None, *,
         "metrics": result["metrics"],
         "mttr_by_priority": result["mttr_by_priority"],
         "breakdowns": result["breakdowns"],
-        "group_names": {key: log.tier_of(int(key)) for key in result["breakdowns"].get("team", {})
-                        if key.isdigit() and log.tier_of(int(key))},
+        "group_names": {key: name for key in result["breakdowns"].get("team", {})
+                        if key.isdigit() and (name := log.tier_of(int(key)))},
         "series": {
             "escalation_rate": m.escalation_rate_series(facts),
             "time_to_escalation": m.time_to_escalation_histogram(facts),

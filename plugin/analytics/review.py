@@ -92,7 +92,7 @@ def draw(log: DecisionLog, month: str, seed: int | str = 0, per_kind: int = PER_
          *, store: bool = True) -> list[Candidate]:
     """Sample one month's escalations and (``store``) queue a review record for each."""
     period = parse_month(month)
-    facts = log.facts()
+    facts = log.facts(None, period.end)       # opened before the month ends
     chosen = sample(candidates([f for f in facts if any(period.start <= d.at < period.end
                                                           for d in f.escalations)],
                                month, log.tier_of), month, seed, per_kind)

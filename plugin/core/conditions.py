@@ -684,11 +684,11 @@ _EXPR.update({n: f"e.{n}" for n in ("sentiment", "sentiment_label", "attention_s
                                     "sentiment_shift", "model_score", "complaint")})
 _EXPR.update({"risk_tags": "f.risk_tags()", "tier": "f.position()[0]",
               "team": "f.position()[1]"})
+_EXPR.update({f"organization.{n}": f"(None if t.organization is None else t.organization.{n})"
+              for n in ("segment", "account_value", "name")})
 _CMP_SRC = {"less_than": "<", "greater_than": ">", "less_than_or_equal": "<=",
             "greater_than_or_equal": ">="}
-# elapsed OP X  <=>  anchor OP' now - X
-_DUR_SRC = {"greater_than": "<", "greater_than_or_equal": "<=", "less_than": ">",
-            "less_than_or_equal": ">="}
+_DUR_SRC = _CMP_SRC                       # elapsed (now - anchor) compared with a timedelta
 
 
 def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], get, test,
@@ -717,11 +717,16 @@ def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], 
         delta = timedelta(minutes=float(value) * UNITS[unit])
         us = delta // timedelta(microseconds=1)
         ns[f"_anc_{slug}"] = spec.anchor
-        ns[f"_dd_{us}"] = delta
-        a = hoist(f"_xa_{slug}", f"_anc_{slug}(f)")
-        limit = hoist(f"_nd_{us}", f"now - _dd_{us}")
-        return f"({a} is not None and {a} {_DUR_SRC[op]} {limit})", ns
-    x = _EXPR.get(spec.name) if spec.name != "customer_contacts" else None
+        d = bind("dd", delta)
+        hoist(f"_xa_{slug}", f"_anc_{slug}(f)")
+        el = hoist(f"_xe_{slug}", f"(None if _xa_{slug} is None else now - _xa_{slug})")
+        return f"({el} is not None and {el} {_CMP_SRC[op]} {d})", ns
+    x = _EXPR.get(spec.name)
+    if spec.name == "customer_contacts":
+        window = float(cond.get("window_hours", 24))
+        wslug = str(window).replace(".", "_")
+        ns[f"_cc_{wslug}"] = get
+        x = f"_cc_{wslug}(f)"
     if x is None or t in ("any", "amount", "date") or op in CHANGE:
         return f"{bind('t', test)}(f)", ns
     x = hoist(f"_x_{slug}", x)
@@ -768,7 +773,9 @@ def build_function(sources: Sequence[str], bindings: Mapping[str, Any], many: bo
     lines = ["def _fn(f):", "    t = f.ticket", "    e = f.enrichment", "    now = f.now"]
     ns: dict[str, Any] = {}
     hoisted = [(k[1:], v) for k, v in bindings.items() if k.startswith("=")]
-    hoisted.sort(key=lambda kv: (not kv[0].startswith("_x_"), kv[0]))  # plain values first
+    order = ("_x_", "_xa_", "_xe_", "_xr_")          # values, anchors, elapsed, ranks
+    hoisted.sort(key=lambda kv: (next((i for i, p in enumerate(order) if kv[0].startswith(p)),
+                                      len(order)), kv[0]))
     lines += [f"    {local} = {src}" for local, src in hoisted]
     lines.append(f"    return {expr}")
     ns.update({k: v for k, v in bindings.items() if not k.startswith("=")})

@@ -18,7 +18,6 @@ from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredT
                                         Notification, Ticket, TicketUpdate, Timer)
 
 FIRED_TAG_PREFIX = A.FIRED_TAG_PREFIX
-MAX_TIMERS_PER_TRIGGER = 3
 
 
 def _sla():
@@ -245,16 +244,23 @@ def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, reasons, after_l
 
 
 def _timers(facts: Facts, program, clocks, sla) -> tuple[Timer, ...]:
-    """When a not-currently-holding trigger's time condition flips, plus the SLA stages.
-    (A trigger holding now can only re-arm by going false, which the next decision sees.)"""
+    """When a trigger that does not hold now may start to hold by time alone: the earliest
+    future flip of its time conditions, only if its other conditions hold already (a change to
+    those is a ticket change, which re-decides anyway). Plus the SLA stages. Each timer only
+    wakes the decision up; the next decision plans the next one."""
     out: list[Timer] = []
     now = facts.now
     for ct in program:
         if not ct.has_timers:
             continue
-        flips = sorted({at for at in ct.group.flips(facts) if at > now})
-        for at in flips[:MAX_TIMERS_PER_TRIGGER]:
-            out.append(Timer(at=at, kind="trigger", name=ct.trigger.name))
+        g = ct.group
+        if not all(c.flip_at is not None or c.test(facts) for c in g.all):
+            continue
+        if g.any and not any(c.flip_at is not None or c.test(facts) for c in g.any):
+            continue
+        flips = [at for at in g.flips(facts) if at > now]
+        if flips:
+            out.append(Timer(at=min(flips), kind="trigger", name=ct.trigger.name))
     if sla is not None and clocks:
         out.extend(sla.timers(clocks))
     out.sort(key=lambda t: (t.at, t.kind, t.name, t.stage))

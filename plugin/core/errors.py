@@ -6,6 +6,10 @@ class TiergateError(Exception):
     """Root of every error tiergate raises on purpose."""
 
 
+class ConfigError(TiergateError, ValueError):
+    """A process cannot start with this configuration (names the setting and why)."""
+
+
 # -- inbound deliveries -------------------------------------------------------------------------
 class DeliveryError(TiergateError):
     """A webhook delivery was refused. ``status`` is the HTTP code the receiver answers."""

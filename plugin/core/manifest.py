@@ -1002,6 +1002,11 @@ def json_schema() -> dict[str, Any]:
                   "properties": {p: True for p in ["action", *v]},
                   "additionalProperties": False}} for k, v in ACTION_PARAMS.items()]
     out["$defs"]["Condition"]["properties"]["operator"]["enum"] = list(C.ALL_OPERATORS)
+    metrics = "|".join(C.SLA_METRICS)
+    out["$defs"]["Condition"]["properties"]["field"]["anyOf"] = [
+        {"enum": sorted(C._STATIC)}, {"pattern": r"^custom\..+$"},
+        {"pattern": r"^amount\.(" + "|".join(C.AMOUNT_KINDS) + ")$"},
+        {"pattern": r"^sla\.(" + metrics + r")\.(pct_elapsed|breached|remaining_minutes|paused)$"}]
     out["$defs"]["Condition"]["allOf"] = [
         {"if": {"properties": {"field": {"const": name}}},
          "then": {"properties": {"operator": {"enum": list(C.field_spec(name).operators)}}}}
