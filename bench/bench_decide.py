@@ -120,6 +120,12 @@ def _flat(t: Ticket, e: Enrichment) -> dict:
             "organization.segment": t.organization.segment, "tier": "tier_1"}
 
 
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def run(quick: bool = False) -> list[dict]:
     n_tickets = 2_000 if quick else 10_000
     m = build_manifest(100)
@@ -130,27 +136,31 @@ def run(quick: bool = False) -> list[dict]:
     flats = [_flat(t, e) for t, e in tickets]
     keys = [tuple(c.field for c in ct.trigger.conditions.all + ct.trigger.conditions.any)
             for ct in program]
-    t0 = time.perf_counter()
-    hits = 0
-    for d in flats:
-        for ks in keys:
-            for k in ks:
-                if d.get(k) is None:
-                    hits += 1
-    base_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    fired = 0
-    for t, e in tickets:
-        fired += sum(evaluate(Facts(t, e, m, NOW, ()), m))
-    eval_s = time.perf_counter() - t0
+    def baseline():
+        hits = 0
+        for d in flats:
+            for ks in keys:
+                for k in ks:
+                    if d.get(k) is None:
+                        hits += 1
+        return hits
 
-    t0 = time.perf_counter()
-    for t, e in tickets:
-        f = Facts(t, e, m, NOW, ())
-        for ct in program:
-            ct.group.test(f)
-    per_trigger_s = time.perf_counter() - t0
+    def ours_all():
+        return sum(sum(evaluate(Facts(t, e, m, NOW, ()), m)) for t, e in tickets)
+
+    def ours_each():
+        for t, e in tickets:
+            f = Facts(t, e, m, NOW, ())
+            for ct in program:
+                ct.group.test(f)
+
+    # best of several interleaved rounds: the machine is shared, the minimum is the signal
+    base_s = eval_s = per_trigger_s = float("inf")
+    for _ in range(2 if quick else 3):
+        base_s = min(base_s, _timed(baseline))
+        eval_s = min(eval_s, _timed(ours_all))
+        per_trigger_s = min(per_trigger_s, _timed(ours_each))
 
     sample = tickets[: max(200, n_tickets // 10)]
     t0 = time.perf_counter()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 from redis import Redis
@@ -10,6 +12,25 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from tiergate.plugin.config import Settings
+
+
+@contextmanager
+def final_on_error() -> Iterator[None]:
+    """Inside an RQ job: an exception raised here fails the job at once, with its reason, even
+    when the job was enqueued with a ``Retry`` (that ``Retry`` exists only so RQ re-runs a job
+    whose worker died mid-way; transient errors have their own policy in ``jobs.process``)."""
+    try:
+        yield
+    except BaseException:
+        try:
+            from rq import get_current_job
+
+            job = get_current_job()
+            if job is not None:
+                job.retries_left = 0
+        except Exception:  # noqa: BLE001 - never mask the real error
+            pass
+        raise
 
 
 def _registry(settings: Settings) -> FailedJobRegistry:

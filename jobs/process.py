@@ -16,7 +16,8 @@ from typing import Any
 import requests
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import state
+from tiergate.jobs import batching, state
+from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.runtime import Runtime, get_runtime
 from tiergate.plugin.core.decide import decide
@@ -37,21 +38,26 @@ def utcnow() -> datetime:
 def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point for a webhook delivery (JSON argument: ``Delivery.to_dict()``)."""
     d = Delivery.from_dict(delivery)
-    return process_ticket(d.helpdesk, d.ticket_id, d.event_type, d.delivery_id)
+    with final_on_error():     # raised -> failed at once; RQ's Retry only re-runs killed jobs
+        rt = get_runtime()
+        if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at):
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "superseded"})
+            return {"status": "superseded", "ticket_id": d.ticket_id}
+        return process_ticket(d.helpdesk, d.ticket_id, d.event_type, d.delivery_id)
 
 
 def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
-                   *, attempt: int = 0, runtime: Runtime | None = None) -> dict[str, Any]:
+                   *, attempt: int = 0, runtime: Runtime | None = None, direct: bool = False) -> dict[str, Any]:
     """Decide on one ticket now and write the result back in one update.
 
     429 → rescheduled after Retry-After (no worker sleeps); 5xx / timeouts → rescheduled with
     jittered exponential backoff up to ``MAX_UNAVAILABLE`` times, then the job fails with the reason.
     """
     rt = runtime or get_runtime()
-    again = dict(helpdesk=helpdesk, ticket_id=ticket_id, reason=reason, delivery_id=delivery_id)
+    again = dict(helpdesk=helpdesk, ticket_id=ticket_id, reason=reason, delivery_id=delivery_id, direct=direct)
     try:
         with ticket_lock(rt.conn, helpdesk, ticket_id):
-            result = _decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id)
+            result = _decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id, direct=direct)
     except RateLimited as exc:
         rt.count("tiergate_ratelimit_waits_total")
         return _reschedule(rt, again, attempt, exc.retry_after, "rate_limited")
@@ -72,16 +78,23 @@ def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
 
 
 def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
-                      delivery_id: str) -> dict[str, Any]:
+                      delivery_id: str, *, direct: bool = False) -> dict[str, Any]:
     manifest = rt.manifest()
     enricher = rt.enricher(manifest)
     for attempt in range(1, MAX_CONFLICTS + 1):
+        fetched_at = time.time()
         ticket = rt.connector.fetch_ticket(ticket_id)   # NotFound propagates: nothing written
         now = utcnow()
         enrichment = enricher.enrich(ticket, now)
         fired = state.fired_state(rt.conn, helpdesk, ticket)
         decision = decide(ticket, enrichment, manifest, now, fired)
         written = not (decision.update.is_empty() or state.only_mirror_cleanup(decision.update))
+        if written and not direct and batching.should_park(rt, helpdesk, ticket_id):
+            # a burst: the flusher writes it with update_many, then runs _after_write
+            batching.park(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
+            batching.mark_fresh(rt.conn, helpdesk, ticket_id, fetched_at)
+            return {"status": "parked", "ticket_id": ticket_id, "attempts": attempt,
+                    "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
         if written:
             try:
                 rt.connector.apply(ticket_id, decision.update, expected_updated_at=ticket.updated_at,
@@ -91,6 +104,7 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                 rt.count("tiergate_writeback_errors_total", {"kind": "conflict"})
                 continue
         _after_write(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
+        batching.mark_fresh(rt.conn, helpdesk, ticket_id, fetched_at)
         return {"status": "applied" if written else "unchanged",
                 "ticket_id": ticket_id, "attempts": attempt,
                 "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
@@ -106,8 +120,12 @@ def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichm
         rt.count("tiergate_decisions_total", {"trigger": fired.name})
     _save_summary(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
     if rt.decision_log is not None:
-        rt.decision_log.record(decision, ticket, enrichment, helpdesk=helpdesk, delivery_id=delivery_id)
-        rt.decision_log.observe(ticket, decision.at)
+        try:
+            rt.decision_log.record(decision, ticket, enrichment, helpdesk=helpdesk, delivery_id=delivery_id)
+            rt.decision_log.observe(ticket, decision.at, helpdesk=helpdesk)
+        except Exception as exc:  # the helpdesk write already happened; analytics must not undo it
+            log.error("decision log unavailable ticket=%s error=%s", ticket.id, type(exc).__name__)
+            rt.count("tiergate_writeback_errors_total", {"kind": "decision_log"})
     if decision.timers:
         from tiergate.jobs import timers
 
@@ -153,13 +171,14 @@ def _notify(rt: Runtime, note: Notification) -> None:
 
 def _reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float,
                 why: str) -> dict[str, Any]:
-    from tiergate.jobs.queues import queue, safe_job_id
+    from tiergate.jobs.queues import JOB_TIMEOUT, abandon_retry, queue, safe_job_id
 
     delay = max(1.0, float(delay))
     job = queue(rt.conn, rt.settings).enqueue_in(
         timedelta(seconds=delay), "tiergate.jobs.process.process_ticket_job",
         {**payload, "attempt": attempt},
-        job_id=safe_job_id("tg-retry", payload["helpdesk"], payload["ticket_id"], time.time_ns()))
+        job_id=safe_job_id("tg-retry", payload["helpdesk"], payload["ticket_id"], time.time_ns()),
+        retry=abandon_retry(), job_timeout=JOB_TIMEOUT, failure_ttl=7 * 24 * 3600)
     log.info("rescheduled ticket=%s in %.1fs (%s)", payload["ticket_id"], delay, why)
     return {"status": "rescheduled", "ticket_id": payload["ticket_id"], "why": why,
             "delay": round(delay, 3), "job_id": job.id}
@@ -167,5 +186,7 @@ def _reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float
 
 def process_ticket_job(payload: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point for timers, sweeps and reschedules (JSON argument)."""
-    return process_ticket(payload["helpdesk"], int(payload["ticket_id"]), payload.get("reason", "timer"),
-                          payload.get("delivery_id", "timer"), attempt=int(payload.get("attempt", 0)))
+    with final_on_error():
+        return process_ticket(payload["helpdesk"], int(payload["ticket_id"]), payload.get("reason", "timer"),
+                              payload.get("delivery_id", "timer"), attempt=int(payload.get("attempt", 0)),
+                              direct=bool(payload.get("direct", False)))

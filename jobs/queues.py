@@ -5,7 +5,7 @@ import hashlib
 import re
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
@@ -14,6 +14,14 @@ from tiergate.plugin.config import Settings
 PROCESS_FUNC = "tiergate.jobs.process.process_delivery"
 JOB_TIMEOUT = 120
 RESULT_TTL = 24 * 3600
+# RQ re-runs a job whose worker died mid-way (StartedJobRegistry clean-up) only while it has
+# retries left. A job that raises is failed at once instead (``jobs.failed.final_on_error``):
+# process.py has its own policy for transient errors, and a missing ticket must fail clearly.
+ABANDON_RETRIES = 3
+
+
+def abandon_retry() -> Retry:
+    return Retry(max=ABANDON_RETRIES)
 
 
 def queue(conn: Redis, settings: Settings) -> Queue:
@@ -39,6 +47,6 @@ def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str
     job = queue(conn, settings).enqueue(
         PROCESS_FUNC, delivery.to_dict(), job_id=job_id_for(delivery),
         job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=7 * 24 * 3600,
-        description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}",
+        description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}", retry=abandon_retry(),
     )
     return job.id

@@ -8,6 +8,7 @@ is empty the call raises ``RateLimited(retry_after)`` and the job is rescheduled
 from __future__ import annotations
 
 import time
+from typing import Any, Callable
 
 import requests
 from redis import Redis
@@ -44,14 +45,31 @@ return tostring(wait)
 class RateBudget:
     """``take()`` returns 0.0 when a request may go now, else the seconds until it may."""
 
-    def __init__(self, conn: Redis, account: str, per_minute: int):
+    RESIZE_EVERY = 10.0   # seconds between ``sizer`` calls (the manifest may change at run time)
+
+    def __init__(self, conn: Redis, account: str, per_minute: int,
+                 sizer: Callable[[], int] | None = None):
         if per_minute <= 0:
             raise ValueError("per_minute: must be a positive number of requests")
         self.conn = conn
+        self.account = account
         self.key = f"tg:budget:{account}"
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
+        self._sizer = sizer
+        self._sized_at = time.monotonic()
         self._script = conn.register_script(_TAKE)
+
+    def _resize(self) -> None:
+        if self._sizer is None or time.monotonic() - self._sized_at < self.RESIZE_EVERY:
+            return
+        self._sized_at = time.monotonic()
+        try:
+            per_minute = int(self._sizer())
+        except Exception:  # noqa: BLE001 - keep the last good size
+            return
+        if per_minute > 0:
+            self.capacity, self.rate = float(per_minute), per_minute / 60.0
 
     @classmethod
     def for_plan(cls, conn: Redis, account: str, plan: str) -> "RateBudget":
@@ -61,6 +79,7 @@ class RateBudget:
             raise ValueError(f"plan: unknown {plan!r}; known: {sorted(PLANS)}") from None
 
     def take(self, cost: float = 1.0, now: float | None = None) -> float:
+        self._resize()
         now = time.time() if now is None else now
         return float(self._script(keys=[self.key], args=[self.capacity, self.rate, now, cost]))
 
@@ -94,3 +113,33 @@ def budgeted_session(budget: RateBudget, session: requests.Session | None = None
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def account_name(settings: Any) -> str:
+    """One budget per helpdesk account: the desk kind plus where it lives."""
+    where = (getattr(settings, "zendesk_subdomain", None) if settings.helpdesk == "zendesk"
+             else getattr(settings, "zammad_url", None)) or "default"
+    netloc = getattr(settings, "zendesk_netloc", None) if settings.helpdesk == "zendesk" else None
+    return f"{settings.helpdesk}:{where}" + (f"@{netloc}" if netloc else "")
+
+
+def manifest_budget(conn: Redis, settings: Any, manifests: Any) -> RateBudget:
+    """The account's shared budget sized from the manifest in force
+    (``manifest.helpdesk.rate_limit_per_minute``, itself defaulting to the plan's figure)."""
+    def per_minute() -> int:
+        return int(manifests.current().helpdesk.rate_limit_per_minute)
+
+    return RateBudget(conn, account_name(settings), per_minute(), sizer=per_minute)
+
+
+def attach_budget(connector: Any, budget: RateBudget) -> bool:
+    """Charge ``budget`` for every HTTP request ``connector`` sends, by mounting the budgeted
+    adapter on the ``requests.Session`` the connector exposes as ``.session`` (the Zendesk
+    connector hands that session to zenpy; the Zammad one sends through it). False when the
+    connector has no session to charge."""
+    session = getattr(connector, "session", None)
+    if not isinstance(session, requests.Session):
+        return False
+    budgeted_session(budget, session)
+    connector.budget = budget
+    return True

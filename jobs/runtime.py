@@ -51,10 +51,14 @@ def build_runtime(settings: Settings) -> Runtime:
     conn = Redis.from_url(settings.redis_url)
     runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings),
                       manifests=ManifestStore.from_settings(settings, conn))
+    # one API budget per helpdesk account, shared by every worker through Redis (jobs/ratelimit.py)
+    from tiergate.jobs.ratelimit import attach_budget, manifest_budget
+
+    attach_budget(runtime.connector, manifest_budget(conn, settings, runtime.manifests))
     try:
         from tiergate.plugin.analytics.log import DecisionLog
 
-        runtime.decision_log = DecisionLog(settings.db_url)
+        runtime.decision_log = DecisionLog.from_settings(settings)
     except ImportError:
         runtime.decision_log = None
     try:

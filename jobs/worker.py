@@ -11,6 +11,29 @@ from rq.serializers import JSONSerializer
 
 from tiergate.plugin.config import Settings
 
+HEARTBEAT_EVERY = 2        # seconds between a busy worker's heartbeats (RQ default 30)
+ABANDON_GRACE = 10         # a job is abandoned this long after its worker's last heartbeat (RQ: 60)
+MAINTENANCE_EVERY = 5      # seconds between registry clean-ups (RQ default 600)
+WORKER_TTL = 30            # idle dequeue blocks WORKER_TTL - 15 s, so clean-ups run that often
+
+
+class ReliableWorker(Worker):
+    """An RQ worker that notices a dead colleague's job within seconds: short heartbeats, a short
+    grace, frequent clean-ups. RQ's own ``StartedJobRegistry.cleanup`` then re-enqueues the
+    abandoned job when it has retries left (deliveries are enqueued with ``Retry``) or moves it
+    to the failed registry with ``AbandonedJobError``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("job_monitoring_interval", HEARTBEAT_EVERY)
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        if job.timeout and job.timeout > 0:
+            return int(max(1, min(job.timeout - working_time, self.job_monitoring_interval))) + ABANDON_GRACE
+        return self.job_monitoring_interval + ABANDON_GRACE
+
 
 def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
     from tiergate.jobs.queues import queue
@@ -19,8 +42,8 @@ def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
     runtime = build_runtime(settings)
     runtime.enricher(runtime.manifest())          # warm: forked jobs inherit the pipeline
     set_runtime(runtime)
-    return Worker([queue(runtime.conn, settings)], connection=runtime.conn,
-                  serializer=JSONSerializer, name=name)
+    return ReliableWorker([queue(runtime.conn, settings)], connection=runtime.conn,
+                          serializer=JSONSerializer, name=name)
 
 
 @click.command()

@@ -16,11 +16,9 @@ KINDS = {
     "compensation": "compensation", "compensate": "compensation", "goodwill": "compensation",
 }
 
-_SYM = r"[$€£¥]|US\$|USD|EUR|GBP|CAD|AUD|dollars?|euros?|pounds?|bucks"
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-AMOUNT = re.compile(
-    rf"(?:(?P<pre>{_SYM})\s?(?P<n1>{_NUM})(?:\s?(?:k|K)\b)?)|(?:(?P<n2>{_NUM})\s?(?P<post>{_SYM})\b)",
-    re.IGNORECASE)
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_PRE = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud")
+_POST = ("usd", "eur", "gbp", "cad", "aud", "dollar", "euro", "pound", "buck")
 KIND = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in KINDS), key=len, reverse=True))
                   + r")\b", re.IGNORECASE)
 # cheap pre-check (plain substring search is ~40x faster than a regex alternation here)
@@ -35,28 +33,30 @@ def find_amounts(text: str) -> dict[str, float]:
     lower = text.lower()
     if not any(h in lower for h in _HINTS):
         return {}
-    found = list(AMOUNT.finditer(text))
+    found = []   # (start, end, value): numbers with a currency sign or word next to them
+    for m in _NUMBER.finditer(text):
+        start, end = m.span()
+        before = lower[max(0, start - 4):start].rstrip()
+        after = lower[end:end + 10].lstrip()
+        scale = 1.0
+        if after[:1] == "k" and not after[1:2].isalpha():
+            scale, after = 1000.0, after[1:].lstrip()
+        if before.endswith(_PRE) or after.startswith(_POST):
+            found.append((start, end, float(m.group(0).replace(",", "")) * scale))
     if not found:
         return {}
     kinds = [(m.start(), m.end(), KINDS[m.group(1).lower()]) for m in KIND.finditer(text)]
     if not kinds:
         return {}
     out: dict[str, float] = {}
-    for m in found:
-        raw = (m.group("n1") or m.group("n2")).replace(",", "")
-        try:
-            value = float(raw)
-        except ValueError:
-            continue
-        if m.group(0).rstrip().lower().endswith("k"):
-            value *= 1000
+    for a_start, a_end, value in found:
         best = None
         for start, end, kind in kinds:
-            if kind == "discount" and text[start:end].lower() == "off" and start < m.start():
+            if kind == "discount" and text[start:end].lower() == "off" and start < a_start:
                 continue  # "off" only counts after the amount: "$20 off"
-            gap = m.start() - end if end <= m.start() else (start - m.end() if start >= m.end() else 0)
+            gap = a_start - end if end <= a_start else (start - a_end if start >= a_end else 0)
             if 0 <= gap <= WINDOW and (best is None or gap < best[0] or
-                                       (gap == best[0] and end <= m.start())):
+                                       (gap == best[0] and end <= a_start)):
                 best = (gap, kind)
         if best is not None:
             out[best[1]] = max(out.get(best[1], 0.0), value)

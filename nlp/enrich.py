@@ -158,8 +158,9 @@ class Enricher:
         return TextScore(sentiment=round(sig.sentiment, 4), sentence_count=len(sig.sentences),
                          words=sig.words, caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
                          exclaims=sig.exclaims, punct_runs=sig.punct_runs, blame=sig.blame,
-                         risks=tuple((t, p) for t, p, _ in sorted(sig.risks, key=lambda r: r[2])),
-                         dropped=tuple(sig.dropped), amounts=find_amounts(text))
+                         risks=tuple(sig.phrases(text)) if sig.risks else (),
+                         dropped=tuple((t, text[a:b], why) for t, a, b, why in sig.dropped),
+                         amounts=find_amounts(text))
 
     def model_scores(self, texts: Sequence[str]) -> list[float | None]:
         if self.model is None:

@@ -6,7 +6,8 @@
                          "can not" (tokenizer exceptions split them).
 ``tiergate_phrases``     the manifest's keyword phrases matched on those lemmas with a
                          PhraseMatcher (overlaps kept, as ``span_ruler`` would, at a fifth of its
-                         cost) into ``doc.spans["tiergate"]``.
+                         cost) into ``doc.user_data["tiergate"]`` as (label, start, end);
+                         ``set_spans = True`` also fills ``doc.spans["tiergate"]``.
 ``tiergate_signals``     negation and hedging on the matched spans, the typo-tolerant request-for-
                          a-human detector, VADER-lexicon sentiment per sentence and intensity
                          ("!!!"). Results on ``doc._.tg`` as a plain ``Signals``.
@@ -22,7 +23,7 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 import spacy
-from spacy.attrs import LOWER, NORM
+from spacy.attrs import LOWER, NORM, ORTH
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
@@ -84,8 +85,13 @@ class Signals:
     exclaims: int = 0
     punct_runs: int = 0        # "??", "?!", "!!!" runs
     blame: int = 0             # negative sentences addressed to "you" / "your"
-    risks: list[tuple[str, str, int]] = field(default_factory=list)  # (tag, phrase, char offset)
-    dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (tag, phrase, why)
+    # (tag, start char, end char) of each kept match; slice the text for the phrase
+    risks: list[tuple[str, int, int]] = field(default_factory=list)
+    dropped: list[tuple[str, int, int, str]] = field(default_factory=list)  # (..., why)
+
+    def phrases(self, text: str) -> list[tuple[str, str]]:
+        """(tag, phrase) of the kept matches in text order."""
+        return [(t, text[a:b]) for t, a, b in sorted(self.risks, key=lambda r: r[1])]
 
 
 if not Doc.has_extension("tg"):
@@ -198,7 +204,7 @@ def make_phrases(nlp: Language, name: str):
 
 class PhraseComponent:
     """The manifest's keyword phrases on NORM = lemma (PhraseMatcher: overlapping matches are all
-    kept, like ``span_ruler``, at a fifth of its cost). Matches -> ``doc.spans["tiergate"]``."""
+    kept, like ``span_ruler``, at a fifth of its cost)."""
 
     def __init__(self, nlp: Language):
         from spacy.matcher import PhraseMatcher
@@ -206,6 +212,7 @@ class PhraseComponent:
         self.nlp = nlp
         self.matcher = PhraseMatcher(nlp.vocab, attr="NORM")
         self.patterns: dict[str, list[str]] = {}
+        self.set_spans = False   # True: also write doc.spans["tiergate"] (inspection, displacy)
 
     def add_patterns(self, keywords: Mapping[str, Sequence[str]]) -> None:
         me = self.nlp.pipe_names.index("tiergate_phrases") if "tiergate_phrases" in \
@@ -228,9 +235,19 @@ class PhraseComponent:
     def __call__(self, doc: Doc) -> Doc:
         matches = self.matcher(doc)
         if matches:
-            doc.spans[SPANS_KEY] = [Span(doc, s, e, label=m) for m, s, e in sorted(
-                matches, key=lambda x: (x[1], x[2]))]
+            # raw (label hash, start, end) for the signals component; a SpanGroup per doc would
+            # cost more than the matching itself, so doc.spans is filled only on request
+            matches.sort(key=lambda x: (x[1], x[2]))
+            doc.user_data[SPANS_KEY] = matches
+            if self.set_spans:
+                doc.spans[SPANS_KEY] = [Span(doc, s, e, label=m) for m, s, e in matches]
         return doc
+
+
+def _chars(doc: Doc, start: int, end: int) -> tuple[int, int]:
+    """Character offsets of tokens start..end (cheaper than building a Span's text)."""
+    last = doc[end - 1]
+    return doc[start].idx, last.idx + len(last)
 
 
 @Language.factory("tiergate_signals")
@@ -267,6 +284,7 @@ class SignalsComponent:
         self.transaction = h(TRANSACTION_NOUNS)
         self.direct_mods = h({a for a, _ in HUMAN_DIRECT})
         self.desire = h(DESIRE)
+        self.tag_names: dict[int, str] = {}
         self.direct = {(strings.add(a), strings.add(b)) for a, b in HUMAN_DIRECT}
         self.known: frozenset[int] = frozenset()
         self._build()
@@ -305,16 +323,18 @@ class SignalsComponent:
         n = len(doc)
         sig.words = n
         if n:
-            lowers = doc.to_array(LOWER).tolist()
-            get = self.codes.get
-            codes = [get(h, 0) for h in lowers]
-            if SPANS_KEY in doc.spans:
-                self._risks(doc, lowers, sig)
-            self._scan(doc, lowers, codes, sig)
+            arr = doc.to_array([LOWER, ORTH])
+            lowers = arr[:, 0].tolist()
+            orths = arr[:, 1].tolist()
+            codes = list(map(self.codes.get, lowers))
+            matches = doc.user_data.get(SPANS_KEY)
+            if matches:
+                self._risks(doc, matches, lowers, sig)
+            self._scan(doc, lowers, orths, codes, sig)
         doc._.tg = sig
         return doc
 
-    def _scan(self, doc, lowers, codes, sig: Signals) -> None:
+    def _scan(self, doc, lowers, orths, codes, sig: Signals) -> None:
         """One pass over the flagged tokens: sentiment per sentence, exclaims, human request."""
         n = len(codes)
         total = 0.0
@@ -337,7 +357,7 @@ class SignalsComponent:
             if c & END:
                 if c & EXCL:
                     exclaims += 1
-                if i + 1 < n and codes[i + 1] & END:
+                if i + 1 < n and (codes[i + 1] or 0) & END:
                     sig.punct_runs += 1
                     continue
                 if sent_hits:
@@ -366,7 +386,7 @@ class SignalsComponent:
             if c & CONTACT:
                 verb_at = i
             if c & HUMAN and human is None:
-                if i and codes[i - 1] & DIRECT and (lowers[i - 1], lowers[i]) in self.direct:
+                if i and (codes[i - 1] or 0) & DIRECT and (lowers[i - 1], lowers[i]) in self.direct:
                     human = (i - 1, i + 1)
                 elif verb_at >= 0 and i - verb_at <= 6:
                     human = (verb_at, i + 1)
@@ -382,8 +402,7 @@ class SignalsComponent:
             v = lex[lowers[i]]
             sent_hits += 1
             hits += 1
-            tok = doc[i]
-            if tok.is_upper and len(tok) > 1:
+            if orths[i] != lowers[i] and doc[i].is_upper and len(doc[i]) > 1:
                 if any_lower is None:   # capitals only emphasise in mixed-case text
                     any_lower = any(t.is_lower for t in doc)
                 if any_lower:
@@ -413,23 +432,23 @@ class SignalsComponent:
         if sentences:
             sig.sentiment = sum(sentences) / len(sentences)
         if problem is not None:
-            span = doc[problem[0]: problem[1]]
-            sig.risks.append(("problem", span.text, span.start_char))
+            sig.risks.append(("problem",) + _chars(doc, *problem))
         if human is not None and not any(r[0] == "human_request" for r in sig.risks) \
                 and not self._blocked("human_request", human[0], human[1], lowers):
-            span = doc[human[0]: human[1]]
-            sig.risks.append(("human_request", span.text, span.start_char))
+            sig.risks.append(("human_request",) + _chars(doc, *human))
 
     # -- risk spans ----------------------------------------------------------------------------
-    def _risks(self, doc: Doc, lowers, sig: Signals) -> None:
-        spans = doc.spans[SPANS_KEY] if SPANS_KEY in doc.spans else ()
-        for span in spans:
-            tag = span.label_
-            why = self._blocked(tag, span.start, span.end, lowers)
+    def _risks(self, doc: Doc, matches, lowers, sig: Signals) -> None:
+        tags = self.tag_names
+        for label, start, end in matches:
+            tag = tags.get(label)
+            if tag is None:
+                tag = tags[label] = self.strings[label]
+            why = self._blocked(tag, start, end, lowers)
             if why:
-                sig.dropped.append((tag, span.text, why))
+                sig.dropped.append((tag,) + _chars(doc, start, end) + (why,))
             else:
-                sig.risks.append((tag, span.text, span.start_char))
+                sig.risks.append((tag,) + _chars(doc, start, end))
 
     def _blocked(self, tag: str, start: int, end: int, lowers) -> str:
         threat = tag in THREAT_TAGS

@@ -199,7 +199,8 @@ def print_table(result: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document and nothing else.")
 @click.option("--helpdesk", type=click.Choice(["zendesk", "zammad"]), default="zendesk", show_default=True)
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for the jobs.")
-def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float) -> None:
+@click.option("--keep", is_flag=True, help="Keep everything running afterwards (dashboard), until Ctrl-C.")
+def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float, keep: bool) -> None:
     """Run the whole path on the example tickets and print what agents now see."""
     from tiergate.plugin import data
 
@@ -215,18 +216,31 @@ def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float
             click.echo(json.dumps(result, indent=2))
         else:
             print_table(result)
-            _print_report(stack)
+            _print_report(stack, keep)
+        if keep:
+            _wait_for_interrupt()
     finally:
         stack.close()
 
 
-def _print_report(stack: DemoStack) -> None:
+def _wait_for_interrupt() -> None:
     try:
-        from tiergate.plugin.analytics.log import DecisionLog
-        from tiergate.plugin.analytics.report import summary_text
-    except ImportError:
-        return
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_report(stack: DemoStack, keep: bool) -> None:
+    from tiergate.plugin.analytics.log import DecisionLog
+    from tiergate.plugin.analytics.report import summary_text
+
     click.echo()
-    click.echo(summary_text(DecisionLog(stack.settings.db_url)))
-    click.echo(f"dashboard: {stack.receiver_url}/dashboard (Authorization: Bearer <TIERGATE_ADMIN_TOKEN>); "
-               f"decision log: {stack.settings.db_url}")
+    click.echo(summary_text(DecisionLog.from_settings(stack.settings)))
+    click.echo(f"decision log: {stack.settings.db_url}  (tiergate report --db {stack.settings.db_url})")
+    if keep:
+        click.echo(f"dashboard: {stack.receiver_url}/dashboard  admin token: {stack.settings.admin_token}  "
+                   "(Ctrl-C stops everything)")
+    else:
+        click.echo(f"dashboard: served at {stack.receiver_url}/dashboard while the demo runs; "
+                   "rerun with --keep to browse it")

@@ -4,7 +4,9 @@ Each line of ``--tickets`` is an example ticket (``examples/tickets.jsonl`` form
 A ticket is replayed from its creation: the clock steps to every comment's instant and to every
 timer the previous decision asked for (time conditions, SLA stages), up to the example's "now"
 (``--horizon`` minutes further if given). Each decision's update is applied to the simulated
-ticket (tags, group, assignee, priority, notes), so fire-once and escalations behave as live.
+ticket (tags, group, assignee, priority, notes), so fire-once and escalations behave as live, and
+a non-empty write is followed one second later by another decision (the helpdesk's webhook for
+the change tiergate itself made).
 
 Reports what escalated, when, to which tier and why; the escalation rate; fires per trigger;
 SLA warnings/breaches per ticket (``--json``); and with ``--against B`` the difference between
@@ -32,6 +34,7 @@ from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organizatio
 BOT_ID = 299
 REQUESTER_BASE = 5000
 MAX_STEPS = 500
+FOLLOW_UP = timedelta(seconds=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,6 +197,10 @@ def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: in
         own.extend(updated.comments[len(ticket.comments):])
         extra_changes = list(updated.changes)
         live = updated
+        if not d.update.is_empty() and t + FOLLOW_UP <= end:
+            # the helpdesk reports our own write back (update webhook): decide again
+            heapq.heappush(events, (t + FOLLOW_UP, seq, "follow-up"))
+            seq += 1
         for timer in d.timers:
             if t < timer.at <= end:
                 heapq.heappush(events, (timer.at, seq, f"timer:{timer.kind}:{timer.name}"))

@@ -22,4 +22,9 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/de
     || echo "warning: could not install chromium; the dashboard browser test will fail"
 fi
 
+# PostgreSQL (the machine's service): the decision-log tests then run on it as well as on SQLite
+if [ -z "${TIERGATE_TEST_PG_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -h 127.0.0.1 -p 5432 -q; then
+  export TIERGATE_TEST_PG_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+fi
+
 exec .venv/bin/python -m pytest "$@"

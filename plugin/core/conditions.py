@@ -4,10 +4,14 @@ A condition is ``{"field": ..., "operator": ..., "value": ...}`` plus optional p
 (``unit``/``calendar`` for times, ``window_hours`` for contact counts). Groups are
 ``{"all": [...], "any": [...]}`` like the helpdesk's own triggers (an empty ``any`` holds).
 
-``compile_group`` turns a group into two closures over a per-decision ``Facts`` object: a fast
-boolean test (used for every ticket x trigger) and an ``explain`` that yields ``ConditionResult``s
-(used only for triggers that fire). Everything costly about a ticket (last customer comment,
-current tier, SLA clocks...) is computed at most once per decision inside ``Facts``.
+``compile_condition`` turns a validated condition into closures over a per-decision ``Facts``
+object (``test``, ``actual`` for explanations, ``flip_at`` for timers) plus an equivalent inline
+Python expression. ``compile_group`` / ``compile_all`` generate one function per trigger and one
+per manifest that tests every trigger at once: each value a condition reads (``t.priority``, the
+last customer comment instant, elapsed times...) is computed once at the top of that function and
+shared by all triggers; the rest is plain comparisons. Only triggers that fire are re-evaluated
+with ``explain`` to produce ``ConditionResult``s. Generated code only ever contains field
+accessors from a fixed table and names bound to validated values (never manifest text).
 
 Pure: no I/O, no clock reads; ``now`` comes with the facts.
 """
@@ -759,8 +763,16 @@ def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], 
     return f"{bind('t', test)}(f)", ns
 
 
+def _cost(c: Compiled) -> int:
+    """Cheap tests first so ``and`` short-circuits early: comparisons of shared values, then
+    elapsed times, then calls into closures (windows, custom fields, business hours...)."""
+    if c.source.startswith("_t"):
+        return 2
+    return 1 if "_xe_" in c.source else 0
+
+
 def group_source(alls: Sequence[Compiled], anys: Sequence[Compiled]) -> str:
-    parts = [c.source for c in alls]
+    parts = [c.source for c in sorted(alls, key=_cost)]
     if anys:
         parts.append("(" + " or ".join(c.source for c in anys) + ")")
     return "(" + " and ".join(parts) + ")" if parts else "True"
@@ -949,38 +961,6 @@ def compile_all(groups: Sequence[Group]):
     for g in groups:
         bindings.update(g.bindings)
     return build_function([g.source for g in groups], bindings, many=True)
-
-
-def _combine(alls: tuple, anys: tuple) -> Callable[[Facts], bool]:
-    # specialised for the common small shapes: each closure call costs, loops cost more
-    if not anys:
-        if len(alls) == 0:
-            return lambda f: True
-        if len(alls) == 1:
-            return alls[0]
-        if len(alls) == 2:
-            a, b = alls
-            return lambda f: a(f) and b(f)
-        if len(alls) == 3:
-            a, b, c = alls
-            return lambda f: a(f) and b(f) and c(f)
-
-        def all_only(f):
-            for t in alls:
-                if not t(f):
-                    return False
-            return True
-        return all_only
-    all_test = _combine(alls, ())
-
-    def any_test(f):
-        for t in anys:
-            if t(f):
-                return True
-        return False
-    if not alls:
-        return any_test
-    return lambda f: all_test(f) and any_test(f)
 
 
 # --------------------------------------------------------------------------------------------
