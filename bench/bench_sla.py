@@ -336,6 +336,10 @@ def bench_lag_pipeline(quick: bool) -> list[dict]:
     # spread over hours (~1/s), well inside one worker's capacity (~4 decisions/s forking per job)
     planned, due, window = (2_000, 40, 20.0) if quick else (10_000, 200, 100.0)
     doc = json.loads(Path(default_manifest_path()).read_text())
+    # the shared API budget is the real ceiling (each decision costs ~6 calls): at the default
+    # 400/min a single account cannot write more than ~1.1 warnings/s whatever the timers do, so
+    # this run uses the High Volume plan's 2,500/min to measure the timer + decision path itself
+    doc["helpdesk"] = dict(doc.get("helpdesk", {}), plan="high_volume", rate_limit_per_minute=2500)
     doc["sla"] = {"warn_at": [75], "policies": [
         {"name": "bench-high", "match": {"priorities": ["high"]},
          "metrics": [{"metric": "first_reply_time", "target_minutes": WARN_TARGET_MIN}]},
@@ -417,7 +421,8 @@ def bench_lag_pipeline(quick: bool) -> list[dict]:
         desk.stop()
         server.stop()
     note = (f"{planned} open tickets planned ({planning_s:.0f}s), {len(lags)}/{due} warnings "
-            f"due in {window:.0f}s, {warned} tagged+noted; full pipeline, one worker")
+            f"due in {window:.0f}s, {warned} tagged+noted; full pipeline, one worker, API budget "
+            f"2,500/min")
     if not lags or not bare:
         return [{"name": "warning_lag_pipeline_p99_s", "value": None, "unit": "s",
                  "baseline": None, "ratio": None, "note": note}]

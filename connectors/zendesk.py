@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -156,15 +157,25 @@ class ZendeskConnector:
               delivery_id: str) -> Ticket:
         if update.is_empty():
             return self.fetch_ticket(ticket_id)
+        # Zendesk takes one comment per update: when a decision has both, the private note rides
+        # with the changes and the public reply follows, guarded by the first write's stamp.
+        private = tuple(n for n in update.notes if not n.public)
+        public = tuple(n for n in update.notes if n.public)
+        writes = [replace(update, notes=private), TicketUpdate(notes=public)] if private and public else [update]
         with self._calls(f"apply to ticket {ticket_id} (delivery {delivery_id})"):
             current = None
             if update.add_tags or update.remove_tags or expected_updated_at is None:
                 current = self._send("get", f"tickets/{ticket_id}.json")["ticket"]
-            body = ticket_payload(update, current_tags=(current or {}).get("tags"))
             stamp = expected_updated_at or parse_time(current["updated_at"])  # type: ignore[index]
-            body.update(safe_update=True, updated_stamp=format_time(stamp))
-            answer = self._send("put", f"tickets/{ticket_id}.json", {"ticket": body})
+            tags = (current or {}).get("tags")
+            for write in writes:
+                answer = self._put_safe(ticket_id, ticket_payload(write, current_tags=tags), stamp)
+                stamp = parse_time(answer["ticket"]["updated_at"])
         return ticket_after_write(answer)
+
+    def _put_safe(self, ticket_id: int, body: dict[str, Any], stamp: datetime | None) -> dict:
+        body.update(safe_update=True, updated_stamp=format_time(stamp))
+        return self._send("put", f"tickets/{ticket_id}.json", {"ticket": body})
 
     def apply_many(self, updates: Sequence[tuple[int, TicketUpdate]], *, delivery_id: str) -> None:
         """``update_many`` in chunks of ``max_batch``; tags via ``additional_tags``/``remove_tags``
@@ -261,8 +272,7 @@ def ticket_payload(update: TicketUpdate, *, current_tags: Sequence[str] | None) 
             if update.remove_tags:
                 body["remove_tags"] = list(update.remove_tags)
     if update.notes:
-        # Zendesk takes one comment per update: several notes become one comment, kept private
-        # unless every note is public.
+        # one comment per update: notes of the same visibility are joined (apply splits them)
         body["comment"] = {"body": "\n\n".join(n.body for n in update.notes),
                            "public": all(n.public for n in update.notes)}
     if update.group_id is not None:

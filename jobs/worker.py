@@ -29,10 +29,42 @@ class ReliableWorker(Worker):
         kwargs.setdefault("worker_ttl", WORKER_TTL)
         super().__init__(*args, **kwargs)
 
+    def clean_registries(self):
+        super().clean_registries()
+        for q in self.queues:
+            try:
+                rescue_stranded(self, q)
+            except Exception:  # noqa: BLE001 - maintenance must not stop the worker
+                logging.getLogger("tiergate.jobs").exception("stranded-job rescue failed")
+
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         if job.timeout and job.timeout > 0:
             return int(max(1, min(job.timeout - working_time, self.job_monitoring_interval))) + ABANDON_GRACE
         return self.job_monitoring_interval + ABANDON_GRACE
+
+
+def rescue_stranded(worker: Worker, q) -> int:
+    """Jobs a worker took off the queue (RQ's intermediate list) but died before starting: RQ
+    waits a minute before failing (and so retrying) them; after ``ABANDON_GRACE`` we do it."""
+    import time as _time
+
+    inter = q.intermediate_queue
+    rescued = 0
+    for job_id in inter.get_job_ids():
+        if job_id in q.started_job_registry:
+            continue
+        first = inter.get_first_seen(job_id)
+        if first is None:
+            inter.set_first_seen(job_id)
+            continue
+        if _time.time() - first.timestamp() < ABANDON_GRACE:
+            continue
+        job = q.fetch_job(job_id)
+        if job is not None:
+            worker.handle_job_failure(job, q, exc_string="Job was stranded by a dead worker.")
+        inter.remove(job_id)
+        rescued += 1
+    return rescued
 
 
 def make_worker(settings: Settings, *, name: str | None = None) -> Worker:

@@ -32,16 +32,18 @@ DEFAULT_KEYWORDS_PATH = Path(__file__).with_name("default_keywords.json")
 
 # Points per risk tag found anywhere in the customer's comments (unknown tags: DEFAULT_TAG_POINTS).
 TAG_POINTS = {"legal": 30, "security": 25, "churn": 25, "outage": 20, "human_request": 15,
-              "repeat_contact": 12, "urgent": 10, "billing": 10, "complaint": 8, "problem": 8}
+              "repeat_contact": 12, "urgent": 10, "billing": 10, "complaint": 8, "problem": 8,
+              "delay": 8}
 DEFAULT_TAG_POINTS = 10
 # Tags that make a message a complaint by themselves.
-COMPLAINT_TAGS = frozenset({"complaint", "problem", "outage", "billing", "security", "legal", "churn",
+COMPLAINT_TAGS = frozenset({"complaint", "problem", "delay", "outage", "billing", "security",
+                            "legal", "churn",
                             "repeat_contact"})
 WEIGHTS = {
     "sentiment": 25,        # x (-sentiment) for a negative conversation
     "tags_cap": 50,         # all risk tags together
     "trend": 10,            # first customer comment neutral/positive, last one negative
-    "caps": 5, "exclaim": 5, "blame": 15,
+    "caps": 5, "exclaim": 5, "blame": 15, "addressed": 8,
     "complaint": 10,
     "repeat_per_followup": 5, "repeat_cap": 15, "followup_ticket": 5,
     "vip": 12, "enterprise": 8, "value_100k": 6, "value_25k": 3, "renewal_60d": 4, "value_cap": 15,
@@ -52,7 +54,7 @@ RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (e
 NEGATIVE_AT = -0.05
 POSITIVE_AT = 0.3
 COMPLAINT_SENTIMENT = -0.3
-BLAME_SENTIMENT = -0.2
+BLAME_SENTIMENT = -0.05
 CACHE_SIZE = 4096
 CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
 
@@ -68,6 +70,8 @@ class TextScore:
     exclaims: int
     punct_runs: int
     blame: int
+    context: int
+    second_person: bool
     risks: tuple[tuple[str, str], ...]       # (tag, phrase), in text order
     dropped: tuple[tuple[str, str, str], ...]
     amounts: Mapping[str, float]
@@ -119,7 +123,7 @@ class Enricher:
         """From a loaded manifest (``.keywords``, ``.nlp_model``) or a plain dict of it."""
         if isinstance(manifest, Mapping):
             keywords = manifest.get("keywords")
-            model = manifest.get("nlp_model")
+            model = manifest.get("nlp_model") or (manifest.get("nlp") or {}).get("model")
         else:
             keywords = getattr(manifest, "keywords", None)
             model = getattr(manifest, "nlp_model", None)
@@ -141,8 +145,9 @@ class Enricher:
                     out[i] = hit
         if todo:
             fresh = list(todo)
-            scores = [self._from_doc(doc, text) for doc, text in
-                      zip(self.nlp.pipe(fresh, batch_size=batch_size), fresh)]
+            docs = [self.nlp(fresh[0])] if len(fresh) == 1 else \
+                self.nlp.pipe(fresh, batch_size=batch_size)
+            scores = [self._from_doc(doc, text) for doc, text in zip(docs, fresh)]
             with self._lock:
                 for text, score in zip(fresh, scores):
                     for i in todo[text]:
@@ -156,8 +161,10 @@ class Enricher:
     def _from_doc(self, doc, text: str) -> TextScore:
         sig = doc._.tg
         return TextScore(sentiment=round(sig.sentiment, 4), sentence_count=len(sig.sentences),
-                         words=sig.words, caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
+                         words=sig.words,
+                         caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
                          exclaims=sig.exclaims, punct_runs=sig.punct_runs, blame=sig.blame,
+                         context=sig.context, second_person=sig.second_person,
                          risks=tuple(sig.phrases(text)) if sig.risks else (),
                          dropped=tuple((t, text[a:b], why) for t, a, b, why in sig.dropped),
                          amounts=find_amounts(text))
@@ -221,8 +228,10 @@ class Enricher:
         for r in risk_tags:
             first_of.setdefault(r.tag, r)
         tags = list(first_of)
-        complaint = bool(set(tags) & COMPLAINT_TAGS) or sentiment <= COMPLAINT_SENTIMENT or \
-            (sentiment <= BLAME_SENTIMENT and any(s.blame for s in scores))
+        # sentiment alone makes a complaint only about something: blame ("you ...") or a
+        # service word; "this game is killing me" is not a complaint
+        about = any(s.second_person or s.context for s in scores)
+        complaint = bool(set(tags) & COMPLAINT_TAGS) or (about and sentiment <= BLAME_SENTIMENT)
         if sentiment < 0:
             pts = round(WEIGHTS["sentiment"] * -sentiment)
             if pts:
@@ -252,6 +261,9 @@ class Enricher:
         if blamed:
             reasons.append(Reason("blame", WEIGHTS["blame"],
                                   f"{blamed} negative sentence(s) addressed to the company"))
+        elif complaint and any(s.second_person for s in scores):
+            reasons.append(Reason("blame", WEIGHTS["addressed"],
+                                  "complaint addressed to the company (you / your)"))
         if complaint:
             reasons.append(Reason("complaint", WEIGHTS["complaint"], "reads as a complaint"))
         reasons.extend(extra)

@@ -36,6 +36,7 @@ DOMAIN_VALENCE = {
     "crash": -1.7, "crashes": -1.7, "crashed": -1.7, "crashing": -1.7, "refund": -0.5,
     "overcharged": -2.0, "unusable": -2.3, "unresponsive": -1.8, "hold": -0.5,
     "rude": -2.0, "ignored": -1.5, "ignoring": -1.5, "useless": -2.0, "worst": -3.1,
+    "rubbish": -2.0, "a-holes": -2.5, "debacle": -2.0, "shambles": -2.0, "farce": -2.0,
     "slow": -1.0, "slower": -1.0, "refused": -1.5, "refuse": -1.2, "refuses": -1.2,
     "scam": -2.5, "scamming": -2.5, "scammed": -2.5, "joke": -1.0, "discriminates": -2.0,
     "overpriced": -1.5, "incompetent": -2.3, "clueless": -1.5, "pathetic": -2.5,

@@ -53,6 +53,14 @@ HUMAN_NOUNS = frozenset("""human person someone somebody agent representative re
 assistant advisor adviser associate consultant specialist anyone anybody
 supervisor operator employee staff people humans persons agents representatives managers
 supervisors operators""".split())
+# "for 32 minutes", "2 wks", "three days": how long the customer has been stuck (tag "delay")
+TIME_UNITS = frozenset("""min mins minute minutes hr hrs hour hours day days wk wks week weeks
+month months""".split())
+# Words that put a negative sentence in a customer/service context (vs. chatter about a game).
+SERVICE_WORDS = frozenset("""order orders account service customer support product delivery
+delivered shipping package parcel refund payment charge charged bill billing invoice flight
+flights booking reservation app website site store staff agent team subscription plan price
+item items purchase bought warranty repair replacement manager help email phone call""".split())
 SECOND_PERSON = frozenset("you your yours yourself u ur y'all ya".split())
 BLAME_AT = -0.2
 # "I can't reach anyone" is still a request; only a negated wish blocks it ("don't want to").
@@ -65,7 +73,8 @@ found open opening opens start starting starts turn sync syncing update updated 
 responded responding reply replied answer answered fix fixed fixing deliver delivered show showing
 shows play playing send sent log login access accessing pay paid refund refunded call called hear
 heard come came show load print install installed download downloading upload uploading accept
-accepted process processed ship shipped resolve resolved help helped help helping internet power appear appeared appearing remember remembers see
+accepted process processed ship shipped resolve resolved help helped help helping internet power
+appear appeared appearing remember remembers
 answering engage engaged broadband tab phone network heat water tv cable app website site
 account money order package parcel item refund
 signal service response wifi connection email delivery update updates refund reply answer
@@ -85,6 +94,8 @@ class Signals:
     exclaims: int = 0
     punct_runs: int = 0        # "??", "?!", "!!!" runs
     blame: int = 0             # negative sentences addressed to "you" / "your"
+    context: int = 0           # customer/service words (order, account, delivery, ...)
+    second_person: bool = False
     # (tag, start char, end char) of each kept match; slice the text for the phrase
     risks: list[tuple[str, int, int]] = field(default_factory=list)
     dropped: list[tuple[str, int, int, str]] = field(default_factory=list)  # (..., why)
@@ -255,15 +266,19 @@ def make_signals(nlp: Language, name: str):
     return SignalsComponent(nlp)
 
 
-VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU = (1 << k for k in range(11))
+# token flags (bit mask per LOWER hash)
+(VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU, TIME,
+ CTX) = (1 << k for k in range(13))
 
 
 class SignalsComponent:
     """Negation/hedging of risk spans, human-request detection, sentiment, intensity.
 
     One dict lookup of every token's LOWER hash in a combined table gives a bit mask of what the
-    token is (sentiment word, sentence end, negator, booster, "but", contact verb, human noun);
-    the scan then only does work on the flagged tokens.
+    token is (sentiment word, sentence end, negator, booster, "but", contact verb, human noun,
+    functional word, "you", time unit, service word); the scan only works on flagged tokens.
+    Built-in tags besides the manifest's: ``human_request``, ``problem`` (negated functional
+    word: "no longer charging"), ``delay`` ("for 32 minutes").
     """
 
     def __init__(self, nlp: Language):
@@ -285,6 +300,7 @@ class SignalsComponent:
         self.direct_mods = h({a for a, _ in HUMAN_DIRECT})
         self.desire = h(DESIRE)
         self.tag_names: dict[int, str] = {}
+        self.one = h({"one", "a", "an", "1"})   # "one day" is an idiom, not a wait
         self.direct = {(strings.add(a), strings.add(b)) for a, b in HUMAN_DIRECT}
         self.known: frozenset[int] = frozenset()
         self._build()
@@ -313,6 +329,8 @@ class SignalsComponent:
         add(self.direct_mods, DIRECT)
         add({s.add(w) for w in FUNCTIONAL}, FUNC)
         add({s.add(w) for w in SECOND_PERSON}, YOU)
+        add({s.add(w) for w in TIME_UNITS}, TIME)
+        add({s.add(w) for w in SERVICE_WORDS}, CTX)
         if self.known:
             add(_typos(CONTACT_VERBS, self.known), CONTACT)
             add(_typos(HUMAN_NOUNS, self.known), HUMAN)
@@ -345,6 +363,7 @@ class SignalsComponent:
         neg_at = -9
         human = None
         problem = None
+        delay = None
         sentences = sig.sentences
         boost = self.boost
         lex = self.lex
@@ -377,7 +396,12 @@ class SignalsComponent:
                 neg_at = -9
                 continue
             if c & YOU:
-                you = True
+                you = sig.second_person = True
+            if c & CTX:
+                sig.context += 1
+            if c & TIME and delay is None and i and lowers[i - 1] not in self.one \
+                    and doc[i - 1].like_num:
+                delay = (i - 1, i + 1)
             if c & BUT:
                 if not after_but:
                     total *= 0.5
@@ -433,6 +457,8 @@ class SignalsComponent:
             sig.sentiment = sum(sentences) / len(sentences)
         if problem is not None:
             sig.risks.append(("problem",) + _chars(doc, *problem))
+        if delay is not None:
+            sig.risks.append(("delay",) + _chars(doc, *delay))
         if human is not None and not any(r[0] == "human_request" for r in sig.risks) \
                 and not self._blocked("human_request", human[0], human[1], lowers):
             sig.risks.append(("human_request",) + _chars(doc, *human))

@@ -169,6 +169,13 @@ def test_paused_clock_has_no_due_instant_and_no_timers():
     assert {t.name for t in timers(c.values())} == {"requester_wait_time"}
 
 
+def test_without_status_history_a_pending_ticket_ran_until_its_last_update():
+    t = ticket(status_now="pending", comments=[com("end-user", 0), com("agent", 15)])
+    t = Ticket.from_dict({**t.to_dict(), "updated_at": "2024-03-11T08:50:00Z"})
+    res = by_metric(clocks(t, None, MANIFEST, at(300)))["resolution_time"]
+    assert res.paused and res.elapsed_minutes == 50
+
+
 def test_breach_instant_in_the_past_is_kept_and_paused_after_breach():
     changes = [status(250, "open", "pending")]
     t = ticket(priority="urgent", status_now="pending", changes=changes)

@@ -97,6 +97,20 @@ def test_apply_is_one_write_with_tags_note_group_priority(zendesk_server, zendes
     assert len([c for c in refetched.comments if not c.public]) == 1
 
 
+def test_public_reply_and_private_note_become_two_comments_in_order(zendesk_server, zendesk_connector):
+    ticket = zendesk_server.seed_ticket("Outage", "down", group_id=101)
+    before = zendesk_connector.fetch_ticket(ticket["id"])
+    zendesk_server.state.stats.clear()
+    update = TicketUpdate(add_tags=("risk_outage",), group_id=103,
+                          notes=(Note("internal handoff [tiergate:p1]"), Note("We will update you by 14:00", public=True)))
+    zendesk_connector.apply(ticket["id"], update, expected_updated_at=before.updated_at, delivery_id="d-mixed")
+    assert puts(zendesk_server) == 2, "Zendesk takes one comment per update"
+    *_, private, public = zendesk_server.state.comments[ticket["id"]]
+    assert (private["public"], public["public"]) == (False, True)
+    assert "handoff" in private["body"] and "14:00" in public["body"]
+    assert zendesk_server.state.ticket(ticket["id"])["group_id"] == 103
+
+
 def test_apply_without_tag_changes_does_not_read_first(zendesk_server, zendesk_connector):
     ticket = zendesk_server.seed_ticket()
     before = zendesk_connector.fetch_ticket(ticket["id"])
@@ -181,7 +195,7 @@ def test_5xx_is_unavailable(zendesk_server, zendesk_connector, status):
 
 def test_timeout_and_refused_connection_are_unavailable(zendesk_server, zendesk_settings):
     ticket = zendesk_server.seed_ticket()
-    slow = from_settings(zendesk_settings.with_(extra={"zendesk_timeout": 0.2}))
+    slow = from_settings(zendesk_settings.with_(zendesk_timeout=0.2))
     zendesk_server.set_knobs(latency_ms=1000)
     started = time.monotonic()
     with pytest.raises(Unavailable):

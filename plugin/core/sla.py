@@ -21,7 +21,8 @@ with ``[tiergate:<fingerprint>]`` or carry a commitment marker).
 
 Pauses: a clock is paused while the status is in the metric's ``pause_on`` (default pending and
 hold; requester_wait_time: pending only), using ``ticket.changes`` (field ``status``), and stops
-while solved/closed (a reopened ticket resumes). Solved or closed tickets have no clocks.
+while solved/closed (a reopened ticket resumes). Solved or closed tickets have no clocks. Without
+any audited status change, a pending/on-hold ticket is taken as open until ``updated_at``.
 
 Tightening: each policy ``tighten`` rule whose ``when`` holds (all keys: segments, vip, renewal
 within N days, attention score above X, account value above Y, priorities) offers
@@ -160,6 +161,12 @@ def status_timeline(ticket: Ticket) -> list[tuple[int, str]]:
     created = to_us(ticket.created_at) if ticket.created_at else 0
     changes = sorted((c for c in ticket.changes if c.field == "status" and c.at is not None),
                      key=lambda c: c.at)
+    current = _norm_status(ticket.status)
+    if not changes and current not in ("new", "open") and ticket.updated_at is not None \
+            and to_us(ticket.updated_at) > created:
+        # no audited status history (a connector without audits): assume the ticket ran until
+        # its last update and has been in its current status since
+        return [(created, "open"), (to_us(ticket.updated_at), current)]
     first = _norm_status(changes[0].old if changes and changes[0].old else ticket.status)
     timeline = [(created, first)]
     for ch in changes:

@@ -1,0 +1,516 @@
+"""Chaos run: signed webhooks in, workers killed, 429s and 5xx injected; nothing lost, nothing doubled.
+
+``python bench/chaos.py [--webhooks 20000] [--tickets 2000] [--workers 2] [--max-seconds 600] [--json]``
+
+Loopback only, bounded in time. It starts a private redis-server, the local Zendesk-compatible
+server (``connectors.zendesk_server``), the real receiver (``plugin.web.create_app`` under
+werkzeug's threaded server) and ``--workers`` real ``tiergate worker`` processes. It seeds
+``--tickets`` tickets from ``examples/tickets.jsonl`` (some escalate, some stay calm), computes
+each template's expected outcome with one clean in-process run, then sends ``--webhooks`` signed
+trigger webhooks (``X-Zendesk-Webhook-Invocation-Id`` = delivery id; 10% are re-sent duplicates)
+while a chaos thread SIGKILLs a worker (and its work-horse) every ``--kill-every`` seconds and
+restarts it, and flips the server's fault knobs between 429 and 503 (``fail_rate``).
+
+Then it checks every ticket against its template's expected outcome: exactly the expected tags
+and exactly one note per fingerprint (``doubled``: a fingerprint written twice or more notes than
+expected; ``lost``: a missing note or tag, or an accepted delivery whose job failed or never
+finished). Exit 1 when anything is lost or doubled (or the time cap was hit before the work
+drained). ``run(quick)`` gives ``bench/run.py`` the sustained accepted webhooks/s and p99 ack
+latency, each next to the same receiver measured with no workers and no faults.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "tickets.jsonl"
+
+
+# -- worker processes ---------------------------------------------------------------------------
+def worker_env(settings: Any, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a ``tiergate worker`` needs to match ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENPY_", "ZENDESK_", "TIERGATE_"))}
+    for name, var in type(settings).ENV.items():
+        value = getattr(settings, name)
+        if value is not None:
+            env[var] = str(value)
+    env.update(extra or {})
+    return env
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (the RQ work-horse calls setpgrp, so a group kill misses it)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+@dataclass
+class WorkerProc:
+    """One ``python -m tiergate.plugin.cli worker`` subprocess."""
+
+    env: dict[str, str]
+    name: str
+    log_path: str
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProc":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tiergate.plugin.cli", "worker", "--name", f"{self.name}-{secrets.token_hex(3)}",
+             "--log-level", "WARNING"], env=self.env, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        return self
+
+    def horses(self) -> list[int]:
+        return _children(self.proc.pid) if self.proc and self.proc.poll() is None else []
+
+    def kill(self) -> None:
+        """SIGKILL the worker and everything it forked (work-horse, scheduler), by pid."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        victims = _children(self.proc.pid)
+        for pid in [self.proc.pid, *victims]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        victims = _children(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            pass
+        for pid in [self.proc.pid, *victims]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+# -- the account --------------------------------------------------------------------------------
+def templates() -> list[dict]:
+    return [json.loads(line) for line in EXAMPLES.read_text().splitlines() if line.strip()]
+
+
+def ticket_from_template(template: dict, n: int) -> dict:
+    """A copy with its own requester, so repeat-contact signals do not leak between tickets."""
+    obj = json.loads(json.dumps(template))
+    name, domain = obj["requester"]["email"].split("@", 1)
+    obj["requester"]["email"] = f"{name}+c{n}@{domain}"
+    obj["external_id"] = f"{template['external_id']}-c{n}"
+    return obj
+
+
+def chaos_manifest(tmp: Path) -> str:
+    """The default manifest with an account budget that does not throttle a loopback run."""
+    data = json.loads((REPO / "manifest.json").read_text())
+    data.setdefault("helpdesk", {})["rate_limit_per_minute"] = 100000
+    path = tmp / "manifest.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def tiergate_notes(ticket: Any) -> list[str]:
+    return [c.body for c in ticket.comments if not c.public and "[tiergate:" in c.body]
+
+
+def fingerprints(notes: list[str]) -> list[str]:
+    out = []
+    for body in notes:
+        for line in body.splitlines():
+            line = line.strip()
+            if line.startswith("[tiergate:") and line.endswith("]"):
+                out.append(line)
+    return out
+
+
+@dataclass
+class Outcome:
+    tags: tuple[str, ...]
+    notes: int
+    group_id: int | None
+
+
+def outcome_of(ticket: Any) -> Outcome:
+    return Outcome(tuple(sorted(ticket.tags)), len(fingerprints(tiergate_notes(ticket))), ticket.group_id)
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+def signed_delivery(ticket_id: int, delivery_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
+    from tiergate.connectors.zendesk_webhook import INVOCATION_ID_HEADER, format_timestamp, signed_headers
+
+    body = json.dumps({"ticket_id": str(ticket_id)}).encode()
+    headers = signed_headers(body, secret, format_timestamp(datetime.now(timezone.utc)))
+    headers.update({"Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
+                    INVOCATION_ID_HEADER: delivery_id})
+    return body, headers
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    job_ids: dict[str, int] = field(default_factory=dict)     # job id -> ticket id
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def send_all(url: str, plan: list[tuple[int, str]], secret: str, stats: SendStats, *, threads: int = 8,
+             deadline: float = float("inf"), retries: int = 3) -> None:
+    """POST each (ticket, delivery id); a 503 is retried like Zendesk would, a few times."""
+    local = threading.local()
+
+    def one(item: tuple[int, str]) -> None:
+        if time.monotonic() > deadline:
+            return
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        ticket_id, delivery_id = item
+        for attempt in range(retries + 1):
+            body, headers = signed_delivery(ticket_id, delivery_id, secret)
+            started = time.perf_counter()
+            try:
+                resp = session.post(url, data=body, headers=headers, timeout=15)
+                status, reason = resp.status_code, (resp.json().get("error") if resp.status_code >= 300 else None)
+                answer = resp.json()
+            except (requests.RequestException, ValueError) as exc:
+                status, reason, answer = 0, type(exc).__name__, {}
+            elapsed = time.perf_counter() - started
+            with stats.lock:
+                stats.sent += 1
+                stats.latencies.append(elapsed)
+                if status == 202:
+                    stats.accepted += 1
+                    stats.job_ids[answer["job_id"]] = ticket_id
+                elif status == 200 and answer.get("status") == "duplicate":
+                    stats.duplicates += 1
+                else:
+                    stats.rejected[f"{status} {reason}"] += 1
+            if status != 503 and status != 0:
+                return
+            time.sleep(0.2 * (attempt + 1))
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, plan))
+
+
+def delivery_plan(ticket_ids: list[int], webhooks: int, rng: random.Random) -> list[tuple[int, str]]:
+    """``webhooks`` deliveries, every ticket at least once, 10% re-sent duplicates."""
+    dups = webhooks // 10
+    unique = webhooks - dups
+    plan = [(ticket_ids[i % len(ticket_ids)], f"chaos-{i}-{secrets.token_hex(4)}") for i in range(unique)]
+    rng.shuffle(plan)
+    for _ in range(dups):
+        at = rng.randrange(len(plan))
+        plan.insert(min(len(plan), at + rng.randrange(1, 50)), plan[at])
+    return plan
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# -- the run ------------------------------------------------------------------------------------
+def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, kill_every: float = 5.0,
+              fault_rate: float = 0.03, max_seconds: float = 600.0, seed: int = 7, kills: int | None = None,
+              echo=lambda _line: None) -> dict[str, Any]:
+    """The whole chaos run; returns the report (see ``main``)."""
+    from redis import Redis
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.jobs import batching
+    from tiergate.jobs.process import process_ticket
+    from tiergate.jobs.queues import queue
+    from tiergate.jobs.runtime import build_runtime
+    from tiergate.plugin.config import Settings
+    from tiergate.plugin.embedded import serve_wsgi, start_redis
+    from tiergate.plugin.web import create_app
+
+    started_at = time.monotonic()
+    hard_deadline = started_at + max_seconds
+    rng = random.Random(seed)
+    tmp = Path(tempfile.mkdtemp(prefix="tiergate-chaos-"))
+    redis_server = start_redis()
+    desk = start_server(port=0, email="chaos@example.com", token="chaos-token")
+    secret = secrets.token_hex(16)
+    settings = Settings(redis_url=redis_server.url, helpdesk="zendesk", webhook_secret=secret,
+                        manifest_path=chaos_manifest(tmp), db_url=f"sqlite:///{tmp}/log.sqlite",
+                        **desk.settings_overrides())
+    http = serve_wsgi(create_app(settings))
+    url = f"http://127.0.0.1:{http.server_port}/webhooks/zendesk"
+    conn = Redis.from_url(settings.redis_url)
+    procs: list[WorkerProc] = []
+    stop_chaos = threading.Event()
+    chaos_log = Counter()
+    try:
+        # seed: reference tickets (one per template) decide once, cleanly, in this process
+        now = datetime.now(timezone.utc)
+        tpls = templates()
+        runtime = build_runtime(settings)
+        expected: dict[int, Outcome] = {}
+        for k, tpl in enumerate(tpls):
+            ref = desk.import_example(ticket_from_template(tpl, 10_000_000 + k), now, deliver=False)
+            process_ticket("zendesk", ref, "reference", f"ref-{k}", runtime=runtime)
+            expected[k] = outcome_of(runtime.connector.fetch_ticket(ref))
+        ticket_template: dict[int, int] = {}
+        for n in range(tickets):
+            tid = desk.import_example(ticket_from_template(tpls[n % len(tpls)], n), now, deliver=False)
+            ticket_template[tid] = n % len(tpls)
+        echo(f"seeded {tickets} tickets; {sum(1 for o in expected.values() if o.notes)} of {len(tpls)} "
+             f"templates escalate")
+        conn.flushall()     # the reference decisions' state must not leak into the run
+        env = worker_env(settings)
+        procs = [WorkerProc(env, f"chaos-w{i}", str(tmp / f"worker{i}.log")).start() for i in range(workers)]
+
+        def chaos() -> None:
+            flip = 0
+            next_kill = time.monotonic() + kill_every
+            while not stop_chaos.wait(1.0):
+                flip += 1
+                desk.set_knobs(fail_rate=fault_rate, fail_status=429 if flip % 2 else 503)
+                if time.monotonic() >= next_kill and (kills is None or chaos_log["kills"] < kills):
+                    victim = rng.choice(procs)
+                    victim.kill()
+                    chaos_log["kills"] += 1
+                    victim.start()
+                    next_kill = time.monotonic() + kill_every
+            desk.set_knobs(fail_rate=0.0)
+
+        chaos_thread = threading.Thread(target=chaos, daemon=True)
+        chaos_thread.start()
+        stats = SendStats()
+        plan = delivery_plan(list(ticket_template), webhooks, rng)
+        send_started = time.monotonic()
+        send_all(url, plan, secret, stats, deadline=hard_deadline - 60)
+        send_seconds = time.monotonic() - send_started
+        echo(f"sent {stats.sent} in {send_seconds:.1f}s; accepted {stats.accepted}")
+
+        # chaos continues while the backlog drains, at least until a kill happened; then calm
+        q = queue(conn, settings)
+        started_reg, failed_reg = StartedJobRegistry(queue=q), FailedJobRegistry(queue=q)
+        scheduled_reg = ScheduledJobRegistry(queue=q)
+
+        def busy() -> bool:
+            soon = time.time() + 30
+            pending_retries = [j for j in scheduled_reg.get_job_ids()
+                               if j.startswith(("tg-retry", "tg-flush")) and (scheduled_reg.get_scheduled_time(j).timestamp() < soon)]
+            return bool(q.count or started_reg.count or pending_retries or q.intermediate_queue.get_job_ids()
+                        or conn.hlen(batching.pending_key("zendesk")) or conn.hlen(batching.inflight_key("zendesk")))
+
+        calm_at = time.monotonic() + max(0.0, kill_every * 1.5 - (time.monotonic() - send_started))
+        while time.monotonic() < hard_deadline - 20 and (time.monotonic() < calm_at or (busy() and q.count > 50)):
+            time.sleep(0.5)
+        stop_chaos.set()
+        chaos_thread.join(timeout=10)
+        quiet_since = None
+        while time.monotonic() < hard_deadline:
+            if busy():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 3:
+                break
+            time.sleep(0.5)
+        cap_hit = time.monotonic() >= hard_deadline
+
+        # verdict
+        lost = doubled = unexpected = 0
+        problems: list[str] = []
+        for tid, k in ticket_template.items():
+            got = outcome_of(runtime.connector.fetch_ticket(tid))
+            want = expected[k]
+            fps = fingerprints(tiergate_notes(runtime.connector.fetch_ticket(tid)))
+            if len(fps) != len(set(fps)) or got.notes > want.notes:
+                doubled += 1
+                problems.append(f"ticket {tid}: {got.notes} notes, expected {want.notes}")
+            elif got.notes < want.notes or not set(want.tags) <= set(got.tags):
+                lost += 1
+                problems.append(f"ticket {tid}: notes {got.notes}/{want.notes}, missing tags "
+                                f"{sorted(set(want.tags) - set(got.tags))}")
+            elif set(got.tags) != set(want.tags) or got.group_id != want.group_id:
+                unexpected += 1
+                problems.append(f"ticket {tid}: tags {got.tags} group {got.group_id}, expected "
+                                f"{want.tags} group {want.group_id}")
+        statuses: Counter = Counter()
+        retried = 0
+        for job_id in stats.job_ids:
+            try:
+                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            except Exception:  # noqa: BLE001
+                statuses["missing"] += 1
+                continue
+            status = job.get_status()
+            statuses[str(status.value if hasattr(status, "value") else status)] += 1
+            if job.retries_left is not None and job.retries_left < 3:
+                retried += 1
+            if status is not None and str(getattr(status, "value", status)) == "finished":
+                result = job.return_value() or {}
+                statuses["result:" + str(result.get("status"))] += 1
+        unfinished = sum(n for s, n in statuses.items() if not s.startswith("result:") and s != "finished")
+        lost_jobs = unfinished
+        failed_reasons = Counter()
+        for job_id in failed_reg.get_job_ids():
+            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            res = job.latest_result()
+            failed_reasons[(res.exc_string or "").strip().splitlines()[-1][:120] if res and res.exc_string else "unknown"] += 1
+        server = desk.stats()
+        endpoint = server["by_endpoint"]
+        writes = sum(sum(v.values()) for k, v in endpoint.items()
+                     if k.startswith(("PUT", "POST", "DELETE")) and "import" not in k and "_control" not in k)
+        answered_429 = int(server["by_status"].get("429", 0))
+        reschedules = conn.keys("rq:job:tg-retry-*")
+        accepted_rate = stats.accepted / send_seconds if send_seconds else 0.0
+        report = {
+            "webhooks": webhooks, "tickets": tickets, "workers": workers,
+            "sent": stats.sent, "accepted": stats.accepted,
+            "rejected": dict(stats.rejected), "duplicates_dropped": stats.duplicates,
+            "jobs_retried": retried + len(reschedules), "abandoned_reruns": retried,
+            "reschedules": len(reschedules), "worker_kills": chaos_log["kills"],
+            "writes": writes, "bulk_writes": sum(endpoint.get("PUT /api/v2/tickets/update_many", {}).values()),
+            "single_writes": sum(endpoint.get("PUT /api/v2/tickets/<int:ticket_id>", {}).values()),
+            "http_429_honoured": answered_429,
+            "lost": lost + lost_jobs, "lost_tickets": lost, "lost_jobs": lost_jobs,
+            "doubled": doubled, "unexpected": unexpected,
+            "job_statuses": dict(statuses), "failed_reasons": dict(failed_reasons),
+            "accepted_per_second": round(accepted_rate, 1),
+            "ack_p50_ms": round(percentile(stats.latencies, 0.50) * 1e3, 2),
+            "ack_p99_ms": round(percentile(stats.latencies, 0.99) * 1e3, 2),
+            "send_seconds": round(send_seconds, 1),
+            "wall_seconds": round(time.monotonic() - started_at, 1), "cap_seconds": max_seconds,
+            "cap_hit": cap_hit, "problems": problems[:20],
+        }
+        return report
+    finally:
+        stop_chaos.set()
+        for p in procs:
+            p.stop()
+        http.shutdown()
+        desk.stop()
+        redis_server.stop()
+
+
+def quiet_receiver(webhooks: int) -> tuple[float, float]:
+    """Accepted webhooks/s and p99 ack latency of the same receiver with no workers, no faults."""
+    from tiergate.plugin.config import Settings
+    from tiergate.plugin.embedded import serve_wsgi, start_redis
+    from tiergate.plugin.web import create_app
+
+    redis_server = start_redis()
+    secret = secrets.token_hex(16)
+    http = serve_wsgi(create_app(Settings(redis_url=redis_server.url, webhook_secret=secret)))
+    try:
+        stats = SendStats()
+        plan = [(1 + i % 50, f"quiet-{i}") for i in range(webhooks)]
+        began = time.monotonic()
+        send_all(f"http://127.0.0.1:{http.server_port}/webhooks/zendesk", plan, secret, stats)
+        return stats.accepted / (time.monotonic() - began), percentile(stats.latencies, 0.99) * 1e3
+    finally:
+        http.shutdown()
+        redis_server.stop()
+
+
+def run(quick: bool) -> list[dict]:
+    """For ``bench/run.py``: sustained accepted webhooks/s and p99 ack latency under chaos."""
+    webhooks, tickets = (600, 60) if quick else (5000, 500)
+    report = run_chaos(webhooks, tickets, max_seconds=240 if quick else 600)
+    rate, p99 = quiet_receiver(webhooks)
+    rows = [
+        {"name": "chaos: webhooks accepted per second (workers killed, 429/5xx injected)",
+         "value": report["accepted_per_second"], "unit": "webhooks/s", "baseline": round(rate, 1),
+         "ratio": round(report["accepted_per_second"] / rate, 3) if rate else None},
+        {"name": "chaos: p99 ack latency", "value": report["ack_p99_ms"], "unit": "ms",
+         "baseline": round(p99, 2), "ratio": round(report["ack_p99_ms"] / p99, 3) if p99 else None},
+        {"name": "chaos: lost + doubled", "value": report["lost"] + report["doubled"], "unit": "tickets/jobs",
+         "baseline": 0, "ratio": None},
+    ]
+    return rows
+
+
+TABLE = [("sent", "sent"), ("accepted", "accepted"), ("rejected", "rejected by reason"),
+         ("duplicates_dropped", "duplicates dropped"), ("jobs_retried", "jobs retried"),
+         ("abandoned_reruns", "  of which re-runs of killed jobs"), ("worker_kills", "worker kills"),
+         ("writes", "writes"), ("bulk_writes", "  update_many calls"), ("single_writes", "  single updates"),
+         ("http_429_honoured", "429s honoured"), ("lost", "lost (must be 0)"), ("doubled", "doubled (must be 0)"),
+         ("unexpected", "unexpected tags/group"), ("accepted_per_second", "accepted webhooks/s"),
+         ("ack_p99_ms", "p99 ack latency ms"), ("wall_seconds", "wall seconds"), ("cap_hit", "time cap hit")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--webhooks", type=int, default=20000)
+    parser.add_argument("--tickets", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kill-every", type=float, default=5.0, help="seconds between worker kills")
+    parser.add_argument("--fault-rate", type=float, default=0.03, help="share of API calls answered 429/503")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="wall-time cap")
+    parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    args = parser.parse_args(argv)
+    echo = (lambda _l: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    report = run_chaos(args.webhooks, args.tickets, workers=args.workers, kill_every=args.kill_every,
+                       fault_rate=args.fault_rate, max_seconds=args.max_seconds, echo=echo)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, label in TABLE:
+            value = report[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) or "none"
+            print(f"{label:<36} {value}")
+        for line in report["problems"]:
+            print(f"  ! {line}")
+    bad = report["lost"] or report["doubled"] or report["cap_hit"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
