@@ -21,7 +21,7 @@ from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.runtime import Runtime, get_runtime
 from tiergate.plugin.core.decide import decide
-from tiergate.plugin.core.errors import Conflict, RateLimited, Unavailable
+from tiergate.plugin.core.errors import Conflict, NotFound, RateLimited, Unavailable
 from tiergate.plugin.core.model import Decision, Enrichment, Notification, Ticket
 
 log = logging.getLogger("tiergate.jobs")
@@ -87,7 +87,7 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
         now = utcnow()
         enrichment = enricher.enrich(ticket, now)
         fired = state.fired_state(rt.conn, helpdesk, ticket)
-        decision = decide(ticket, enrichment, manifest, now, fired)
+        decision = decide(ticket, enrichment, manifest, now, fired, parent=_parent(rt, ticket))
         written = not (decision.update.is_empty() or state.only_mirror_cleanup(decision.update))
         if written and not direct and batching.should_park(rt, helpdesk, ticket_id):
             # a burst: the flusher writes it with update_many, then runs _after_write
@@ -109,6 +109,17 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                 "ticket_id": ticket_id, "attempts": attempt,
                 "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
     raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")
+
+
+def _parent(rt: Runtime, ticket: Ticket) -> Ticket | None:
+    """The ticket this one follows up (or the problem it belongs to), for the handoff context."""
+    parent_id = ticket.via_followup_source_id or ticket.problem_id
+    if not parent_id:
+        return None
+    try:
+        return rt.connector.fetch_ticket(parent_id)
+    except NotFound:
+        return None
 
 
 def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichment,

@@ -13,27 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from tiergate.plugin.core import actions as A
+from tiergate.plugin.core import handoff, sla
 from tiergate.plugin.core.conditions import Facts
 from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredTrigger, Note,
                                         Notification, Ticket, TicketUpdate, Timer)
 
 FIRED_TAG_PREFIX = A.FIRED_TAG_PREFIX
-
-
-def _sla():
-    try:
-        from tiergate.plugin.core import sla
-        return sla
-    except ImportError:  # pragma: no cover
-        return None
-
-
-def _handoff():
-    try:
-        from tiergate.plugin.core import handoff
-        return handoff
-    except ImportError:  # pragma: no cover
-        return None
 
 
 def evaluate(facts: Facts, manifest) -> tuple[bool, ...]:
@@ -43,9 +28,9 @@ def evaluate(facts: Facts, manifest) -> tuple[bool, ...]:
 
 
 def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
-           fired_state: frozenset[str] = frozenset()) -> Decision:
-    sla = _sla()
-    clocks = tuple(sla.clocks(ticket, enrichment, manifest, now)) if sla else ()
+           fired_state: frozenset[str] = frozenset(), *, parent: Ticket | None = None) -> Decision:
+    """``parent``: the ticket this one follows up or was merged from, for the handoff context."""
+    clocks = tuple(sla.clocks(ticket, enrichment, manifest, now))
     facts = Facts(ticket, enrichment, manifest, now, clocks)
     program = manifest.program
     fired: list[FiredTrigger] = []
@@ -74,9 +59,9 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
         reasons.append(f"re-armed {name}: its conditions no longer hold")
 
     # escalation: one owner
-    escalation, notifications, extra_notes = _escalate(eff, facts, fired, clocks, reasons)
+    escalation, notifications, extra_notes = _escalate(eff, facts, fired, clocks, reasons, parent)
     if escalation is None:
-        _manual_escalation(facts, clocks, eff, reasons)
+        _manual_escalation(facts, clocks, eff, reasons, parent)
 
     # tags
     tags = set(ticket.tags)
@@ -123,7 +108,7 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
 
     update = TicketUpdate(add_tags=add_tags, remove_tags=remove_tags, notes=tuple(notes),
                           group_id=group_id, assignee_id=assignee_id, priority=priority)
-    timers = _timers(facts, [ct for ct in program if ct.trigger.name not in state], clocks, sla)
+    timers = _timers(facts, [ct for ct in program if ct.trigger.name not in state], clocks)
     notifs = _dedupe_notifications([*notifications, *eff.notifications])
     new_state = tuple(sorted(state))     # held now: either fired now or still in its episode
     return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
@@ -132,7 +117,8 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
                     clocks=clocks, timers=timers, reasons=tuple(reasons))
 
 
-def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, reasons):
+def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, reasons,
+              parent: Ticket | None):
     m = facts.manifest
     ticket = facts.ticket
     cand = A.pick_escalation(eff.candidates)
@@ -176,7 +162,7 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
                       + (f"on-call paged via route '{route.name}'." if route else
                          "no on-call route is configured, the ticket waits for opening."))
     if cand.handoff_note:
-        notes.append(_handoff_note(facts, esc, chosen or fired, clocks, reasons, after_line))
+        notes.append(_handoff_note(facts, esc, chosen or fired, clocks, after_line, parent))
         warm = _warm_reply(facts, esc, clocks, cand.public_template)
         if warm is not None:
             notes.append(warm)
@@ -199,21 +185,16 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
 def _warm_reply(facts: Facts, esc: Escalation, clocks, template: str | None) -> Note | None:
     """The handoff area's warm public reply: on ``public_template`` or when the manifest
     enables it (``handoff.public_reply`` / the owner's ``warm_reply``)."""
-    handoff = _handoff()
-    if handoff is None or not hasattr(handoff, "warm_reply"):
-        return None
     return handoff.warm_reply(facts.ticket, esc, clocks, facts.manifest, facts.now,
                               template=template)
 
 
-def _manual_escalation(facts: Facts, clocks, eff: A.Effects, reasons: list[str]) -> None:
+def _manual_escalation(facts: Facts, clocks, eff: A.Effects, reasons: list[str],
+                       parent: Ticket | None) -> None:
     """A person moved the ticket: the handoff area checks the required context."""
-    handoff = _handoff()
-    if handoff is None or not hasattr(handoff, "manual_escalation_update"):
-        return
     extra = handoff.manual_escalation_update(facts.ticket, facts.enrichment, facts.manifest,
-                                             facts.now, clocks=clocks)
-    if extra is None or extra.is_empty():
+                                             facts.now, clocks=clocks, parent=parent)
+    if extra.is_empty():
         return
     for tag in extra.add_tags:
         eff.add_tags[tag] = None
@@ -227,15 +208,10 @@ def _manual_escalation(facts: Facts, clocks, eff: A.Effects, reasons: list[str])
         reasons.append("manual escalation: handoff note written")
 
 
-def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, reasons, after_line: str) -> Note:
-    handoff = _handoff()
-    note = None
-    if handoff is not None and hasattr(handoff, "handoff_note"):
-        note = handoff.handoff_note(facts.ticket, facts.enrichment, esc, tuple(fired), clocks,
-                                    facts.manifest, facts.now)
-    if note is None:
-        fp = A.fingerprint(facts.ticket.id, esc.trigger, esc.to_tier, A.episode(facts))
-        note = Note(A.with_footer("Escalated: " + "\n".join(reasons), fp), False, fp)
+def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, after_line: str,
+                  parent: Ticket | None) -> Note:
+    note = handoff.handoff_note(facts.ticket, facts.enrichment, esc, tuple(fired), clocks,
+                                facts.manifest, facts.now, parent=parent)
     if after_line and "after hours" not in note.body.lower():
         body, sep, footer = note.body.rpartition("\n\n[tiergate:")
         body = f"{body}\n\n{after_line}{sep}{footer}" if sep else f"{note.body}\n\n{after_line}"
@@ -243,7 +219,7 @@ def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, reasons, after_l
     return note
 
 
-def _timers(facts: Facts, program, clocks, sla) -> tuple[Timer, ...]:
+def _timers(facts: Facts, program, clocks) -> tuple[Timer, ...]:
     """When a trigger that does not hold now may start to hold by time alone: the earliest
     future flip of its time conditions, only if its other conditions hold already (a change to
     those is a ticket change, which re-decides anyway). Plus the SLA stages. Each timer only
@@ -261,8 +237,7 @@ def _timers(facts: Facts, program, clocks, sla) -> tuple[Timer, ...]:
         flips = [at for at in g.flips(facts) if at > now]
         if flips:
             out.append(Timer(at=min(flips), kind="trigger", name=ct.trigger.name))
-    if sla is not None and clocks:
-        out.extend(sla.timers(clocks))
+    out.extend(sla.timers(clocks))
     out.sort(key=lambda t: (t.at, t.kind, t.name, t.stage))
     return tuple(out)
 
