@@ -628,6 +628,11 @@ def _condition_holds(cond: dict, ctx: dict) -> bool:
             return True
         holds = comment is not None and comment["public"] == _truthy(value)
         return holds if op == "is" else not holds
+    if field == "comment_includes_word":
+        words = str(value or "").lower().split()
+        text = (comment or {}).get("body", "").lower()
+        found = comment is not None and any(w in text for w in words)
+        return found if op in ("includes", "is") else not found
     if field == "current_tags":
         words = set(str(value or "").split())
         present = bool(words & set(ticket.get("tags") or []))

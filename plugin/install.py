@@ -58,6 +58,9 @@ ZENDESK_TRIGGERS: tuple[tuple[str, list[dict[str, Any]]], ...] = (
                                     {"field": "comment_is_public", "operator": "is", "value": "true"}]),
     ("tiergate: group changed", [{"field": "update_type", "operator": "is", "value": "Change"},
                                  {"field": "group_id", "operator": "changed", "value": None}]),
+    ("tiergate: handoff comment", [{"field": "update_type", "operator": "is", "value": "Change"},
+                                   {"field": "comment_includes_word", "operator": "includes",
+                                    "value": "#handoff"}]),
 )
 ZENDESK_FIELDS: tuple[dict[str, Any], ...] = (
     {"type": "integer", "title": "tiergate attention score",

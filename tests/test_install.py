@@ -61,13 +61,14 @@ def test_install_uninstall_round_trip_leaves_desk_as_it_was(zendesk_server, rece
     hook = next(iter(cols["webhooks"].values()))
     assert hook["endpoint"] == receiver + "/webhooks/zendesk"
     assert sorted(t["title"] for t in cols["triggers"].values()) == [
-        "tiergate: customer comment", "tiergate: group changed", "tiergate: ticket created"]
+        "tiergate: customer comment", "tiergate: group changed", "tiergate: handoff comment",
+        "tiergate: ticket created"]
     for t in cols["triggers"].values():
         assert t["actions"] == [{"field": "notification_webhook", "value": [hook["id"], inst.TRIGGER_BODY]}]
     assert sorted(f["title"] for f in cols["ticket_fields"].values()) == [
         "tiergate attention score", "tiergate risk level"]
     saved = json.loads(record.read_text())
-    assert saved["helpdesk"] == "zendesk" and len(saved["created"]["triggers"]) == 3
+    assert saved["helpdesk"] == "zendesk" and len(saved["created"]["triggers"]) == len(inst.ZENDESK_TRIGGERS)
     assert redis_conn.llen("rq:queue:tiergate") == 0      # the test delivery queued no job
 
     res = _run(inst.uninstall, ["--record", str(record)], _env(zendesk_server))
@@ -132,7 +133,7 @@ def test_dry_run_sends_nothing(zendesk_server, tmp_path):
     assert not record.exists()
     lines = res.output.splitlines()
     assert any(l.startswith("POST /api/v2/webhooks {") for l in lines)
-    assert sum(l.startswith("POST /api/v2/triggers {") for l in lines) == 3
+    assert sum(l.startswith("POST /api/v2/triggers {") for l in lines) == len(inst.ZENDESK_TRIGGERS)
     assert sum(l.startswith("POST /api/v2/ticket_fields {") for l in lines) == 2
     assert any(l.startswith("POST /api/v2/webhooks/test") for l in lines)
     body = json.loads(next(l for l in lines if l.startswith("POST /api/v2/webhooks {")).split(" ", 2)[2])

@@ -20,7 +20,9 @@ def test_wheel_file_list(tmp_path: Path, repo_root: Path):
         assert f"tiergate/{generic}/__init__.py" in names
     for needed in ("tiergate/plugin/core/model.py", "tiergate/jobs/process.py",
                    "tiergate/connectors/base.py", "tiergate/plugin/data/manifest.json",
-                   "tiergate/plugin/data/tickets.jsonl"):
+                   "tiergate/plugin/data/tickets.jsonl", "tiergate/plugin/openapi.json",
+                   "tiergate/nlp/default_keywords.json",
+                   "tiergate/plugin/analytics/templates/dashboard.html"):
         assert needed in names, needed
     # the shipped manifest is the real file's content, not a dangling link
     with zipfile.ZipFile(wheel) as zf:
