@@ -4,7 +4,7 @@ forked job processes inherit the loaded spaCy pipeline."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -23,19 +23,12 @@ class Runtime:
     manifests: Any
     decision_log: Any = None
     metrics: Any = None
-    _enrichers: dict[str, Any] = field(default_factory=dict)
 
     def manifest(self):
         return self.manifests.current()
 
     def enricher(self, manifest):
-        from tiergate.nlp.enrich import Enricher
-
-        found = self._enrichers.get(manifest.version)
-        if found is None:
-            found = Enricher.from_manifest(manifest)
-            self._enrichers = {manifest.version: found}
-        return found
+        return enricher_for(manifest)
 
     def count(self, name: str, labels: dict[str, str] | None = None, amount: float = 1) -> None:
         if self.metrics is not None:
@@ -43,6 +36,20 @@ class Runtime:
                 self.metrics.inc(name, labels or {}, amount)
             except Exception:  # metrics must never break a job
                 log.warning("metrics increment failed name=%s", name)
+
+
+_ENRICHERS: dict[str, Any] = {}
+
+
+def enricher_for(manifest):
+    """The spaCy pipeline for a manifest version, built once per process (the costly part)."""
+    from tiergate.nlp.enrich import Enricher
+
+    found = _ENRICHERS.get(manifest.version)
+    if found is None:
+        _ENRICHERS.clear()
+        found = _ENRICHERS[manifest.version] = Enricher.from_manifest(manifest)
+    return found
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -1,0 +1,165 @@
+"""Bursts coalesce into update_many without losing or doubling notes; workers ride out a Redis
+restart. Real Redis (a private one per outage test), real RQ, the local Zendesk server over HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from redis import Redis
+from rq.registry import ScheduledJobRegistry
+
+from fixtures_stack import build_stack, wait_until
+from tiergate.jobs import batching, state
+from tiergate.jobs.process import process_ticket
+from tiergate.plugin.embedded import free_port, redis_server_binary
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from chaos import WorkerProc, fingerprints, signed_delivery, ticket_from_template, tiergate_notes, worker_env  # noqa: E402
+
+TEMPLATES = [json.loads(line) for line in (REPO / "examples" / "tickets.jsonl").read_text().splitlines()]
+BY_ID = {t["external_id"]: t for t in TEMPLATES}
+
+
+def drain(stack, timeout: float = 60.0) -> None:
+    """Run burst workers (with the scheduler) until no job, flush or parked decision is left."""
+    deadline = time.monotonic() + timeout
+    scheduled = ScheduledJobRegistry(queue=stack.queue)
+    while time.monotonic() < deadline:
+        stack.work(with_scheduler=True)
+        waiting = [j for j in scheduled.get_job_ids() if j.startswith(("tg-retry", "tg-flush"))]
+        if not (waiting or stack.queue.count or stack.conn.hlen(batching.pending_key("zendesk"))
+                or stack.conn.hlen(batching.inflight_key("zendesk"))):
+            return
+        time.sleep(0.3)
+    raise AssertionError("work did not drain")
+
+
+def test_burst_writes_back_through_update_many_exactly_once(zendesk_stack, monkeypatch):
+    stack = zendesk_stack
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "-1")      # every write-back is a burst one
+    handle = stack.desk.handle
+    ids = {}
+    for n in range(20):
+        tpl = TEMPLATES[n % len(TEMPLATES)]
+        ids[stack.import_and_wait_for_job(ticket_from_template(tpl, n))] = tpl["external_id"]
+    drain(stack)
+    assert handle.count("PUT", "/tickets/<int:ticket_id>") == 0, "no per-ticket write in a burst"
+    bulk_calls = handle.count("PUT", "update_many")
+    assert 1 <= bulk_calls <= 3
+    escalated = 0
+    for tid, ext in ids.items():
+        ticket = stack.connector().fetch_ticket(tid)
+        notes = tiergate_notes(ticket)
+        fps = fingerprints(notes)
+        assert len(fps) == len(set(fps)) and len(notes) <= 1, (ext, notes)
+        summary = state.load_summary(stack.conn, "zendesk", tid)
+        assert summary is not None, "the flusher records the decision after the write"
+        if summary["fired"]:
+            escalated += 1
+            assert len(notes) == 1
+            assert {f"tg_fired_{name}" for name in summary["fired"]} <= set(ticket.tags)
+            assert state.fired_state(stack.conn, "zendesk", ticket) == frozenset(summary["fired"])
+    assert escalated >= 8
+    # re-running every ticket changes nothing: fingerprints and fired state hold across the bulk path
+    for tid in ids:
+        assert process_ticket("zendesk", tid, "again", "again", runtime=stack.runtime)["status"] == "unchanged"
+    assert handle.count("PUT", "update_many") == bulk_calls
+
+
+def test_bulk_conflict_is_redecided_with_a_fresh_fetch_and_one_note(zendesk_stack, monkeypatch):
+    stack = zendesk_stack
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "-1")
+    tid = stack.import_and_wait_for_job(BY_ID["demo-legal"])
+    stack.queue.empty()
+    result = process_ticket("zendesk", tid, "burst", "d-1", runtime=stack.runtime)
+    assert result["status"] == "parked" and batching.is_parked(stack.conn, "zendesk", tid)
+    stack.desk.handle.update_ticket(tid, priority="high")        # an agent edits before the flush
+    totals = batching.flush(stack.runtime, "zendesk")
+    assert totals["calls"] == 1 and totals["conflicts"] == 1 and totals["written"] == 0
+    assert tiergate_notes(stack.connector().fetch_ticket(tid)) == []
+    assert not batching.is_parked(stack.conn, "zendesk", tid)
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "100000")
+    drain(stack)                                                  # the direct re-decision writes once
+    ticket = stack.connector().fetch_ticket(tid)
+    assert len(tiergate_notes(ticket)) == 1
+    assert ticket.priority in ("high", "urgent")
+
+
+def test_a_parked_ticket_keeps_one_writer(zendesk_stack, monkeypatch):
+    """While a decision waits for the flusher, later decisions for that ticket are parked too
+    (replacing it), even with the backlog gone: never a direct write racing the bulk one."""
+    stack = zendesk_stack
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "-1")
+    tid = stack.import_and_wait_for_job(BY_ID["demo-outage"])
+    stack.queue.empty()
+    assert process_ticket("zendesk", tid, "a", "d-a", runtime=stack.runtime)["status"] == "parked"
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "100000")
+    assert process_ticket("zendesk", tid, "b", "d-b", runtime=stack.runtime)["status"] == "parked"
+    assert stack.conn.hlen(batching.pending_key("zendesk")) == 1
+    batching.flush(stack.runtime, "zendesk")
+    assert len(tiergate_notes(stack.connector().fetch_ticket(tid))) == 1
+
+
+class PrivateRedis:
+    """A redis-server with AOF (appendfsync always) in a directory this test owns."""
+
+    def __init__(self, workdir: Path):
+        self.port, self.dir, self.proc = free_port(), workdir, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        self.proc = subprocess.Popen([redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                                      "--dir", str(self.dir), "--loglevel", "warning"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self._ping(), timeout=10)
+        return self
+
+    def _ping(self) -> bool:
+        try:
+            return Redis(port=self.port, socket_connect_timeout=0.2).ping()
+        except Exception:  # noqa: BLE001
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+
+
+def test_workers_reconnect_after_redis_restarts_and_queued_work_survives(tmp_path):
+    (tmp_path / "redis").mkdir()
+    server = PrivateRedis(tmp_path / "redis").start()
+    stack, close = build_stack("zendesk", server.url, tmp_path)
+    worker = WorkerProc(worker_env(stack.settings), "outage", str(tmp_path / "worker.log")).start()
+    try:
+        first = stack.desk.import_example(ticket_from_template(BY_ID["demo-outage"], 1), datetime.now(timezone.utc))
+        wait_until(lambda: tiergate_notes(stack.connector().fetch_ticket(first)), timeout=60, interval=0.5)
+        server.stop()                                                    # Redis goes away
+        body, headers = signed_delivery(first, "during-outage", stack.settings.webhook_secret)
+        answer = requests.post(f"{stack.receiver_url}/webhooks/zendesk", data=body, headers=headers, timeout=10)
+        assert answer.status_code == 503 and answer.headers.get("Retry-After")
+        time.sleep(3)                                                    # the worker meets the outage
+        assert worker.proc.poll() is None, "the worker process survives the outage"
+        server.start()                                                   # same port, same AOF
+        assert Redis.from_url(server.url).exists(f"tg:fired:zendesk:{first}"), "AOF kept the state"
+        second = stack.desk.import_example(ticket_from_template(BY_ID["demo-legal"], 2), datetime.now(timezone.utc))
+        wait_until(lambda: tiergate_notes(stack.connector().fetch_ticket(second)), timeout=90, interval=0.5)
+        assert worker.proc.poll() is None
+        assert len(tiergate_notes(stack.connector().fetch_ticket(first))) == 1
+    finally:
+        worker.stop()
+        close()
+        server.stop()
