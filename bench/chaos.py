@@ -342,8 +342,8 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
 
         def busy() -> bool:
             soon = time.time() + 30
-            pending_retries = [j for j in scheduled_reg.get_job_ids()
-                               if j.startswith(("tg-retry", "tg-flush")) and (scheduled_reg.get_scheduled_time(j).timestamp() < soon)]
+            pending_retries = [j for j in conn.zrangebyscore(scheduled_reg.key, 0, soon)
+                               if j.startswith((b"tg-retry", b"tg-flush"))]
             return bool(q.count or started_reg.count or pending_retries or q.intermediate_queue.get_job_ids()
                         or conn.hlen(batching.pending_key("zendesk")) or conn.hlen(batching.inflight_key("zendesk")))
 
@@ -399,6 +399,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
         unfinished = sum(n for s, n in statuses.items() if not s.startswith("result:") and s != "finished")
         lost_jobs = unfinished
         failed_reasons = Counter()
+        lost_jobs += sum(1 for j in failed_reg.get_job_ids() if j not in stats.job_ids)  # follow-ups
         for job_id in failed_reg.get_job_ids():
             job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
             res = job.latest_result()

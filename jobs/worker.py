@@ -95,4 +95,42 @@ def worker(burst: bool, name: str | None, log_level: str) -> None:
     except Exception as exc:  # a bad manifest or unreachable Redis: one clear line, exit 2
         click.echo(f"tiergate worker: cannot start: {exc}", err=True)
         sys.exit(2)
-    w.work(with_scheduler=True, burst=burst, logging_level=log_level.upper())
+    work_through_outages(w, settings, name=name, burst=burst, log_level=log_level.upper())
+
+
+def work_through_outages(w: Worker, settings: Settings, *, name: str | None, burst: bool,
+                         log_level: str, max_outage: float = 24 * 3600.0) -> None:
+    """Run ``w``; when Redis goes away, wait for it (backoff up to 5 s) and resume with a fresh
+    RQ worker on the same runtime. Jobs that were running are re-run by RQ's abandoned-job
+    clean-up (a job's heartbeat stopped with Redis), so nothing is lost and nothing is skipped."""
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from tiergate.jobs.queues import queue
+    from tiergate.jobs.runtime import get_runtime
+
+    log = logging.getLogger("tiergate.jobs")
+    rounds = 0
+    while True:
+        try:
+            w.work(with_scheduler=True, burst=burst, logging_level=log_level)
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("redis unreachable (%s): waiting to reconnect", type(exc).__name__)
+        runtime = get_runtime()
+        delay, began = 0.2, time.monotonic()
+        while True:
+            try:
+                runtime.conn.ping()
+                break
+            except (RedisConnectionError, RedisTimeoutError):
+                if time.monotonic() - began > max_outage:
+                    raise
+                time.sleep(delay)
+                delay = min(5.0, delay * 2)
+        rounds += 1
+        log.warning("redis is back after %.1fs: resuming", time.monotonic() - began)
+        w = ReliableWorker([queue(runtime.conn, settings)], connection=runtime.conn, serializer=JSONSerializer,
+                           name=f"{name}-r{rounds}" if name else None)

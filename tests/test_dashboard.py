@@ -111,7 +111,7 @@ def test_forged_or_expired_cookie_is_refused(client):
     expired = dashboard._session_value(TOKEN, int(time.time()) - 1)
     client.set_cookie(dashboard.COOKIE, expired, path="/dashboard")
     assert client.get("/dashboard").status_code == 401
-    forged = re.sub(r"\.\w", ".0", value, count=1)
+    forged = value[:-1] + ("A" if value[-1] != "A" else "B")   # one character of the signature changed
     client.set_cookie(dashboard.COOKIE, forged, path="/dashboard")
     assert client.get("/dashboard").status_code == 401
     other = dashboard._session_value("another-token", int(time.time()) + 600)

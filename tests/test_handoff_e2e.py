@@ -4,7 +4,6 @@ no repeat on a re-run; a manual escalation without context gets the "missing" no
 ``#handoff`` comment clears it."""
 from __future__ import annotations
 
-import inspect
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,16 +78,7 @@ def test_escalated_ticket_carries_exactly_one_full_handoff_note(zendesk_stack):
     assert len(handoff_notes(again)) == 1
 
 
-def _decide_checks_manual_escalations() -> bool:
-    from tiergate.plugin.core import decide
-    from tiergate.jobs import process
-    return any("manual_escalation_update" in inspect.getsource(m) for m in (decide, process))
-
-
 def test_manual_escalation_missing_context_then_handoff_comment(zendesk_stack):
-    if not _decide_checks_manual_escalations():
-        pytest.skip("decide/worker do not call handoff.manual_escalation_update yet "
-                    "(asked of the manifest owner)")
     stack = zendesk_stack
     calm = as_import("manual_missing_context", "handoff-e2e-manual")
     tid = imported(stack, calm)

@@ -291,12 +291,8 @@ def test_second_helpdesk_through_the_verifier_lookup(redis_conn, redis_url):
     assert queue_len(redis_conn) == 1
 
 
-# -- counters, when the analytics area's metrics module is present ---------------------------------
+# -- counters shared through Redis ---------------------------------
 def test_metrics_count_received_rejected_and_duplicates(server, http):
-    from tiergate.plugin.web import METRICS_MODULE, _optional_module
-
-    if _optional_module(METRICS_MODULE) is None:
-        pytest.skip(f"{METRICS_MODULE} not written yet")
     raw, headers = signed(event_body(event_id="evt-metrics"))
     http.post(server.url + URL, data=raw, headers=headers)
     http.post(server.url + URL, data=raw, headers=headers)
@@ -333,10 +329,6 @@ def test_copy_of_a_delivery_still_being_stored_is_told_to_retry(server, http, re
 
 
 def test_dashboard_is_wired_behind_the_admin_token(redis_conn, redis_url, tmp_path):
-    from tiergate.plugin.web import DASHBOARD_MODULE, _optional_module
-
-    if _optional_module(DASHBOARD_MODULE) is None:
-        pytest.skip(f"{DASHBOARD_MODULE} not written yet")
     app = make_app(redis_url, db_url=f"sqlite:///{tmp_path}/log.sqlite")
     with live(app) as srv, requests.Session() as http:
         denied = http.get(srv.url + "/dashboard/data.json")

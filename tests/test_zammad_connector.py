@@ -258,11 +258,11 @@ def test_bad_token_is_a_connector_error_not_retryable(zammad_server):
 def test_from_settings_reads_environment(monkeypatch, zammad_server):
     monkeypatch.setenv("ZAMMAD_URL", zammad_server.url)
     monkeypatch.setenv("ZAMMAD_TOKEN", zammad_server.token)
-    conn = from_settings(Settings(helpdesk="zammad", webhook_secret="s"))
+    conn = from_settings(Settings.from_env(helpdesk="zammad", webhook_secret="s"))
     assert conn.name == "zammad" and conn.webhook_secret == "s"
     monkeypatch.delenv("ZAMMAD_URL")
     with pytest.raises(ValueError, match="ZAMMAD_URL"):
-        from_settings(Settings(helpdesk="zammad"))
+        from_settings(Settings.from_env(helpdesk="zammad"))
 
 
 def test_knobs_over_http_stats_and_reset(zammad_server, zammad_connector):
