@@ -1,7 +1,6 @@
 """The dashboard's access rules and data, through a minimal Flask app calling ``init_app``."""
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
