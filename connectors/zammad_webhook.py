@@ -21,8 +21,9 @@ import json
 from datetime import datetime
 from typing import Any, Mapping
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields
+from marshmallow import INCLUDE, Schema, fields
 
+from tiergate.connectors.payloads import TicketId, load
 from tiergate.connectors.base import Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError
 
@@ -54,25 +55,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 # -- schemas ------------------------------------------------------------------------------------
-class TicketId(fields.Field):
-    """A positive id given as an integer or a string of digits."""
-
-    default_error_messages = {"invalid": "must be a positive integer or a string of digits"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and value.strip().isdigit():
-            number = int(value.strip())
-        else:
-            raise self.make_error("invalid")
-        if number <= 0:
-            raise self.make_error("invalid")
-        return number
-
-
 class TicketSchema(Schema):
     class Meta:
         unknown = INCLUDE
@@ -108,28 +90,6 @@ class CustomPayloadSchema(Schema):
     ticket_id = TicketId(required=True)
 
 
-def _first_error(messages: Any, path: str = "") -> tuple[str, str]:
-    """marshmallow's nested ``{"ticket": {"id": ["msg"]}}`` -> ("ticket.id", "msg")."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if key == "_schema":
-                return _first_error(value, path)
-            sub = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
-            return _first_error(value, sub)
-    if isinstance(messages, list) and messages:
-        return _first_error(messages[0], path) if isinstance(messages[0], (dict, list)) else (
-            path or "body", str(messages[0]))
-    return path or "body", str(messages)
-
-
-def _load(schema: Schema, payload: dict) -> dict:
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        field, message = _first_error(exc.messages)
-        raise PayloadError(field, message) from None
-
-
 def parse_payload(body: bytes) -> tuple[int, dict]:
     """Raw body -> (ticket_id, hints). Raises ``PayloadError`` naming the field."""
     try:
@@ -139,7 +99,7 @@ def parse_payload(body: bytes) -> tuple[int, dict]:
     if not isinstance(payload, dict):
         raise PayloadError("body", "must be a JSON object")
     if "ticket" in payload:
-        data = _load(DefaultPayloadSchema(), payload)
+        data = load(DefaultPayloadSchema(), payload)
         ticket, article = data["ticket"], data.get("article") or {}
         hints = {"ticket_id": ticket["id"], "updated_at": ticket.get("updated_at"),
                  "group_id": ticket.get("group_id")}
@@ -148,7 +108,7 @@ def parse_payload(body: bytes) -> tuple[int, dict]:
                                 if k in article}
         return ticket["id"], hints
     if "ticket_id" in payload:
-        data = _load(CustomPayloadSchema(), payload)
+        data = load(CustomPayloadSchema(), payload)
         return data["ticket_id"], {"ticket_id": data["ticket_id"]}
     raise PayloadError("ticket", "missing: expected Zammad's default payload {\"ticket\": {\"id\": ...}, "
                                  "\"article\": {...}} or a custom payload {\"ticket_id\": ...}")

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
 
+from tiergate.connectors.payloads import TicketId, load
 from tiergate.connectors.base import PING_EVENT, Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError, StaleDelivery
 
@@ -73,25 +74,6 @@ def _parse_instant(value: str) -> datetime:
 
 
 # -- schemas ------------------------------------------------------------------------------------
-class TicketId(fields.Field):
-    """A positive ticket id given as an integer or a string of digits (Zendesk sends both)."""
-
-    default_error_messages = {"invalid": "must be a positive integer or a string of digits"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and value.strip().isdigit():
-            number = int(value.strip())
-        else:
-            raise self.make_error("invalid")
-        if number <= 0:
-            raise self.make_error("invalid")
-        return number
-
-
 class Instant(fields.String):
     default_error_messages = {"instant": "must be an ISO-8601 instant like 2024-04-17T17:18:10Z"}
 
@@ -146,28 +128,6 @@ class TriggerPayloadSchema(Schema):
     ticket_id = TicketId(required=True)
 
 
-def _first_error(messages: Any, path: str = "") -> tuple[str, str]:
-    """marshmallow's nested ``{"detail": {"id": ["msg"]}}`` -> ("detail.id", "msg")."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if key == "_schema":
-                return _first_error(value, path)
-            sub = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
-            return _first_error(value, sub)
-    if isinstance(messages, list) and messages:
-        return _first_error(messages[0], path) if isinstance(messages[0], (dict, list)) else (
-            path or "body", str(messages[0]))
-    return path or "body", str(messages)
-
-
-def _load(schema: Schema, payload: dict) -> dict:
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        field, message = _first_error(exc.messages)
-        raise PayloadError(field, message) from None
-
-
 _EVENT_SCHEMA = TicketEventSchema()
 _TRIGGER_SCHEMA = TriggerPayloadSchema()
 
@@ -184,10 +144,10 @@ def parse_payload(body: bytes) -> tuple[str, int, dict]:
     if payload.get("tiergate_test") is True:
         return PING_EVENT, 0, payload
     if "type" in payload or "detail" in payload:
-        data = _load(_EVENT_SCHEMA, payload)
+        data = load(_EVENT_SCHEMA, payload)
         return "event", data["detail"]["id"], data
     if "ticket_id" in payload:
-        data = _load(_TRIGGER_SCHEMA, payload)
+        data = load(_TRIGGER_SCHEMA, payload)
         return "trigger", data["ticket_id"], data
     raise PayloadError("ticket_id", "missing: expected an event payload (type, id, subject, detail) "
                                     "or a trigger payload ({\"ticket_id\": ...})")

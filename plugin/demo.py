@@ -25,26 +25,7 @@ import click
 
 from tiergate.plugin.config import Settings
 from tiergate.plugin.embedded import serve_wsgi, start_redis
-
-def load_examples(path: Path) -> list[dict[str, Any]]:
-    """Read the examples JSON lines; a bad line is a clear error naming its number."""
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise click.UsageError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("subject"), str):
-            raise click.UsageError(f"{path}:{number}: subject: required string")
-        if not isinstance(row.get("description"), str):
-            raise click.UsageError(f"{path}:{number}: description: required string")
-        rows.append(row)
-    if not rows:
-        raise click.UsageError(f"{path}: no tickets")
-    return rows
-
+from tiergate.plugin.examples import read_examples
 
 @dataclass
 class DemoStack:
@@ -204,7 +185,7 @@ def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float
     """Run the whole path on the example tickets and print what agents now see."""
     from tiergate.plugin import data
 
-    examples = load_examples(tickets_path or data.path("tickets.jsonl"))
+    examples = read_examples(tickets_path or data.path("tickets.jsonl"))
     stack = start_stack(helpdesk, quiet=as_json)
     try:
         now = datetime.now(timezone.utc)

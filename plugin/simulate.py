@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 
 from tiergate.plugin.core.decide import decide
+from tiergate.plugin.examples import read_examples
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import Manifest, default_manifest_path, load_manifest
 from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket,
@@ -262,23 +263,6 @@ class Run:
         return {**self.summary(), "results": [r.to_dict() for r in self.tickets]}
 
 
-def read_tickets(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise click.UsageError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("subject"), str):
-            raise click.UsageError(f"{path}:{n}: subject: required string")
-        rows.append(row)
-    if not rows:
-        raise click.UsageError(f"{path}: no tickets")
-    return rows
-
-
 def simulate_rows(rows: Sequence[dict[str, Any]], manifest: Manifest, now: datetime,
                   enrich: Callable[[Ticket, datetime], Enrichment] | None = None,
                   horizon_minutes: float = 0.0) -> Run:
@@ -362,7 +346,7 @@ def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horiz
     from tiergate.plugin.core.model import parse_time
 
     now = parse_time(now_text) if now_text else datetime.now(timezone.utc)
-    rows = read_tickets(Path(tickets_path))
+    rows = read_examples(Path(tickets_path))
     a = _load(manifest_path)
     run_a = simulate_rows(rows, a, now, neutral_enrichment if no_nlp else None, horizon)
     if against_path:
@@ -390,4 +374,4 @@ def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horiz
 
 
 __all__ = ["simulate", "simulate_rows", "replay", "ticket_from_example", "apply_update", "diff",
-           "Run", "TicketReport", "neutral_enrichment", "read_tickets"]
+           "Run", "TicketReport", "neutral_enrichment"]

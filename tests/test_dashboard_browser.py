@@ -287,10 +287,10 @@ def test_dashboard_shows_the_demo_run(browser, zendesk_stack):
     RQ worker, NLP, decide, write-back, decision log), then the receiver's own /dashboard."""
     from tiergate.plugin import data
     from tiergate.plugin.analytics.report import report_dict
-    from tiergate.plugin.demo import load_examples
+    from tiergate.plugin.examples import read_examples
 
     stack = zendesk_stack
-    examples = load_examples(data.path("tickets.jsonl"))
+    examples = read_examples(data.path("tickets.jsonl"))
     ids = [stack.import_and_wait_for_job(e) for e in examples]
     stack.work()
     log = DecisionLog(stack.settings.db_url)

@@ -1,0 +1,30 @@
+"""The example-ticket format (``examples/tickets.jsonl``, documented in the README) and its reader,
+shared by ``tiergate demo`` and ``tiergate simulate``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def read_examples(path: Path) -> list[dict[str, Any]]:
+    """One ticket per JSON line; a bad line is a usage error naming its number and field."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise click.UsageError(f"{path}:{number}: must be a JSON object")
+        for name in ("subject", "description"):
+            if not isinstance(row.get(name), str):
+                raise click.UsageError(f"{path}:{number}: {name}: required string")
+        rows.append(row)
+    if not rows:
+        raise click.UsageError(f"{path}: no tickets")
+    return rows
