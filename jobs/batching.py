@@ -19,7 +19,8 @@ Safety without a per-ticket ``PUT``:
   write succeeded, so a lost or failed flush never marks a trigger as fired.
 - While a ticket has a parked or in-flight decision, every new decision for it is parked too, so
   the flusher is its only writer (per-ticket serialization holds). An in-flight entry whose flusher
-  died is put back after ``STALE_INFLIGHT`` seconds and re-sent with its old stamp: if the first
+  died is put back (at once when its flush job is no longer running, e.g. by that job's RQ
+  re-run; else after ``STALE_INFLIGHT`` seconds) and re-sent with its old stamp: if the first
   send landed, the stamp now conflicts and the re-decision finds the note's fingerprint in the
   thread - no doubled note; if it did not land, it lands now - no lost note.
 
@@ -44,7 +45,7 @@ log = logging.getLogger("tiergate.jobs")
 
 DEFAULT_THRESHOLD = 100
 FLUSH_AFTER = 1.0          # seconds a parked decision may wait for its batch to fill
-STALE_INFLIGHT = 180.0     # seconds; longer than a flush job's timeout
+STALE_INFLIGHT = 130.0     # seconds; longer than a flush job's timeout (120)
 SKEW = 1.0                 # seconds of clock skew tolerated between receivers and workers
 FLUSH_FUNC = "tiergate.jobs.batching.flush_job"
 
@@ -122,7 +123,6 @@ def park(rt: Any, helpdesk: str, ticket: Any, enrichment: Any, decision: Any, de
     entry = {"ticket": ticket.to_dict(), "enrichment": enrichment.to_dict(), "decision": decision.to_dict(),
              "delivery_id": delivery_id, "reason": reason, "parked_at": time.time()}
     rt.conn.hset(pending_key(helpdesk), ticket.id, json.dumps(entry))
-    rt.count("tiergate_writeback_parked_total")
     ensure_flush(rt, helpdesk)
 
 
@@ -153,13 +153,19 @@ def ensure_flush(rt: Any, helpdesk: str, *, delay: float | None = None) -> None:
         q.enqueue_in(timedelta(seconds=max(1.0, delay)), FLUSH_FUNC, {"helpdesk": helpdesk}, **options)
 
 
-def _recover_stale(conn: Redis, helpdesk: str) -> int:
-    """In-flight entries whose flusher died go back to pending (unless a newer one waits)."""
+def _recover_stale(conn: Redis, helpdesk: str, me: str = "") -> int:
+    """In-flight entries whose flusher died go back to pending (unless a newer one waits): those
+    of a flush job that is not running any more (a killed flusher's RQ re-run finds its own), or
+    older than ``STALE_INFLIGHT`` seconds."""
     moved = 0
     now = time.time()
+    alive: dict[str, bool] = {}
     for field, raw in conn.hgetall(inflight_key(helpdesk)).items():
-        flush_id, taken, entry = raw.decode().split("|", 2)
-        if now - float(taken) > STALE_INFLIGHT:
+        owner, taken, entry = raw.decode().split("|", 2)
+        if owner not in alive:
+            status = conn.hget(f"rq:job:{owner}", "status") if owner else None
+            alive[owner] = owner.startswith("local-") or (owner != me and status in (b"started", b"queued"))
+        if not alive[owner] or now - float(taken) > STALE_INFLIGHT:
             conn.hsetnx(pending_key(helpdesk), field, entry)
             conn.hdel(inflight_key(helpdesk), field)
             moved += 1
@@ -178,14 +184,17 @@ def flush_job(payload: dict[str, Any]) -> dict[str, Any]:
 def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
     from tiergate.plugin.core.errors import RateLimited, Unavailable
 
+    from tiergate.jobs.locks import current_owner
+
     conn = rt.conn
+    me = current_owner()
     conn.delete(_flag_key(helpdesk))
-    _recover_stale(conn, helpdesk)
+    _recover_stale(conn, helpdesk, me)
     take = conn.register_script(_TAKE)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
     totals = {"status": "flushed", "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0}
     for _ in range(max_calls):
-        flush_id = uuid.uuid4().hex[:12]
+        flush_id = me or f"local-{uuid.uuid4().hex[:12]}"
         raw = take(keys=[pending_key(helpdesk), inflight_key(helpdesk)], args=[max_batch, flush_id, time.time()])
         if not raw:
             break

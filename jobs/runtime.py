@@ -59,9 +59,10 @@ def build_runtime(settings: Settings) -> Runtime:
     runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings),
                       manifests=ManifestStore.from_settings(settings, conn))
     # one API budget per helpdesk account, shared by every worker through Redis (jobs/ratelimit.py)
-    from tiergate.jobs.ratelimit import attach_budget, manifest_budget
+    from tiergate.jobs.ratelimit import attach_budget, budget_wanted, manifest_budget
 
-    attach_budget(runtime.connector, manifest_budget(conn, settings, runtime.manifests))
+    if budget_wanted(settings):
+        attach_budget(runtime.connector, manifest_budget(conn, settings, runtime.manifests))
     try:
         from tiergate.plugin.analytics.log import DecisionLog
 

@@ -163,3 +163,26 @@ def test_workers_reconnect_after_redis_restarts_and_queued_work_survives(tmp_pat
         worker.stop()
         close()
         server.stop()
+
+
+def test_a_killed_flushers_batch_is_resent_without_losing_or_doubling_the_note(zendesk_stack, monkeypatch):
+    stack = zendesk_stack
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "-1")
+    tid = stack.import_and_wait_for_job(BY_ID["demo-outage"])
+    stack.queue.empty()
+    assert process_ticket("zendesk", tid, "burst", "d-k", runtime=stack.runtime)["status"] == "parked"
+    entry = stack.conn.hget(batching.pending_key("zendesk"), tid).decode()
+
+    def die_after_taking():      # a flush job took the entry, then its worker was SIGKILLed
+        stack.conn.hdel(batching.pending_key("zendesk"), tid)
+        stack.conn.hset(batching.inflight_key("zendesk"), tid, f"tg-flush-dead|{time.time()}|{entry}")
+
+    die_after_taking()           # ... before its update_many was sent: the re-send writes it
+    assert batching.flush(stack.runtime, "zendesk")["written"] == 1
+    assert len(tiergate_notes(stack.connector().fetch_ticket(tid))) == 1
+    die_after_taking()           # ... after its update_many landed: the re-send conflicts
+    totals = batching.flush(stack.runtime, "zendesk")
+    assert totals["conflicts"] == 1 and totals["written"] == 0
+    monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "100000")
+    drain(stack)
+    assert len(tiergate_notes(stack.connector().fetch_ticket(tid))) == 1
