@@ -14,11 +14,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
+from rq import get_current_job
 
 from tiergate.connectors.base import Delivery
 from tiergate.jobs import batching, state
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import TicketBusy, ticket_lock
+from tiergate.jobs.queues import claim_waiting
 from tiergate.jobs.runtime import Runtime, get_runtime
 from tiergate.plugin.core.decide import decide
 from tiergate.plugin.core.errors import Conflict, NotFound, RateLimited, Unavailable
@@ -40,6 +42,8 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
     d = Delivery.from_dict(delivery)
     with final_on_error():     # raised -> failed at once; RQ's Retry only re-runs killed jobs
         rt = get_runtime()
+        current = get_current_job()
+        claim_waiting(rt.conn, d.helpdesk, d.ticket_id, current.id if current else None)
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at):
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "superseded"})
             return {"status": "superseded", "ticket_id": d.ticket_id}
