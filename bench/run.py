@@ -1,6 +1,6 @@
 """One entry point for every benchmark: ``python bench/run.py [--quick] [--json] [--only NAME]``.
 
-Each ``bench/bench_*.py`` exposes ``run(quick: bool) -> list[dict]`` with keys name, value, unit,
+Each ``bench/bench_*.py`` (and ``bench/chaos.py``) exposes ``run(quick: bool) -> list[dict]`` with keys name, value, unit,
 baseline, ratio; the baseline is measured in the same process, so ratios compare like with like.
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows, failed = [], []
     sys.path.insert(0, str(HERE))
-    for path in sorted(HERE.glob("bench_*.py")):
-        short = path.stem[len("bench_"):]
+    for path in [*sorted(HERE.glob("bench_*.py")), HERE / "chaos.py"]:
+        short = path.stem.removeprefix("bench_")
         if args.only and short not in args.only:
             continue
         try:
