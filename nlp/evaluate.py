@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from tiergate.nlp import metrics as M
 
 SEED = 20240917
@@ -42,12 +44,15 @@ TRAIN_SHARE = 0.7
 # unigrams + bigrams for the larger airline set. Chosen on the dev split: the hidden held-out
 # files are what confirm the figures.
 COMPLAINT_NGRAM = 1
+STACK_L2 = 1.0  # ridge of the stacked logistic regression (features are ~0-1 scaled)
 NON_SUPPORT = frozenset({"random_reply", "random_tweet"})
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 TARGETS = {  # (task, metric, variant) -> minimum
     ("complaint", "accuracy", "trained"): 0.88, ("complaint", "accuracy", "rules"): 0.80,
-    ("risk", "roc_auc", "trained"): 0.90, ("risk", "roc_auc", "rules"): 0.80,
+    ("complaint", "accuracy", "trained:stacked"): 0.88,
+    ("risk", "roc_auc", "trained"): 0.90, ("risk", "roc_auc", "trained:stacked"): 0.90,
+    ("risk", "roc_auc", "rules"): 0.80,
     ("sentiment", "accuracy", "trained"): 0.84, ("sentiment", "accuracy", "rules"): 0.70,
     ("human", "recall", "rules"): 0.95, ("human", "precision", "rules"): 0.90,
 }
@@ -216,6 +221,9 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
                                          [a for a, _ in pairs], [b for _, b in pairs],
                                          variant="trained"))
 
+            log("training: stacked complaint / risk models (out-of-fold textcats + rules)")
+            rows.extend(_stacked_rows(rules, train_c, test_c))
+
             log("training: sentiment")
             sent_model = TextClassifier(train_textcat([r["text"] for r in train_a],
                                                       [r["label"] for r in train_a]))
@@ -239,6 +247,50 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
     result["targets"] = check_targets(rows)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def _stacked_rows(rules, train_c, test_c) -> list[Row]:
+    """A logistic regression over rule signals + out-of-fold textcat probabilities (complaint
+    model and Severity>=3 model), fit on the 70 % split only, scored on the 30 %."""
+    from tiergate.nlp import stack
+
+    tr_texts = [r["text"] for r in train_c]
+    te_texts = [r["text"] for r in test_c]
+    tr_en = rules.score_many([[t] for t in tr_texts])
+    te_en = rules.score_many([[t] for t in te_texts])
+    tags = sorted({t for e in tr_en for t in e.tags})
+    f_tr = stack.rule_features(tr_texts, tr_en, tags)
+    f_te = stack.rule_features(te_texts, te_en, tags)
+    y_comp = [r["complaint"] for r in train_c]
+    y_risk = [r["risk"] for r in train_c]
+    oof_c, model_c = stack.out_of_fold(tr_texts, y_comp, ngram=COMPLAINT_NGRAM)
+    oof_r, model_r = stack.out_of_fold(tr_texts, y_risk, ngram=COMPLAINT_NGRAM)
+    x_tr = np.c_[f_tr, oof_c, oof_r]
+    x_te = np.c_[f_te, model_c.predict_positive(te_texts), model_r.predict_positive(te_texts)]
+    out = []
+    w = stack.fit_logistic(x_tr, y_risk, l2=STACK_L2)
+    p = stack.predict_logistic(w, x_te)
+    out.append(_binary_rows("risk", "held-out 30%", len(test_c), [r["risk"] for r in test_c],
+                            list(p >= _positive_rate_threshold(y_risk, w, x_tr)),
+                            list(p), "trained:stacked"))
+    w = stack.fit_logistic(x_tr, y_comp, l2=STACK_L2)
+    p = stack.predict_logistic(w, x_te)
+    for cs, sel in (("all", lambda r: True), ("support", lambda r: r["support"])):
+        pairs = [(r["complaint"], bool(q >= 0.5)) for r, q in zip(test_c, p) if sel(r)]
+        out.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
+                                [a for a, _ in pairs], [b for _, b in pairs],
+                                variant="trained:stacked"))
+    return out
+
+
+def _positive_rate_threshold(y_train, w, x_train) -> float:
+    """Threshold on the stacked risk probability that flags as many training rows as there
+    are positives (rare class: 0.5 would flag almost none)."""
+    from tiergate.nlp import stack
+
+    p = np.sort(stack.predict_logistic(w, x_train))[::-1]
+    k = max(1, int(sum(y_train)))
+    return float(p[k - 1])
 
 
 def _sentiment_row(subset: str, pairs, variant: str) -> Row:
@@ -298,7 +350,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("| subset | n | variant | " + " | ".join(cols) + " |")
         lines.append("|---|---:|---|" + "---:|" * len(cols))
         task_rows = [r for r in rows if r["task"] == task]
-        order = {"rules": 0, "trained": 1, "trained:severity": 2, "majority": 3}
+        order = {"rules": 0, "trained": 1, "trained:severity": 2, "trained:stacked": 3,
+                 "majority": 4}
         subsets = list(dict.fromkeys(r["subset"] for r in task_rows))
         for subset in subsets:
             for r in sorted((r for r in task_rows if r["subset"] == subset),

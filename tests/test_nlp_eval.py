@@ -53,3 +53,17 @@ def test_metrics_helpers():
     assert M.pr_auc(y, [0.9, 0.8, 0.1, 0.2]) == 1.0
     assert M.prf(y, [True, False, True, False]) == (0.5, 0.5, 0.5)
     assert M.macro_f1(["a", "b"], ["a", "b"]) == 1.0
+
+
+def test_stacked_logistic_regression_learns_a_simple_rule():
+    import numpy as np
+
+    from tiergate.nlp import stack
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = list(X[:, 0] - 0.5 * X[:, 1] > 0)
+    w = stack.fit_logistic(X, y, l2=1.0)
+    p = stack.predict_logistic(w, X)
+    assert M.roc_auc(y, list(p)) > 0.98
+    assert w[0] > 0 > w[1]
