@@ -31,6 +31,8 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from tiergate.jobs.failed import final_on_error
+from tiergate.jobs.queues import abandon_retry
 from tiergate.plugin.config import Settings
 from tiergate.plugin.core.model import Timer
 
@@ -129,7 +131,8 @@ def schedule(conn: Redis, settings: Settings, helpdesk: str, ticket_id: int,
         q.enqueue_at(_run_at(at_us), TIMER_FUNC, payload,
                      job_id=timer_job_id(helpdesk, ticket_id, key, at_us),
                      job_timeout=300, result_ttl=3600, failure_ttl=7 * 24 * 3600,
-                     description=f"timer {key} ticket {ticket_id}", pipeline=pipe)
+                     description=f"timer {key} ticket {ticket_id}", pipeline=pipe,
+                     retry=abandon_retry())
         pipe.hset(ikey, key, at_us)
         counts["scheduled"] += 1
     pipe.hset(ikey, PLANNED, now_us)
@@ -156,7 +159,13 @@ def wake(helpdesk: str, ticket_id: int, reason: str, delivery_id: str) -> Any:
 
 
 def timer_due(payload: dict[str, Any]) -> dict[str, Any]:
-    """RQ entry point: the instant of a timer has come; wake the decision up."""
+    """RQ entry point: the instant of a timer has come; wake the decision up. A timer job
+    killed mid-way is re-run by RQ (``abandon_retry``); one that raises fails at once."""
+    with final_on_error():
+        return _timer_due(payload)
+
+
+def _timer_due(payload: dict[str, Any]) -> dict[str, Any]:
     from tiergate.jobs.runtime import get_runtime
 
     rt = get_runtime()
@@ -169,7 +178,7 @@ def timer_due(payload: dict[str, Any]) -> dict[str, Any]:
         job = _queue(conn, settings).enqueue_at(
             _run_at(at_us), TIMER_FUNC, payload,
             job_id=timer_job_id(helpdesk, ticket_id, key, at_us) + f"-early{time.time_ns()}",
-            job_timeout=300, result_ttl=3600)
+            job_timeout=300, result_ttl=3600, retry=abandon_retry())
         rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "early"})
         return {"status": "early", "rescheduled": job.id, "early_s": round(early, 3)}
     if early > 0:
