@@ -17,7 +17,7 @@ import requests
 from rq import get_current_job
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, state
+from tiergate.jobs import batching, state, timers
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.queues import claim_waiting
@@ -141,10 +141,8 @@ def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichm
         except Exception as exc:  # the helpdesk write already happened; analytics must not undo it
             log.error("decision log unavailable ticket=%s error=%s", ticket.id, type(exc).__name__)
             rt.count("tiergate_writeback_errors_total", {"kind": "decision_log"})
-    if decision.timers:
-        from tiergate.jobs import timers
-
-        timers.schedule(rt.conn, rt.settings, helpdesk, ticket.id, decision.timers)
+    # always: an empty plan cancels the ticket's stale timers
+    timers.schedule(rt.conn, rt.settings, helpdesk, ticket.id, decision.timers)
 
 
 def _save_summary(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichment,

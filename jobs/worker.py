@@ -74,6 +74,9 @@ def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
     runtime = build_runtime(settings)
     runtime.enricher(runtime.manifest())          # warm: forked jobs inherit the pipeline
     set_runtime(runtime)
+    from tiergate.jobs.timers import start_sweeps
+
+    start_sweeps(runtime.conn, settings)         # the periodic catch-all re-plan (idempotent)
     return ReliableWorker([queue(runtime.conn, settings)], connection=runtime.conn,
                           serializer=JSONSerializer, name=name)
 

@@ -333,7 +333,7 @@ def _commitment_tz(manifest: Any):
     name = getattr(c, "calendar", None) or getattr(manifest.sla, "default_calendar", None) \
         or manifest.helpdesk.default_calendar
     cal = manifest.calendars.get(name) if name else None
-    return cal._state["tz"] if cal is not None and hasattr(cal, "_state") else timezone.utc
+    return cal.tz if cal is not None else timezone.utc
 
 
 def _round_up(at: datetime, minutes: int) -> datetime:
