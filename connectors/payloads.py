@@ -1,12 +1,21 @@
-"""Webhook payload parsing shared by the desks' verifiers: marshmallow errors -> one
-``PayloadError`` naming the JSON path of the first bad field."""
+"""What the desks' webhook verifiers share: case-insensitive header look-up, and payload parsing
+where marshmallow errors become one ``PayloadError`` naming the JSON path of the first bad field."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields
 
 from tiergate.plugin.core.errors import PayloadError
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, whatever the case of its name (plain dicts in tests, WSGI in the app)."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
 
 
 def first_error(messages: Any, path: str = "") -> tuple[str, str]:

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, fields
 
-from tiergate.connectors.payloads import TicketId, load
+from tiergate.connectors.payloads import TicketId, header, load
 from tiergate.connectors.base import Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError
 
@@ -44,14 +44,6 @@ def signed_headers(body: bytes, secret: str, delivery_id: str, trigger: str = "t
     """The headers Zammad sends with a signed delivery (for test clients and the local server)."""
     return {"Content-Type": "application/json", "User-Agent": USER_AGENT, TRIGGER_HEADER: trigger,
             DELIVERY_HEADER: delivery_id, SIGNATURE_HEADER: sign(body, secret)}
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 # -- schemas ------------------------------------------------------------------------------------
@@ -119,7 +111,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
     """Check ``X-Hub-Signature`` against ``body`` and parse it; raise a ``DeliveryError`` otherwise.
     ``tolerance`` is accepted for the receiver's common call shape and ignored: Zammad signs no
     timestamp, so replays are stopped by deduplicating ``X-Zammad-Delivery``."""
-    signature = _header(headers, SIGNATURE_HEADER)
+    signature = header(headers, SIGNATURE_HEADER)
     if not signature or not signature.strip():
         raise MissingSignature(f"{SIGNATURE_HEADER} header is required (set the webhook's HMAC SHA1 "
                                "Signature Token in Zammad)")
@@ -130,9 +122,9 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
     if not hmac.compare_digest(expected.encode("ascii"), signature.lower().encode("utf-8", "replace")):
         raise InvalidSignature("signature does not match the body")
     ticket_id, hints = parse_payload(body)
-    delivery = (_header(headers, DELIVERY_HEADER) or "").strip()
+    delivery = (header(headers, DELIVERY_HEADER) or "").strip()
     delivery_id = delivery if delivery else "sha1-" + hashlib.sha1(body).hexdigest()
-    trigger = (_header(headers, TRIGGER_HEADER) or "").strip()
+    trigger = (header(headers, TRIGGER_HEADER) or "").strip()
     if trigger:
         hints["trigger"] = trigger
     return Delivery(delivery_id=delivery_id, ticket_id=ticket_id, event_type=EVENT_TYPE,

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
 
-from tiergate.connectors.payloads import TicketId, load
+from tiergate.connectors.payloads import TicketId, header, load
 from tiergate.connectors.base import PING_EVENT, Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError, StaleDelivery
 
@@ -55,14 +55,6 @@ def signed_headers(body: bytes, secret: str, timestamp: str) -> dict[str, str]:
 def format_timestamp(at: datetime) -> str:
     """Zendesk's signature timestamp shape: ``2024-04-17T17:18:10Z``."""
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 def _parse_instant(value: str) -> datetime:
@@ -156,8 +148,8 @@ def parse_payload(body: bytes) -> tuple[str, int, dict]:
 def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
            tolerance: float = 300) -> Delivery:
     """Check signature and timestamp, parse the payload; raise a ``DeliveryError`` otherwise."""
-    signature = _header(headers, SIGNATURE_HEADER)
-    timestamp = _header(headers, TIMESTAMP_HEADER)
+    signature = header(headers, SIGNATURE_HEADER)
+    timestamp = header(headers, TIMESTAMP_HEADER)
     if not signature or not timestamp:
         raise MissingSignature(f"{SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers are required")
     expected = sign(body, secret, timestamp)
@@ -178,7 +170,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
     if kind == "event":
         return Delivery(delivery_id=data["id"], ticket_id=ticket_id, event_type=data["type"],
                         helpdesk=HELPDESK, received_at=now, detail=json.loads(json.dumps(data["detail"])))
-    invocation = _header(headers, INVOCATION_ID_HEADER)
+    invocation = header(headers, INVOCATION_ID_HEADER)
     delivery_id = invocation.strip() if invocation and invocation.strip() else \
         "sha256-" + hashlib.sha256(timestamp.encode("utf-8") + body).hexdigest()
     return Delivery(delivery_id=delivery_id, ticket_id=ticket_id, event_type=TRIGGER_EVENT,
