@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'figure':58} {'value':>14} {'baseline':>14} {'ratio':>8}")
+        print(f"{'figure':60} {'value':>11} {'unit':14} {'baseline':>11} {'ratio':>7}")
         for r in rows:
             base = "" if r.get("baseline") is None else f"{r['baseline']:.4g}"
             ratio = "" if r.get("ratio") is None else f"{r['ratio']:.3g}"
-            print(f"{r['name'][:58]:58} {r['value']:>10.4g} {r['unit'][:3]:3} {base:>14} {ratio:>8}")
+            print(f"{r['name'][:60]:60} {r['value']:>11.4g} {r['unit'][:14]:14} {base:>11} {ratio:>7}")
     return 1 if failed else 0
 
 
