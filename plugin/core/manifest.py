@@ -349,13 +349,13 @@ _GROUP = fields.Integer(strict=True, required=True, validate=validate.Range(min=
                         metadata=_d("Helpdesk group id."))
 
 
-class TierSchema(Strict):
-    order = fields.Integer(strict=True, required=True, validate=validate.Range(0, 100),
-                           metadata=_d("Position in the chain: 'up' goes to the next order."))
+class _OwnerSchema(Strict):
+    """What tiers and functional teams share: where escalations land and who owns them."""
+
     group_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1),
                               metadata=_d("Helpdesk group id."))
     owner_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1),
-                              metadata=_d("The one agent who owns escalations to this tier."))
+                              metadata=_d("The one agent who owns escalations sent here."))
     label = fields.String(load_default="", metadata=_d("Readable name (Tier 1 Frontline)."))
     calendar = fields.String(load_default=None, allow_none=True,
                              metadata=_d("Business-hours calendar (a `calendars` key)."))
@@ -367,20 +367,12 @@ class TierSchema(Strict):
                                 metadata=_d("Warm public reply when escalating here."))
 
 
-class TeamSchema(Strict):
-    group_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1),
-                              metadata=_d("Helpdesk group id."))
-    owner_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1),
-                              metadata=_d("The one agent who owns escalations to this team."))
-    label = fields.String(load_default="", metadata=_d("Readable name."))
-    calendar = fields.String(load_default=None, allow_none=True,
-                             metadata=_d("Business-hours calendar (a `calendars` key)."))
-    oncall = fields.String(load_default=None, allow_none=True,
-                           metadata=_d("On-call route used after hours."))
-    public_name = fields.String(load_default=None, allow_none=True,
-                                metadata=_d("Name customers see in warm replies."))
-    warm_reply = fields.Boolean(load_default=None, allow_none=True,
-                                metadata=_d("Warm public reply when escalating here."))
+class TierSchema(_OwnerSchema):
+    order = fields.Integer(strict=True, required=True, validate=validate.Range(0, 100),
+                           metadata=_d("Position in the chain: 'up' goes to the next order."))
+
+
+class TeamSchema(_OwnerSchema):
     handles = _Tuple(fields.String(validate=validate.Length(min=1)), load_default=(),
                      metadata=_d("Topics this team owns (billing, security...)."))
     rank = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 100),
