@@ -93,6 +93,15 @@ DB_OPTION = click.option("--db", "db", metavar="URL", default=None,
                          help="Decision log database URL (default: TIERGATE_DB_URL or sqlite:///tiergate.sqlite).")
 
 
+def _emit(text: str, output: Path | None) -> None:
+    """Write a report to ``output``, or to standard output."""
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @click.command()
 @click.option("--month", callback=_month, metavar="YYYY-MM", help="Only tickets opened in this month (default: all time).")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
@@ -108,11 +117,7 @@ def report(month: Period | None, fmt: str, output: Path | None, db: str | None) 
         text = render(report_dict(log, month), fmt)
     finally:
         log.close()
-    if output:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    _emit(text, output)
 
 
 @click.command()
@@ -240,8 +245,4 @@ def review_postmortem(ticket_id: int, helpdesk: str | None, month: str | None, o
         raise click.BadParameter(str(exc), param_hint="'TICKET_ID'") from None
     finally:
         log.close()
-    if output:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    _emit(text, output)
