@@ -47,6 +47,12 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(Path(self.workdir, "redis.log").read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -62,7 +68,7 @@ def start_redis(port: int | None = None, *, appendonly: bool = False) -> Embedde
     workdir = tempfile.mkdtemp(prefix="tiergate-redis-")
     args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "yes" if appendonly else "no", "--dir", workdir,
-            "--protected-mode", "no", "--loglevel", "warning"]
+            "--protected-mode", "no", "--loglevel", "warning", "--logfile", os.path.join(workdir, "redis.log")]
     if appendonly:
         args += ["--appendfsync", "always"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

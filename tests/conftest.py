@@ -5,6 +5,7 @@ Area-specific fixtures live in ``fixtures_<area>.py`` modules listed in ``pytest
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,22 @@ pytest_plugins = [
 
 
 @pytest.fixture(scope="session")
-def redis_server():
-    """A real redis-server on a free port, private to this test run."""
-    server = start_redis()
-    yield server
-    server.stop()
+def _redis_holder():
+    holder = {"server": start_redis()}
+    yield holder
+    holder["server"].stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(_redis_holder):
+    """The session's private Redis; if something ended it, say so and start a new one on the
+    same port, so one lost server fails one test module, not every test after it."""
+    server = _redis_holder["server"]
+    if server.process.poll() is not None:
+        warnings.warn(f"private redis-server on port {server.port} exited with "
+                      f"{server.process.returncode}; restarting it. Its log:\n{server.log_tail()}")
+        _redis_holder["server"] = server = start_redis(server.port)
+    return server
 
 
 @pytest.fixture

@@ -53,11 +53,13 @@ def test_score_bad_line_names_line_and_field(bad, field):
 
 
 def test_score_with_workers_keeps_order():
+    # a real process: the pool forks, which a threaded pytest process must not do
     texts = [f"ticket {i}: " + ("this is terrible" if i % 3 == 0 else "thanks") for i in range(30)]
     stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
-    result = CliRunner().invoke(score, ["--workers", "2"], input=stdin)
-    assert result.exit_code == 0, result.output
-    out = [json.loads(x) for x in result.output.splitlines()]
+    result = subprocess.run(TIERGATE + ["score", "--workers", "2"], input=stdin, text=True,
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(x) for x in result.stdout.splitlines()]
     assert [o["sentiment_label"] == "negative" for o in out] == [i % 3 == 0 for i in range(30)]
 
 
