@@ -207,6 +207,26 @@ ERROR_CASES = [
         {**copy.deepcopy(d["triggers"][1]), "name": "other",
          "actions": [{"action": "escalate", "to": "tier_2"}]}),
      "triggers[2]", "contradicts"),
+    ("dead any alternative", lambda d: d["triggers"][0]["conditions"].update(any=[
+        {"field": "priority", "operator": "is", "value": "low"},
+        {"field": "attention_score", "operator": "greater_than", "value": 50}]),
+     "triggers[0].conditions.any[0]", "unreachable"),
+    ("no any alternative can hold", lambda d: d["triggers"][0]["conditions"].update(any=[
+        {"field": "priority", "operator": "is", "value": "low"},
+        {"field": "priority", "operator": "less_than", "value": "high"}]),
+     "triggers[0].conditions.any", "never fire"),
+    ("specific trigger outranked", lambda d: d["triggers"].append(
+        {"name": "legal_vip", "conditions": {"all": [
+            *d["triggers"][1]["conditions"]["all"],
+            {"field": "organization.segment", "operator": "is", "value": "vip"}]},
+         "actions": [{"action": "escalate", "to": "tier_2"}]}),
+     "triggers[2]", "never takes effect"),
+    ("specific trigger removes what the general adds", lambda d: d["triggers"].append(
+        {"name": "urgent_low_risk", "conditions": {"all": [
+            *d["triggers"][0]["conditions"]["all"],
+            {"field": "attention_score", "operator": "less_than", "value": 10}]},
+         "actions": [{"action": "remove_tags", "tags": ["tg_urgent"]}]}),
+     "triggers[2]", "removes tags"),
     ("template syntax", lambda d: d["templates"].update(bad="{% if %}"), "templates.bad",
      "syntax"),
     ("route target", lambda d: d["oncall"]["routes"]["pager"].update(target="nope"),
@@ -247,6 +267,20 @@ def test_error_paths(mutate, path, word):
     hits = [m for p, m in errors if p == path]
     assert hits, f"no error at {path}; got {errors}"
     assert any(word.lower() in m.lower() for m in hits), hits
+
+
+def test_a_more_specific_trigger_that_outranks_the_general_one_is_allowed():
+    d = base_doc()
+    d["triggers"].append({"name": "legal_security", "conditions": {"all": [
+        *d["triggers"][1]["conditions"]["all"],
+        {"field": "risk_tags", "operator": "includes", "value": ["security"]}]},
+        "actions": [{"action": "escalate", "to": "security"}]})     # rank 5 > management's 4
+    d["triggers"][0]["conditions"]["any"] = [
+        {"field": "priority", "operator": "is", "value": "low"},     # dead, but one can hold
+        {"field": "attention_score", "operator": "greater_than", "value": 50}]
+    errors = errors_of(d)
+    assert not [e for e in errors if e[0] == "triggers[2]"], errors
+    assert not [e for e in errors if e[0] == "triggers[0].conditions.any"], errors
 
 
 def test_all_errors_are_collected_at_once():

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, validate,
                          validates_schema)
@@ -786,6 +786,7 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
                 for j, msg in C.contradictions([_d_(c) for c in _l_(conds.get("all"))],
                                                tier_ranks):
                     errs.append((f"{p}.conditions.all[{j}]", msg))
+        errs.extend(_dead_alternatives(p, conds, tier_ranks))
         acts = _l_(trig.get("actions"))
         effective = 0
         added: set[str] = set()
@@ -828,25 +829,98 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
         if trig.get("enabled", True) is not False:
             norm.append((i, name if isinstance(name, str) else f"#{i}",
                          _canon(conds), _effects(acts)))
-    # contradictory triggers: identical conditions, conflicting effects
+    ranks = {**tier_ranks, **{n: _d_(t).get("rank") for n, t in teams.items()
+                              if isinstance(_d_(t).get("rank"), int)}}
+    errs.extend(_pair_conflicts(norm, ranks))
+    return errs
+
+
+def _dead_alternatives(p: str, conds: Mapping[str, Any], tier_ranks: Mapping[str, int]
+                       ) -> list[tuple[str, str]]:
+    """`any` alternatives that contradict the `all` list can never be the reason to fire;
+    when none can hold, the trigger is unreachable."""
+    base = [_d_(c) for c in _l_(conds.get("all"))]
+    alts = [_d_(c) for c in _l_(conds.get("any"))]
+    out: list[tuple[str, str]] = []
+    for k, alt in enumerate(alts):
+        if base and any(j == len(base) for j, _ in C.contradictions(base + [alt], tier_ranks)):
+            out.append((f"{p}.conditions.any[{k}]",
+                        f"contradicts the `all` list on '{alt.get('field')}': this alternative "
+                        f"can never hold, so it is unreachable"))
+    if alts and len(out) == len(alts):
+        out.append((f"{p}.conditions.any", "no alternative can hold together with the `all` "
+                                           "list: the trigger can never fire"))
+    return out
+
+
+def _pair_conflicts(norm: Sequence[tuple[int, str, Any, Mapping[str, Any]]],
+                    ranks: Mapping[str, int]) -> list[tuple[str, str]]:
+    """Pairs of triggers that fire together and contradict each other. Two triggers fire
+    together whenever one's conditions imply the other's (equal, or a superset of its `all`
+    list). Then tags one adds and the other removes are an error; an escalation or a priority
+    that the more general trigger always outranks (highest rank / priority wins) never takes
+    effect, which is an error too; a more specific trigger that outranks the general one is the
+    usual override and allowed."""
+    out: list[tuple[str, str]] = []
     for x in range(len(norm)):
         for y in range(x + 1, len(norm)):
             i, n1, c1, e1 = norm[x]
             j, n2, c2, e2 = norm[y]
-            if c1 != c2:
+            if c1 == c2:
+                why = _conflict(e1, e2)
+                if why:
+                    out.append((f"triggers[{j}]", f"contradicts triggers[{i}] ('{n1}'): same "
+                                                  f"conditions but {why}"))
                 continue
-            why = _conflict(e1, e2)
-            if why:
-                errs.append((f"triggers[{j}]", f"contradicts triggers[{i}] ('{n1}'): same "
-                                               f"conditions but {why}"))
-    return errs
+            for (gi, gn, gc, ge), (si, sn, sc, se) in (((i, n1, c1, e1), (j, n2, c2, e2)),
+                                                       ((j, n2, c2, e2), (i, n1, c1, e1))):
+                if not _implies(sc, gc):
+                    continue
+                clash = (ge["add"] & se["remove"]) | (ge["remove"] & se["add"])
+                where = (f"triggers[{si}] ('{sn}') always fires together with triggers[{gi}] "
+                         f"('{gn}'), whose conditions it includes, but ")
+                if clash:
+                    out.append((f"triggers[{si}]", where + f"one adds and the other removes "
+                                                           f"tags {sorted(clash)}"))
+                beaten = _outranked(se["to"], ge["to"], ranks, general_first=gi < si)
+                if beaten:
+                    out.append((f"triggers[{si}]", where + f"its escalation to {beaten} is "
+                                f"always outranked by {sorted(ge['to'])}: it never takes effect"))
+                if se["priority"] and ge["priority"] and max(
+                        se["priority"], key=C.PRIORITIES.index) != max(
+                        se["priority"] | ge["priority"], key=C.PRIORITIES.index):
+                    out.append((f"triggers[{si}]", where + f"its priority {sorted(se['priority'])}"
+                                f" is always outranked by {sorted(ge['priority'])}: it never "
+                                f"takes effect"))
+    return out
 
 
-def _canon(conds: Mapping[str, Any]) -> str:
+def _implies(specific: Mapping[str, set[str]], general: Mapping[str, set[str]]) -> bool:
+    """Whenever `specific` holds, `general` holds (judged on the conditions' text)."""
+    if not general["all"] <= specific["all"]:
+        return False
+    if not general["any"]:
+        return True
+    return bool(general["any"] & specific["all"]) or bool(
+        specific["any"] and specific["any"] <= general["any"])
+
+
+def _outranked(mine: set[str], theirs: set[str], ranks: Mapping[str, int], *,
+               general_first: bool) -> str | None:
+    if not mine or not theirs or mine & theirs or "up" in mine | theirs:
+        return None
+    if any(t not in ranks for t in mine | theirs):
+        return None
+    best_mine, best_theirs = max(ranks[t] for t in mine), max(ranks[t] for t in theirs)
+    if best_theirs > best_mine or (best_theirs == best_mine and general_first):
+        return str(sorted(mine))
+    return None
+
+
+def _canon(conds: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     def key(c):
         return json.dumps(c, sort_keys=True, default=str)
-    return json.dumps({k: sorted(key(c) for c in _l_(conds.get(k))) for k in ("all", "any")},
-                      sort_keys=True)
+    return {k: frozenset(key(c) for c in _l_(conds.get(k))) for k in ("all", "any")}
 
 
 def _effects(acts: list[Any]) -> dict[str, Any]:
