@@ -2,6 +2,7 @@
 where marshmallow errors become one ``PayloadError`` naming the JSON path of the first bad field."""
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields
@@ -16,6 +17,17 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == wanted:
             return value
     return None
+
+
+def json_object(body: bytes) -> dict:
+    """Raw body -> the JSON object it holds; anything else is a PayloadError on ``body``."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError("body", f"not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise PayloadError("body", "must be a JSON object")
+    return payload
 
 
 def first_error(messages: Any, path: str = "") -> tuple[str, str]:

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, fields
 
-from tiergate.connectors.payloads import TicketId, header, load
+from tiergate.connectors.payloads import TicketId, header, json_object, load
 from tiergate.connectors.base import Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError
 
@@ -84,12 +84,7 @@ class CustomPayloadSchema(Schema):
 
 def parse_payload(body: bytes) -> tuple[int, dict]:
     """Raw body -> (ticket_id, hints). Raises ``PayloadError`` naming the field."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError("body", f"not valid JSON ({exc})") from None
-    if not isinstance(payload, dict):
-        raise PayloadError("body", "must be a JSON object")
+    payload = json_object(body)
     if "ticket" in payload:
         data = load(DefaultPayloadSchema(), payload)
         ticket, article = data["ticket"], data.get("article") or {}

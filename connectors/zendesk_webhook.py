@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
 
-from tiergate.connectors.payloads import TicketId, header, load
+from tiergate.connectors.payloads import TicketId, header, json_object, load
 from tiergate.connectors.base import PING_EVENT, Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError, StaleDelivery
 
@@ -127,12 +127,7 @@ _TRIGGER_SCHEMA = TriggerPayloadSchema()
 def parse_payload(body: bytes) -> tuple[str, int, dict]:
     """Raw body -> (kind, ticket_id, data); kind is ``event``, ``trigger`` or ``ping`` (the
     installer's signed test delivery ``{"tiergate_test": true}``, ticket id 0). Raises PayloadError."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError("body", f"not valid JSON ({exc})") from None
-    if not isinstance(payload, dict):
-        raise PayloadError("body", "must be a JSON object")
+    payload = json_object(body)
     if payload.get("tiergate_test") is True:
         return PING_EVENT, 0, payload
     if "type" in payload or "detail" in payload:

@@ -32,13 +32,12 @@ DEFAULT_KEYWORDS_PATH = Path(__file__).with_name("default_keywords.json")
 
 # Points per risk tag found anywhere in the customer's comments (unknown tags: DEFAULT_TAG_POINTS).
 TAG_POINTS = {"legal": 30, "security": 25, "churn": 25, "outage": 20, "human_request": 15,
-              "repeat_contact": 12, "urgent": 10, "billing": 10, "complaint": 8, "problem": 8,
-              "delay": 8}
+              "accusation": 15, "repeat_contact": 12, "sarcasm": 12, "urgent": 10, "billing": 10,
+              "complaint": 8, "problem": 8, "delay": 8}
 DEFAULT_TAG_POINTS = 10
 # Tags that make a message a complaint by themselves.
 COMPLAINT_TAGS = frozenset({"complaint", "problem", "delay", "outage", "billing", "security",
-                            "legal", "churn",
-                            "repeat_contact"})
+                            "legal", "churn", "repeat_contact", "accusation", "sarcasm"})
 WEIGHTS = {
     "sentiment": 25,        # x (-sentiment) for a negative conversation
     "tags_cap": 50,         # all risk tags together
@@ -228,9 +227,10 @@ class Enricher:
         for r in risk_tags:
             first_of.setdefault(r.tag, r)
         tags = list(first_of)
-        # sentiment alone makes a complaint only about something: blame ("you ...") or a
-        # service word; "this game is killing me" is not a complaint
-        about = any(s.second_person or s.context for s in scores)
+        # sentiment alone makes a complaint only about a service matter (order, account,
+        # delivery, ...): "this game is killing me" and banter ("you're an idiot") are not
+        # complaints; a negative "you ..." still scores as blame below
+        about = any(s.context for s in scores)
         complaint = bool(set(tags) & COMPLAINT_TAGS) or (about and sentiment <= BLAME_SENTIMENT)
         if sentiment < 0:
             pts = round(WEIGHTS["sentiment"] * -sentiment)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress
 from typing import Mapping, Sequence
 
 import spacy
-from spacy.attrs import LOWER, NORM, ORTH
+from spacy.attrs import IDX, LENGTH, LOWER, NORM, ORTH
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
@@ -255,10 +256,10 @@ class PhraseComponent:
         return doc
 
 
-def _chars(doc: Doc, start: int, end: int) -> tuple[int, int]:
-    """Character offsets of tokens start..end (cheaper than building a Span's text)."""
-    last = doc[end - 1]
-    return doc[start].idx, last.idx + len(last)
+def _chars(arr, start: int, end: int) -> tuple[int, int]:
+    """Character offsets of tokens start..end from the ``_ATTRS`` array (IDX, LENGTH columns):
+    no Token or Span objects."""
+    return int(arr[start, 2]), int(arr[end - 1, 2] + arr[end - 1, 3])
 
 
 @Language.factory("tiergate_signals")
@@ -269,6 +270,9 @@ def make_signals(nlp: Language, name: str):
 # token flags (bit mask per LOWER hash)
 (VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU, TIME,
  CTX) = (1 << k for k in range(13))
+# flags handled by the rarer branch of the scan (everything but sentiment / negation / boosters)
+_OTHER = YOU | CTX | TIME | BUT | CONTACT | HUMAN | FUNC
+_ATTRS = [LOWER, ORTH, IDX, LENGTH]
 
 
 class SignalsComponent:
@@ -303,6 +307,7 @@ class SignalsComponent:
         self.one = h({"one", "a", "an", "1"})   # "one day" is an idiom, not a wait
         self.direct = {(strings.add(a), strings.add(b)) for a, b in HUMAN_DIRECT}
         self.known: frozenset[int] = frozenset()
+        self._caps_cache: dict[int, bool] = {}
         self._build()
 
     def set_known(self, known: frozenset[int]) -> None:
@@ -341,20 +346,22 @@ class SignalsComponent:
         n = len(doc)
         sig.words = n
         if n:
-            arr = doc.to_array([LOWER, ORTH])
+            arr = doc.to_array(_ATTRS)           # LOWER, ORTH, IDX, LENGTH (one Cython pass)
             lowers = arr[:, 0].tolist()
-            orths = arr[:, 1].tolist()
             codes = list(map(self.codes.get, lowers))
             matches = doc.user_data.get(SPANS_KEY)
             if matches:
-                self._risks(doc, matches, lowers, sig)
-            self._scan(doc, lowers, orths, codes, sig)
+                self._risks(matches, lowers, arr, sig)
+            self._scan(doc, lowers, arr, codes, sig)
         doc._.tg = sig
         return doc
 
-    def _scan(self, doc, lowers, orths, codes, sig: Signals) -> None:
-        """One pass over the flagged tokens: sentiment per sentence, exclaims, human request."""
+    def _scan(self, doc, lowers, arr, codes, sig: Signals) -> None:
+        """One pass over the flagged tokens only (``compress`` skips the rest in C): sentiment per
+        sentence, exclaims, human request, problem, delay. A sentinel sentence end after the
+        last token closes the final sentence through the same code as every other one."""
         n = len(codes)
+        codes.append(END)                        # sentinel: closes the last sentence
         total = 0.0
         hits = sent_hits = exclaims = 0
         after_but = False
@@ -367,12 +374,12 @@ class SignalsComponent:
         sentences = sig.sentences
         boost = self.boost
         lex = self.lex
+        orths = None
         any_lower = None
         you = False
-        for i in range(n):
+        context = 0
+        for i in compress(range(n + 1), codes):
             c = codes[i]
-            if not c:
-                continue
             if c & END:
                 if c & EXCL:
                     exclaims += 1
@@ -387,35 +394,39 @@ class SignalsComponent:
                     sentences.append(value)
                     if you and value <= BLAME_AT:
                         sig.blame += 1
+                    total = 0.0
+                    sent_hits = 0
                 sig.exclaims += exclaims
-                total = 0.0
-                sent_hits = exclaims = 0
+                exclaims = 0
                 after_but = you = False
-                mods = []
+                if mods:
+                    mods = []
                 verb_at = -1
                 neg_at = -9
                 continue
-            if c & YOU:
-                you = sig.second_person = True
-            if c & CTX:
-                sig.context += 1
-            if c & TIME and delay is None and i and lowers[i - 1] not in self.one \
-                    and doc[i - 1].like_num:
-                delay = (i - 1, i + 1)
-            if c & BUT:
-                if not after_but:
-                    total *= 0.5
-                    after_but = True
-                continue
-            if c & CONTACT:
-                verb_at = i
-            if c & HUMAN and human is None:
-                if i and (codes[i - 1] or 0) & DIRECT and (lowers[i - 1], lowers[i]) in self.direct:
-                    human = (i - 1, i + 1)
-                elif verb_at >= 0 and i - verb_at <= 6:
-                    human = (verb_at, i + 1)
-            if c & FUNC and problem is None and i - neg_at <= 3:
-                problem = (neg_at, i + 1)
+            if c & _OTHER:
+                if c & YOU:
+                    you = sig.second_person = True
+                if c & CTX:
+                    context += 1
+                if c & TIME and delay is None and i and lowers[i - 1] not in self.one \
+                        and doc[i - 1].like_num:
+                    delay = (i - 1, i + 1)
+                if c & BUT:
+                    if not after_but:
+                        total *= 0.5
+                        after_but = True
+                    continue
+                if c & CONTACT:
+                    verb_at = i
+                if c & HUMAN and human is None:
+                    if i and (codes[i - 1] or 0) & DIRECT and \
+                            (lowers[i - 1], lowers[i]) in self.direct:
+                        human = (i - 1, i + 1)
+                    elif verb_at >= 0 and i - verb_at <= 6:
+                        human = (verb_at, i + 1)
+                if c & FUNC and problem is None and i - neg_at <= 3:
+                    problem = (neg_at, i + 1)
             if c & (NEG | BOOST):
                 if c & NEG:
                     neg_at = i
@@ -423,48 +434,52 @@ class SignalsComponent:
                 continue
             if not c & VAL:
                 continue
-            v = lex[lowers[i]]
+            low = lowers[i]
+            v = lex[low]
             sent_hits += 1
             hits += 1
-            if orths[i] != lowers[i] and doc[i].is_upper and len(doc[i]) > 1:
+            if orths is None:
+                orths = arr[:, 1].tolist()
+            if orths[i] != low and self._caps(orths[i]):
                 if any_lower is None:   # capitals only emphasise in mixed-case text
                     any_lower = any(t.is_lower for t in doc)
                 if any_lower:
                     v += lx.C_INCR if v > 0 else -lx.C_INCR
-            for j, mc, mh in reversed(mods):
-                back = i - j
-                if back > 3:
-                    break
-                if mc & BOOST:
-                    b = boost[mh]
-                    v += (b if v > 0 else -b) * (1.0, 0.95, 0.9)[back - 1]
-                if mc & NEG:
-                    v *= lx.N_SCALAR
+            if mods:
+                for j, mc, mh in reversed(mods):
+                    back = i - j
+                    if back > 3:
+                        break
+                    if mc & BOOST:
+                        b = boost[mh]
+                        v += (b if v > 0 else -b) * (1.0, 0.95, 0.9)[back - 1]
+                    if mc & NEG:
+                        v *= lx.N_SCALAR
             if after_but:
                 v *= 1.5
             total += v
-        if sent_hits:
-            if exclaims:
-                emph = min(exclaims, 4) * 0.292
-                total += emph if total > 0 else -emph
-            value = lx.normalize(total)
-            sentences.append(value)
-            if you and value <= BLAME_AT:
-                sig.blame += 1
-        sig.exclaims += exclaims
+        sig.context = context
         sig.sentiment_words = hits
         if sentences:
             sig.sentiment = sum(sentences) / len(sentences)
         if problem is not None:
-            sig.risks.append(("problem",) + _chars(doc, *problem))
+            sig.risks.append(("problem",) + _chars(arr, *problem))
         if delay is not None:
-            sig.risks.append(("delay",) + _chars(doc, *delay))
+            sig.risks.append(("delay",) + _chars(arr, *delay))
         if human is not None and not any(r[0] == "human_request" for r in sig.risks) \
                 and not self._blocked("human_request", human[0], human[1], lowers):
-            sig.risks.append(("human_request",) + _chars(doc, *human))
+            sig.risks.append(("human_request",) + _chars(arr, *human))
+
+    def _caps(self, orth: int) -> bool:
+        """``token.is_upper and len(token) > 1`` of a word type (cached per ORTH hash)."""
+        hit = self._caps_cache.get(orth)
+        if hit is None:
+            s = self.strings[orth]
+            hit = self._caps_cache[orth] = s.isupper() and len(s) > 1
+        return hit
 
     # -- risk spans ----------------------------------------------------------------------------
-    def _risks(self, doc: Doc, matches, lowers, sig: Signals) -> None:
+    def _risks(self, matches, lowers, arr, sig: Signals) -> None:
         tags = self.tag_names
         for label, start, end in matches:
             tag = tags.get(label)
@@ -472,9 +487,9 @@ class SignalsComponent:
                 tag = tags[label] = self.strings[label]
             why = self._blocked(tag, start, end, lowers)
             if why:
-                sig.dropped.append((tag,) + _chars(doc, start, end) + (why,))
+                sig.dropped.append((tag,) + _chars(arr, start, end) + (why,))
             else:
-                sig.risks.append((tag,) + _chars(doc, start, end))
+                sig.risks.append((tag,) + _chars(arr, start, end))
 
     def _blocked(self, tag: str, start: int, end: int, lowers) -> str:
         threat = tag in THREAT_TAGS

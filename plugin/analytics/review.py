@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 from tiergate.plugin.analytics.log import DecisionLog, DecisionRow, ReviewRow, TicketFacts
 from tiergate.plugin.analytics.metrics import month_of, parse_month
+from tiergate.plugin.analytics.report import fmt_minutes
 from tiergate.plugin.core.model import parse_time
 
 ROOT_CAUSES = ("knowledge_gap", "missing_kb_article", "product_bug", "process_gap", "misrouted",
@@ -144,16 +145,6 @@ def _t(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "-"
 
 
-def _dur(minutes: float | None) -> str:
-    if minutes is None:
-        return "-"
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    if minutes < 48 * 60:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / 1440:.1f} days"
-
-
 def _line(text: str | None) -> str:
     return " ".join((text or "").split())
 
@@ -184,8 +175,8 @@ def postmortem_markdown(log: DecisionLog, helpdesk: str, ticket_id: int, month: 
     out += ["## Customer impact", ""]
     who = f.organization + (f" ({f.segment})" if f.segment else "") if f.organization else "unknown organization"
     out += [f"- Customer: {who}",
-            f"- Time to escalation: {_dur(minutes(f.opened_at, first.at) if first else None)}",
-            f"- Time to resolution: {_dur(minutes(f.opened_at, f.solved_at))}"
+            f"- Time to escalation: {fmt_minutes(minutes(f.opened_at, first.at) if first else None)}",
+            f"- Time to resolution: {fmt_minutes(minutes(f.opened_at, f.solved_at))}"
             + ("" if f.solved_at else " (still open)"),
             f"- Reopened: {f.reopens} time(s); handoffs between groups: {f.handoffs}",
             f"- Satisfaction: {f.satisfaction or 'not rated'}",
