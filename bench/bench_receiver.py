@@ -23,6 +23,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from tiergate.plugin.embedded import stop_process
+
 SECRET = "bench-secret-0123456789"
 SERVER_THREADS = 8
 
@@ -77,12 +79,7 @@ class Child:
             raise RuntimeError(f"bench server {kind} did not start")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, timeout=5)
 
 
 def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:

@@ -40,6 +40,7 @@ if str(HERE.parent) not in sys.path:
 
 from tiergate.plugin.core.model import Change, Comment, Enrichment, Organization, Ticket  # noqa: E402
 from tiergate.plugin.core.sla_schema import load_sections  # noqa: E402
+from tiergate.plugin.embedded import stop_process  # noqa: E402
 
 UTC = timezone.utc
 DOC = {
@@ -284,11 +285,7 @@ def bench_lag(quick: bool) -> list[dict]:
         bare = sorted(float(x) for x in conn.lrange("bench:bare_lag", 0, -1))
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, timeout=15)
         server.stop()
     if not lags or not bare:
         return [{"name": "timer_lag_p99_s", "value": None, "unit": "s", "baseline": None,
@@ -413,11 +410,7 @@ def bench_lag_pipeline(quick: bool) -> list[dict]:
                      for t in due_ids)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, timeout=20)
         desk.stop()
         server.stop()
     note = (f"{planned} open tickets planned ({planning_s:.0f}s), {len(lags)}/{due} warnings "

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Mapping
 
 from marshmallow import INCLUDE, Schema, fields
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any
 import click
 
 from tiergate.plugin.config import Settings
-from tiergate.plugin.embedded import serve_wsgi, start_redis
+from tiergate.plugin.embedded import serve_wsgi, start_redis, stop_process
 from tiergate.plugin.examples import read_examples
 
 @dataclass
@@ -80,7 +79,7 @@ def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
     stack.worker = subprocess.Popen(
         [sys.executable, "-m", "tiergate.plugin.cli", "worker", "--name", f"demo-{os.getpid()}",
          "--log-level", "WARNING"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    stack.exits.callback(_stop_process, stack.worker)
+    stack.exits.callback(stop_process, stack.worker)
     return stack
 
 
@@ -91,16 +90,6 @@ def _settings_env(settings: Settings) -> dict[str, str]:
         if value is not None:
             env[var] = str(value)
     return env
-
-
-def _stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def wait_for_jobs(stack: DemoStack, ticket_ids: list[int], timeout: float) -> None:

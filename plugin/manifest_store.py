@@ -17,7 +17,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import Manifest, default_manifest_path, load_manifest

@@ -15,6 +15,7 @@ import pytest
 from fixtures_stack import build_stack, wait_until
 from tiergate.jobs import timers as jt
 from tiergate.plugin.config import Settings
+from tiergate.plugin.embedded import stop_process
 
 pytestmark = pytest.mark.slow
 # the pipeline parts this test drives (skip, not fail, while they are still being written)
@@ -82,12 +83,7 @@ def sla_stack(redis_conn, redis_url, tmp_path):
     try:
         yield stack, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
         log.close()
         close()
         print((tmp_path / "worker.log").read_text()[-3000:])

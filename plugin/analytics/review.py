@@ -180,7 +180,7 @@ def postmortem_markdown(log: DecisionLog, helpdesk: str, ticket_id: int, month: 
             + ("" if f.solved_at else " (still open)"),
             f"- Reopened: {f.reopens} time(s); handoffs between groups: {f.handoffs}",
             f"- Satisfaction: {f.satisfaction or 'not rated'}",
-            f"- SLA at escalation: " + (("breached" if first.sla_breached else
+            "- SLA at escalation: " + (("breached" if first.sla_breached else
                                            f"{first.sla_max_pct:.0f}% of target elapsed" if first.sla_max_pct is not None
                                            else "no clock") if first else "-")]
     if review and review.customer_impact:
