@@ -17,11 +17,10 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import json
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import click
 

@@ -23,7 +23,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from tiergate.plugin.core.model import ConditionResult, Enrichment, Ticket
 
@@ -719,7 +719,6 @@ def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], 
     slug = re.sub(r"[^a-z0-9]", "_", spec.name)
     if t == "duration" and op in _DUR_SRC and not unit.startswith("business_"):
         delta = timedelta(minutes=float(value) * UNITS[unit])
-        us = delta // timedelta(microseconds=1)
         ns[f"_anc_{slug}"] = spec.anchor
         d = bind("dd", delta)
         hoist(f"_xa_{slug}", f"_anc_{slug}(f)")
