@@ -1,19 +1,31 @@
-"""A trained spaCy text classifier (``textcat`` with ``spacy.TextCatBOW.v3``) and its metadata.
+"""Trained text classifiers: a spaCy ``textcat`` (``spacy.TextCatBOW.v3``), a hashed word +
+character n-gram logistic regression (numpy), and the stacked model ``tiergate train`` saves.
 
 A saved model is a plain spaCy pipeline folder (``spacy.blank("en")`` + ``textcat``, no custom
 components, so ``spacy.load`` works offline) plus ``tiergate.json``:
-``{"positive_label": "ESCALATE", "labels": [...], "trained_on": N, "cv": {...}}``.
+``{"positive_label": "ESCALATE", "labels": [...], "trained_on": N, "cv": {...}}``. A stacked
+model (``"kind": "stacked"``) also has ``ngram.npz`` (the n-gram regression: the hash ids seen in
+training and their weights) and ``stack.npy`` (the weights of the regression over rule signals,
+textcat probability and n-gram logit, see ``tiergate.nlp.stack``). ``TextClassifier.load``
+returns the right class; both answer ``predict_positive(texts)``.
 """
 from __future__ import annotations
 
 import json
+import math
 import random
+import re
+import zlib
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 META = "tiergate.json"
 POSITIVE = "ESCALATE"
 NEGATIVE = "OTHER"
+NGRAM_FILE = "ngram.npz"
+STACK_FILE = "stack.npy"
 
 
 def _config(exclusive: bool, ngram: int = 2) -> dict:
@@ -66,6 +78,9 @@ class TextClassifier:
         if (path / META).exists():
             meta = json.loads((path / META).read_text(encoding="utf-8"))
         nlp = spacy.load(path)
+        if meta.get("kind") == "stacked":
+            return StackedClassifier.from_folder(nlp, meta.get("positive_label", POSITIVE),
+                                                 meta, path)
         return cls(nlp, meta.get("positive_label", POSITIVE), meta)
 
     def save(self, path: str | Path, **meta) -> None:
@@ -80,3 +95,210 @@ class TextClassifier:
 
     def predict_positive(self, texts: Sequence[str]) -> list[float]:
         return [float(c.get(self.positive, 0.0)) for c in self.predict_cats(texts)]
+
+    def textcat_positive(self, texts: Sequence[str], batch_size: int = 512) -> list[float]:
+        """The spaCy textcat's probability alone (also inside a stacked model)."""
+        return [float(d.cats.get(self.positive, 0.0))
+                for d in self.nlp.pipe(texts, batch_size=batch_size)]
+
+
+# -- hashed word / character n-gram logistic regression (numpy) ---------------------------------
+
+HASH_BITS = 20
+_URL_RE = re.compile(r"https?://\S+|www\.\S+", re.I)
+_AT_RE = re.compile(r"@\w+")
+_NUM_RE = re.compile(r"\d+")
+_TOK_RE = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+def ngrams(text: str, word_n: int = 2, char: tuple[int, int] = (2, 5)) -> tuple[list, list]:
+    """Word 1..word_n-grams and character n-grams (word boundaries as spaces) of a normalised
+    text (URLs, @-mentions and digits collapsed, lower case). Character n-grams suit tweets with
+    typos ("refnd", "cancelld")."""
+    low = _NUM_RE.sub("0", _AT_RE.sub(" @user ", _URL_RE.sub(" url ", text))).lower()
+    toks = _TOK_RE.findall(low)
+    words = list(toks)
+    for n in range(2, word_n + 1):
+        words += [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+    s = " " + " ".join(low.split()) + " "
+    chars = [s[i:i + n] for n in range(char[0], char[1] + 1) for i in range(len(s) - n + 1)]
+    return words, chars
+
+
+def hashed_rows(texts: Sequence[str], word_n: int = 2, char: tuple[int, int] = (2, 5)):
+    """CSR-like (indptr, hash ids, values): binary word and char blocks, each L2-normalised."""
+    mask = (1 << HASH_BITS) - 1
+    indptr, ids, vals = [0], [], []
+    for text in texts:
+        row: dict[int, float] = {}
+        for prefix, grams in zip(("w:", "c:"), ngrams(str(text or ""), word_n, char)):
+            keys = {zlib.crc32((prefix + g).encode("utf-8")) & mask for g in grams}
+            if keys:
+                v = 1.0 / math.sqrt(len(keys))
+                for key in keys:
+                    row[key] = row.get(key, 0.0) + v
+        ids.extend(row)
+        vals.extend(row.values())
+        indptr.append(len(ids))
+    return (np.asarray(indptr, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+            np.asarray(vals, dtype=float))
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def lbfgs(f, x, iters: int = 150, m: int = 10, tol: float = 1e-6):
+    """Minimise f (returns value, gradient) from x: L-BFGS with backtracking (Armijo)."""
+    fx, g = f(x)
+    hist: list[tuple] = []
+    for _ in range(iters):
+        q = g.copy()
+        alphas = []
+        for s, y in reversed(hist):
+            rho = 1.0 / (y @ s)
+            a = rho * (s @ q)
+            q -= a * y
+            alphas.append((rho, a, s, y))
+        if hist:
+            s, y = hist[-1]
+            q *= (s @ y) / (y @ y)
+        for rho, a, s, y in reversed(alphas):
+            q += s * (a - rho * (y @ q))
+        d = -q
+        gd = g @ d
+        if gd >= 0:
+            d, gd, hist = -g, -(g @ g), []
+        t = 1.0
+        while True:
+            xn = x + t * d
+            fn, gn = f(xn)
+            if fn <= fx + 1e-4 * t * gd or t < 1e-10:
+                break
+            t *= 0.5
+        s, y = xn - x, gn - g
+        if s @ y > 1e-12:
+            hist = (hist + [(s, y)])[-m:]
+        converged = fx - fn < tol * max(1.0, abs(fx))
+        x, fx, g = xn, fn, gn
+        if converged:
+            break
+    return x
+
+
+class NgramLR:
+    """L2 logistic regression over hashed word + character n-grams. Only hash ids seen in
+    training carry a weight (``cols`` sorted, ``w`` aligned); ``b`` is the intercept."""
+
+    def __init__(self, cols, w, b: float, word_n: int = 2, char=(2, 5), C: float = 10.0):
+        self.cols, self.w, self.b = np.asarray(cols), np.asarray(w, dtype=float), float(b)
+        self.word_n, self.char, self.C = int(word_n), tuple(char), float(C)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[bool], *, C: float = 10.0,
+            word_n: int = 2, char=(2, 5), iters: int = 150, rows=None) -> "NgramLR":
+        indptr, ids, vals = rows if rows is not None else hashed_rows(texts, word_n, char)
+        cols, idx = np.unique(ids, return_inverse=True)
+        n, d = len(indptr) - 1, len(cols)
+        r = np.repeat(np.arange(n), np.diff(indptr))
+        y = np.asarray(labels, dtype=float)
+
+        def f(theta):
+            w, b = theta[:d], theta[d]
+            z = np.bincount(r, weights=vals * w[idx], minlength=n) + b
+            g = _sigmoid(z) - y
+            loss = np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 / C * (w @ w)
+            grad = np.empty_like(theta)
+            grad[:d] = np.bincount(idx, weights=vals * g[r], minlength=d) + w / C
+            grad[d] = g.sum()
+            return loss, grad
+
+        theta = lbfgs(f, np.zeros(d + 1), iters)
+        return cls(cols, theta[:d], theta[d], word_n, char, C)
+
+    def decision(self, texts: Sequence[str] = (), rows=None) -> np.ndarray:
+        indptr, ids, vals = rows if rows is not None else hashed_rows(texts, self.word_n,
+                                                                      self.char)
+        n = len(indptr) - 1
+        pos = np.clip(np.searchsorted(self.cols, ids), 0, max(len(self.cols) - 1, 0))
+        known = (self.cols[pos] == ids) if len(self.cols) else np.zeros(len(ids), bool)
+        r = np.repeat(np.arange(n), np.diff(indptr))
+        return np.bincount(r[known], weights=vals[known] * self.w[pos[known]],
+                           minlength=n) + self.b
+
+    def predict(self, texts: Sequence[str] = (), rows=None) -> np.ndarray:
+        return _sigmoid(self.decision(texts, rows))
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, cols=self.cols.astype(np.int64), w=self.w.astype(np.float32),
+                            b=np.array([self.b]), word_n=np.array([self.word_n]),
+                            char=np.array(self.char), C=np.array([self.C]))
+
+    @classmethod
+    def load(cls, path: Path) -> "NgramLR":
+        z = np.load(path)
+        return cls(z["cols"], z["w"], float(z["b"][0]), int(z["word_n"][0]),
+                   tuple(int(c) for c in z["char"]), float(z["C"][0]))
+
+
+def subset_rows(rows, index: Sequence[int]):
+    """Rows ``index`` of a (indptr, ids, vals) matrix."""
+    indptr, ids, vals = rows
+    index = np.asarray(index, dtype=np.int64)
+    starts, ends = indptr[index], indptr[index + 1]
+    lens = ends - starts
+    take = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+    return np.r_[0, np.cumsum(lens)].astype(np.int64), ids[take], vals[take]
+
+
+# -- the stacked model `tiergate train` saves ---------------------------------------------------
+
+class StackedClassifier(TextClassifier):
+    """``tiergate train``'s model: a logistic regression (``stack.npz``) over the rule signals of
+    the out-of-the-box enricher (default keywords, built inside the model), the textcat's
+    probability and the n-gram regression's logit (``ngram.npz``). Same interface as
+    ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
+
+    def __init__(self, nlp, positive: str, meta: dict, ngram: NgramLR, weights, tags):
+        super().__init__(nlp, positive, meta)
+        self.ngram = ngram
+        self.weights = np.asarray(weights, dtype=float)
+        self.tags = list(tags)
+        self._rules = None
+
+    def rules(self):
+        if self._rules is None:
+            from tiergate.nlp.enrich import Enricher
+
+            self._rules = Enricher(None)
+        return self._rules
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        from tiergate.nlp import stack
+
+        texts = [str(t or "") for t in texts]
+        tc = self.textcat_positive(texts)
+        return stack.model_features(texts, self.rules(), self.tags, tc,
+                                    self.ngram.decision(texts))
+
+    def predict_positive(self, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        from tiergate.nlp import stack
+
+        return [float(p) for p in stack.predict_logistic(self.weights, self.features(texts))]
+
+    def predict_cats(self, texts: Sequence[str], batch_size: int = 512) -> list[dict[str, float]]:
+        neg = next((lb for lb in self.meta.get("labels", []) if lb != self.positive), NEGATIVE)
+        return [{self.positive: p, neg: 1.0 - p} for p in self.predict_positive(texts)]
+
+    def save(self, path: str | Path, **meta) -> None:
+        path = Path(path)
+        super().save(path, kind="stacked", tags=self.tags, **meta)
+        self.ngram.save(path / NGRAM_FILE)
+        np.save(path / STACK_FILE, self.weights)
+
+    @classmethod
+    def from_folder(cls, nlp, positive: str, meta: dict, path: Path) -> "StackedClassifier":
+        return cls(nlp, positive, meta, NgramLR.load(path / NGRAM_FILE),
+                   np.load(path / STACK_FILE), meta.get("tags", []))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from tiergate.nlp.amounts import find_amounts
+from tiergate.nlp.gcpause import paused_gc
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
 
 log = logging.getLogger("tiergate.nlp")
@@ -31,13 +32,16 @@ _CAPS = re.compile(r"\b[A-Z][A-Z'’]+\b")
 DEFAULT_KEYWORDS_PATH = Path(__file__).with_name("default_keywords.json")
 
 # Points per risk tag found anywhere in the customer's comments (unknown tags: DEFAULT_TAG_POINTS).
-TAG_POINTS = {"legal": 30, "security": 25, "churn": 25, "outage": 20, "human_request": 15,
-              "accusation": 15, "repeat_contact": 12, "sarcasm": 12, "urgent": 10, "billing": 10,
-              "complaint": 8, "problem": 8, "delay": 8}
+# Ordered by how serious the reproach is: accusation / blame ("you lied", "refused to") and
+# irony count more than a plain problem report ("error", "not working").
+TAG_POINTS = {"legal": 30, "security": 25, "churn": 25, "outage": 20, "safety": 20,
+              "human_request": 15, "accusation": 15, "repeat_contact": 12, "sarcasm": 12,
+              "urgent": 10, "billing": 10, "complaint": 8, "problem": 8, "delay": 8}
 DEFAULT_TAG_POINTS = 10
 # Tags that make a message a complaint by themselves.
 COMPLAINT_TAGS = frozenset({"complaint", "problem", "delay", "outage", "billing", "security",
-                            "legal", "churn", "repeat_contact", "accusation", "sarcasm"})
+                            "legal", "churn", "repeat_contact", "accusation", "sarcasm",
+                            "safety"})
 WEIGHTS = {
     "sentiment": 25,        # x (-sentiment) for a negative conversation
     "tags_cap": 50,         # all risk tags together
@@ -88,9 +92,11 @@ def load_default_keywords() -> dict[str, tuple[str, ...]]:
 
 def sentiment_label(sentiment: float, tags: Iterable[str] = ()) -> str:
     """negative / neutral / positive: lexicon score, with problem tags tipping a non-positive
-    text to negative."""
+    text to negative; irony ("thanks for nothing", "love how ...") is negative whatever the
+    lexicon says, since its praise words are what make the score positive."""
     tags = set(tags)
-    if sentiment <= NEGATIVE_AT or (tags & COMPLAINT_TAGS and sentiment < POSITIVE_AT):
+    if sentiment <= NEGATIVE_AT or (tags & COMPLAINT_TAGS and sentiment < POSITIVE_AT) or \
+            "sarcasm" in tags:
         return "negative"
     if sentiment >= POSITIVE_AT or (sentiment > 0.05 and not tags):
         return "positive"
@@ -102,12 +108,13 @@ class Enricher:
 
     def __init__(self, keywords: Mapping[str, Sequence[str]] | None = None,
                  model_path: str | None = None):
-        from tiergate.nlp.pipeline import build_nlp
+        from tiergate.nlp.pipeline import SIGNALS_KEY, build_nlp
 
         if not keywords:
             keywords = load_default_keywords()
         self.keywords = {str(t): tuple(str(p) for p in ps) for t, ps in dict(keywords).items()}
         self.nlp = build_nlp(self.keywords)
+        self._signals_key = SIGNALS_KEY
         self.model = None
         self.model_path = model_path
         if model_path:
@@ -144,9 +151,10 @@ class Enricher:
                     out[i] = hit
         if todo:
             fresh = list(todo)
-            docs = [self.nlp(fresh[0])] if len(fresh) == 1 else \
-                self.nlp.pipe(fresh, batch_size=batch_size)
-            scores = [self._from_doc(doc, text) for doc, text in zip(docs, fresh)]
+            with paused_gc():   # acyclic temporaries only: no collector passes mid-batch
+                docs = [self.nlp(fresh[0])] if len(fresh) == 1 else \
+                    self.nlp.pipe(fresh, batch_size=batch_size)
+                scores = [self._from_doc(doc, text) for doc, text in zip(docs, fresh)]
             with self._lock:
                 for text, score in zip(fresh, scores):
                     for i in todo[text]:
@@ -158,7 +166,7 @@ class Enricher:
         return out  # type: ignore[return-value]
 
     def _from_doc(self, doc, text: str) -> TextScore:
-        sig = doc._.tg
+        sig = doc.user_data[self._signals_key]   # = doc._.tg, without the Underscore round trip
         return TextScore(sentiment=round(sig.sentiment, 4), sentence_count=len(sig.sentences),
                          words=sig.words,
                          caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
@@ -183,15 +191,16 @@ class Enricher:
 
     def score_many(self, conversations: Sequence[Sequence[str]]) -> list[Enrichment]:
         """Batch form of ``score_comments`` (one ``nlp.pipe`` pass for all texts)."""
-        flat = [str(t or "") for conv in conversations for t in (conv or [""])]
-        scores = self.analyse(flat)
-        joined = ["\n".join(str(t or "") for t in (conv or [""])) for conv in conversations]
-        models = self.model_scores(joined)
-        out, k = [], 0
-        for conv, model in zip(conversations, models):
-            n = len(conv or [""])
-            out.append(self._combine(list(range(n)), scores[k:k + n], model_score=model))
-            k += n
+        with paused_gc():
+            flat = [str(t or "") for conv in conversations for t in (conv or [""])]
+            scores = self.analyse(flat)
+            joined = ["\n".join(str(t or "") for t in (conv or [""])) for conv in conversations]
+            models = self.model_scores(joined)
+            out, k = [], 0
+            for conv, model in zip(conversations, models):
+                n = len(conv or [""])
+                out.append(self._combine(list(range(n)), scores[k:k + n], model_score=model))
+                k += n
         return out
 
     def enrich(self, ticket: Ticket, now: datetime) -> Enrichment:

@@ -12,13 +12,29 @@ split of the same set (scored on the other 30 %), next to a majority-class basel
 
 risk       escalation-risk PROXY (no set records real escalations): complaints Severity >= 3.
            Score = attention score; ROC-AUC, PR-AUC, F1 at the shipped threshold
-           (``RISK_THRESHOLD``). "trained": the attention score with a textcat trained on the
-           split's complaint labels feeding it (``model`` reason); "trained:severity": the same
-           with a textcat trained directly on Severity >= 3 (few positives: weaker).
+           (``RISK_THRESHOLD``). "trained": the attention score with the model ``tiergate
+           train`` makes (``stack.fit_stacked``), fit on the split's complaint labels, feeding
+           it (``model`` reason, 40 x probability) - the shipped product path; "trained:severity":
+           the same with that model fit directly on Severity >= 3.
+           "trained:stacked-prob" (eval only, NOT the attention score): the PROBABILITY of one
+           ridge logistic regression over the out-of-fold outputs of both models above (rule
+           signals, textcat probabilities, n-gram logits for complaint and for Severity >= 3),
+           fit on the 70 % split; F1 at the threshold flagging as many training rows as there
+           are positives. The product gets the nearest equivalent by pointing ``nlp_model`` at a
+           model trained on the desk's escalation labels; it then reaches the ranking through
+           the attention score (rules points + 40 x probability), which mixes in rule points and
+           ranks worse than the probability alone (compare "trained:severity").
 complaint  complaint detection (``label``) on all rows and on support-domain rows: accuracy, F1.
+           "trained" = ``tiergate train``'s stacked model (textcat + hashed word/char n-gram
+           regression + rule signals) at 0.5; "trained:textcat" = its textcat part alone (the
+           former plain-textcat model); "trained:stacked-prob" = the eval-only regression above
+           fit on the complaint label at 0.5.
 sentiment  airline 3 classes, all rows and rows with annotator confidence >= 0.9:
            accuracy, macro-F1.
 human      explicit request for a human (intent ``contact_human_agent``): precision, recall.
+
+Every hyper-parameter of the trained models (n-gram ridge, stacking ridges) is chosen by
+cross-validation inside the 70 % split; nothing is chosen on the 30 %.
 
 Models trained here live in a temporary folder and are deleted; nothing trained on these sets
 (airline is CC BY-NC-SA) is written into the package.
@@ -40,18 +56,16 @@ from tiergate.nlp import metrics as M
 
 SEED = 20240917
 TRAIN_SHARE = 0.7
-# Unigram bag of words for the short complaint tweets (bigrams overfit 1,700 training rows);
-# unigrams + bigrams for the larger airline set. Chosen on the dev split: the hidden held-out
-# files are what confirm the figures.
-COMPLAINT_NGRAM = 1
-STACK_L2 = 1.0  # ridge of the stacked logistic regression (features are ~0-1 scaled)
+# The complaint / risk textcats are unigram (``stack.TEXTCAT_NGRAM``; bigrams overfit 1,700
+# rows, the n-gram regression carries them); unigrams + bigrams for the larger airline set.
+STACKED = "trained:stacked-prob"   # eval-only stack of both models; its probability ranks
 NON_SUPPORT = frozenset({"random_reply", "random_tweet"})
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 TARGETS = {  # (task, metric, variant) -> minimum
     ("complaint", "accuracy", "trained"): 0.88, ("complaint", "accuracy", "rules"): 0.80,
-    ("complaint", "accuracy", "trained:stacked"): 0.88,
-    ("risk", "roc_auc", "trained"): 0.90, ("risk", "roc_auc", "trained:stacked"): 0.90,
+    ("complaint", "accuracy", STACKED): 0.88,
+    ("risk", "roc_auc", "trained"): 0.90, ("risk", "roc_auc", STACKED): 0.90,
     ("risk", "roc_auc", "rules"): 0.80,
     ("sentiment", "accuracy", "trained"): 0.84, ("sentiment", "accuracy", "rules"): 0.70,
     ("human", "recall", "rules"): 0.95, ("human", "precision", "rules"): 0.90,
@@ -133,6 +147,7 @@ def _majority_binary(task, subset, y) -> Row:
 def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = True,
              log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """All tasks; returns {"rows": [...], "targets": [...], "seconds": ...}."""
+    from tiergate.nlp import stack
     from tiergate.nlp.classifier import NEGATIVE, POSITIVE, TextClassifier, train_textcat
     from tiergate.nlp.enrich import RISK_THRESHOLD, Enricher
 
@@ -191,38 +206,38 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
     if train:
         with tempfile.TemporaryDirectory(prefix="tiergate-eval-") as tmp:
             tmp = Path(tmp)
-            log("training: complaint model (also feeds the risk score)")
-            comp_nlp = train_textcat([r["text"] for r in train_c],
-                                     [POSITIVE if r["complaint"] else NEGATIVE for r in train_c],
-                                     ngram=COMPLAINT_NGRAM)
-            TextClassifier(comp_nlp).save(tmp / "complaint")
-            comp_model = TextClassifier(comp_nlp)
+            log("training: complaint model (tiergate train's stacked model; feeds the risk "
+                "score)")
+            tr_texts = [r["text"] for r in train_c]
+            te_texts = [r["text"] for r in test_c]
+            fit_c = stack.fit_stacked(tr_texts, [r["complaint"] for r in train_c], rules=rules)
+            fit_c.model.save(tmp / "complaint")
             with_model = Enricher(None, model_path=str(model_dir or tmp / "complaint"))
-            en = with_model.score_many([[r["text"]] for r in test_c])
+            en = with_model.score_many([[t] for t in te_texts])
             y = [r["risk"] for r in test_c]
             rows.append(_binary_rows("risk", "held-out 30%", len(test_c), y,
                                      [e.attention_score >= RISK_THRESHOLD for e in en],
                                      [e.attention_score for e in en], "trained"))
             log("training: Severity>=3 model (direct)")
-            risk_nlp = train_textcat([r["text"] for r in train_c],
-                                     [POSITIVE if r["risk"] else NEGATIVE for r in train_c],
-                                     ngram=COMPLAINT_NGRAM)
-            TextClassifier(risk_nlp).save(tmp / "risk")
+            fit_r = stack.fit_stacked(tr_texts, [r["risk"] for r in train_c], rules=rules)
+            fit_r.model.save(tmp / "risk")
             direct = Enricher(None, model_path=str(tmp / "risk"))
-            en = direct.score_many([[r["text"]] for r in test_c])
+            en = direct.score_many([[t] for t in te_texts])
             rows.append(_binary_rows("risk", "held-out 30%", len(test_c), y,
                                      [e.attention_score >= RISK_THRESHOLD for e in en],
                                      [e.attention_score for e in en], "trained:severity"))
 
-            probs = comp_model.predict_positive([r["text"] for r in test_c])
+            probs = fit_c.model.predict_positive(te_texts)
+            textcat = fit_c.model.textcat_positive(te_texts)
             for cs, sel in (("all", lambda r: True), ("support", lambda r: r["support"])):
-                pairs = [(r["complaint"], p >= 0.5) for r, p in zip(test_c, probs) if sel(r)]
-                rows.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
-                                         [a for a, _ in pairs], [b for _, b in pairs],
-                                         variant="trained"))
+                for variant, ps in (("trained", probs), ("trained:textcat", textcat)):
+                    pairs = [(r["complaint"], p >= 0.5) for r, p in zip(test_c, ps) if sel(r)]
+                    rows.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
+                                             [a for a, _ in pairs], [b for _, b in pairs],
+                                             variant=variant))
 
-            log("training: stacked complaint / risk models (out-of-fold textcats + rules)")
-            rows.extend(_stacked_rows(rules, train_c, test_c))
+            log("stacking: complaint + Severity>=3 parts together (probability)")
+            rows.extend(_stacked_rows(fit_c, fit_r, train_c, test_c, te_texts))
 
             log("training: sentiment")
             sent_model = TextClassifier(train_textcat([r["text"] for r in train_a],
@@ -249,37 +264,34 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
     return result
 
 
-def _stacked_rows(rules, train_c, test_c) -> list[Row]:
-    """A logistic regression over rule signals + out-of-fold textcat probabilities (complaint
-    model and Severity>=3 model), fit on the 70 % split only, scored on the 30 %."""
+def _stacked_rows(fit_c, fit_r, train_c, test_c, te_texts) -> list[Row]:
+    """``STACKED``: one ridge logistic regression over the out-of-fold outputs of both stacked
+    models (complaint label and Severity >= 3: rule signals, textcat probabilities, n-gram
+    logits), fit on the 70 % split (ridge chosen by CV there), scored on the 30 %. Its
+    probability is the ranker directly, not the attention score."""
     from tiergate.nlp import stack
 
-    tr_texts = [r["text"] for r in train_c]
-    te_texts = [r["text"] for r in test_c]
-    tr_en = rules.score_many([[t] for t in tr_texts])
-    te_en = rules.score_many([[t] for t in te_texts])
-    tags = sorted({t for e in tr_en for t in e.tags})
-    f_tr = stack.rule_features(tr_texts, tr_en, tags)
-    f_te = stack.rule_features(te_texts, te_en, tags)
-    y_comp = [r["complaint"] for r in train_c]
-    y_risk = [r["risk"] for r in train_c]
-    oof_c, model_c = stack.out_of_fold(tr_texts, y_comp, ngram=COMPLAINT_NGRAM)
-    oof_r, model_r = stack.out_of_fold(tr_texts, y_risk, ngram=COMPLAINT_NGRAM)
-    x_tr = np.c_[f_tr, oof_c, oof_r]
-    x_te = np.c_[f_te, model_c.predict_positive(te_texts), model_r.predict_positive(te_texts)]
+    width = len(fit_c.model.tags) + 9           # rule features of the complaint model
+    x_tr = np.c_[fit_c.oof, fit_r.oof[:, -2:]]
+    x_te = np.c_[fit_c.model.features(te_texts), fit_r.model.features(te_texts)[:, -2:]]
+    assert x_tr.shape[1] == width + 4
     out = []
-    w = stack.fit_logistic(x_tr, y_risk, l2=STACK_L2)
-    p = stack.predict_logistic(w, x_te)
-    out.append(_binary_rows("risk", "held-out 30%", len(test_c), [r["risk"] for r in test_c],
-                            list(p >= _positive_rate_threshold(y_risk, w, x_tr)),
-                            list(p), "trained:stacked"))
-    w = stack.fit_logistic(x_tr, y_comp, l2=STACK_L2)
-    p = stack.predict_logistic(w, x_te)
-    for cs, sel in (("all", lambda r: True), ("support", lambda r: r["support"])):
-        pairs = [(r["complaint"], bool(q >= 0.5)) for r, q in zip(test_c, p) if sel(r)]
-        out.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
-                                [a for a, _ in pairs], [b for _, b in pairs],
-                                variant="trained:stacked"))
+    for task, key in (("risk", "risk"), ("complaint", "complaint")):
+        y_tr = [r[key] for r in train_c]
+        l2, _ = stack.choose_l2(x_tr, y_tr, 4, SEED)
+        w = stack.fit_logistic(x_tr, y_tr, l2=l2)
+        p = stack.predict_logistic(w, x_te)
+        if task == "risk":
+            out.append(_binary_rows("risk", "held-out 30%", len(test_c),
+                                    [r["risk"] for r in test_c],
+                                    list(p >= _positive_rate_threshold(y_tr, w, x_tr)),
+                                    list(p), STACKED))
+            continue
+        for cs, sel in (("all", lambda r: True), ("support", lambda r: r["support"])):
+            pairs = [(r["complaint"], bool(q >= 0.5)) for r, q in zip(test_c, p) if sel(r)]
+            out.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
+                                    [a for a, _ in pairs], [b for _, b in pairs],
+                                    variant=STACKED))
     return out
 
 
@@ -350,8 +362,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("| subset | n | variant | " + " | ".join(cols) + " |")
         lines.append("|---|---:|---|" + "---:|" * len(cols))
         task_rows = [r for r in rows if r["task"] == task]
-        order = {"rules": 0, "trained": 1, "trained:severity": 2, "trained:stacked": 3,
-                 "majority": 4}
+        order = {"rules": 0, "trained": 1, "trained:textcat": 2, "trained:severity": 3,
+                 STACKED: 4, "majority": 5}
         subsets = list(dict.fromkeys(r["subset"] for r in task_rows))
         for subset in subsets:
             for r in sorted((r for r in task_rows if r["subset"] == subset),

@@ -41,6 +41,13 @@ DOMAIN_VALENCE = {
     "scam": -2.5, "scamming": -2.5, "scammed": -2.5, "joke": -1.0, "discriminates": -2.0,
     "overpriced": -1.5, "incompetent": -2.3, "clueless": -1.5, "pathetic": -2.5,
     "nobody": -0.8, "never": 0.0, "no": 0.0, "again": -0.3, "still": -0.3, "yet": -0.2,
+    # defect and misconduct words VADER lacks (malfunction, blame, disrepair)
+    "bug": -1.2, "bugs": -1.2, "buggy": -1.5, "glitch": -1.2, "glitches": -1.2,
+    "glitchy": -1.5, "unreliable": -1.8, "malfunction": -1.5, "malfunctioning": -1.5,
+    "lacking": -1.0, "ripoff": -2.5, "disrespectful": -2.0, "nightmare": -2.0,
+    "garbage": -1.8, "stole": -2.2, "misled": -1.8, "negligent": -2.0, "expired": -1.0,
+    "unhelpful": -1.5, "inaccurate": -1.2, "invalid": -0.8, "substandard": -1.8,
+    "shortchanged": -1.8, "overcharge": -2.0,
 }
 
 

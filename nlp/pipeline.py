@@ -10,11 +10,14 @@
                          ``set_spans = True`` also fills ``doc.spans["tiergate"]``.
 ``tiergate_signals``     negation and hedging on the matched spans, the typo-tolerant request-for-
                          a-human detector, VADER-lexicon sentiment per sentence and intensity
-                         ("!!!"). Results on ``doc._.tg`` as a plain ``Signals``.
+                         ("!!!"). Results in ``doc.user_data["tiergate_signals"]``, read as
+                         ``doc._.tg``, a plain ``Signals``.
 
-Per-token work is one dict lookup on the LOWER hashes from ``doc.to_array``; everything else only
-touches flagged tokens. Importing this module registers the components (needed before
-``spacy.load`` of a saved pipeline that uses them).
+What the signals component knows about a word is computed once per word type, like the lemma:
+a small type id on the lexeme (``lex_attr_getters[ID]``) indexes a table of bit masks and
+valences. Per batch of docs that is one ``doc.to_array(ID)`` per doc and one numpy lookup; the
+Python scan then only visits flagged tokens. Importing this module registers the components
+(needed before ``spacy.load`` of a saved pipeline that uses them).
 """
 from __future__ import annotations
 
@@ -23,15 +26,19 @@ from functools import lru_cache
 from itertools import compress
 from typing import Mapping, Sequence
 
+import numpy as np
 import spacy
-from spacy.attrs import IDX, LENGTH, LOWER, NORM, ORTH
+from spacy.attrs import ID, IS_UPPER, LOWER, NORM
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
+from spacy.util import minibatch
 
 from tiergate.nlp import lexicon as lx
 
 SPANS_KEY = "tiergate"
+# where the signals component leaves its Signals: doc.user_data[SIGNALS_KEY], read as doc._.tg
+SIGNALS_KEY = "tiergate_signals"
 THREAT_TAGS = frozenset({"legal", "churn", "threat"})
 
 # Words that end a clause when scanning left from a match for its negation or hedge.
@@ -107,7 +114,9 @@ class Signals:
 
 
 if not Doc.has_extension("tg"):
-    Doc.set_extension("tg", default=None)
+    # a getter over user_data: the component and the enricher use the dict directly (an
+    # Underscore round trip per doc costs more than a dict access)
+    Doc.set_extension("tg", getter=lambda doc: doc.user_data.get(SIGNALS_KEY))
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -256,10 +265,10 @@ class PhraseComponent:
         return doc
 
 
-def _chars(arr, start: int, end: int) -> tuple[int, int]:
-    """Character offsets of tokens start..end from the ``_ATTRS`` array (IDX, LENGTH columns):
-    no Token or Span objects."""
-    return int(arr[start, 2]), int(arr[end - 1, 2] + arr[end - 1, 3])
+def _chars(doc: Doc, start: int, end: int) -> tuple[int, int]:
+    """Character offsets of tokens start..end (cheaper than building a Span's text)."""
+    last = doc[end - 1]
+    return doc[start].idx, last.idx + len(last)
 
 
 @Language.factory("tiergate_signals")
@@ -267,28 +276,46 @@ def make_signals(nlp: Language, name: str):
     return SignalsComponent(nlp)
 
 
-# token flags (bit mask per LOWER hash)
+# token flags (bit mask per word type). The first 14 drive the scan; the role bits (14-21) only
+# serve the negation / hedging look-back of a match and are masked out of the scan.
 (VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU, TIME,
- CTX) = (1 << k for k in range(13))
+ CTX, CAPS) = (1 << k for k in range(14))
+(R_HEDGE, R_THEDGE, R_PRON, R_BREAK, R_DESIRE, R_DET, R_TRANS, R_ONE) = \
+    (1 << k for k in range(14, 22))
+SCAN_MASK = (1 << 14) - 1
+ID_SHIFT = 14
 # flags handled by the rarer branch of the scan (everything but sentiment / negation / boosters)
 _OTHER = YOU | CTX | TIME | BUT | CONTACT | HUMAN | FUNC
-_ATTRS = [LOWER, ORTH, IDX, LENGTH]
 
 
 class SignalsComponent:
     """Negation/hedging of risk spans, human-request detection, sentiment, intensity.
 
-    One dict lookup of every token's LOWER hash in a combined table gives a bit mask of what the
-    token is (sentiment word, sentence end, negator, booster, "but", contact verb, human noun,
-    functional word, "you", time unit, service word); the scan only works on flagged tokens.
-    Built-in tags besides the manifest's: ``human_request``, ``problem`` (negated functional
-    word: "no longer charging"), ``delay`` ("for 32 minutes").
+    Every word type the component cares about gets a small *type id* when its lexeme is created
+    (a ``lex_attr_getters[ID]`` getter, like the lemma on NORM: once per word type, never per
+    token), with a bit mask per id: sentiment word, sentence end, negator, booster, "but",
+    contact verb, human noun, functional word, "you", time unit, service word, sentiment word in
+    capitals, and the look-back roles (hedge, pronoun, clause break, determiner, ...). Words none
+    of the lists know have id 0. Per batch of docs: ``doc.to_array(ID)`` per doc, one numpy
+    lookup of all ids in the mask table, and a Python scan per doc over the flagged tokens only
+    (``itertools.compress``). Built-in tags besides the manifest's: ``human_request``,
+    ``problem`` (negated functional word: "no longer charging"), ``delay`` ("for 32 minutes").
+
+    The blank pipeline has no word vectors, so the lexeme ID (vector row) is free to carry the
+    type id; the component refuses a vocabulary with vectors.
     """
 
     def __init__(self, nlp: Language):
         strings = nlp.vocab.strings
         lexicon, boosters = lx.vader_tables()
         self.strings = strings
+        self.vocab = nlp.vocab
+        if nlp.vocab.vectors.shape[0]:
+            raise ValueError("tiergate_signals keeps its word-type ids in the lexeme ID, which "
+                             "word vectors use: build it on a vocabulary without vectors")
+        getters = nlp.vocab.lex_attr_getters
+        self._lower = getters.get(LOWER) or str.lower        # the lexeme's own LOWER / IS_UPPER
+        self._is_upper = getters.get(IS_UPPER) or str.isupper
         self.lex = {strings.add(w): v for w, v in lexicon.items()}
         self.boost = {strings.add(w): v for w, v in boosters.items()}
         h = lambda words: frozenset(strings.add(w) for w in words)  # noqa: E731
@@ -307,7 +334,6 @@ class SignalsComponent:
         self.one = h({"one", "a", "an", "1"})   # "one day" is an idiom, not a wait
         self.direct = {(strings.add(a), strings.add(b)) for a, b in HUMAN_DIRECT}
         self.known: frozenset[int] = frozenset()
-        self._caps_cache: dict[int, bool] = {}
         self._build()
 
     def set_known(self, known: frozenset[int]) -> None:
@@ -339,52 +365,116 @@ class SignalsComponent:
         if self.known:
             add(_typos(CONTACT_VERBS, self.known), CONTACT)
             add(_typos(HUMAN_NOUNS, self.known), HUMAN)
-        self.codes = flags
+        self.codes = dict(flags)     # scan bits per LOWER hash
+        add(self.hedges, R_HEDGE)
+        add(self.threat_hedges, R_THEDGE)
+        add(self.pronouns, R_PRON)
+        add(self.clause_break, R_BREAK)
+        add(self.desire, R_DESIRE)
+        add(self.determiners, R_DET)
+        add(self.transaction, R_TRANS)
+        add(self.one, R_ONE)
+        for pair in self.direct:
+            for x in pair:
+                flags.setdefault(x, 0)
+        # type ids: 1..K for the known lower-case words, K+1..2K for a sentiment word written in
+        # capitals (token.is_upper, len > 1), which carries the CAPS bit on top
+        keys = sorted(flags)
+        k = len(keys)
+        wid = {h: i + 1 for i, h in enumerate(keys)}
+        codes = [0] + [flags[h] for h in keys]
+        codes += [c | CAPS if c & VAL else c for c in codes[1:]]
+        self._code_tab = np.array(codes, dtype=np.int64)
+        # what the scan sees: the type id above the scan bits, 0 for a token it skips
+        self._scan_tab = np.array([(t << ID_SHIFT) | (c & SCAN_MASK) if c & SCAN_MASK else 0
+                                   for t, c in enumerate(codes)], dtype=np.int64)
+        val = [0.0] + [self.lex.get(h, 0.0) for h in keys]
+        self._val = val + val[1:]
+        boost = [0.0] + [self.boost.get(h, 0.0) for h in keys]
+        self._boost = boost + boost[1:]
+        self._direct_ids = {(wid[a], wid[b]) for a, b in self.direct}
+        self._wid = wid
+        self._is_val = [bool(c & VAL) for c in codes]
+        self._k = k
+        # the type id of every lexeme: new ones through the getter, existing ones now
+        vocab = self.vocab
+        vocab.lex_attr_getters[ID] = self._type_id
+        for lex in list(vocab):
+            lex.rank = self._type_id(lex.orth_)
+
+    def _base(self, t: int) -> int:
+        """The lower-case word's id of a type id (drops the capitals variant)."""
+        return t - self._k if t > self._k else t
+
+    def _type_id(self, string: str) -> int:
+        """Type id of a word form (see the class docstring)."""
+        low = self._lower(string)
+        t = self._wid.get(self.strings.add(low), 0)   # = the lexeme's LOWER (symbols included)
+        if t and self._is_val[t] and string != low and self._is_upper(string) \
+                and len(string) > 1:
+            t += self._k
+        return t
 
     def __call__(self, doc: Doc) -> Doc:
-        sig = Signals()
-        n = len(doc)
-        sig.words = n
-        if n:
-            arr = doc.to_array(_ATTRS)           # LOWER, ORTH, IDX, LENGTH (one Cython pass)
-            lowers = arr[:, 0].tolist()
-            codes = list(map(self.codes.get, lowers))
-            matches = doc.user_data.get(SPANS_KEY)
-            if matches:
-                self._risks(matches, lowers, arr, sig)
-            self._scan(doc, lowers, arr, codes, sig)
-        doc._.tg = sig
+        self._batch([doc])
         return doc
 
-    def _scan(self, doc, lowers, arr, codes, sig: Signals) -> None:
+    def pipe(self, docs, batch_size: int = 64):
+        # 64 docs already amortise the numpy calls; more would only keep more docs alive
+        for batch in minibatch(docs, size=min(batch_size, 64)):
+            self._batch(batch)
+            yield from batch
+
+    def _batch(self, docs: Sequence[Doc]) -> None:
+        """Type ids of a whole batch (one ``to_array`` per doc), their masks in one numpy
+        lookup, then a scan per doc."""
+        arrs = [doc.to_array(ID) for doc in docs]
+        ids = arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
+        scan_all = self._scan_tab[ids].tolist()
+        codes_all = self._code_tab[ids].tolist()
+        o = 0
+        for doc, arr in zip(docs, arrs):
+            sig = Signals()
+            n = len(arr)
+            sig.words = n
+            if n:
+                e = o + n
+                codes = codes_all[o:e]
+                matches = doc.user_data.get(SPANS_KEY)
+                if matches:
+                    self._risks(doc, matches, codes, sig)
+                self._scan(doc, scan_all[o:e], codes, sig)
+                o = e
+            doc.user_data[SIGNALS_KEY] = sig     # = doc._.tg
+
+    def _scan(self, doc, scan, codes, sig: Signals) -> None:
         """One pass over the flagged tokens only (``compress`` skips the rest in C): sentiment per
         sentence, exclaims, human request, problem, delay. A sentinel sentence end after the
         last token closes the final sentence through the same code as every other one."""
-        n = len(codes)
-        codes.append(END)                        # sentinel: closes the last sentence
+        n = len(scan)
+        scan.append(END)                        # sentinel: closes the last sentence
         total = 0.0
         hits = sent_hits = exclaims = 0
         after_but = False
-        mods: list[tuple[int, int, int]] = []  # (position, code, hash) of negators / boosters
+        mods: list[tuple[int, int]] = []  # (position, scan value) of negators / boosters
         verb_at = -1
         neg_at = -9
         human = None
         problem = None
         delay = None
         sentences = sig.sentences
-        boost = self.boost
-        lex = self.lex
-        orths = None
+        boost = self._boost
+        val = self._val
         any_lower = None
-        you = False
-        context = 0
-        for i in compress(range(n + 1), codes):
-            c = codes[i]
+        you = second_person = False
+        context = punct_runs = blame = exclaims_total = 0
+        for i in compress(range(n + 1), scan):
+            c = scan[i]
             if c & END:
                 if c & EXCL:
                     exclaims += 1
-                if i + 1 < n and (codes[i + 1] or 0) & END:
-                    sig.punct_runs += 1
+                if i + 1 < n and scan[i + 1] & END:
+                    punct_runs += 1
                     continue
                 if sent_hits:
                     if exclaims:
@@ -393,10 +483,10 @@ class SignalsComponent:
                     value = lx.normalize(total)
                     sentences.append(value)
                     if you and value <= BLAME_AT:
-                        sig.blame += 1
+                        blame += 1
                     total = 0.0
                     sent_hits = 0
-                sig.exclaims += exclaims
+                exclaims_total += exclaims
                 exclaims = 0
                 after_but = you = False
                 if mods:
@@ -406,10 +496,10 @@ class SignalsComponent:
                 continue
             if c & _OTHER:
                 if c & YOU:
-                    you = sig.second_person = True
+                    you = second_person = True
                 if c & CTX:
                     context += 1
-                if c & TIME and delay is None and i and lowers[i - 1] not in self.one \
+                if c & TIME and delay is None and i and not codes[i - 1] & R_ONE \
                         and doc[i - 1].like_num:
                     delay = (i - 1, i + 1)
                 if c & BUT:
@@ -420,8 +510,9 @@ class SignalsComponent:
                 if c & CONTACT:
                     verb_at = i
                 if c & HUMAN and human is None:
-                    if i and (codes[i - 1] or 0) & DIRECT and \
-                            (lowers[i - 1], lowers[i]) in self.direct:
+                    if i and scan[i - 1] & DIRECT and \
+                            (self._base(scan[i - 1] >> ID_SHIFT), self._base(c >> ID_SHIFT)) \
+                            in self._direct_ids:
                         human = (i - 1, i + 1)
                     elif verb_at >= 0 and i - verb_at <= 6:
                         human = (verb_at, i + 1)
@@ -430,28 +521,25 @@ class SignalsComponent:
             if c & (NEG | BOOST):
                 if c & NEG:
                     neg_at = i
-                mods.append((i, c, lowers[i]))
+                mods.append((i, c))
                 continue
             if not c & VAL:
                 continue
-            low = lowers[i]
-            v = lex[low]
+            v = val[c >> ID_SHIFT]
             sent_hits += 1
             hits += 1
-            if orths is None:
-                orths = arr[:, 1].tolist()
-            if orths[i] != low and self._caps(orths[i]):
+            if c & CAPS:
                 if any_lower is None:   # capitals only emphasise in mixed-case text
                     any_lower = any(t.is_lower for t in doc)
                 if any_lower:
                     v += lx.C_INCR if v > 0 else -lx.C_INCR
             if mods:
-                for j, mc, mh in reversed(mods):
+                for j, mc in reversed(mods):
                     back = i - j
                     if back > 3:
                         break
                     if mc & BOOST:
-                        b = boost[mh]
+                        b = boost[mc >> ID_SHIFT]
                         v += (b if v > 0 else -b) * (1.0, 0.95, 0.9)[back - 1]
                     if mc & NEG:
                         v *= lx.N_SCALAR
@@ -459,73 +547,69 @@ class SignalsComponent:
                 v *= 1.5
             total += v
         sig.context = context
+        sig.punct_runs = punct_runs
+        sig.blame = blame
+        sig.exclaims = exclaims_total
+        sig.second_person = second_person
         sig.sentiment_words = hits
         if sentences:
             sig.sentiment = sum(sentences) / len(sentences)
         if problem is not None:
-            sig.risks.append(("problem",) + _chars(arr, *problem))
+            sig.risks.append(("problem",) + _chars(doc, *problem))
         if delay is not None:
-            sig.risks.append(("delay",) + _chars(arr, *delay))
+            sig.risks.append(("delay",) + _chars(doc, *delay))
         if human is not None and not any(r[0] == "human_request" for r in sig.risks) \
-                and not self._blocked("human_request", human[0], human[1], lowers):
-            sig.risks.append(("human_request",) + _chars(arr, *human))
-
-    def _caps(self, orth: int) -> bool:
-        """``token.is_upper and len(token) > 1`` of a word type (cached per ORTH hash)."""
-        hit = self._caps_cache.get(orth)
-        if hit is None:
-            s = self.strings[orth]
-            hit = self._caps_cache[orth] = s.isupper() and len(s) > 1
-        return hit
+                and not self._blocked("human_request", human[0], human[1], codes):
+            sig.risks.append(("human_request",) + _chars(doc, *human))
 
     # -- risk spans ----------------------------------------------------------------------------
-    def _risks(self, matches, lowers, arr, sig: Signals) -> None:
+    def _risks(self, doc, matches, codes, sig: Signals) -> None:
         tags = self.tag_names
         for label, start, end in matches:
             tag = tags.get(label)
             if tag is None:
                 tag = tags[label] = self.strings[label]
-            why = self._blocked(tag, start, end, lowers)
+            why = self._blocked(tag, start, end, codes)
             if why:
-                sig.dropped.append((tag,) + _chars(arr, start, end) + (why,))
+                sig.dropped.append((tag,) + _chars(doc, start, end) + (why,))
             else:
-                sig.risks.append((tag,) + _chars(arr, start, end))
+                sig.risks.append((tag,) + _chars(doc, start, end))
 
-    def _blocked(self, tag: str, start: int, end: int, lowers) -> str:
+    def _blocked(self, tag: str, start: int, end: int, codes) -> str:
+        """Why the match start..end is dropped ("negated", "hedged", "transactional object")
+        or "" (``codes``: the role bits of each token of the doc)."""
         threat = tag in THREAT_TAGS
-        hedges = self.threat_hedges if threat else self.hedges
+        hedge = R_THEDGE if threat else R_HEDGE
         if tag == "human_request":   # "could I talk to someone?" is how a request is phrased
-            hedges = frozenset()
-        if lowers[start] in self.pronouns:
+            hedge = 0
+        if codes[start] & R_PRON:
             # the match opens its own clause ("... I'll cancel"); only "if I ..." hedges it
-            if start > 0 and lowers[start - 1] in hedges:
+            if start > 0 and codes[start - 1] & hedge:
                 return "hedged"
         else:
             j = start - 1
             while j >= 0 and j >= start - 5:
-                h = lowers[j]
-                if h in self.negate and (tag != "human_request" or any(
-                        x in self.desire for x in lowers[j + 1:min(start, j + 3)])):
+                h = codes[j]
+                if h & NEG and (tag != "human_request" or any(
+                        x & R_DESIRE for x in codes[j + 1:min(start, j + 3)])):
                     return "negated"
-                if h in hedges:
+                if h & hedge:
                     return "hedged"
-                if h in self.pronouns:
-                    if j > 0 and lowers[j - 1] in hedges:
+                if h & R_PRON:
+                    if j > 0 and codes[j - 1] & hedge:
                         return "hedged"
                     break
-                if h in self.clause_break:
+                if h & R_BREAK:
                     break
                 j -= 1
         if threat:
             k = end
-            n = len(lowers)
-            while k < n and lowers[k] in self.determiners:
+            n = len(codes)
+            while k < n and codes[k] & R_DET:
                 k += 1
-            if k < n and lowers[k] in self.transaction:
+            if k < n and codes[k] & R_TRANS:
                 return "transactional object"
         return ""
-
-    # -- request for a human -------------------------------------------------------------------
 
 def build_nlp(keywords: Mapping[str, Sequence[str]]) -> Language:
     """A fresh pipeline with the given ``{tag: [phrases]}`` keyword lists."""

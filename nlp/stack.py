@@ -1,20 +1,28 @@
-"""A stacked classifier: a small logistic regression (numpy) over a textcat's probability and
-the rule signals of the out-of-the-box enricher.
+"""A stacked classifier: a small logistic regression (numpy) over a textcat's probability, a
+hashed n-gram regression's logit and the rule signals of the out-of-the-box enricher.
+
+``fit_stacked`` is what ``tiergate train`` (and the "trained" rows of ``tiergate eval``) fit.
 
 Features per text: attention score, lexicon sentiment (and its negative part), the rule complaint
 flag, one 0/1 per risk tag, second person ("you", "your"), question / exclamation marks, URLs,
-@-mentions, plus the out-of-fold probabilities of the textcat models given. The textcat
-probabilities used to fit the regression are out-of-fold (k-fold inside the training rows), so
-the regression does not learn to trust an over-fitted in-sample probability.
+@-mentions, plus the textcat probability and the n-gram regression logit. Those two are
+out-of-fold (k-fold inside the training rows) when the regression is fit, so it does not learn
+to trust an over-fitted in-sample probability.
 """
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tiergate.nlp.classifier import NEGATIVE, POSITIVE, TextClassifier, train_textcat
+from tiergate.nlp.classifier import (NEGATIVE, POSITIVE, NgramLR, StackedClassifier,
+                                     TextClassifier, hashed_rows, subset_rows, train_textcat)
+
+C_GRID = (3.0, 10.0, 30.0)      # n-gram regression: 1 / ridge, chosen by inner CV log-loss
+L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV log-loss
+TEXTCAT_NGRAM = 1               # the n-gram regression carries the bigrams
 
 _YOU = re.compile(r"\byou(?:r|'re|rs)?\b", re.I)
 _URL = re.compile(r"https?://", re.I)
@@ -30,24 +38,6 @@ def rule_features(texts: Sequence[str], enrichments, tags: Sequence[str]) -> np.
         f += [float(t in e.tags) for t in tags]
         rows.append(f)
     return np.asarray(rows, dtype=float)
-
-
-def out_of_fold(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, ngram: int = 1,
-                seed: int = 0) -> tuple[np.ndarray, TextClassifier]:
-    """Out-of-fold textcat probabilities for every training row, and the model fit on all."""
-    from tiergate.nlp.train import folds_for
-
-    probs = np.zeros(len(texts))
-    for fold in folds_for(labels, k, seed):
-        held = set(fold)
-        idx = [i for i in range(len(texts)) if i not in held]
-        model = TextClassifier(train_textcat(
-            [texts[i] for i in idx], [POSITIVE if labels[i] else NEGATIVE for i in idx],
-            ngram=ngram, seed=seed))
-        probs[fold] = model.predict_positive([texts[i] for i in fold])
-    full = TextClassifier(train_textcat(texts, [POSITIVE if y else NEGATIVE for y in labels],
-                                        ngram=ngram, seed=seed))
-    return probs, full
 
 
 def fit_logistic(X: np.ndarray, y: Sequence[bool], l2: float = 1.0, iters: int = 50
@@ -71,3 +61,94 @@ def fit_logistic(X: np.ndarray, y: Sequence[bool], l2: float = 1.0, iters: int =
 
 def predict_logistic(w: np.ndarray, X: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(np.c_[X, np.ones(len(X))] @ w)))
+
+
+def model_features(texts: Sequence[str], rules, tags: Sequence[str], textcat_probs,
+                   ngram_logits) -> np.ndarray:
+    """Stacking features of ``StackedClassifier``: rule signals (``rules`` = an Enricher without
+    a model) + textcat probability + n-gram regression logit."""
+    enrichments = rules.score_many([[t] for t in texts])
+    return np.c_[rule_features(texts, enrichments, tags), np.asarray(textcat_probs, float),
+                 np.asarray(ngram_logits, float)]
+
+
+def log_loss(y, p) -> float:
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    t = np.asarray(y, float)
+    return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
+
+
+def choose_l2(X: np.ndarray, y: Sequence[bool], k: int, seed: int,
+              grid: Sequence[float] = L2_GRID) -> tuple[float, dict]:
+    """The stacking ridge with the lowest k-fold log-loss over ``X``."""
+    from tiergate.nlp.train import folds_for
+
+    losses = {}
+    y = np.asarray(y, bool)
+    for l2 in grid:
+        p = np.zeros(len(y))
+        for fold in folds_for(list(y), k, seed + 1):
+            m = np.ones(len(y), bool)
+            m[fold] = False
+            p[fold] = predict_logistic(fit_logistic(X[m], y[m], l2=l2), X[fold])
+        losses[l2] = log_loss(y, p)
+    return min(losses, key=losses.get), losses
+
+
+@dataclass
+class Stacked:
+    model: StackedClassifier
+    oof: np.ndarray                   # out-of-fold stacking features of the training rows
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, seed: int = 0,
+                epochs: int = 8, rules=None, c_grid: Sequence[float] = C_GRID,
+                log: Callable[[str], None] = lambda s: None) -> Stacked:
+    """Textcat + n-gram regression, their out-of-fold outputs (k folds) stacked with the rule
+    signals by a ridge logistic regression; every hyper-parameter (n-gram C, stacking ridge)
+    is chosen by cross-validation on these rows only. Final parts are refit on all rows."""
+    from tiergate.nlp.enrich import Enricher
+    from tiergate.nlp.train import folds_for
+
+    texts = [str(t or "") for t in texts]
+    y = np.asarray(labels, bool)
+    rules = rules or Enricher(None)
+    tags = sorted({t for e in rules.score_many([[t] for t in texts]) for t in e.tags})
+    rows = hashed_rows(texts)
+    k = max(2, min(k, int(y.sum()), int((~y).sum())))
+    folds = [np.asarray(f, dtype=np.int64) for f in folds_for(list(y), k, seed)]
+    names = [POSITIVE if v else NEGATIVE for v in y]
+    tc_oof = np.zeros(len(y))
+    lr_oof = {c: np.zeros(len(y)) for c in c_grid}
+    for i, fold in enumerate(folds):
+        m = np.ones(len(y), bool)
+        m[fold] = False
+        idx = np.flatnonzero(m)
+        log(f"  inner fold {i + 1}/{k}")
+        tc = TextClassifier(train_textcat([texts[j] for j in idx], [names[j] for j in idx],
+                                          epochs=epochs, seed=seed, ngram=TEXTCAT_NGRAM))
+        tc_oof[fold] = tc.predict_positive([texts[j] for j in fold])
+        tr_rows, te_rows = subset_rows(rows, idx), subset_rows(rows, fold)
+        for c in c_grid:
+            lr_oof[c][fold] = NgramLR.fit((), y[idx], C=c, rows=tr_rows).decision(rows=te_rows)
+    c_losses = {c: log_loss(y, 0.5 * (1 + np.tanh(0.5 * v))) for c, v in lr_oof.items()}
+    best_c = min(c_losses, key=c_losses.get)
+    oof = model_features(texts, rules, tags, tc_oof, lr_oof[best_c])
+    l2, l2_losses = choose_l2(oof, y, k, seed)
+    weights = fit_logistic(oof, y, l2=l2)
+    textcat = train_textcat(texts, names, epochs=epochs, seed=seed, ngram=TEXTCAT_NGRAM)
+    ngram = NgramLR.fit((), y, C=best_c, rows=rows)
+    model = StackedClassifier(textcat, POSITIVE, {}, ngram, weights, tags)
+    model._rules = rules
+    info = {"ngram_C": best_c, "stack_l2": l2, "inner_folds": k,
+            "ngram_C_logloss": {str(c): round(v, 4) for c, v in c_losses.items()},
+            "stack_l2_logloss": {str(c): round(v, 4) for c, v in l2_losses.items()},
+            "oof_textcat_roc_auc": _auc(y, tc_oof), "oof_ngram_roc_auc": _auc(y, lr_oof[best_c])}
+    return Stacked(model, oof, info)
+
+
+def _auc(y, p) -> float:
+    from tiergate.nlp import metrics as M
+
+    return round(M.roc_auc(list(map(bool, y)), list(map(float, p))), 4)

@@ -369,3 +369,11 @@ def test_manifest_log_cli(tmp_path):
     assert "new frontline owner" in res.output
     assert "~ tiers.tier_1.owner_id: 201 -> 205" in res.output
     assert res.output.index("new frontline owner") < res.output.index("(first version)")
+
+
+def test_shipped_manifest_keywords_match_the_enricher_defaults(repo_root):
+    """The demo manifest carries the same keyword lists the enricher falls back to, so a desk
+    running the shipped manifest and one without keyword lists tag alike."""
+    manifest = json.loads((repo_root / "manifest.json").read_text())
+    defaults = json.loads((repo_root / "nlp" / "default_keywords.json").read_text())
+    assert manifest["keywords"] == defaults

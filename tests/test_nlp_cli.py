@@ -91,6 +91,11 @@ def test_train_produces_a_model_that_loads_and_scores(tmp_path):
     assert report["rows"] == 80 and report["cv"]["folds"] == 3
     assert 0.0 <= report["cv"]["roc_auc"] <= 1.0
     assert (out / "tiergate.json").exists() and (out / "meta.json").exists()
+    meta = json.loads((out / "tiergate.json").read_text())
+    assert meta["kind"] == "stacked" and (out / "ngram.npz").exists()
+    assert meta["ngram_C"] in (3.0, 10.0, 30.0) and meta["stack_l2"] in (0.3, 1.0, 3.0)
+    assert set(report["cv"]["textcat"]) >= {"accuracy", "roc_auc"}
+    assert report["cv"]["roc_auc"] > 0.8      # the two vocabularies are separable
     enricher = Enricher(None, model_path=str(out))
     hot = enricher.score_text("still waiting, the export is broken again")
     cold = enricher.score_text("thanks for the quick help")

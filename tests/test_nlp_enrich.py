@@ -160,3 +160,64 @@ def test_from_manifest_object_and_dict():
 def test_round_trip_json(enricher):
     en = enricher.score_text("I was charged twice, refund of $10 please")
     assert Enrichment.from_dict(en.to_dict()) == en
+
+
+@pytest.mark.parametrize("text,tag,present", [
+    # accusation / blame addressed to the company (Severity 3-4 phrasing)
+    ("You lied to me about the price.", "accusation", True),
+    ("Your agent hung up on me twice.", "accusation", True),
+    ("They refused to replace it and clearly don't care about customers.", "accusation", True),
+    ("I was ripped off.", "accusation", True),
+    ("Thanks, you were a great help.", "accusation", False),
+    # irony: praise words around a failure
+    ("Thanks for nothing.", "sarcasm", True),
+    ("Thank you for ignoring my emails for a week.", "sarcasm", True),
+    ("Love how the app logs me out every hour.", "sarcasm", True),
+    ("Thanks for the quick fix!", "sarcasm", False),
+    # product safety
+    ("The charger is unsafe, it caught fire on my desk.", "safety", True),
+    ("Is it safe to update the firmware?", "safety", False),
+    # disapproval, repeated failure, problem report without a reproach
+    ("Not impressed with the support so far.", "complaint", True),
+    ("It keeps failing at the payment step.", "complaint", True),
+    ("I am unable to change my address.", "problem", True),
+    ("How do I change my address?", "problem", False),
+    # boycott phrasing is a churn signal
+    ("Never again, I'm done with you.", "churn", True),
+])
+def test_reproach_families(enricher, text, tag, present):
+    en = enricher.score_text(text)
+    assert (tag in tags(en)) is present, (text, en.risk_tags)
+
+
+@pytest.mark.parametrize("text,present", [
+    ("I need a human, not a bot.", True),
+    ("Can I have a word with a supervisor?", True),
+    ("Please put me through to an agent.", True),
+    ("I'd like to chat with a real person.", True),
+    ("I do not need an agent, just the invoice.", False),
+    ("How do I reset my password?", False),
+])
+def test_human_request_frames(enricher, text, present):
+    assert ("human_request" in enricher.score_text(text).tags) is present
+
+
+def test_complaint_needs_a_cue_or_a_service_matter(enricher):
+    # banter addressed to someone is negative but not a complaint ...
+    assert not enricher.score_text("You're an idiot and your jokes are lame.").complaint
+    # ... a negative message about a service matter is, and so is an explicit cue
+    assert enricher.score_text("My order arrived smashed, awful.").complaint
+    assert enricher.score_text("The app has a bug that wipes my notes.").complaint
+
+
+def test_severity_ordering_of_the_attention_score(enricher):
+    plain = enricher.score_text("The export shows an error.")
+    disapproval = enricher.score_text("The export shows an error. Not impressed.")
+    accusation = enricher.score_text("The export shows an error and you lied to me about the fix.")
+    assert plain.complaint and disapproval.complaint and accusation.complaint
+    assert plain.attention_score < disapproval.attention_score < accusation.attention_score
+
+
+def test_sarcasm_reads_negative(enricher):
+    en = enricher.score_text("Great job, thanks for ruining my weekend!")
+    assert en.sentiment_label == "negative" and en.complaint
