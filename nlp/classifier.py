@@ -254,7 +254,7 @@ def subset_rows(rows, index: Sequence[int]):
 # -- the stacked model `tiergate train` saves ---------------------------------------------------
 
 class StackedClassifier(TextClassifier):
-    """``tiergate train``'s model: a logistic regression (``stack.npz``) over the rule signals of
+    """``tiergate train``'s model: a logistic regression (``stack.npy``) over the rule signals of
     the out-of-the-box enricher (default keywords, built inside the model), the textcat's
     probability and the n-gram regression's logit (``ngram.npz``). Same interface as
     ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
