@@ -16,11 +16,17 @@ KINDS = {
     "compensation": "compensation", "compensate": "compensation", "goodwill": "compensation",
 }
 
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+# the (?=\d) lookahead only lets the regex engine skip non-digits fast; it matches the same
+_NUMBER = re.compile(r"(?=\d)(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
 _PRE = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud")
 _POST = ("usd", "eur", "gbp", "cad", "aud", "dollar", "euro", "pound", "buck")
-KIND = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in KINDS), key=len, reverse=True))
-                  + r")\b", re.IGNORECASE)
+_ALTERNATIVES = "|".join(sorted((re.escape(k) for k in KINDS), key=len, reverse=True))
+KIND = re.compile(r"\b(" + _ALTERNATIVES + r")\b", re.IGNORECASE)
+# KIND on lower-cased ASCII text at a fifth of its cost: no IGNORECASE, and no leading \b, so
+# the engine can skip to the words' first letters; a match inside a word ("payoff") is dropped
+# afterwards, and cannot hide a real one (only "money back" / "charge back" contain a space,
+# and no request word starts with "back")
+_KIND_LOWER = re.compile("(" + _ALTERNATIVES + r")\b")
 # cheap pre-check (plain substring search is ~40x faster than a regex alternation here)
 _HINTS = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud", "dollar", "pound", "buck")
 WINDOW = 48  # characters between the request word and the amount
@@ -31,7 +37,7 @@ def find_amounts(text: str) -> dict[str, float]:
     if not text:
         return {}
     lower = text.lower()
-    if not any(h in lower for h in _HINTS):
+    if not _has_hint(lower):
         return {}
     found = []   # (start, end, value): numbers with a currency sign or word next to them
     for m in _NUMBER.finditer(text):
@@ -45,7 +51,7 @@ def find_amounts(text: str) -> dict[str, float]:
             found.append((start, end, float(m.group(0).replace(",", "")) * scale))
     if not found:
         return {}
-    kinds = [(m.start(), m.end(), KINDS[m.group(1).lower()]) for m in KIND.finditer(text)]
+    kinds = _request_words(text, lower)
     if not kinds:
         return {}
     out: dict[str, float] = {}
@@ -61,3 +67,25 @@ def find_amounts(text: str) -> dict[str, float]:
         if best is not None:
             out[best[1]] = max(out.get(best[1], 0.0), value)
     return out
+
+
+def _has_hint(lower: str) -> bool:
+    for hint in _HINTS:   # a plain loop: any() over a generator costs more than the searches
+        if hint in lower:
+            return True
+    return False
+
+
+def _request_words(text: str, lower: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each request word in ``text``."""
+    if text.isascii():   # lower() keeps ASCII offsets and case-insensitive matching exact
+        return [(m.start(), m.end(), KINDS[m.group(1)]) for m in _KIND_LOWER.finditer(lower)
+                if _starts_word(lower, m.start())]
+    # casefold: IGNORECASE also matches look-alikes such as the long s in "diſcount"
+    found = ((m, KINDS.get(m.group(1).casefold())) for m in KIND.finditer(text))
+    return [(m.start(), m.end(), kind) for m, kind in found if kind is not None]
+
+
+def _starts_word(ascii_text: str, i: int) -> bool:
+    """A \\b before the word character at ``i``."""
+    return i == 0 or not (ascii_text[i - 1].isalnum() or ascii_text[i - 1] == "_")

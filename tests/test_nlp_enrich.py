@@ -157,6 +157,8 @@ def test_reasons_sum_to_score_on_full_ticket(enricher):
     ("I paid $99. Refund please.", {"refund": 99.0}),
     ("refund me, the ticket is 4411", {}),
     ("no money mentioned", {}),
+    ("Café owner here: I want a REFUND of €30", {"refund": 30.0}),
+    ("a diſcount of $20 please", {"discount": 20.0}),       # long s: matched, never a crash
 ])
 def test_amounts(text, expected):
     assert find_amounts(text) == expected
