@@ -38,6 +38,7 @@ def redis_server(_redis_holder):
     if server.process.poll() is not None:
         warnings.warn(f"private redis-server on port {server.port} exited with "
                       f"{server.process.returncode}; restarting it. Its log:\n{server.log_tail()}")
+        server.stop()                                    # its temporary folder
         _redis_holder["server"] = server = start_redis(server.port)
     return server
 

@@ -27,6 +27,7 @@ from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, vali
                          validates_schema)
 
 from tiergate.plugin.core import conditions as C
+from tiergate.plugin.core.actions import top_priority
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.sla_schema import (CalendarsField, SlaConfig, SlaSchema,
                                              check_references)
@@ -841,9 +842,11 @@ def _dead_alternatives(p: str, conds: Mapping[str, Any], tier_ranks: Mapping[str
     when none can hold, the trigger is unreachable."""
     base = [_d_(c) for c in _l_(conds.get("all"))]
     alts = [_d_(c) for c in _l_(conds.get("any"))]
+    if not base:
+        return []
     out: list[tuple[str, str]] = []
     for k, alt in enumerate(alts):
-        if base and any(j == len(base) for j, _ in C.contradictions(base + [alt], tier_ranks)):
+        if any(j == len(base) for j, _ in C.contradictions(base + [alt], tier_ranks)):
             out.append((f"{p}.conditions.any[{k}]",
                         f"contradicts the `all` list on '{alt.get('field')}': this alternative "
                         f"can never hold, so it is unreachable"))
@@ -876,7 +879,7 @@ def _pair_conflicts(norm: Sequence[tuple[int, str, Any, Mapping[str, Any]]],
                                                        ((j, n2, c2, e2), (i, n1, c1, e1))):
                 if not _implies(sc, gc):
                     continue
-                clash = (ge["add"] & se["remove"]) | (ge["remove"] & se["add"])
+                clash = _tag_clash(ge, se)
                 where = (f"triggers[{si}] ('{sn}') always fires together with triggers[{gi}] "
                          f"('{gn}'), whose conditions it includes, but ")
                 if clash:
@@ -886,9 +889,8 @@ def _pair_conflicts(norm: Sequence[tuple[int, str, Any, Mapping[str, Any]]],
                 if beaten:
                     out.append((f"triggers[{si}]", where + f"its escalation to {beaten} is "
                                 f"always outranked by {sorted(ge['to'])}: it never takes effect"))
-                if se["priority"] and ge["priority"] and max(
-                        se["priority"], key=C.PRIORITIES.index) != max(
-                        se["priority"] | ge["priority"], key=C.PRIORITIES.index):
+                if se["priority"] and ge["priority"] and \
+                        top_priority(se["priority"]) != top_priority(se["priority"] | ge["priority"]):
                     out.append((f"triggers[{si}]", where + f"its priority {sorted(se['priority'])}"
                                 f" is always outranked by {sorted(ge['priority'])}: it never "
                                 f"takes effect"))
@@ -939,12 +941,17 @@ def _effects(acts: list[Any]) -> dict[str, Any]:
     return out
 
 
+def _tag_clash(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
+    """Tags one trigger adds and the other removes."""
+    return (a["add"] & b["remove"]) | (a["remove"] & b["add"])
+
+
 def _conflict(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
     if a["to"] and b["to"] and a["to"] != b["to"]:
         return f"escalates to {sorted(a['to'])} vs {sorted(b['to'])}"
     if a["priority"] and b["priority"] and a["priority"] != b["priority"]:
         return f"sets priority {sorted(a['priority'])} vs {sorted(b['priority'])}"
-    clash = (a["add"] & b["remove"]) | (a["remove"] & b["add"])
+    clash = _tag_clash(a, b)
     if clash:
         return f"one adds and the other removes tags {sorted(clash)}"
     return None
