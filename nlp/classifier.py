@@ -106,7 +106,7 @@ class TextClassifier:
 
 HASH_BITS = 20
 _URL_RE = re.compile(r"https?://\S+|www\.\S+", re.I)
-_AT_RE = re.compile(r"@\w+")
+MENTION_RE = re.compile(r"@\w+")
 _NUM_RE = re.compile(r"\d+")
 _TOK_RE = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 
@@ -115,7 +115,7 @@ def ngrams(text: str, word_n: int = 2, char: tuple[int, int] = (2, 5)) -> tuple[
     """Word 1..word_n-grams and character n-grams (word boundaries as spaces) of a normalised
     text (URLs, @-mentions and digits collapsed, lower case). Character n-grams suit tweets with
     typos ("refnd", "cancelld")."""
-    low = _NUM_RE.sub("0", _AT_RE.sub(" @user ", _URL_RE.sub(" url ", text))).lower()
+    low = _NUM_RE.sub("0", MENTION_RE.sub(" @user ", _URL_RE.sub(" url ", text))).lower()
     toks = _TOK_RE.findall(low)
     words = list(toks)
     for n in range(2, word_n + 1):
@@ -144,7 +144,7 @@ def hashed_rows(texts: Sequence[str], word_n: int = 2, char: tuple[int, int] = (
             np.asarray(vals, dtype=float))
 
 
-def _sigmoid(z):
+def sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
@@ -206,7 +206,7 @@ class NgramLR:
         def f(theta):
             w, b = theta[:d], theta[d]
             z = np.bincount(r, weights=vals * w[idx], minlength=n) + b
-            g = _sigmoid(z) - y
+            g = sigmoid(z) - y
             loss = np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 / C * (w @ w)
             grad = np.empty_like(theta)
             grad[:d] = np.bincount(idx, weights=vals * g[r], minlength=d) + w / C
@@ -227,7 +227,7 @@ class NgramLR:
                            minlength=n) + self.b
 
     def predict(self, texts: Sequence[str] = (), rows=None) -> np.ndarray:
-        return _sigmoid(self.decision(texts, rows))
+        return sigmoid(self.decision(texts, rows))
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, cols=self.cols.astype(np.int64), w=self.w.astype(np.float32),

@@ -365,7 +365,6 @@ class SignalsComponent:
         if self.known:
             add(_typos(CONTACT_VERBS, self.known), CONTACT)
             add(_typos(HUMAN_NOUNS, self.known), HUMAN)
-        self.codes = dict(flags)     # scan bits per LOWER hash
         add(self.hedges, R_HEDGE)
         add(self.threat_hedges, R_THEDGE)
         add(self.pronouns, R_PRON)

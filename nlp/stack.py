@@ -17,8 +17,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tiergate.nlp.classifier import (NEGATIVE, POSITIVE, NgramLR, StackedClassifier,
-                                     TextClassifier, hashed_rows, subset_rows, train_textcat)
+from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, NgramLR, StackedClassifier,
+                                     TextClassifier, sigmoid, hashed_rows, subset_rows,
+                                     train_textcat)
 
 C_GRID = (3.0, 10.0, 30.0)      # n-gram regression: 1 / ridge, chosen by inner CV log-loss
 L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV log-loss
@@ -26,7 +27,6 @@ TEXTCAT_NGRAM = 1               # the n-gram regression carries the bigrams
 
 _YOU = re.compile(r"\byou(?:r|'re|rs)?\b", re.I)
 _URL = re.compile(r"https?://", re.I)
-_AT = re.compile(r"@\w+")
 
 
 def rule_features(texts: Sequence[str], enrichments, tags: Sequence[str]) -> np.ndarray:
@@ -34,7 +34,7 @@ def rule_features(texts: Sequence[str], enrichments, tags: Sequence[str]) -> np.
     for text, e in zip(texts, enrichments):
         f = [e.attention_score / 100.0, e.sentiment, min(e.sentiment, 0.0), float(e.complaint),
              float(bool(_YOU.search(text))), float("?" in text), float("!" in text),
-             float(bool(_URL.search(text))), len(_AT.findall(text)) / 3.0]
+             float(bool(_URL.search(text))), len(MENTION_RE.findall(text)) / 3.0]
         f += [float(t in e.tags) for t in tags]
         rows.append(f)
     return np.asarray(rows, dtype=float)
@@ -132,7 +132,7 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
         tr_rows, te_rows = subset_rows(rows, idx), subset_rows(rows, fold)
         for c in c_grid:
             lr_oof[c][fold] = NgramLR.fit((), y[idx], C=c, rows=tr_rows).decision(rows=te_rows)
-    c_losses = {c: log_loss(y, 0.5 * (1 + np.tanh(0.5 * v))) for c, v in lr_oof.items()}
+    c_losses = {c: log_loss(y, sigmoid(v)) for c, v in lr_oof.items()}
     best_c = min(c_losses, key=c_losses.get)
     oof = model_features(texts, rules, tags, tc_oof, lr_oof[best_c])
     l2, l2_losses = choose_l2(oof, y, k, seed)

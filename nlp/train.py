@@ -59,15 +59,16 @@ def _report(labels: Sequence[bool], probs: Sequence[float], k: int) -> dict[str,
 
 
 def cross_validate(texts: Sequence[str], labels: Sequence[bool], *, k: int = 5, epochs: int = 8,
-                   seed: int = 0, log: Callable[[str], None] = lambda s: None
+                   seed: int = 0, log: Callable[[str], None] = lambda s: None, rules=None
                    ) -> dict[str, Any]:
     """Out-of-fold predictions of the stacked model (refit from scratch, inner folds included,
     in each outer fold) for every row, then the metrics over all of them; ``textcat`` = the same
-    for the textcat part alone (its probability inside the stacked model)."""
+    for the textcat part alone (its probability inside the stacked model). ``rules``: the
+    out-of-the-box Enricher whose signals are stacked (built here when not given)."""
     from tiergate.nlp.enrich import Enricher
     from tiergate.nlp.stack import fit_stacked
 
-    rules = Enricher(None)
+    rules = rules or Enricher(None)
     probs = [0.0] * len(texts)
     tc_probs = [0.0] * len(texts)
     for n, fold in enumerate(folds_for(labels, k, seed)):
@@ -99,14 +100,16 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     log(f"history: {len(texts)} tickets, {n_pos} escalated")
     report: dict[str, Any] = {"rows": len(texts), "escalated": n_pos}
     k = min(folds, n_pos, len(labels) - n_pos)
-    if k >= 2:
-        log(f"cross-validating ({k} folds)")
-        report["cv"] = cross_validate(texts, labels, k=k, epochs=epochs, seed=seed, log=log)
     from tiergate.nlp.enrich import Enricher
     from tiergate.nlp.stack import fit_stacked
 
+    rules = Enricher(None)      # one pipeline for the CV and the final fit
+    if k >= 2:
+        log(f"cross-validating ({k} folds)")
+        report["cv"] = cross_validate(texts, labels, k=k, epochs=epochs, seed=seed, log=log,
+                                      rules=rules)
     log("final fit on all rows")
-    fit = fit_stacked(texts, labels, epochs=epochs, seed=seed, rules=Enricher(None))
+    fit = fit_stacked(texts, labels, epochs=epochs, seed=seed, rules=rules)
     Path(out).mkdir(parents=True, exist_ok=True)
     fit.model.save(out, trained_on=len(texts), escalated=n_pos, cv=report.get("cv"),
                    epochs=epochs, seed=seed, **fit.info)
