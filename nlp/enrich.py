@@ -16,17 +16,15 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from tiergate.nlp.amounts import find_amounts
 from tiergate.nlp.gcpause import paused_gc
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
 
 log = logging.getLogger("tiergate.nlp")
-_HAS_CAPS = re.compile(r"[A-Z][A-Z]")  # = [A-Z]{2}, which the regex engine scans at half the speed
 _CAPS = re.compile(r"\b[A-Z][A-Z'’]+\b")
 
 DEFAULT_KEYWORDS_PATH = Path(__file__).with_name("default_keywords.json")
@@ -62,8 +60,7 @@ CACHE_SIZE = 4096
 CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
 
 
-@dataclass(frozen=True)
-class TextScore:
+class TextScore(NamedTuple):
     """What the pipeline says about one text (cached per text)."""
 
     sentiment: float
@@ -75,8 +72,7 @@ class TextScore:
     blame: int
     context: int
     second_person: bool
-    risks: tuple[tuple[str, str], ...]       # (tag, phrase), in text order
-    dropped: tuple[tuple[str, str, str], ...]
+    risks: tuple[tuple[str, str], ...]   # (tag, phrase) in text order, each (tag, lower phrase) once
     amounts: Mapping[str, float]
 
     @property
@@ -167,14 +163,11 @@ class Enricher:
 
     def _from_doc(self, doc, text: str) -> TextScore:
         sig = doc.user_data[self._signals_key]   # = doc._.tg, without the Underscore round trip
-        return TextScore(sentiment=round(sig.sentiment, 4), sentence_count=len(sig.sentences),
-                         words=sig.words,
-                         caps_words=len(_CAPS.findall(text)) if _HAS_CAPS.search(text) else 0,
-                         exclaims=sig.exclaims, punct_runs=sig.punct_runs, blame=sig.blame,
-                         context=sig.context, second_person=sig.second_person,
-                         risks=tuple(sig.phrases(text)) if sig.risks else (),
-                         dropped=tuple((t, text[a:b], why) for t, a, b, why in sig.dropped),
-                         amounts=find_amounts(text))
+        return TextScore(round(sig.sentiment, 4), sig.sentence_count, sig.words,
+                         len(_CAPS.findall(text)) if sig.caps_pair else 0,
+                         sig.exclaims, sig.punct_runs, sig.blame, sig.context, sig.second_person,
+                         sig.phrases(text) if sig.risks else (),
+                         find_amounts(text))
 
     def model_scores(self, texts: Sequence[str]) -> list[float | None]:
         if self.model is None:
@@ -198,9 +191,10 @@ class Enricher:
                                         for conv in conversations]) \
                 if self.model is not None else [None] * len(conversations)
             out, k = [], 0
+            combine = self._combine
             for conv, model in zip(conversations, models):
-                n = len(conv or [""])
-                out.append(self._combine(list(range(n)), scores[k:k + n], model_score=model))
+                n = len(conv) if conv else 1
+                out.append(combine(range(n), scores[k:k + n], model_score=model))
                 k += n
         return out
 
@@ -218,35 +212,39 @@ class Enricher:
                  model_score: float | None = None,
                  extra: Sequence[Reason] = ()) -> Enrichment:
         sents = [s.sentiment for s in scores]
-        weights = range(1, len(sents) + 1)
-        sentiment = (sum(w * s for w, s in zip(weights, sents)) / sum(weights)) if sents else 0.0
+        if len(sents) == 1:
+            sentiment = sents[0] + 0.0   # as the weighted mean below: -0.0 -> 0.0
+        else:
+            weights = range(1, len(sents) + 1)
+            sentiment = (sum(w * s for w, s in zip(weights, sents)) / sum(weights)) if sents \
+                else 0.0
         sentiment = max(-1.0, min(1.0, sentiment))
         risk_tags, first_of = _risk_tags(indices, scores)
-        tags = list(first_of)
         # sentiment alone makes a complaint only about a service matter (order, account,
         # delivery, ...): "this game is killing me" and banter ("you're an idiot") are not
         # complaints; a negative "you ..." still scores as blame below
-        about = any(s.context for s in scores)
-        complaint = not COMPLAINT_TAGS.isdisjoint(tags) or (about and sentiment <= BLAME_SENTIMENT)
+        complaint = not COMPLAINT_TAGS.isdisjoint(first_of) or (
+            sentiment <= BLAME_SENTIMENT and any([s.context for s in scores]))
         parts = _text_reasons(sentiment, sents, first_of, scores, complaint)
-        parts.extend((r.signal, r.points, r.detail) for r in extra)
+        for r in extra:
+            parts.append(r if type(r.points) is float else
+                         Reason(r.signal, float(r.points), r.detail))
         if model_score is not None:
             pts = round(WEIGHTS["model"] * model_score)
             if pts:
-                parts.append(("model", pts, f"trained model probability {model_score:.2f}"))
-        total = sum(int(pts) for _, pts, _ in parts)
+                parts.append(Reason("model", float(pts),
+                                    f"trained model probability {model_score:.2f}"))
+        total = 0
+        for part in parts:
+            total += int(part.points)
         if total > 100:
-            parts.append(("cap", 100 - total, "attention score is capped at 100"))
+            parts.append(Reason("cap", float(100 - total), "attention score is capped at 100"))
             total = 100
         return Enrichment(
-            attention_score=int(total), sentiment=round(sentiment, 4),
-            sentiment_label=sentiment_label(sentiment, tags), complaint=complaint,
-            risk_tags=risk_tags,
-            reasons=tuple([Reason(signal, float(pts), detail) for signal, pts, detail in parts]),
-            comment_sentiments=tuple(sents),
-            sentiment_shift=round(sents[-1] - sents[0], 4) if len(sents) >= 2 else 0.0,
-            amounts=_max_amounts(scores),
-            model_score=None if model_score is None else round(float(model_score), 4))
+            int(total), round(sentiment, 4), sentiment_label(sentiment, first_of), complaint,
+            risk_tags, tuple(parts),
+            tuple(sents), round(sents[-1] - sents[0], 4) if len(sents) >= 2 else 0.0,
+            _max_amounts(scores), None if model_score is None else round(float(model_score), 4))
 
 
 def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]
@@ -254,15 +252,11 @@ def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]
     """(each risk phrase once per comment, first RiskTag of each tag)."""
     risk_tags: list[RiskTag] = []
     first_of: dict[str, RiskTag] = {}
-    seen: set[tuple[str, str, int]] = set()
     for idx, score in zip(indices, scores):
         for tag, phrase in score.risks:
-            key = (tag, phrase.lower(), idx)
-            if key not in seen:
-                seen.add(key)
-                risk = RiskTag(tag, phrase, idx)
-                risk_tags.append(risk)
-                first_of.setdefault(tag, risk)
+            risk = RiskTag(tag, phrase, idx)
+            risk_tags.append(risk)
+            first_of.setdefault(tag, risk)
     return tuple(risk_tags), first_of
 
 
@@ -274,38 +268,61 @@ def _max_amounts(scores: Sequence[TextScore]) -> dict[str, float]:
     return amounts
 
 
+def _points(tag: str) -> int:
+    return -TAG_POINTS.get(tag, DEFAULT_TAG_POINTS)
+
+
+# reasons whose wording never changes (Reasons are immutable, so one of each serves every ticket)
+_CAPS_REASON = Reason("intensity:caps", float(WEIGHTS["caps"]), "customer writes in capitals")
+_PUNCTUATION_REASON = Reason("intensity:punctuation", float(WEIGHTS["exclaim"]),
+                             'repeated "!" / "?"')
+_ADDRESSED_REASON = Reason("blame", float(WEIGHTS["addressed"]),
+                           "complaint addressed to the company (you / your)")
+_COMPLAINT_REASON = Reason("complaint", float(WEIGHTS["complaint"]), "reads as a complaint")
+
+
 def _text_reasons(sentiment: float, sents: Sequence[float], first_of: Mapping[str, RiskTag],
-                  scores: Sequence[TextScore], complaint: bool) -> list[tuple[str, int, str]]:
-    """(signal, points, detail) of everything the customer's texts say, in reason order."""
-    parts: list[tuple[str, int, str]] = []
+                  scores: Sequence[TextScore], complaint: bool) -> list[Reason]:
+    """Everything the customer's texts say, in reason order."""
+    parts: list[Reason] = []
     if sentiment < 0:
         pts = round(WEIGHTS["sentiment"] * -sentiment)
         if pts:
-            parts.append(("sentiment", pts, f"conversation sentiment {sentiment:+.2f}"))
+            parts.append(Reason("sentiment", float(pts),
+                                f"conversation sentiment {sentiment:+.2f}"))
     tag_total = 0
-    for tag in sorted(first_of, key=lambda t: -TAG_POINTS.get(t, DEFAULT_TAG_POINTS)):
-        pts = min(TAG_POINTS.get(tag, DEFAULT_TAG_POINTS), WEIGHTS["tags_cap"] - tag_total)
+    cap = WEIGHTS["tags_cap"]
+    for tag in sorted(first_of, key=_points) if len(first_of) > 1 else first_of:
+        pts = min(TAG_POINTS.get(tag, DEFAULT_TAG_POINTS), cap - tag_total)
         if pts <= 0:
             break
         tag_total += pts
         first = first_of[tag]
-        parts.append((f"risk:{tag}", pts, f'"{first.phrase}" in comment {first.comment_index}'))
+        parts.append(Reason("risk:" + tag, float(pts),
+                            f'"{first.phrase}" in comment {first.comment_index}'))
     if len(sents) >= 2 and sents[0] > NEGATIVE_AT and sents[-1] <= -0.25:
-        parts.append(("trend", WEIGHTS["trend"],
-                      f"customer went from {sents[0]:+.2f} to {sents[-1]:+.2f}"))
-    if any(s.shouting for s in scores):
-        parts.append(("intensity:caps", WEIGHTS["caps"], "customer writes in capitals"))
-    if any(s.exclaims >= 3 or s.punct_runs for s in scores):
-        parts.append(("intensity:punctuation", WEIGHTS["exclaim"], 'repeated "!" / "?"'))
-    blamed = sum(s.blame for s in scores)
+        parts.append(Reason("trend", float(WEIGHTS["trend"]),
+                            f"customer went from {sents[0]:+.2f} to {sents[-1]:+.2f}"))
+    shouting = punctuation = second_person = False
+    blamed = 0
+    for s in scores:
+        if s.caps_words and s.shouting:
+            shouting = True
+        if s.exclaims >= 3 or s.punct_runs:
+            punctuation = True
+        blamed += s.blame
+        second_person = second_person or s.second_person
+    if shouting:
+        parts.append(_CAPS_REASON)
+    if punctuation:
+        parts.append(_PUNCTUATION_REASON)
     if blamed:
-        parts.append(("blame", WEIGHTS["blame"],
-                      f"{blamed} negative sentence(s) addressed to the company"))
-    elif complaint and any(s.second_person for s in scores):
-        parts.append(("blame", WEIGHTS["addressed"],
-                      "complaint addressed to the company (you / your)"))
+        parts.append(Reason("blame", float(WEIGHTS["blame"]),
+                            f"{blamed} negative sentence(s) addressed to the company"))
+    elif complaint and second_person:
+        parts.append(_ADDRESSED_REASON)
     if complaint:
-        parts.append(("complaint", WEIGHTS["complaint"], "reads as a complaint"))
+        parts.append(_COMPLAINT_REASON)
     return parts
 
 

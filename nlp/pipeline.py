@@ -15,15 +15,14 @@
 
 What the signals component knows about a word is computed once per word type, like the lemma:
 a small type id on the lexeme (``lex_attr_getters[ID]``) indexes a table of bit masks and
-valences. Per batch of docs that is one ``doc.to_array(ID)`` per doc and one numpy lookup; the
-Python scan then only visits flagged tokens. Importing this module registers the components
-(needed before ``spacy.load`` of a saved pipeline that uses them).
+valences. The scan itself is compiled (``_signals.pyx``): one pass in C over spaCy's token structs
+per doc, no Python object per token. Importing this module registers the components (needed
+before ``spacy.load`` of a saved pipeline that uses them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
 from functools import lru_cache
-from itertools import compress
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -32,14 +31,14 @@ from spacy.attrs import ID, IS_UPPER, LOWER, NORM
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
-from spacy.util import minibatch
 
 from tiergate.nlp import lexicon as lx
+from tiergate.nlp._signals import FLAGS, FORM_SHIFT, Scanner, Signals  # noqa: F401 (doc._.tg)
 
 SPANS_KEY = "tiergate"
+CAPS_PAIR = re.compile(r"[A-Z][A-Z]")
 # where the signals component leaves its Signals: doc.user_data[SIGNALS_KEY], read as doc._.tg
 SIGNALS_KEY = "tiergate_signals"
-THREAT_TAGS = frozenset({"legal", "churn", "threat"})
 
 # Words that end a clause when scanning left from a match for its negation or hedge.
 CLAUSE_BREAK = frozenset(""", ; : . ! ? ( ) - and but or so because then otherwise else unless if
@@ -89,28 +88,6 @@ signal service response wifi connection email delivery update updates refund rep
 callback""".split())
 HUMAN_DIRECT = (("human", "agent"), ("live", "agent"), ("real", "person"), ("real", "human"),
                 ("live", "person"), ("actual", "person"), ("human", "being"))
-
-
-@dataclass
-class Signals:
-    """What the signals component leaves on a doc (plain Python, cheap to copy)."""
-
-    sentiment: float = 0.0
-    sentences: list[float] = field(default_factory=list)
-    sentiment_words: int = 0
-    words: int = 0
-    exclaims: int = 0
-    punct_runs: int = 0        # "??", "?!", "!!!" runs
-    blame: int = 0             # negative sentences addressed to "you" / "your"
-    context: int = 0           # customer/service words (order, account, delivery, ...)
-    second_person: bool = False
-    # (tag, start char, end char) of each kept match; slice the text for the phrase
-    risks: list[tuple[str, int, int]] = field(default_factory=list)
-    dropped: list[tuple[str, int, int, str]] = field(default_factory=list)  # (..., why)
-
-    def phrases(self, text: str) -> list[tuple[str, str]]:
-        """(tag, phrase) of the kept matches in text order."""
-        return [(t, text[a:b]) for t, a, b in sorted(self.risks, key=lambda r: r[1])]
 
 
 if not Doc.has_extension("tg"):
@@ -198,6 +175,9 @@ class LookupLemmatizer:
     def __call__(self, doc: Doc) -> Doc:
         return doc
 
+    def pipe(self, docs, batch_size: int = 128):
+        return docs
+
 
 @lru_cache(maxsize=1)
 def lemma_lookup() -> dict[str, str]:
@@ -254,21 +234,20 @@ class PhraseComponent:
                 self.matcher.add(str(tag), docs)
 
     def __call__(self, doc: Doc) -> Doc:
+        # raw (label hash, start, end) for the signals component, already ordered by (start,
+        # end) as the matcher walks the doc; a SpanGroup per doc would cost more than the
+        # matching itself, so doc.spans is filled only on request
         matches = self.matcher(doc)
         if matches:
-            # raw (label hash, start, end) for the signals component; a SpanGroup per doc would
-            # cost more than the matching itself, so doc.spans is filled only on request
-            matches.sort(key=lambda x: (x[1], x[2]))
             doc.user_data[SPANS_KEY] = matches
             if self.set_spans:
                 doc.spans[SPANS_KEY] = [Span(doc, s, e, label=m) for m, s, e in matches]
         return doc
 
-
-def _chars(doc: Doc, start: int, end: int) -> tuple[int, int]:
-    """Character offsets of tokens start..end (cheaper than building a Span's text)."""
-    last = doc[end - 1]
-    return doc[start].idx, last.idx + len(last)
+    def pipe(self, docs, batch_size: int = 128):
+        call = self.__call__
+        for doc in docs:
+            yield call(doc)
 
 
 @Language.factory("tiergate_signals")
@@ -276,16 +255,13 @@ def make_signals(nlp: Language, name: str):
     return SignalsComponent(nlp)
 
 
-# token flags (bit mask per word type). The first 14 drive the scan; the role bits (14-21) only
-# serve the negation / hedging look-back of a match and are masked out of the scan.
-(VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU, TIME,
- CTX, CAPS) = (1 << k for k in range(14))
-(R_HEDGE, R_THEDGE, R_PRON, R_BREAK, R_DESIRE, R_DET, R_TRANS, R_ONE) = \
-    (1 << k for k in range(14, 22))
-SCAN_MASK = (1 << 14) - 1
-ID_SHIFT = 14
-# flags handled by the rarer branch of the scan (everything but sentiment / negation / boosters)
-_OTHER = YOU | CTX | TIME | BUT | CONTACT | HUMAN | FUNC
+# token flags (bit mask per word type), shared with the compiled scan: the first 14 drive the
+# scan; the role bits only serve the negation / hedging look-back of a match
+(VAL, END, EXCL, NEG, BOOST, BUT, CONTACT, HUMAN, DIRECT, FUNC, YOU, TIME, CTX, CAPS, R_HEDGE,
+ R_THEDGE, R_PRON, R_BREAK, R_DESIRE, R_DET, R_TRANS, R_ONE) = (FLAGS[k] for k in """VAL END EXCL
+ NEG BOOST BUT CONTACT HUMAN DIRECT FUNC YOU TIME CTX CAPS R_HEDGE R_THEDGE R_PRON R_BREAK R_DESIRE
+ R_DET R_TRANS R_ONE""".split())
+W_CAPS2, W_UPSTART, W_UPEND = FLAGS["W_CAPS2"], FLAGS["W_UPSTART"], FLAGS["W_UPEND"]
 
 
 class SignalsComponent:
@@ -296,9 +272,9 @@ class SignalsComponent:
     token), with a bit mask per id: sentiment word, sentence end, negator, booster, "but",
     contact verb, human noun, functional word, "you", time unit, service word, sentiment word in
     capitals, and the look-back roles (hedge, pronoun, clause break, determiner, ...). Words none
-    of the lists know have id 0. Per batch of docs: ``doc.to_array(ID)`` per doc, one numpy
-    lookup of all ids in the mask table, and a Python scan per doc over the flagged tokens only
-    (``itertools.compress``). Built-in tags besides the manifest's: ``human_request``,
+    of the lists know have id 0. Per doc, one pass in C (``_signals.Scanner``) reads each
+    token's lexeme id and its mask; no Python object is made per token. Built-in tags besides
+    the manifest's: ``human_request``,
     ``problem`` (negated functional word: "no longer charging"), ``delay`` ("for 32 minutes").
 
     The blank pipeline has no word vectors, so the lexeme ID (vector row) is free to carry the
@@ -383,27 +359,33 @@ class SignalsComponent:
         wid = {h: i + 1 for i, h in enumerate(keys)}
         codes = [0] + [flags[h] for h in keys]
         codes += [c | CAPS if c & VAL else c for c in codes[1:]]
-        self._code_tab = np.array(codes, dtype=np.int64)
-        # what the scan sees: the type id above the scan bits, 0 for a token it skips
-        self._scan_tab = np.array([(t << ID_SHIFT) | (c & SCAN_MASK) if c & SCAN_MASK else 0
-                                   for t, c in enumerate(codes)], dtype=np.int64)
         val = [0.0] + [self.lex.get(h, 0.0) for h in keys]
-        self._val = val + val[1:]
         boost = [0.0] + [self.boost.get(h, 0.0) for h in keys]
-        self._boost = boost + boost[1:]
-        self._direct_ids = {(wid[a], wid[b]) for a, b in self.direct}
+        self._scanner = Scanner(
+            np.array(codes, dtype=np.int64), np.array(val + val[1:]),
+            np.array(boost + boost[1:]),
+            np.array(sorted((wid[a], wid[b]) for a, b in self.direct), dtype=np.int64),
+            k, lx.C_INCR, lx.N_SCALAR, lx.ALPHA, self.strings)
         self._wid = wid
         self._is_val = [bool(c & VAL) for c in codes]
         self._k = k
         # the type id of every lexeme: new ones through the getter, existing ones now
         vocab = self.vocab
-        vocab.lex_attr_getters[ID] = self._type_id
+        vocab.lex_attr_getters[ID] = self._lexeme_id
         for lex in list(vocab):
-            lex.rank = self._type_id(lex.orth_)
+            lex.rank = self._lexeme_id(lex.orth_)
 
-    def _base(self, t: int) -> int:
-        """The lower-case word's id of a type id (drops the capitals variant)."""
-        return t - self._k if t > self._k else t
+    def _lexeme_id(self, string: str) -> int:
+        """The lexeme id of a word form: its type id, and above bit 32 what the form says
+        about capitals (for the scan's exact "has [A-Z][A-Z]" answer)."""
+        form = 0
+        if CAPS_PAIR.search(string):
+            form |= W_CAPS2
+        if "A" <= string[:1] <= "Z":
+            form |= W_UPSTART
+        if "A" <= string[-1:] <= "Z":
+            form |= W_UPEND
+        return self._type_id(string) | (form << FORM_SHIFT)
 
     def _type_id(self, string: str) -> int:
         """Type id of a word form (see the class docstring)."""
@@ -415,200 +397,16 @@ class SignalsComponent:
         return t
 
     def __call__(self, doc: Doc) -> Doc:
-        self._batch([doc])
+        doc.user_data[SIGNALS_KEY] = self._scanner.scan(doc, doc.user_data.get(SPANS_KEY))
         return doc
 
-    def pipe(self, docs, batch_size: int = 64):
-        # 64 docs already amortise the numpy calls; more would only keep more docs alive
-        for batch in minibatch(docs, size=min(batch_size, 64)):
-            self._batch(batch)
-            yield from batch
+    def pipe(self, docs, batch_size: int = 128):
+        scan = self._scanner.scan
+        for doc in docs:
+            data = doc.user_data
+            data[SIGNALS_KEY] = scan(doc, data.get(SPANS_KEY))
+            yield doc
 
-    def _batch(self, docs: Sequence[Doc]) -> None:
-        """Type ids of a whole batch (one ``to_array`` per doc), their masks in one numpy
-        lookup, then a scan per doc."""
-        arrs = [doc.to_array(ID) for doc in docs]
-        ids = arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
-        scan_all = self._scan_tab[ids].tolist()
-        codes_all = self._code_tab[ids].tolist()
-        o = 0
-        for doc, arr in zip(docs, arrs):
-            sig = Signals()
-            n = len(arr)
-            sig.words = n
-            if n:
-                e = o + n
-                codes = codes_all[o:e]
-                matches = doc.user_data.get(SPANS_KEY)
-                if matches:
-                    self._risks(doc, matches, codes, sig)
-                self._scan(doc, scan_all[o:e], codes, sig)
-                o = e
-            doc.user_data[SIGNALS_KEY] = sig     # = doc._.tg
-
-    def _scan(self, doc, scan, codes, sig: Signals) -> None:
-        """One pass over the flagged tokens only (``compress`` skips the rest in C): sentiment per
-        sentence, exclaims, human request, problem, delay. A sentinel sentence end after the
-        last token closes the final sentence through the same code as every other one."""
-        n = len(scan)
-        scan.append(END)                        # sentinel: closes the last sentence
-        total = 0.0
-        hits = sent_hits = exclaims = 0
-        after_but = False
-        mods: list[tuple[int, int]] = []  # (position, scan value) of negators / boosters
-        verb_at = -1
-        neg_at = -9
-        human = None
-        problem = None
-        delay = None
-        sentences = sig.sentences
-        boost = self._boost
-        val = self._val
-        any_lower = None
-        you = second_person = False
-        context = punct_runs = blame = exclaims_total = 0
-        for i in compress(range(n + 1), scan):
-            c = scan[i]
-            if c & END:
-                if c & EXCL:
-                    exclaims += 1
-                if i + 1 < n and scan[i + 1] & END:
-                    punct_runs += 1
-                    continue
-                if sent_hits:
-                    if exclaims:
-                        emph = min(exclaims, 4) * 0.292
-                        total += emph if total > 0 else -emph
-                    value = lx.normalize(total)
-                    sentences.append(value)
-                    if you and value <= BLAME_AT:
-                        blame += 1
-                    total = 0.0
-                    sent_hits = 0
-                exclaims_total += exclaims
-                exclaims = 0
-                after_but = you = False
-                if mods:
-                    mods = []
-                verb_at = -1
-                neg_at = -9
-                continue
-            if c & _OTHER:
-                if c & YOU:
-                    you = second_person = True
-                if c & CTX:
-                    context += 1
-                if c & TIME and delay is None and i and not codes[i - 1] & R_ONE \
-                        and doc[i - 1].like_num:
-                    delay = (i - 1, i + 1)
-                if c & BUT:
-                    if not after_but:
-                        total *= 0.5
-                        after_but = True
-                    continue
-                if c & CONTACT:
-                    verb_at = i
-                if c & HUMAN and human is None:
-                    if i and scan[i - 1] & DIRECT and \
-                            (self._base(scan[i - 1] >> ID_SHIFT), self._base(c >> ID_SHIFT)) \
-                            in self._direct_ids:
-                        human = (i - 1, i + 1)
-                    elif verb_at >= 0 and i - verb_at <= 6:
-                        human = (verb_at, i + 1)
-                if c & FUNC and problem is None and i - neg_at <= 3:
-                    problem = (neg_at, i + 1)
-            if c & (NEG | BOOST):
-                if c & NEG:
-                    neg_at = i
-                mods.append((i, c))
-                continue
-            if not c & VAL:
-                continue
-            v = val[c >> ID_SHIFT]
-            sent_hits += 1
-            hits += 1
-            if c & CAPS:
-                if any_lower is None:   # capitals only emphasise in mixed-case text
-                    any_lower = any(t.is_lower for t in doc)
-                if any_lower:
-                    v += lx.C_INCR if v > 0 else -lx.C_INCR
-            if mods:
-                for j, mc in reversed(mods):
-                    back = i - j
-                    if back > 3:
-                        break
-                    if mc & BOOST:
-                        b = boost[mc >> ID_SHIFT]
-                        v += (b if v > 0 else -b) * (1.0, 0.95, 0.9)[back - 1]
-                    if mc & NEG:
-                        v *= lx.N_SCALAR
-            if after_but:
-                v *= 1.5
-            total += v
-        sig.context = context
-        sig.punct_runs = punct_runs
-        sig.blame = blame
-        sig.exclaims = exclaims_total
-        sig.second_person = second_person
-        sig.sentiment_words = hits
-        if sentences:
-            sig.sentiment = sum(sentences) / len(sentences)
-        if problem is not None:
-            sig.risks.append(("problem",) + _chars(doc, *problem))
-        if delay is not None:
-            sig.risks.append(("delay",) + _chars(doc, *delay))
-        if human is not None and not any(r[0] == "human_request" for r in sig.risks) \
-                and not self._blocked("human_request", human[0], human[1], codes):
-            sig.risks.append(("human_request",) + _chars(doc, *human))
-
-    # -- risk spans ----------------------------------------------------------------------------
-    def _risks(self, doc, matches, codes, sig: Signals) -> None:
-        tags = self.tag_names
-        for label, start, end in matches:
-            tag = tags.get(label)
-            if tag is None:
-                tag = tags[label] = self.strings[label]
-            why = self._blocked(tag, start, end, codes)
-            if why:
-                sig.dropped.append((tag,) + _chars(doc, start, end) + (why,))
-            else:
-                sig.risks.append((tag,) + _chars(doc, start, end))
-
-    def _blocked(self, tag: str, start: int, end: int, codes) -> str:
-        """Why the match start..end is dropped ("negated", "hedged", "transactional object")
-        or "" (``codes``: the role bits of each token of the doc)."""
-        threat = tag in THREAT_TAGS
-        hedge = R_THEDGE if threat else R_HEDGE
-        if tag == "human_request":   # "could I talk to someone?" is how a request is phrased
-            hedge = 0
-        if codes[start] & R_PRON:
-            # the match opens its own clause ("... I'll cancel"); only "if I ..." hedges it
-            if start > 0 and codes[start - 1] & hedge:
-                return "hedged"
-        else:
-            j = start - 1
-            while j >= 0 and j >= start - 5:
-                h = codes[j]
-                if h & NEG and (tag != "human_request" or any(
-                        x & R_DESIRE for x in codes[j + 1:min(start, j + 3)])):
-                    return "negated"
-                if h & hedge:
-                    return "hedged"
-                if h & R_PRON:
-                    if j > 0 and codes[j - 1] & hedge:
-                        return "hedged"
-                    break
-                if h & R_BREAK:
-                    break
-                j -= 1
-        if threat:
-            k = end
-            n = len(codes)
-            while k < n and codes[k] & R_DET:
-                k += 1
-            if k < n and codes[k] & R_TRANS:
-                return "transactional object"
-        return ""
 
 def build_nlp(keywords: Mapping[str, Sequence[str]]) -> Language:
     """A fresh pipeline with the given ``{tag: [phrases]}`` keyword lists."""

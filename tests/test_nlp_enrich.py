@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tiergate.nlp.amounts import find_amounts
 from tiergate.nlp.enrich import Enricher
@@ -12,9 +14,12 @@ from tiergate.plugin.core.model import Comment, Enrichment, Organization, Ticket
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
 
 
+_ENRICHER = Enricher(None)
+
+
 @pytest.fixture(scope="module")
 def enricher() -> Enricher:
-    return Enricher(None)
+    return _ENRICHER
 
 
 def tags(en: Enrichment) -> set[str]:
@@ -217,3 +222,56 @@ def test_severity_ordering_of_the_attention_score(enricher):
 def test_sarcasm_reads_negative(enricher):
     en = enricher.score_text("Great job, thanks for ruining my weekend!")
     assert en.sentiment_label == "negative" and en.complaint
+
+
+_CASED = "aAbBzZ '’-.!?$1\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["CANNOT", "I'M", "IM", "Ok", "AB", "A", "b", "x-Y", "U.S.",
+                                 "(NO)", "don't", "DONT", "wHAT", "Ä", "é"]) |
+                st.text(alphabet=_CASED, max_size=6), max_size=12).map("".join) |
+       st.text(alphabet=_CASED, max_size=40))
+def test_compiled_scan_knows_exactly_when_a_text_has_two_capitals_in_a_row(text):
+    """The scan's answer from word forms and token spacing equals a regex over the text (the
+    shouting count is skipped on its word)."""
+    import re
+
+    from tiergate.nlp.pipeline import SIGNALS_KEY
+
+    doc = _ENRICHER.nlp(text)
+    assert doc.user_data[SIGNALS_KEY].caps_pair == bool(re.search("[A-Z][A-Z]", text)), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789,. $k", max_size=30) |
+       st.text(alphabet="0123456789٢٥,.", max_size=20))
+def test_number_scan_ascii_fast_path_matches_the_unicode_one(text):
+    from tiergate.nlp.amounts import _NUMBER, _NUMBER_ASCII
+
+    spans = [m.span() for m in _NUMBER.finditer(text)]
+    if text.isascii():
+        assert [m.span() for m in _NUMBER_ASCII.finditer(text)] == spans
+    # the number forms: 1,234.5 | 1234.5 | 12 (digits of any script)
+    for a, b in spans:
+        float(text[a:b].replace(",", ""))
+
+
+def test_shouting_counts_capital_words(enricher):
+    loud = enricher.score_text("WHY IS MY ORDER STILL NOT HERE, THIS IS A JOKE")
+    calm = enricher.score_text("Why is my order still not here, this is a joke")
+    assert "intensity:caps" in {r.signal for r in loud.reasons}
+    assert "intensity:caps" not in {r.signal for r in calm.reasons}
+
+
+def test_two_capitals_split_across_tokens_still_count():
+    """A tokenizer exception that splits "QAnon" into "Q" + "Anon" leaves no capital pair in
+    either token; the text still has one."""
+    from tiergate.nlp.pipeline import SIGNALS_KEY
+
+    fresh = Enricher(None)
+    fresh.nlp.tokenizer.add_special_case("QAnon", [{"ORTH": "Q"}, {"ORTH": "Anon"}])
+    doc = fresh.nlp("QAnon again")
+    assert [t.text for t in doc][:2] == ["Q", "Anon"]
+    assert doc.user_data[SIGNALS_KEY].caps_pair
+    assert not fresh.nlp("Q Anon again").user_data[SIGNALS_KEY].caps_pair
