@@ -9,12 +9,16 @@ negated functional word, "for 32 minutes") and decides which phrase matches nega
 drops. ``pipeline.py`` documents the rules and builds the tables; the flag values below are the
 ones it imports.
 """
+from cython.operator cimport dereference as deref
 from libc.math cimport sqrt
 from libc.stdint cimport int64_t
+from libcpp.unordered_map cimport unordered_map
+from libcpp.vector cimport vector
 from spacy.attrs cimport IS_LOWER, LIKE_NUM
 from spacy.lexeme cimport Lexeme
 from spacy.structs cimport TokenC
 from spacy.tokens.doc cimport Doc
+from spacy.typedefs cimport attr_t, flags_t
 
 # token flags (bit mask per word type). The first 14 drive the scan; the role bits (14-21) only
 # serve the negation / hedging look-back of a match.
@@ -70,6 +74,81 @@ cdef double EMPHASIS = 0.292      # per "!" (at most 4) on a sentence's score
 cdef double BLAME_AT = -0.2       # a "you" sentence this negative is blame
 cdef double BUT_BEFORE = 0.5
 cdef double BUT_AFTER = 1.5
+
+
+cdef inline attr_t _norm(const TokenC* token) noexcept nogil:
+    """The token's NORM as spaCy's matchers read it (a tokenizer exception's own norm first)."""
+    return token.norm if token.norm != 0 else token.lex.norm
+
+
+cdef class PhraseTrie:
+    """Keyword phrases as sequences of NORM hashes, matched like spaCy's ``PhraseMatcher`` on
+    NORM: every (label, start, end) whose tokens spell a phrase, overlaps kept, ordered by start
+    then end; labels sharing a phrase in the order they were added.
+
+    Only tokens whose NORM can open a phrase start a walk: ``first_words`` go into a lexeme flag
+    (``vocab.add_flag``, set once per word type), so the scan of a doc reads one bit per token
+    and looks up the trie only where a phrase can begin.
+    """
+
+    cdef vector[unordered_map[attr_t, int]] children   # per node: NORM -> child node
+    cdef vector[vector[attr_t]] labels                  # per node: labels of phrases ending here
+    cdef public int flag                                # lexeme flag id, -1 = not set
+
+    def __init__(self):
+        self.children.push_back(unordered_map[attr_t, int]())
+        self.labels.push_back(vector[attr_t]())
+        self.flag = -1
+
+    def add(self, attr_t label, norms) -> None:
+        """One phrase (a non-empty sequence of NORM hashes) for ``label``."""
+        cdef int node = 0, child
+        cdef attr_t norm
+        for norm in norms:
+            found = self.children[node].find(norm)
+            if found == self.children[node].end():
+                child = self.children.size()
+                self.children.push_back(unordered_map[attr_t, int]())
+                self.labels.push_back(vector[attr_t]())
+                self.children[node][norm] = child
+                node = child
+            else:
+                node = deref(found).second
+        for known in self.labels[node]:
+            if known == label:
+                return
+        self.labels[node].push_back(label)
+
+    def first_words(self) -> set:
+        """NORM hashes that open a phrase."""
+        return {item.first for item in self.children[0]}
+
+    def __call__(self, Doc doc) -> list:
+        """(label, start, end) of every phrase in ``doc``."""
+        cdef list out = []
+        cdef const TokenC* tokens = doc.c
+        cdef int n = doc.length, start, end, node
+        cdef attr_t norm
+        cdef flags_t bit = (<flags_t>1) << self.flag if self.flag >= 0 else 0
+        for start in range(n):
+            if bit and tokens[start].norm == 0 and not tokens[start].lex.flags & bit:
+                continue
+            found = self.children[0].find(_norm(&tokens[start]))
+            if found == self.children[0].end():
+                continue
+            node = deref(found).second
+            end = start + 1
+            while True:
+                for label in self.labels[node]:
+                    out.append((label, start, end))
+                if end == n:
+                    break
+                found = self.children[node].find(_norm(&tokens[end]))
+                if found == self.children[node].end():
+                    break
+                node = deref(found).second
+                end += 1
+        return out
 
 
 cdef class Signals:

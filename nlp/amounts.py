@@ -34,6 +34,7 @@ _KIND_LOWER = re.compile("(" + _ALTERNATIVES + r")\b")
 # cheap pre-check (plain substring search is ~40x faster than a regex alternation here)
 _HINTS = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud", "dollar", "pound", "buck")
 WINDOW = 48  # characters between the request word and the amount
+_LONGEST = max(map(len, KINDS))
 
 
 def find_amounts(text: str) -> dict[str, float]:
@@ -56,7 +57,10 @@ def find_amounts(text: str) -> dict[str, float]:
             found.append((start, end, float(m.group(0).replace(",", "")) * scale))
     if not found:
         return {}
-    kinds = _request_words(text, lower, ascii_text)
+    # only request words that can lie within WINDOW of an amount (see _request_words)
+    reach = WINDOW + _LONGEST + 1
+    kinds = _request_words(text, lower, ascii_text, max(0, min(f[0] for f in found) - reach),
+                           min(len(text), max(f[1] for f in found) + reach))
     if not kinds:
         return {}
     out: dict[str, float] = {}
@@ -81,13 +85,23 @@ def _has_hint(lower: str) -> bool:
     return False
 
 
-def _request_words(text: str, lower: str, ascii_text: bool) -> list[tuple[int, int, str]]:
-    """(start, end, kind) of each request word in ``text``."""
+def _request_words(text: str, lower: str, ascii_text: bool, lo: int = 0, hi: int | None = None
+                   ) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each request word in ``text``, searched in ``lo:hi`` only.
+
+    A window finds what the whole text would wherever it matters: a match that starts before
+    ``lo`` or ends at ``hi`` (where the search sees a false word end) is more than WINDOW from
+    every amount when ``lo`` / ``hi`` lie WINDOW + the longest request word + 1 beyond them;
+    and no match starting before ``lo`` can hide one after it (no request word holds another
+    at a word start).
+    """
+    if hi is None:
+        hi = len(text)
     if ascii_text:   # lower() keeps ASCII offsets and case-insensitive matching exact
-        return [(m.start(), m.end(), KINDS[m.group(1)]) for m in _KIND_LOWER.finditer(lower)
-                if _starts_word(lower, m.start())]
+        return [(m.start(), m.end(), KINDS[m.group(1)])
+                for m in _KIND_LOWER.finditer(lower, lo, hi) if _starts_word(lower, m.start())]
     # casefold: IGNORECASE also matches look-alikes such as the long s in "diſcount"
-    found = ((m, KINDS.get(m.group(1).casefold())) for m in KIND.finditer(text))
+    found = ((m, KINDS.get(m.group(1).casefold())) for m in KIND.finditer(text, lo, hi))
     return [(m.start(), m.end(), kind) for m, kind in found if kind is not None]
 
 

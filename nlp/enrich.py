@@ -17,6 +17,7 @@ import re
 import threading
 from collections import OrderedDict
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
@@ -254,7 +255,7 @@ def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]
     first_of: dict[str, RiskTag] = {}
     for idx, score in zip(indices, scores):
         for tag, phrase in score.risks:
-            risk = RiskTag(tag, phrase, idx)
+            risk = _risk_tag(tag, phrase, idx)
             risk_tags.append(risk)
             first_of.setdefault(tag, risk)
     return tuple(risk_tags), first_of
@@ -266,6 +267,23 @@ def _max_amounts(scores: Sequence[TextScore]) -> dict[str, float]:
         for kind, value in score.amounts.items():
             amounts[kind] = max(amounts.get(kind, 0.0), value)
     return amounts
+
+
+# RiskTags and Reasons are immutable and keyword phrases repeat from ticket to ticket: made once
+# per distinct value (bounded caches), they cost a dict lookup instead of a dataclass init each
+_risk_tag = lru_cache(maxsize=1 << 16)(RiskTag)
+
+
+@lru_cache(maxsize=1 << 16)
+def _risk_reason(tag: str, pts: int, phrase: str, comment_index: int) -> Reason:
+    return Reason("risk:" + tag, float(pts), f'"{phrase}" in comment {comment_index}')
+
+
+@lru_cache(maxsize=1 << 15)
+def _sentiment_reason(sentiment: float) -> Reason | None:
+    pts = round(WEIGHTS["sentiment"] * -sentiment)
+    return Reason("sentiment", float(pts), f"conversation sentiment {sentiment:+.2f}") \
+        if pts else None
 
 
 def _points(tag: str) -> int:
@@ -286,10 +304,9 @@ def _text_reasons(sentiment: float, sents: Sequence[float], first_of: Mapping[st
     """Everything the customer's texts say, in reason order."""
     parts: list[Reason] = []
     if sentiment < 0:
-        pts = round(WEIGHTS["sentiment"] * -sentiment)
-        if pts:
-            parts.append(Reason("sentiment", float(pts),
-                                f"conversation sentiment {sentiment:+.2f}"))
+        reason = _sentiment_reason(sentiment)
+        if reason is not None:
+            parts.append(reason)
     tag_total = 0
     cap = WEIGHTS["tags_cap"]
     for tag in sorted(first_of, key=_points) if len(first_of) > 1 else first_of:
@@ -298,8 +315,7 @@ def _text_reasons(sentiment: float, sents: Sequence[float], first_of: Mapping[st
             break
         tag_total += pts
         first = first_of[tag]
-        parts.append(Reason("risk:" + tag, float(pts),
-                            f'"{first.phrase}" in comment {first.comment_index}'))
+        parts.append(_risk_reason(tag, pts, first.phrase, first.comment_index))
     if len(sents) >= 2 and sents[0] > NEGATIVE_AT and sents[-1] <= -0.25:
         parts.append(Reason("trend", float(WEIGHTS["trend"]),
                             f"customer went from {sents[0]:+.2f} to {sents[-1]:+.2f}"))

@@ -33,7 +33,8 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
 from tiergate.nlp import lexicon as lx
-from tiergate.nlp._signals import FLAGS, FORM_SHIFT, Scanner, Signals  # noqa: F401 (doc._.tg)
+from tiergate.nlp._signals import FLAGS, FORM_SHIFT, PhraseTrie, Scanner
+from tiergate.nlp._signals import Signals  # noqa: F401  (what doc._.tg returns)
 
 SPANS_KEY = "tiergate"
 CAPS_PAIR = re.compile(r"[A-Z][A-Z]")
@@ -204,14 +205,13 @@ def make_phrases(nlp: Language, name: str):
 
 
 class PhraseComponent:
-    """The manifest's keyword phrases on NORM = lemma (PhraseMatcher: overlapping matches are all
-    kept, like ``span_ruler``, at a fifth of its cost)."""
+    """The manifest's keyword phrases on NORM = lemma, every overlapping match kept (as
+    ``span_ruler`` would), with a compiled trie (``_signals.PhraseTrie``) that only starts a
+    walk at tokens flagged as able to open a phrase."""
 
     def __init__(self, nlp: Language):
-        from spacy.matcher import PhraseMatcher
-
         self.nlp = nlp
-        self.matcher = PhraseMatcher(nlp.vocab, attr="NORM")
+        self.trie = PhraseTrie()
         self.patterns: dict[str, list[str]] = {}
         self.set_spans = False   # True: also write doc.spans["tiergate"] (inspection, displacy)
 
@@ -219,25 +219,27 @@ class PhraseComponent:
         me = self.nlp.pipe_names.index("tiergate_phrases") if "tiergate_phrases" in \
             self.nlp.pipe_names else len(self.nlp.pipe_names)
         before = self.nlp.pipeline[:me]
+        strings = self.nlp.vocab.strings
         for tag, phrases in keywords.items():
-            docs = []
             for phrase in phrases:
                 phrase = str(phrase).strip()
-                if not phrase:
-                    continue
                 doc = self.nlp.make_doc(phrase)
                 for _, proc in before:
                     doc = proc(doc)
-                docs.append(doc)
-                self.patterns.setdefault(str(tag), []).append(phrase)
-            if docs:
-                self.matcher.add(str(tag), docs)
+                if len(doc):
+                    self.trie.add(strings.add(str(tag)), [t.norm for t in doc])
+                    self.patterns.setdefault(str(tag), []).append(phrase)
+        # the lexeme flag "this word's NORM opens a phrase", for every word type now and later
+        first = self.trie.first_words()
+        norm = self.nlp.vocab.lex_attr_getters[NORM]
+        self.trie.flag = self.nlp.vocab.add_flag(lambda string: hash_string(norm(string)) in first,
+                                                 self.trie.flag)
 
     def __call__(self, doc: Doc) -> Doc:
-        # raw (label hash, start, end) for the signals component, already ordered by (start,
-        # end) as the matcher walks the doc; a SpanGroup per doc would cost more than the
-        # matching itself, so doc.spans is filled only on request
-        matches = self.matcher(doc)
+        # raw (label hash, start, end) for the signals component, ordered by (start, end); a
+        # SpanGroup per doc would cost more than the matching itself, so doc.spans is filled
+        # only on request
+        matches = self.trie(doc)
         if matches:
             doc.user_data[SPANS_KEY] = matches
             if self.set_spans:
