@@ -50,11 +50,16 @@ cdef enum:
     MAX_MODS = 3          # boosters / negators act up to 3 words back
     # how a phrase match is judged: a threat ("I'll cancel") keeps "might"; a request for a
     # human keeps every hedge ("could I talk to someone?") and only a negated wish blocks it
-    # what the form of a word says about capitals, above bit 32 of its lexeme id:
+    # what the form of a word says, above bit 32 of its lexeme id: about capitals
     # [A-Z][A-Z] inside it, an A-Z first / last character
     W_CAPS2 = 1
     W_UPSTART = 2
     W_UPEND = 4
+    # about money: a currency hint in it ("$", "usd", "dollar", ...); a first / last character
+    # that could be part of a hint word split across two tokens
+    W_MONEY = 8
+    W_MONEY_HEAD = 16
+    W_MONEY_TAIL = 32
     K_PLAIN = 0
     K_THREAT = 1
     K_HUMAN = 2
@@ -63,7 +68,8 @@ FLAGS = dict(VAL=F_VAL, END=F_END, EXCL=F_EXCL, NEG=F_NEG, BOOST=F_BOOST, BUT=F_
              CONTACT=F_CONTACT, HUMAN=F_HUMAN, DIRECT=F_DIRECT, FUNC=F_FUNC, YOU=F_YOU,
              TIME=F_TIME, CTX=F_CTX, CAPS=F_CAPS, R_HEDGE=F_HEDGE, R_THEDGE=F_THEDGE,
              R_PRON=F_PRON, R_BREAK=F_BREAK, R_DESIRE=F_DESIRE, R_DET=F_DET, R_TRANS=F_TRANS,
-             R_ONE=F_ONE, W_CAPS2=W_CAPS2, W_UPSTART=W_UPSTART, W_UPEND=W_UPEND)
+             R_ONE=F_ONE, W_CAPS2=W_CAPS2, W_UPSTART=W_UPSTART, W_UPEND=W_UPEND,
+             W_MONEY=W_MONEY, W_MONEY_HEAD=W_MONEY_HEAD, W_MONEY_TAIL=W_MONEY_TAIL)
 FORM_SHIFT = 32
 cdef int64_t TYPE_MASK = (1 << FORM_SHIFT) - 1   # the type id part of a lexeme id
 
@@ -164,11 +170,12 @@ cdef class Signals:
     cdef public int context                # customer/service words (order, account, ...)
     cdef public bint second_person
     cdef public bint caps_pair             # the text has two A-Z capitals in a row somewhere
+    cdef public bint money_hint            # the text may hold a currency hint (False: it has none)
     # (tag, start char, end char) of each kept match; slice the text for the phrase
     cdef public list risks
     cdef public list dropped               # (tag, start char, end char, why)
 
-    def __init__(self):
+    def __cinit__(self):
         self.risks = []
         self.dropped = []
 
@@ -323,17 +330,22 @@ cdef class Scanner:
         cdef int64_t mod_type[MAX_MODS]
         cdef int n_mods = 0, m, back, i, q
         cdef int64_t c, t, prev_t, d, form
-        cdef bint caps_pair = False
+        cdef bint caps_pair = False, money_hint = False
+        cdef int64_t prev_form
         cdef double[3] falloff = [1.0, 0.95, 0.9]
         for i in range(n + 1):
             if i < n:
                 t = tokens[i].lex.id
                 form = t >> 32
-                if form and not caps_pair:
-                    # "AB" inside a token, or "A" + "B" of two tokens with no space between
-                    caps_pair = form & W_CAPS2 or (
-                        form & W_UPSTART and i and not tokens[i - 1].spacy
-                        and (tokens[i - 1].lex.id >> 32) & W_UPEND)
+                if form:
+                    # inside a token, or across two tokens with no space between
+                    prev_form = tokens[i - 1].lex.id >> 32 if i and not tokens[i - 1].spacy \
+                        else 0
+                    if not caps_pair:
+                        caps_pair = form & W_CAPS2 or (form & W_UPSTART and prev_form & W_UPEND)
+                    if not money_hint:
+                        money_hint = form & W_MONEY or (
+                            form & W_MONEY_HEAD and prev_form & W_MONEY_TAIL)
                 t &= TYPE_MASK
                 c = self.codes[t]
                 if not c & (F_CAPS * 2 - 1):
@@ -440,6 +452,7 @@ cdef class Scanner:
         sig.sentiment_words = hits
         sig.sentence_count = sentences
         sig.caps_pair = caps_pair
+        sig.money_hint = money_hint
         if sentences:
             sig.sentiment = sentiment_sum / sentences
         if problem_s >= 0:

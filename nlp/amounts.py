@@ -32,7 +32,7 @@ KIND = re.compile(r"\b(" + _ALTERNATIVES + r")\b", re.IGNORECASE)
 # and no request word starts with "back")
 _KIND_LOWER = re.compile("(" + _ALTERNATIVES + r")\b")
 # cheap pre-check (plain substring search is ~40x faster than a regex alternation here)
-_HINTS = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud", "dollar", "pound", "buck")
+MONEY_HINTS = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud", "dollar", "pound", "buck")
 WINDOW = 48  # characters between the request word and the amount
 _LONGEST = max(map(len, KINDS))
 
@@ -79,7 +79,7 @@ def find_amounts(text: str) -> dict[str, float]:
 
 
 def _has_hint(lower: str) -> bool:
-    for hint in _HINTS:   # a plain loop: any() over a generator costs more than the searches
+    for hint in MONEY_HINTS:   # a plain loop: any() over a generator costs more
         if hint in lower:
             return True
     return False

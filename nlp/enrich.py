@@ -59,6 +59,8 @@ COMPLAINT_SENTIMENT = -0.3
 BLAME_SENTIMENT = -0.05
 CACHE_SIZE = 4096
 CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
+_new_tuple = tuple.__new__
+_FIRST = (0,)
 
 
 class TextScore(NamedTuple):
@@ -135,13 +137,17 @@ class Enricher:
         return cls(keywords or None, model_path=str(model) if model else None)
 
     # -- text level ---------------------------------------------------------------------------
-    def analyse(self, texts: Sequence[str], batch_size: int = 256) -> list[TextScore]:
-        """TextScore per text, in order (cached by text)."""
+    def analyse(self, texts: Sequence[str], batch_size: int = 256, *,
+                keep: bool = True) -> list[TextScore]:
+        """TextScore per text, in order; each distinct text is analysed once. ``keep``: read
+        and fill the per-text cache (for the worker, which re-enriches a ticket on every
+        update); bulk scoring of mostly new texts skips it."""
         out: list[TextScore | None] = [None] * len(texts)
         todo: dict[str, list[int]] = {}
+        cache = self._cache if keep else {}
         with self._lock:
             for i, text in enumerate(texts):
-                hit = self._cache.get(text)
+                hit = cache.get(text)
                 if hit is None:
                     todo.setdefault(text, []).append(i)
                 else:
@@ -152,23 +158,26 @@ class Enricher:
                 docs = [self.nlp(fresh[0])] if len(fresh) == 1 else \
                     self.nlp.pipe(fresh, batch_size=batch_size)
                 scores = [self._from_doc(doc, text) for doc, text in zip(docs, fresh)]
-            with self._lock:
-                for text, score in zip(fresh, scores):
-                    for i in todo[text]:
-                        out[i] = score
-                    if len(text) < 20000:
-                        self._cache[text] = score
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+            for text, score in zip(fresh, scores):
+                for i in todo[text]:
+                    out[i] = score
+            if keep:
+                with self._lock:
+                    for text, score in zip(fresh, scores):
+                        if len(text) < 20000:
+                            self._cache[text] = score
+                    while len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
         return out  # type: ignore[return-value]
 
     def _from_doc(self, doc, text: str) -> TextScore:
         sig = doc.user_data[self._signals_key]   # = doc._.tg, without the Underscore round trip
-        return TextScore(round(sig.sentiment, 4), sig.sentence_count, sig.words,
-                         len(_CAPS.findall(text)) if sig.caps_pair else 0,
-                         sig.exclaims, sig.punct_runs, sig.blame, sig.context, sig.second_person,
-                         sig.phrases(text) if sig.risks else (),
-                         find_amounts(text))
+        return _new_tuple(TextScore, (
+            round(sig.sentiment, 4), sig.sentence_count, sig.words,
+            len(_CAPS.findall(text)) if sig.caps_pair else 0,
+            sig.exclaims, sig.punct_runs, sig.blame, sig.context, sig.second_person,
+            sig.phrases(text) if sig.risks else (),
+            find_amounts(text) if sig.money_hint else {}))   # TextScore(...) minus its __new__
 
     def model_scores(self, texts: Sequence[str]) -> list[float | None]:
         if self.model is None:
@@ -184,10 +193,11 @@ class Enricher:
         return self.score_many([list(comments)])[0]
 
     def score_many(self, conversations: Sequence[Sequence[str]]) -> list[Enrichment]:
-        """Batch form of ``score_comments`` (one ``nlp.pipe`` pass for all texts)."""
+        """Batch form of ``score_comments`` (one ``nlp.pipe`` pass for all texts; the bulk path,
+        so the per-text cache is left to ``enrich``)."""
         with paused_gc():
             flat = [str(t or "") for conv in conversations for t in (conv or [""])]
-            scores = self.analyse(flat)
+            scores = self.analyse(flat, keep=False)
             models = self.model_scores(["\n".join(str(t or "") for t in (conv or [""]))
                                         for conv in conversations]) \
                 if self.model is not None else [None] * len(conversations)
@@ -195,7 +205,7 @@ class Enricher:
             combine = self._combine
             for conv, model in zip(conversations, models):
                 n = len(conv) if conv else 1
-                out.append(combine(range(n), scores[k:k + n], model_score=model))
+                out.append(combine(_FIRST if n == 1 else range(n), scores[k:k + n], model))
                 k += n
         return out
 
@@ -209,7 +219,7 @@ class Enricher:
         return self._combine(indices, scores, model_score=model, extra=extra)
 
     # -- scoring ------------------------------------------------------------------------------
-    def _combine(self, indices: Sequence[int], scores: Sequence[TextScore], *,
+    def _combine(self, indices: Sequence[int], scores: Sequence[TextScore],
                  model_score: float | None = None,
                  extra: Sequence[Reason] = ()) -> Enrichment:
         sents = [s.sentiment for s in scores]
@@ -219,7 +229,10 @@ class Enricher:
             weights = range(1, len(sents) + 1)
             sentiment = (sum(w * s for w, s in zip(weights, sents)) / sum(weights)) if sents \
                 else 0.0
-        sentiment = max(-1.0, min(1.0, sentiment))
+        if sentiment > 1.0:
+            sentiment = 1.0
+        elif sentiment < -1.0:
+            sentiment = -1.0
         risk_tags, first_of = _risk_tags(indices, scores)
         # sentiment alone makes a complaint only about a service matter (order, account,
         # delivery, ...): "this game is killing me" and banter ("you're an idiot") are not
@@ -262,6 +275,8 @@ def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]
 
 
 def _max_amounts(scores: Sequence[TextScore]) -> dict[str, float]:
+    if len(scores) == 1:
+        return dict(scores[0].amounts) if scores[0].amounts else {}
     amounts: dict[str, float] = {}
     for score in scores:
         for kind, value in score.amounts.items():
@@ -286,8 +301,13 @@ def _sentiment_reason(sentiment: float) -> Reason | None:
         if pts else None
 
 
-def _points(tag: str) -> int:
-    return -TAG_POINTS.get(tag, DEFAULT_TAG_POINTS)
+class _NegativePoints(dict):
+    def __missing__(self, tag: str) -> int:
+        return -DEFAULT_TAG_POINTS
+
+
+# sort key: most points first (a dict lookup, no Python call per tag)
+_by_points = _NegativePoints({tag: -pts for tag, pts in TAG_POINTS.items()}).__getitem__
 
 
 # reasons whose wording never changes (Reasons are immutable, so one of each serves every ticket)
@@ -309,8 +329,10 @@ def _text_reasons(sentiment: float, sents: Sequence[float], first_of: Mapping[st
             parts.append(reason)
     tag_total = 0
     cap = WEIGHTS["tags_cap"]
-    for tag in sorted(first_of, key=_points) if len(first_of) > 1 else first_of:
-        pts = min(TAG_POINTS.get(tag, DEFAULT_TAG_POINTS), cap - tag_total)
+    for tag in sorted(first_of, key=_by_points) if len(first_of) > 1 else first_of:
+        pts = TAG_POINTS.get(tag, DEFAULT_TAG_POINTS)
+        if pts > cap - tag_total:
+            pts = cap - tag_total
         if pts <= 0:
             break
         tag_total += pts

@@ -33,6 +33,7 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
 from tiergate.nlp import lexicon as lx
+from tiergate.nlp.amounts import MONEY_HINTS
 from tiergate.nlp._signals import FLAGS, FORM_SHIFT, PhraseTrie, Scanner
 from tiergate.nlp._signals import Signals  # noqa: F401  (what doc._.tg returns)
 
@@ -263,7 +264,10 @@ def make_signals(nlp: Language, name: str):
  R_THEDGE, R_PRON, R_BREAK, R_DESIRE, R_DET, R_TRANS, R_ONE) = (FLAGS[k] for k in """VAL END EXCL
  NEG BOOST BUT CONTACT HUMAN DIRECT FUNC YOU TIME CTX CAPS R_HEDGE R_THEDGE R_PRON R_BREAK R_DESIRE
  R_DET R_TRANS R_ONE""".split())
-W_CAPS2, W_UPSTART, W_UPEND = FLAGS["W_CAPS2"], FLAGS["W_UPSTART"], FLAGS["W_UPEND"]
+(W_CAPS2, W_UPSTART, W_UPEND, W_MONEY, W_MONEY_HEAD, W_MONEY_TAIL) = (FLAGS[k] for k in (
+    "W_CAPS2", "W_UPSTART", "W_UPEND", "W_MONEY", "W_MONEY_HEAD", "W_MONEY_TAIL"))
+# letters of the multi-letter hints: only a split between two of them can cut a hint in two
+MONEY_HINT_LETTERS = frozenset("".join(h for h in MONEY_HINTS if len(h) > 1))
 
 
 class SignalsComponent:
@@ -379,7 +383,8 @@ class SignalsComponent:
 
     def _lexeme_id(self, string: str) -> int:
         """The lexeme id of a word form: its type id, and above bit 32 what the form says
-        about capitals (for the scan's exact "has [A-Z][A-Z]" answer)."""
+        about capitals and currency hints, from which the scan knows exactly whether the text
+        has "[A-Z][A-Z]" and whether it may hold a currency hint (``amounts.MONEY_HINTS``)."""
         form = 0
         if CAPS_PAIR.search(string):
             form |= W_CAPS2
@@ -387,6 +392,15 @@ class SignalsComponent:
             form |= W_UPSTART
         if "A" <= string[-1:] <= "Z":
             form |= W_UPEND
+        low = string.lower()
+        for hint in MONEY_HINTS:
+            if hint in low:
+                form |= W_MONEY
+                break
+        if low[:1] in MONEY_HINT_LETTERS:
+            form |= W_MONEY_HEAD
+        if low[-1:] in MONEY_HINT_LETTERS:
+            form |= W_MONEY_TAIL
         return self._type_id(string) | (form << FORM_SHIFT)
 
     def _type_id(self, string: str) -> int:
