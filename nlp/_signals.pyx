@@ -87,6 +87,12 @@ cdef inline attr_t _norm(const TokenC* token) noexcept nogil:
     return token.norm if token.norm != 0 else token.lex.norm
 
 
+cdef struct Match:
+    attr_t label
+    int start
+    int end
+
+
 cdef class PhraseTrie:
     """Keyword phrases as sequences of NORM hashes, matched like spaCy's ``PhraseMatcher`` on
     NORM: every (label, start, end) whose tokens spell a phrase, overlaps kept, ordered by start
@@ -131,10 +137,13 @@ cdef class PhraseTrie:
 
     def __call__(self, Doc doc) -> list:
         """(label, start, end) of every phrase in ``doc``."""
-        cdef list out = []
-        cdef const TokenC* tokens = doc.c
-        cdef int n = doc.length, start, end, node
-        cdef attr_t norm
+        cdef vector[Match] found
+        self.find(doc.c, doc.length, found)
+        return [(m.label, m.start, m.end) for m in found]
+
+    cdef void find(self, const TokenC* tokens, int n, vector[Match]& out):
+        cdef int start, end, node
+        cdef Match m
         cdef flags_t bit = (<flags_t>1) << self.flag if self.flag >= 0 else 0
         for start in range(n):
             if bit and tokens[start].norm == 0 and not tokens[start].lex.flags & bit:
@@ -146,7 +155,8 @@ cdef class PhraseTrie:
             end = start + 1
             while True:
                 for label in self.labels[node]:
-                    out.append((label, start, end))
+                    m.label, m.start, m.end = label, start, end
+                    out.push_back(m)
                 if end == n:
                     break
                 found = self.children[node].find(_norm(&tokens[end]))
@@ -154,7 +164,6 @@ cdef class PhraseTrie:
                     break
                 node = deref(found).second
                 end += 1
-        return out
 
 
 cdef class Signals:
@@ -219,9 +228,10 @@ cdef class Scanner:
     cdef double c_incr, n_scalar, alpha
     cdef dict kinds                      # match label -> (tag, kind)
     cdef object strings
+    cdef PhraseTrie trie                 # the keyword phrases
 
     def __init__(self, codes, val, boost, direct, int k, double c_incr, double n_scalar,
-                 double alpha, strings):
+                 double alpha, strings, PhraseTrie trie):
         self.codes = codes
         self.val = val
         self.boost = boost
@@ -232,9 +242,10 @@ cdef class Scanner:
         self.alpha = alpha
         self.kinds = {}
         self.strings = strings
+        self.trie = trie
 
-    def scan(self, Doc doc, list matches):
-        """Signals of one doc; ``matches``: sorted (label, start, end) phrase matches or None."""
+    def scan(self, Doc doc):
+        """Signals of one doc: its phrase matches judged (kept / dropped), then the scan."""
         cdef Signals sig = Signals()
         cdef int n = doc.length
         sig.words = n
@@ -242,19 +253,20 @@ cdef class Scanner:
             return sig
         cdef const TokenC* tokens = doc.c
         cdef int start, end, why, kind
-        if matches:
-            for label, start, end in matches:
-                entry = self.kinds.get(label)
-                if entry is None:
-                    entry = self.kinds[label] = self._kind(label)
-                tag, kind = entry
-                why = self._blocked(tokens, n, kind, start, end)
-                if why:
-                    sig.dropped.append((tag, _char_start(tokens, start),
-                                        _char_end(tokens, end - 1), _WHY[why]))
-                else:
-                    sig.risks.append((tag, _char_start(tokens, start),
-                                      _char_end(tokens, end - 1)))
+        cdef vector[Match] matches
+        self.trie.find(tokens, n, matches)
+        for match in matches:
+            start, end = match.start, match.end
+            entry = self.kinds.get(match.label)
+            if entry is None:
+                entry = self.kinds[match.label] = self._kind(match.label)
+            tag, kind = entry
+            why = self._blocked(tokens, n, kind, start, end)
+            if why:
+                sig.dropped.append((tag, _char_start(tokens, start),
+                                    _char_end(tokens, end - 1), _WHY[why]))
+            else:
+                sig.risks.append((tag, _char_start(tokens, start), _char_end(tokens, end - 1)))
         self._scan(tokens, n, sig)
         return sig
 

@@ -1,17 +1,15 @@
-"""The spaCy pipeline: ``spacy.blank("en")`` + three registered components.
+"""The spaCy pipeline: ``spacy.blank("en")`` + two registered components.
 
 ``tiergate_lemmatizer``  NORM := lower-case lookup lemma (spacy-lookups-data ``en_lemma_lookup``),
                          set once per word type in the vocabulary, so "Refunds" / "refunds" /
                          "refund" share a norm and "can't" / "cannot" / "CANNOT" all read
                          "can not" (tokenizer exceptions split them).
-``tiergate_phrases``     the manifest's keyword phrases matched on those lemmas with a
-                         PhraseMatcher (overlaps kept, as ``span_ruler`` would, at a fifth of its
-                         cost) into ``doc.user_data["tiergate"]`` as (label, start, end);
-                         ``set_spans = True`` also fills ``doc.spans["tiergate"]``.
-``tiergate_signals``     negation and hedging on the matched spans, the typo-tolerant request-for-
-                         a-human detector, VADER-lexicon sentiment per sentence and intensity
-                         ("!!!"). Results in ``doc.user_data["tiergate_signals"]``, read as
-                         ``doc._.tg``, a plain ``Signals``.
+``tiergate_signals``     the manifest's keyword phrases matched on those lemmas (every overlapping
+                         match, as ``span_ruler`` would), negation and hedging on each match, the
+                         typo-tolerant request-for-a-human detector, VADER-lexicon sentiment per
+                         sentence and intensity ("!!!"). Results in
+                         ``doc.user_data["tiergate_signals"]``, read as ``doc._.tg``, a plain
+                         ``Signals``; ``set_spans = True`` also fills ``doc.spans["tiergate"]``.
 
 What the signals component knows about a word is computed once per word type, like the lemma:
 a small type id on the lexeme (``lex_attr_getters[ID]``) indexes a table of bit masks and
@@ -200,59 +198,6 @@ def lemma_lookup() -> dict[str, str]:
     return out
 
 
-@Language.factory("tiergate_phrases")
-def make_phrases(nlp: Language, name: str):
-    return PhraseComponent(nlp)
-
-
-class PhraseComponent:
-    """The manifest's keyword phrases on NORM = lemma, every overlapping match kept (as
-    ``span_ruler`` would), with a compiled trie (``_signals.PhraseTrie``) that only starts a
-    walk at tokens flagged as able to open a phrase."""
-
-    def __init__(self, nlp: Language):
-        self.nlp = nlp
-        self.trie = PhraseTrie()
-        self.patterns: dict[str, list[str]] = {}
-        self.set_spans = False   # True: also write doc.spans["tiergate"] (inspection, displacy)
-
-    def add_patterns(self, keywords: Mapping[str, Sequence[str]]) -> None:
-        me = self.nlp.pipe_names.index("tiergate_phrases") if "tiergate_phrases" in \
-            self.nlp.pipe_names else len(self.nlp.pipe_names)
-        before = self.nlp.pipeline[:me]
-        strings = self.nlp.vocab.strings
-        for tag, phrases in keywords.items():
-            for phrase in phrases:
-                phrase = str(phrase).strip()
-                doc = self.nlp.make_doc(phrase)
-                for _, proc in before:
-                    doc = proc(doc)
-                if len(doc):
-                    self.trie.add(strings.add(str(tag)), [t.norm for t in doc])
-                    self.patterns.setdefault(str(tag), []).append(phrase)
-        # the lexeme flag "this word's NORM opens a phrase", for every word type now and later
-        first = self.trie.first_words()
-        norm = self.nlp.vocab.lex_attr_getters[NORM]
-        self.trie.flag = self.nlp.vocab.add_flag(lambda string: hash_string(norm(string)) in first,
-                                                 self.trie.flag)
-
-    def __call__(self, doc: Doc) -> Doc:
-        # raw (label hash, start, end) for the signals component, ordered by (start, end); a
-        # SpanGroup per doc would cost more than the matching itself, so doc.spans is filled
-        # only on request
-        matches = self.trie(doc)
-        if matches:
-            doc.user_data[SPANS_KEY] = matches
-            if self.set_spans:
-                doc.spans[SPANS_KEY] = [Span(doc, s, e, label=m) for m, s, e in matches]
-        return doc
-
-    def pipe(self, docs, batch_size: int = 128):
-        call = self.__call__
-        for doc in docs:
-            yield call(doc)
-
-
 @Language.factory("tiergate_signals")
 def make_signals(nlp: Language, name: str):
     return SignalsComponent(nlp)
@@ -316,7 +261,33 @@ class SignalsComponent:
         self.one = h({"one", "a", "an", "1"})   # "one day" is an idiom, not a wait
         self.direct = {(strings.add(a), strings.add(b)) for a, b in HUMAN_DIRECT}
         self.known: frozenset[int] = frozenset()
+        self.nlp = nlp
+        self.trie = PhraseTrie()
+        self.patterns: dict[str, list[str]] = {}
+        self.set_spans = False   # True: also write doc.spans["tiergate"] (inspection, displacy)
         self._build()
+
+    def add_patterns(self, keywords: Mapping[str, Sequence[str]]) -> None:
+        """The manifest's ``{tag: [phrases]}``, matched on NORM = lemma (every overlapping
+        match; each then judged for negation / hedging)."""
+        me = self.nlp.pipe_names.index("tiergate_signals") if "tiergate_signals" in \
+            self.nlp.pipe_names else len(self.nlp.pipe_names)
+        before = self.nlp.pipeline[:me]
+        strings = self.nlp.vocab.strings
+        for tag, phrases in keywords.items():
+            for phrase in phrases:
+                phrase = str(phrase).strip()
+                doc = self.nlp.make_doc(phrase)
+                for _, proc in before:
+                    doc = proc(doc)
+                if len(doc):
+                    self.trie.add(strings.add(str(tag)), [t.norm for t in doc])
+                    self.patterns.setdefault(str(tag), []).append(phrase)
+        # the lexeme flag "this word's NORM opens a phrase", for every word type now and later
+        first = self.trie.first_words()
+        norm = self.nlp.vocab.lex_attr_getters[NORM]
+        self.trie.flag = self.nlp.vocab.add_flag(lambda string: hash_string(norm(string)) in first,
+                                                 self.trie.flag)
 
     def set_known(self, known: frozenset[int]) -> None:
         """Add one-typo variants of the contact / human words that are not real words."""
@@ -371,7 +342,7 @@ class SignalsComponent:
             np.array(codes, dtype=np.int64), np.array(val + val[1:]),
             np.array(boost + boost[1:]),
             np.array(sorted((wid[a], wid[b]) for a, b in self.direct), dtype=np.int64),
-            k, lx.C_INCR, lx.N_SCALAR, lx.ALPHA, self.strings)
+            k, lx.C_INCR, lx.N_SCALAR, lx.ALPHA, self.strings, self.trie)
         self._wid = wid
         self._is_val = [bool(c & VAL) for c in codes]
         self._k = k
@@ -413,14 +384,18 @@ class SignalsComponent:
         return t
 
     def __call__(self, doc: Doc) -> Doc:
-        doc.user_data[SIGNALS_KEY] = self._scanner.scan(doc, doc.user_data.get(SPANS_KEY))
+        doc.user_data[SIGNALS_KEY] = self._scanner.scan(doc)
+        if self.set_spans:
+            doc.spans[SPANS_KEY] = [Span(doc, s, e, label=m) for m, s, e in self.trie(doc)]
         return doc
 
     def pipe(self, docs, batch_size: int = 128):
+        if self.set_spans:
+            yield from map(self, docs)
+            return
         scan = self._scanner.scan
         for doc in docs:
-            data = doc.user_data
-            data[SIGNALS_KEY] = scan(doc, data.get(SPANS_KEY))
+            doc.user_data[SIGNALS_KEY] = scan(doc)
             yield doc
 
 
@@ -431,8 +406,7 @@ def build_nlp(keywords: Mapping[str, Sequence[str]]) -> Language:
         nlp.tokenizer.add_special_case(form, [{"ORTH": form[:3], "NORM": "can"},
                                               {"ORTH": form[3:], "NORM": "not"}])
     lemmatizer = nlp.add_pipe("tiergate_lemmatizer")
-    phrases = nlp.add_pipe("tiergate_phrases")
-    phrases.add_patterns(keywords)
     signals = nlp.add_pipe("tiergate_signals")
+    signals.add_patterns(keywords)
     signals.set_known(lemmatizer.known)
     return nlp
