@@ -9,10 +9,8 @@ negated functional word, "for 32 minutes") and decides which phrase matches nega
 drops. ``pipeline.py`` documents the rules and builds the tables; the flag values below are the
 ones it imports.
 """
-from cython.operator cimport dereference as deref
 from libc.math cimport sqrt
-from libc.stdint cimport int64_t
-from libcpp.unordered_map cimport unordered_map
+from libc.stdint cimport int64_t, uint64_t
 from libcpp.vector cimport vector
 from spacy.attrs cimport IS_LOWER, LIKE_NUM
 from spacy.lexeme cimport Lexeme
@@ -88,9 +86,20 @@ cdef inline attr_t _norm(const TokenC* token) noexcept nogil:
 
 
 cdef struct Match:
-    attr_t label
+    int label           # index into PhraseTrie.tags
     int start
     int end
+
+
+cdef uint64_t MIX_A = 0x9E3779B97F4A7C15
+cdef uint64_t MIX_B = 0xFF51AFD7ED558CCD
+
+
+cdef inline uint64_t _edge_hash(int node, attr_t norm) noexcept nogil:
+    cdef uint64_t h = norm ^ (<uint64_t>node * MIX_A)
+    h ^= h >> 33
+    h *= MIX_B
+    return h ^ (h >> 33)
 
 
 cdef class PhraseTrie:
@@ -100,32 +109,76 @@ cdef class PhraseTrie:
 
     Only tokens whose NORM can open a phrase start a walk: ``first_words`` go into a lexeme flag
     (``vocab.add_flag``, set once per word type), so the scan of a doc reads one bit per token
-    and looks up the trie only where a phrase can begin.
+    and looks up the trie only where a phrase can begin. The trie's edges (node, NORM) -> child
+    sit in one open-addressing table (linear probing, at most half full).
     """
 
-    cdef vector[unordered_map[attr_t, int]] children   # per node: NORM -> child node
-    cdef vector[vector[attr_t]] labels                  # per node: labels of phrases ending here
-    cdef public int flag                                # lexeme flag id, -1 = not set
+    cdef vector[int] edge_node          # per slot: the parent node, -1 = empty slot
+    cdef vector[attr_t] edge_norm
+    cdef vector[int] edge_child
+    cdef uint64_t mask
+    cdef int edges
+    cdef vector[vector[int]] labels     # per node: labels of phrases ending here
+    cdef public int flag                # lexeme flag id, -1 = not set
+    cdef readonly list tags             # label -> tag name
+    cdef vector[int] kinds              # label -> K_PLAIN / K_THREAT / K_HUMAN
 
     def __init__(self):
-        self.children.push_back(unordered_map[attr_t, int]())
-        self.labels.push_back(vector[attr_t]())
+        self.labels.push_back(vector[int]())   # node 0: the root
         self.flag = -1
+        self.tags = []
+        self.edges = 0
+        self._rehash(64)
 
-    def add(self, attr_t label, norms) -> None:
-        """One phrase (a non-empty sequence of NORM hashes) for ``label``."""
-        cdef int node = 0, child
+    cdef int _child(self, int node, attr_t norm) noexcept nogil:
+        cdef uint64_t i = _edge_hash(node, norm) & self.mask
+        while self.edge_node[i] != -1:
+            if self.edge_node[i] == node and self.edge_norm[i] == norm:
+                return self.edge_child[i]
+            i = (i + 1) & self.mask
+        return -1
+
+    cdef void _put(self, int node, attr_t norm, int child) noexcept:
+        cdef uint64_t i = _edge_hash(node, norm) & self.mask
+        while self.edge_node[i] != -1:
+            i = (i + 1) & self.mask
+        self.edge_node[i] = node
+        self.edge_norm[i] = norm
+        self.edge_child[i] = child
+        self.edges += 1
+
+    cdef void _rehash(self, size_t size) noexcept:
+        cdef vector[int] nodes = self.edge_node
+        cdef vector[attr_t] norms = self.edge_norm
+        cdef vector[int] children = self.edge_child
+        cdef size_t i
+        self.edge_node.assign(size, -1)
+        self.edge_norm.assign(size, 0)
+        self.edge_child.assign(size, 0)
+        self.mask = size - 1
+        self.edges = 0
+        for i in range(nodes.size()):
+            if nodes[i] != -1:
+                self._put(nodes[i], norms[i], children[i])
+
+    def add(self, str tag, norms) -> None:
+        """One phrase (a non-empty sequence of NORM hashes) for ``tag``."""
+        cdef int node = 0, child, label, known
         cdef attr_t norm
+        if tag not in self.tags:
+            self.tags.append(tag)
+            self.kinds.push_back(K_HUMAN if tag == "human_request" else
+                                 K_THREAT if tag in THREAT_TAGS else K_PLAIN)
+        label = self.tags.index(tag)
         for norm in norms:
-            found = self.children[node].find(norm)
-            if found == self.children[node].end():
-                child = self.children.size()
-                self.children.push_back(unordered_map[attr_t, int]())
-                self.labels.push_back(vector[attr_t]())
-                self.children[node][norm] = child
-                node = child
-            else:
-                node = deref(found).second
+            child = self._child(node, norm)
+            if child < 0:
+                if 2 * (self.edges + 1) > <int>self.edge_node.size():
+                    self._rehash(2 * self.edge_node.size())
+                child = self.labels.size()
+                self.labels.push_back(vector[int]())
+                self._put(node, norm, child)
+            node = child
         for known in self.labels[node]:
             if known == label:
                 return
@@ -133,36 +186,31 @@ cdef class PhraseTrie:
 
     def first_words(self) -> set:
         """NORM hashes that open a phrase."""
-        return {item.first for item in self.children[0]}
+        return {self.edge_norm[i] for i in range(self.edge_node.size()) if self.edge_node[i] == 0}
 
     def __call__(self, Doc doc) -> list:
-        """(label, start, end) of every phrase in ``doc``."""
+        """(tag, start, end) of every phrase in ``doc``."""
         cdef vector[Match] found
         self.find(doc.c, doc.length, found)
-        return [(m.label, m.start, m.end) for m in found]
+        return [(self.tags[m.label], m.start, m.end) for m in found]
 
-    cdef void find(self, const TokenC* tokens, int n, vector[Match]& out):
+    cdef void find(self, const TokenC* tokens, int n, vector[Match]& out) noexcept:
         cdef int start, end, node
         cdef Match m
+        cdef int label
         cdef flags_t bit = (<flags_t>1) << self.flag if self.flag >= 0 else 0
         for start in range(n):
             if bit and tokens[start].norm == 0 and not tokens[start].lex.flags & bit:
                 continue
-            found = self.children[0].find(_norm(&tokens[start]))
-            if found == self.children[0].end():
-                continue
-            node = deref(found).second
+            node = self._child(0, _norm(&tokens[start]))
             end = start + 1
-            while True:
+            while node >= 0:
                 for label in self.labels[node]:
                     m.label, m.start, m.end = label, start, end
                     out.push_back(m)
                 if end == n:
                     break
-                found = self.children[node].find(_norm(&tokens[end]))
-                if found == self.children[node].end():
-                    break
-                node = deref(found).second
+                node = self._child(node, _norm(&tokens[end]))
                 end += 1
 
 
@@ -220,28 +268,29 @@ cdef inline int64_t _char_end(const TokenC* tokens, int i) nogil:
 cdef class Scanner:
     """The scan tables (built by ``pipeline.SignalsComponent``) and the scan itself."""
 
-    cdef const int64_t[:] codes
-    cdef const double[:] val
-    cdef const double[:] boost
+    cdef const int64_t* codes            # type id -> flags
+    cdef const double* val               # type id -> valence
+    cdef const double* boost             # type id -> booster
     cdef const int64_t[:, :] direct      # (lower-case type id, lower-case type id) pairs
     cdef int64_t k                       # type ids above k are the capitals variants
     cdef double c_incr, n_scalar, alpha
-    cdef dict kinds                      # match label -> (tag, kind)
-    cdef object strings
     cdef PhraseTrie trie                 # the keyword phrases
+    cdef object tables                   # keeps the arrays behind the pointers alive
 
     def __init__(self, codes, val, boost, direct, int k, double c_incr, double n_scalar,
-                 double alpha, strings, PhraseTrie trie):
-        self.codes = codes
-        self.val = val
-        self.boost = boost
+                 double alpha, PhraseTrie trie):
+        cdef const int64_t[::1] c = codes
+        cdef const double[::1] v = val
+        cdef const double[::1] b = boost
+        self.tables = (codes, val, boost)
+        self.codes = &c[0]
+        self.val = &v[0]
+        self.boost = &b[0]
         self.direct = direct
         self.k = k
         self.c_incr = c_incr
         self.n_scalar = n_scalar
         self.alpha = alpha
-        self.kinds = {}
-        self.strings = strings
         self.trie = trie
 
     def scan(self, Doc doc):
@@ -254,14 +303,13 @@ cdef class Scanner:
         cdef const TokenC* tokens = doc.c
         cdef int start, end, why, kind
         cdef vector[Match] matches
+        cdef Match match
         self.trie.find(tokens, n, matches)
+        cdef list tags = self.trie.tags
         for match in matches:
             start, end = match.start, match.end
-            entry = self.kinds.get(match.label)
-            if entry is None:
-                entry = self.kinds[match.label] = self._kind(match.label)
-            tag, kind = entry
-            why = self._blocked(tokens, n, kind, start, end)
+            tag = tags[match.label]
+            why = self._blocked(tokens, n, self.trie.kinds[match.label], start, end)
             if why:
                 sig.dropped.append((tag, _char_start(tokens, start),
                                     _char_end(tokens, end - 1), _WHY[why]))
@@ -269,11 +317,6 @@ cdef class Scanner:
                 sig.risks.append((tag, _char_start(tokens, start), _char_end(tokens, end - 1)))
         self._scan(tokens, n, sig)
         return sig
-
-    def _kind(self, label):
-        tag = self.strings[label]
-        return tag, (K_HUMAN if tag == "human_request" else
-                     K_THREAT if tag in THREAT_TAGS else K_PLAIN)
 
     cdef inline int64_t _code(self, const TokenC* tokens, int i) nogil:
         return self.codes[tokens[i].lex.id & TYPE_MASK]

@@ -273,7 +273,6 @@ class SignalsComponent:
         me = self.nlp.pipe_names.index("tiergate_signals") if "tiergate_signals" in \
             self.nlp.pipe_names else len(self.nlp.pipe_names)
         before = self.nlp.pipeline[:me]
-        strings = self.nlp.vocab.strings
         for tag, phrases in keywords.items():
             for phrase in phrases:
                 phrase = str(phrase).strip()
@@ -281,7 +280,7 @@ class SignalsComponent:
                 for _, proc in before:
                     doc = proc(doc)
                 if len(doc):
-                    self.trie.add(strings.add(str(tag)), [t.norm for t in doc])
+                    self.trie.add(str(tag), [t.norm for t in doc])
                     self.patterns.setdefault(str(tag), []).append(phrase)
         # the lexeme flag "this word's NORM opens a phrase", for every word type now and later
         first = self.trie.first_words()
@@ -342,7 +341,7 @@ class SignalsComponent:
             np.array(codes, dtype=np.int64), np.array(val + val[1:]),
             np.array(boost + boost[1:]),
             np.array(sorted((wid[a], wid[b]) for a, b in self.direct), dtype=np.int64),
-            k, lx.C_INCR, lx.N_SCALAR, lx.ALPHA, self.strings, self.trie)
+            k, lx.C_INCR, lx.N_SCALAR, lx.ALPHA, self.trie)
         self._wid = wid
         self._is_val = [bool(c & VAL) for c in codes]
         self._k = k
