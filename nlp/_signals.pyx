@@ -228,9 +228,10 @@ cdef class Signals:
     cdef public bint second_person
     cdef public bint caps_pair             # the text has two A-Z capitals in a row somewhere
     cdef public bint money_hint            # the text may hold a currency hint (False: it has none)
-    # (tag, start char, end char) of each kept match; slice the text for the phrase
+    # (tag, start char, end char) of each kept match, in text order; slice the text for the phrase
     cdef public list risks
     cdef public list dropped               # (tag, start char, end char, why)
+    cdef public bint repeats               # some tag is among the risks twice
 
     def __cinit__(self):
         self.risks = []
@@ -238,13 +239,12 @@ cdef class Signals:
 
     def phrases(self, str text):
         """(tag, phrase) of the kept matches in text order, each (tag, lower-case phrase) once."""
-        cdef list risks = self.risks
-        if len(risks) > 1:
-            risks = sorted(risks, key=_start)
+        if not self.repeats:
+            return tuple([(tag, text[a:b]) for tag, a, b in self.risks])
         cdef set seen = set()
         cdef list out = []
         cdef str phrase
-        for tag, a, b in risks:
+        for tag, a, b in self.risks:
             phrase = text[a:b]
             key = (tag, phrase.lower())
             if key not in seen:
@@ -252,9 +252,20 @@ cdef class Signals:
                 out.append((tag, phrase))
         return tuple(out)
 
-
-def _start(risk):
-    return risk[1]
+    cdef void _order(self):
+        """Risks in text order (a stable insertion sort: the phrase matches arrive in order and
+        only the built-in spans appended after them move); ``repeats``: a tag seen twice."""
+        cdef list risks = self.risks
+        cdef Py_ssize_t i, j, n = len(risks)
+        for i in range(1, n):
+            item = risks[i]
+            start = item[1]
+            j = i - 1
+            while j >= 0 and risks[j][1] > start:
+                risks[j + 1] = risks[j]
+                j -= 1
+            risks[j + 1] = item
+        self.repeats = n > 1 and len({r[0] for r in risks}) < n
 
 
 cdef inline int64_t _char_start(const TokenC* tokens, int i) nogil:
@@ -316,6 +327,7 @@ cdef class Scanner:
             else:
                 sig.risks.append((tag, _char_start(tokens, start), _char_end(tokens, end - 1)))
         self._scan(tokens, n, sig)
+        sig._order()
         return sig
 
     cdef inline int64_t _code(self, const TokenC* tokens, int i) nogil:

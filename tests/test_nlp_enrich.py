@@ -275,3 +275,44 @@ def test_two_capitals_split_across_tokens_still_count():
     assert [t.text for t in doc][:2] == ["Q", "Anon"]
     assert doc.user_data[SIGNALS_KEY].caps_pair
     assert not fresh.nlp("Q Anon again").user_data[SIGNALS_KEY].caps_pair
+
+
+_MONEY_PIECES = ["$", "€", "us", "d", "USD", "eur", "o", "dollar", "Pound", "buck", "cad", "10",
+                 "5k", " ", "-", "'", ".", "n't", "do", "refund", "of", "EUR", "£", "x"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_MONEY_PIECES), max_size=14).map("".join))
+def test_compiled_scan_never_misses_a_currency_hint(text):
+    """The scan may say "maybe" (then find_amounts looks), but "no hint" must be true: a text it
+    clears has no currency sign or word, so skipping find_amounts cannot lose an amount."""
+    from tiergate.nlp.amounts import MONEY_HINTS
+    from tiergate.nlp.pipeline import SIGNALS_KEY
+
+    doc = _ENRICHER.nlp(text)
+    has = any(h in text.lower() for h in MONEY_HINTS)
+    assert doc.user_data[SIGNALS_KEY].money_hint or not has, text
+
+
+def test_phrase_trie_matches_like_spacys_phrase_matcher():
+    """Every (tag, start, end) spaCy's PhraseMatcher finds on NORM, and no other, on texts built
+    from the keyword phrases themselves (overlaps, shared prefixes, repeats, case, contractions)."""
+    import random
+
+    from spacy.matcher import PhraseMatcher
+
+    nlp = _ENRICHER.nlp
+    signals = nlp.get_pipe("tiergate_signals")
+    reference = PhraseMatcher(nlp.vocab, attr="NORM")
+    for tag, phrases in signals.patterns.items():
+        reference.add(tag, [nlp.make_doc(p) for p in phrases])
+    phrases = [p for ps in signals.patterns.values() for p in ps]
+    rng = random.Random(4)
+    fillers = ["the", "not", "I", "can't", "REFUND", "!!", "and", "to", "speak", "manager"]
+    for _ in range(400):
+        words = [rng.choice(phrases) if rng.random() < 0.5 else rng.choice(fillers)
+                 for _ in range(rng.randrange(1, 9))]
+        text = " ".join(w.upper() if rng.random() < 0.2 else w for w in words)
+        doc = nlp.make_doc(text)
+        expected = sorted((nlp.vocab.strings[m], s, e) for m, s, e in reference(doc))
+        assert sorted(signals.trie(doc)) == expected, text
