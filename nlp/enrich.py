@@ -233,13 +233,13 @@ class Enricher:
             sentiment = 1.0
         elif sentiment < -1.0:
             sentiment = -1.0
-        risk_tags, first_of = _risk_tags(indices, scores)
+        risk_tags, first_of, tag_reasons = _risk_tags(indices, scores)
         # sentiment alone makes a complaint only about a service matter (order, account,
         # delivery, ...): "this game is killing me" and banter ("you're an idiot") are not
         # complaints; a negative "you ..." still scores as blame below
         complaint = not COMPLAINT_TAGS.isdisjoint(first_of) or (
             sentiment <= BLAME_SENTIMENT and any([s.context for s in scores]))
-        parts = _text_reasons(sentiment, sents, first_of, scores, complaint)
+        parts = _text_reasons(sentiment, sents, tag_reasons, scores, complaint)
         for r in extra:
             parts.append(r if type(r.points) is float else
                          Reason(r.signal, float(r.points), r.detail))
@@ -262,16 +262,47 @@ class Enricher:
 
 
 def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]
-               ) -> tuple[tuple[RiskTag, ...], dict[str, RiskTag]]:
-    """(each risk phrase once per comment, first RiskTag of each tag)."""
+               ) -> tuple[tuple[RiskTag, ...], Mapping[str, RiskTag], Sequence[Reason]]:
+    """(each risk phrase once per comment, first RiskTag of each tag, the tags' reasons)."""
+    if len(scores) == 1:
+        return _comment_risks(scores[0].risks, indices[0])
     risk_tags: list[RiskTag] = []
     first_of: dict[str, RiskTag] = {}
     for idx, score in zip(indices, scores):
         for tag, phrase in score.risks:
-            risk = _risk_tag(tag, phrase, idx)
+            risk = RiskTag(tag, phrase, idx)
             risk_tags.append(risk)
             first_of.setdefault(tag, risk)
-    return tuple(risk_tags), first_of
+    return tuple(risk_tags), first_of, _tag_reasons(first_of)
+
+
+@lru_cache(maxsize=1 << 14)
+def _comment_risks(risks: tuple[tuple[str, str], ...], idx: int
+                   ) -> tuple[tuple[RiskTag, ...], Mapping[str, RiskTag], Sequence[Reason]]:
+    """``_risk_tags`` of one comment: a pure function of its phrases, which many comments
+    share (most have none or one or two keywords), so it is computed once per distinct value
+    (RiskTags and Reasons are immutable; the mapping is only read)."""
+    risk_tags = tuple([RiskTag(tag, phrase, idx) for tag, phrase in risks])
+    first_of: dict[str, RiskTag] = {}
+    for risk in risk_tags:
+        first_of.setdefault(risk.tag, risk)
+    return risk_tags, first_of, tuple(_tag_reasons(first_of))
+
+
+def _tag_reasons(first_of: Mapping[str, RiskTag]) -> list[Reason]:
+    """One reason per tag, most points first, together at most WEIGHTS["tags_cap"]."""
+    parts: list[Reason] = []
+    tag_total = 0
+    cap = WEIGHTS["tags_cap"]
+    for tag in sorted(first_of, key=_by_points):
+        pts = min(TAG_POINTS.get(tag, DEFAULT_TAG_POINTS), cap - tag_total)
+        if pts <= 0:
+            break
+        tag_total += pts
+        first = first_of[tag]
+        parts.append(Reason(f"risk:{tag}", float(pts),
+                            f'"{first.phrase}" in comment {first.comment_index}'))
+    return parts
 
 
 def _max_amounts(scores: Sequence[TextScore]) -> dict[str, float]:
@@ -282,16 +313,6 @@ def _max_amounts(scores: Sequence[TextScore]) -> dict[str, float]:
         for kind, value in score.amounts.items():
             amounts[kind] = max(amounts.get(kind, 0.0), value)
     return amounts
-
-
-# RiskTags and Reasons are immutable and keyword phrases repeat from ticket to ticket: made once
-# per distinct value (bounded caches), they cost a dict lookup instead of a dataclass init each
-_risk_tag = lru_cache(maxsize=1 << 16)(RiskTag)
-
-
-@lru_cache(maxsize=1 << 16)
-def _risk_reason(tag: str, pts: int, phrase: str, comment_index: int) -> Reason:
-    return Reason("risk:" + tag, float(pts), f'"{phrase}" in comment {comment_index}')
 
 
 @lru_cache(maxsize=1 << 15)
@@ -319,7 +340,7 @@ _ADDRESSED_REASON = Reason("blame", float(WEIGHTS["addressed"]),
 _COMPLAINT_REASON = Reason("complaint", float(WEIGHTS["complaint"]), "reads as a complaint")
 
 
-def _text_reasons(sentiment: float, sents: Sequence[float], first_of: Mapping[str, RiskTag],
+def _text_reasons(sentiment: float, sents: Sequence[float], tag_reasons: Sequence[Reason],
                   scores: Sequence[TextScore], complaint: bool) -> list[Reason]:
     """Everything the customer's texts say, in reason order."""
     parts: list[Reason] = []
@@ -327,17 +348,7 @@ def _text_reasons(sentiment: float, sents: Sequence[float], first_of: Mapping[st
         reason = _sentiment_reason(sentiment)
         if reason is not None:
             parts.append(reason)
-    tag_total = 0
-    cap = WEIGHTS["tags_cap"]
-    for tag in sorted(first_of, key=_by_points) if len(first_of) > 1 else first_of:
-        pts = TAG_POINTS.get(tag, DEFAULT_TAG_POINTS)
-        if pts > cap - tag_total:
-            pts = cap - tag_total
-        if pts <= 0:
-            break
-        tag_total += pts
-        first = first_of[tag]
-        parts.append(_risk_reason(tag, pts, first.phrase, first.comment_index))
+    parts.extend(tag_reasons)
     if len(sents) >= 2 and sents[0] > NEGATIVE_AT and sents[-1] <= -0.25:
         parts.append(Reason("trend", float(WEIGHTS["trend"]),
                             f"customer went from {sents[0]:+.2f} to {sents[-1]:+.2f}"))
