@@ -1,11 +1,14 @@
 """Build step for the one compiled module: the signals scan (``nlp/_signals.pyx``), which reads
 spaCy's token structs and so compiles against the spaCy that pyproject.toml pins."""
 import numpy
+import spacy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 setup(ext_modules=cythonize(
     [Extension("tiergate.nlp._signals", ["nlp/_signals.pyx"],
-               include_dirs=[numpy.get_include()], language="c++")],   # spaCy's pxds: numpy, C++
+               include_dirs=[numpy.get_include()], language="c++",   # spaCy's pxds: numpy, C++
+               # the module refuses to load next to a spaCy of another minor version
+               define_macros=[("TIERGATE_SPACY_BUILD", f'"{spacy.__version__}"')])],
     compiler_directives={"language_level": "3"},
 ))

@@ -18,6 +18,24 @@ from spacy.structs cimport TokenC
 from spacy.tokens.doc cimport Doc
 from spacy.typedefs cimport attr_t, flags_t
 
+import spacy
+
+cdef extern from *:
+    """
+    #ifndef TIERGATE_SPACY_BUILD
+    #define TIERGATE_SPACY_BUILD "unknown"
+    #endif
+    """
+    const char* TIERGATE_SPACY_BUILD
+
+# the token structs read below are spaCy's, as laid out in the version this was compiled with
+SPACY_BUILT_WITH = TIERGATE_SPACY_BUILD.decode()
+if SPACY_BUILT_WITH.split(".")[:2] != spacy.__version__.split(".")[:2]:
+    raise ImportError(
+        f"tiergate's compiled NLP scan was built against spaCy {SPACY_BUILT_WITH}, but spaCy "
+        f"{spacy.__version__} is installed: reinstall tiergate to rebuild it "
+        f"(pip install --force-reinstall --no-deps tiergate, or pip install -e . in a checkout)")
+
 # token flags (bit mask per word type). The first 14 drive the scan; the role bits (14-21) only
 # serve the negation / hedging look-back of a match.
 
