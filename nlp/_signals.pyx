@@ -38,7 +38,6 @@ if SPACY_BUILT_WITH.split(".")[:2] != spacy.__version__.split(".")[:2]:
 
 # token flags (bit mask per word type). The first 14 drive the scan; the role bits (14-21) only
 # serve the negation / hedging look-back of a match.
-
 cdef enum:
     F_VAL = 1 << 0
     F_END = 1 << 1
@@ -64,10 +63,8 @@ cdef enum:
     F_ONE = 1 << 21
     F_OTHER = F_YOU | F_CTX | F_TIME | F_BUT | F_CONTACT | F_HUMAN | F_FUNC
     MAX_MODS = 3          # boosters / negators act up to 3 words back
-    # how a phrase match is judged: a threat ("I'll cancel") keeps "might"; a request for a
-    # human keeps every hedge ("could I talk to someone?") and only a negated wish blocks it
     # what the form of a word says, above bit 32 of its lexeme id: about capitals
-    # [A-Z][A-Z] inside it, an A-Z first / last character
+    # ([A-Z][A-Z] inside it, an A-Z first / last character)
     W_CAPS2 = 1
     W_UPSTART = 2
     W_UPEND = 4
@@ -76,6 +73,8 @@ cdef enum:
     W_MONEY = 8
     W_MONEY_HEAD = 16
     W_MONEY_TAIL = 32
+    # how a phrase match is judged: a threat ("I'll cancel") keeps "might"; a request for a
+    # human keeps every hedge ("could I talk to someone?") and only a negated wish blocks it
     K_PLAIN = 0
     K_THREAT = 1
     K_HUMAN = 2
@@ -122,8 +121,8 @@ cdef inline uint64_t _edge_hash(int node, attr_t norm) noexcept nogil:
 
 cdef class PhraseTrie:
     """Keyword phrases as sequences of NORM hashes, matched like spaCy's ``PhraseMatcher`` on
-    NORM: every (label, start, end) whose tokens spell a phrase, overlaps kept, ordered by start
-    then end; labels sharing a phrase in the order they were added.
+    NORM: every (tag, start, end) whose tokens spell a phrase, overlaps kept, ordered by start
+    then end; tags sharing a phrase in the order they were added.
 
     Only tokens whose NORM can open a phrase start a walk: ``first_words`` go into a lexeme flag
     (``vocab.add_flag``, set once per word type), so the scan of a doc reads one bit per token
