@@ -6,8 +6,11 @@ components, so ``spacy.load`` works offline) plus ``tiergate.json``:
 ``{"positive_label": "ESCALATE", "labels": [...], "trained_on": N, "cv": {...}}``. A stacked
 model (``"kind": "stacked"``) also has ``ngram.npz`` (the n-gram regression: the hash ids seen in
 training and their weights) and ``stack.npy`` (the weights of the regression over rule signals,
-textcat probability and n-gram logit, see ``tiergate.nlp.stack``). ``TextClassifier.load``
-returns the right class; both answer ``predict_positive(texts)``.
+textcat probability and n-gram logit, see ``tiergate.nlp.stack``). A stacked model trained with
+the embedding column also has ``embed.npy`` (the weights + bias of the regression on the
+all-MiniLM-L6-v2 embeddings, ``tiergate.nlp.embed``) and needs ``tiergate[embeddings]`` to load;
+folders without it load and predict as before. ``TextClassifier.load`` returns the right class;
+both answer ``predict_positive(texts)``.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ POSITIVE = "ESCALATE"
 NEGATIVE = "OTHER"
 NGRAM_FILE = "ngram.npz"
 STACK_FILE = "stack.npy"
+EMBED_FILE = "embed.npy"
 
 
 def _config(exclusive: bool, ngram: int = 2) -> dict:
@@ -256,14 +260,17 @@ def subset_rows(rows, index: Sequence[int]):
 class StackedClassifier(TextClassifier):
     """``tiergate train``'s model: a logistic regression (``stack.npy``) over the rule signals of
     the out-of-the-box enricher (default keywords, built inside the model), the textcat's
-    probability and the n-gram regression's logit (``ngram.npz``). Same interface as
-    ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
+    probability, the n-gram regression's logit (``ngram.npz``) and, when ``embedding`` is set,
+    the logit of the regression on the sentence embeddings (``embed.npy``: weights, bias). Same
+    interface as ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
 
-    def __init__(self, nlp, positive: str, meta: dict, ngram: NgramLR, weights, tags):
+    def __init__(self, nlp, positive: str, meta: dict, ngram: NgramLR, weights, tags,
+                 embedding=None):
         super().__init__(nlp, positive, meta)
         self.ngram = ngram
         self.weights = np.asarray(weights, dtype=float)
         self.tags = list(tags)
+        self.embedding = None if embedding is None else np.asarray(embedding, dtype=float)
         self._rules = None
 
     def rules(self):
@@ -278,8 +285,13 @@ class StackedClassifier(TextClassifier):
 
         texts = [str(t or "") for t in texts]
         tc = self.textcat_positive(texts)
-        return stack.model_features(texts, self.rules(), self.tags, tc,
-                                    self.ngram.decision(texts))
+        x = stack.model_features(texts, self.rules(), self.tags, tc, self.ngram.decision(texts))
+        if self.embedding is not None:
+            from tiergate.nlp import embed
+
+            E = embed.embed(texts).astype(float)
+            x = np.c_[x, E @ self.embedding[:-1] + self.embedding[-1]]
+        return x
 
     def predict_positive(self, texts: Sequence[str]) -> list[float]:
         if not texts:
@@ -294,11 +306,29 @@ class StackedClassifier(TextClassifier):
 
     def save(self, path: str | Path, **meta) -> None:
         path = Path(path)
+        if self.embedding is not None:
+            from tiergate.nlp import embed
+
+            meta = {"embedding_model": embed.MODEL_NAME, **meta}
         super().save(path, kind="stacked", tags=self.tags, **meta)
         self.ngram.save(path / NGRAM_FILE)
         np.save(path / STACK_FILE, self.weights)
+        if self.embedding is not None:
+            np.save(path / EMBED_FILE, self.embedding)
+        elif (path / EMBED_FILE).exists():
+            (path / EMBED_FILE).unlink()          # an older model saved into the same folder
 
     @classmethod
     def from_folder(cls, nlp, positive: str, meta: dict, path: Path) -> "StackedClassifier":
+        embedding = None
+        if (path / EMBED_FILE).exists():
+            from tiergate.nlp import embed
+
+            try:
+                embed.require()
+            except embed.EmbeddingsUnavailable as exc:
+                raise embed.EmbeddingsUnavailable(
+                    f"{path}: this model uses sentence embeddings ({EMBED_FILE}); {exc}") from None
+            embedding = np.load(path / EMBED_FILE)
         return cls(nlp, positive, meta, NgramLR.load(path / NGRAM_FILE),
-                   np.load(path / STACK_FILE), meta.get("tags", []))
+                   np.load(path / STACK_FILE), meta.get("tags", []), embedding)

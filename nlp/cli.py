@@ -140,16 +140,23 @@ def score(manifest: str | None, model: str | None, workers: int) -> None:
 @click.option("--folds", default=5, show_default=True, help="Cross-validation folds (0: none).")
 @click.option("--epochs", default=8, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-def train(history: str, out: str, folds: int, epochs: int, seed: int) -> None:
+@click.option("--embeddings/--no-embeddings", default=None,
+              help="The sentence-embedding column (default: when tiergate[embeddings] and its "
+                   "model wheel are installed).")
+def train(history: str, out: str, folds: int, epochs: int, seed: int,
+          embeddings: bool | None) -> None:
     """Train the escalation classifier from resolved-ticket history; report k-fold quality."""
+    from tiergate.nlp.embed import EmbeddingsUnavailable
     from tiergate.nlp.records import InputError
     from tiergate.nlp.train import train_from_history
 
     try:
         report = train_from_history(history, out, folds=folds, epochs=epochs, seed=seed,
-                                    log=lambda s: click.echo(s, err=True))
+                                    log=lambda s: click.echo(s, err=True), embeddings=embeddings)
     except InputError as exc:
         raise click.ClickException(f"{history}: {exc}")
+    except EmbeddingsUnavailable as exc:
+        raise click.ClickException(str(exc))
     except ValueError as exc:
         raise click.ClickException(str(exc))
     click.echo(json.dumps(report, indent=2))

@@ -33,8 +33,13 @@ sentiment  airline 3 classes, all rows and rows with annotator confidence >= 0.9
            accuracy, macro-F1.
 human      explicit request for a human (intent ``contact_human_agent``): precision, recall.
 
-Every hyper-parameter of the trained models (n-gram ridge, stacking ridges) is chosen by
-cross-validation inside the 70 % split; nothing is chosen on the 30 %.
+Every hyper-parameter of the trained models (n-gram ridge, embedding ridge, stacking ridges) is
+chosen by cross-validation inside the 70 % split; nothing is chosen on the 30 %.
+
+Embeddings: the "trained" complaint / risk models are what ``tiergate train`` fits, so with
+``tiergate[embeddings]`` installed (``embeddings=None``) they carry the all-MiniLM-L6-v2
+embedding column, and "trained:stacked-prob" gets both models' embedding columns; the table's
+footer says whether they were used (``result["embeddings"]``).
 
 Models trained here live in a temporary folder and are deleted; nothing trained on these sets
 (airline is CC BY-NC-SA) is written into the package.
@@ -145,8 +150,10 @@ def _majority_binary(task, subset, y) -> Row:
 
 
 def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = True,
-             log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """All tasks; returns {"rows": [...], "targets": [...], "seconds": ...}."""
+             log: Callable[[str], None] = lambda s: None, embeddings: bool | None = None
+             ) -> dict[str, Any]:
+    """All tasks; returns {"rows": [...], "targets": [...], "embeddings": bool, "seconds": ...}.
+    ``embeddings``: as ``tiergate train`` (None = on when the extra is installed)."""
     from tiergate.nlp import stack
     from tiergate.nlp.classifier import NEGATIVE, POSITIVE, TextClassifier, train_textcat
     from tiergate.nlp.enrich import RISK_THRESHOLD, Enricher
@@ -203,6 +210,7 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
         rows.append(_majority_binary("human", subset, y))
 
     # -- trained models --------------------------------------------------------------------------
+    emb_used = False
     if train:
         with tempfile.TemporaryDirectory(prefix="tiergate-eval-") as tmp:
             tmp = Path(tmp)
@@ -210,7 +218,17 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
                 "score)")
             tr_texts = [r["text"] for r in train_c]
             te_texts = [r["text"] for r in test_c]
-            fit_c = stack.fit_stacked(tr_texts, [r["complaint"] for r in train_c], rules=rules)
+            embeddings = emb_used = stack.use_embeddings(embeddings)
+            emb_tr = None
+            if embeddings:
+                from tiergate.nlp import embed
+
+                t0 = time.perf_counter()
+                embed.embed([r["text"] for r in comp])   # all at once; kept in embed's cache
+                emb_tr = embed.embed(tr_texts)           # (so predictions reuse the vectors)
+                log(f"embeddings: on ({len(comp)} texts in {time.perf_counter() - t0:.1f} s)")
+            fit_c = stack.fit_stacked(tr_texts, [r["complaint"] for r in train_c], rules=rules,
+                                      embeddings=embeddings, embedded=emb_tr)
             fit_c.model.save(tmp / "complaint")
             with_model = Enricher(None, model_path=str(model_dir or tmp / "complaint"))
             en = with_model.score_many([[t] for t in te_texts])
@@ -219,7 +237,8 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
                                      [e.attention_score >= RISK_THRESHOLD for e in en],
                                      [e.attention_score for e in en], "trained"))
             log("training: Severity>=3 model (direct)")
-            fit_r = stack.fit_stacked(tr_texts, [r["risk"] for r in train_c], rules=rules)
+            fit_r = stack.fit_stacked(tr_texts, [r["risk"] for r in train_c], rules=rules,
+                                      embeddings=embeddings, embedded=emb_tr)
             fit_r.model.save(tmp / "risk")
             direct = Enricher(None, model_path=str(tmp / "risk"))
             en = direct.score_many([[t] for t in te_texts])
@@ -258,7 +277,8 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
                                      [r["human"] for r in test_i], [p >= 0.5 for p in probs],
                                      variant="trained"))
     result = {"rows": [r.__dict__ for r in rows], "risk_threshold": RISK_THRESHOLD,
-              "seed": SEED, "train_share": TRAIN_SHARE}
+              "seed": SEED, "train_share": TRAIN_SHARE, "trained": train,
+              "embeddings": emb_used}
     result["targets"] = check_targets(rows)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
@@ -267,14 +287,22 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
 def _stacked_rows(fit_c, fit_r, train_c, test_c, te_texts) -> list[Row]:
     """``STACKED``: one ridge logistic regression over the out-of-fold outputs of both stacked
     models (complaint label and Severity >= 3: rule signals, textcat probabilities, n-gram
-    logits), fit on the 70 % split (ridge chosen by CV there), scored on the 30 %. Its
-    probability is the ranker directly, not the attention score."""
+    logits, and both embedding-regression logits when the models have them), fit on the 70 %
+    split (ridge chosen by CV there), scored on the 30 %. Its probability is the ranker
+    directly, not the attention score."""
     from tiergate.nlp import stack
 
-    width = len(fit_c.model.tags) + 9           # rule features of the complaint model
-    x_tr = np.c_[fit_c.oof, fit_r.oof[:, -2:]]
-    x_te = np.c_[fit_c.model.features(te_texts), fit_r.model.features(te_texts)[:, -2:]]
-    assert x_tr.shape[1] == width + 4
+    def columns(fit_c_x, fit_r_x):
+        # complaint model: rule signals, textcat, n-gram; Severity model: textcat, n-gram;
+        # then the embedding logits (complaint, Severity) when present
+        wc, wr = len(fit_c.model.tags) + 9, len(fit_r.model.tags) + 9
+        return np.c_[fit_c_x[:, :wc + 2], fit_r_x[:, wr:wr + 2], fit_c_x[:, wc + 2:],
+                     fit_r_x[:, wr + 2:]]
+
+    x_tr = columns(fit_c.oof, fit_r.oof)
+    x_te = columns(fit_c.model.features(te_texts), fit_r.model.features(te_texts))
+    n_emb = sum(f.model.embedding is not None for f in (fit_c, fit_r))
+    assert x_tr.shape[1] == len(fit_c.model.tags) + 9 + 4 + n_emb == x_te.shape[1]
     out = []
     for task, key in (("risk", "risk"), ("complaint", "complaint")):
         y_tr = [r[key] for r in train_c]
@@ -385,6 +413,10 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"| {t['task']} | {t['metric']} | {t['variant']} | {t['subset']} | "
                      f"{t['value']:.3f} | {t['target']:.2f} | {met} |")
     lines.append("")
+    if result.get("trained", True):
+        lines.append("Trained complaint / Severity models: embedding column "
+                     + ("ON (all-MiniLM-L6-v2, tiergate[embeddings])."
+                        if result.get("embeddings") else "off (tiergate[embeddings] not used)."))
     lines.append(f"Risk threshold: attention score >= {result['risk_threshold']}; split seed "
                  f"{result['seed']}, train share {result['train_share']}; "
                  f"{result['seconds']} s.")

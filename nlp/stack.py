@@ -8,6 +8,11 @@ flag, one 0/1 per risk tag, second person ("you", "your"), question / exclamatio
 @-mentions, plus the textcat probability and the n-gram regression logit. Those two are
 out-of-fold (k-fold inside the training rows) when the regression is fit, so it does not learn
 to trust an over-fitted in-sample probability.
+
+Optional embedding column (``embeddings=True``, or by default when ``tiergate[embeddings]`` is
+installed): the logit of a ridge logistic regression on the all-MiniLM-L6-v2 sentence embeddings
+(``tiergate.nlp.embed``), out-of-fold on the same inner folds, its ridge chosen by their
+log-loss (``EMB_L2_GRID``); the stacking ridge is then chosen with that column included.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, NgramLR, St
 
 C_GRID = (3.0, 10.0, 30.0)      # n-gram regression: 1 / ridge, chosen by inner CV log-loss
 L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV log-loss
+EMB_L2_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)   # embedding regression ridge (inner CV)
+EMB_ITERS = 100
 TEXTCAT_NGRAM = 1               # the n-gram regression carries the bigrams
 
 _YOU = re.compile(r"\byou(?:r|'re|rs)?\b", re.I)
@@ -102,17 +109,57 @@ class Stacked:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def use_embeddings(embeddings: bool | None) -> bool:
+    """None: on when the embeddings extra is installed; True: required (raises
+    ``EmbeddingsUnavailable`` when missing); False: off."""
+    from tiergate.nlp import embed
+
+    if embeddings is None:
+        return embed.available()
+    if embeddings:
+        embed.require()
+    return bool(embeddings)
+
+
+def embedding_column(E: np.ndarray, y: np.ndarray, folds, grid: Sequence[float] = EMB_L2_GRID
+                     ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Out-of-fold logit of a ridge logistic regression on the embeddings ``E`` (``folds``),
+    ridge chosen by out-of-fold log-loss; returns (oof logits, weights fit on all rows, info)."""
+    oof = {l2: np.zeros(len(y)) for l2 in grid}
+    for fold in folds:
+        m = np.ones(len(y), bool)
+        m[fold] = False
+        for l2 in grid:
+            w = fit_logistic(E[m], y[m], l2=l2, iters=EMB_ITERS)
+            oof[l2][fold] = E[fold] @ w[:-1] + w[-1]
+    losses = {l2: log_loss(y, sigmoid(v)) for l2, v in oof.items()}
+    best = min(losses, key=losses.get)
+    w = fit_logistic(E, y, l2=best, iters=EMB_ITERS)
+    return oof[best], w, {"embedding_l2": best,
+                          "embedding_l2_logloss": {str(a): round(b, 4) for a, b in losses.items()},
+                          "oof_embedding_roc_auc": _auc(y, oof[best])}
+
+
 def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, seed: int = 0,
                 epochs: int = 8, rules=None, c_grid: Sequence[float] = C_GRID,
-                log: Callable[[str], None] = lambda s: None) -> Stacked:
-    """Textcat + n-gram regression, their out-of-fold outputs (k folds) stacked with the rule
-    signals by a ridge logistic regression; every hyper-parameter (n-gram C, stacking ridge)
-    is chosen by cross-validation on these rows only. Final parts are refit on all rows."""
+                log: Callable[[str], None] = lambda s: None, embeddings: bool | None = None,
+                embedded: np.ndarray | None = None) -> Stacked:
+    """Textcat + n-gram regression (+ the embedding regression when ``embeddings``, see
+    ``use_embeddings``), their out-of-fold outputs (k folds) stacked with the rule signals by a
+    ridge logistic regression; every hyper-parameter (n-gram C, embedding ridge, stacking
+    ridge) is chosen by cross-validation on these rows only. Final parts are refit on all rows.
+    ``embedded``: the texts' embeddings when already computed (else computed here)."""
     from tiergate.nlp.enrich import Enricher
     from tiergate.nlp.train import folds_for
 
     texts = [str(t or "") for t in texts]
     y = np.asarray(labels, bool)
+    with_emb = use_embeddings(embeddings)
+    if with_emb and embedded is None:
+        from tiergate.nlp import embed
+
+        log(f"  embedding {len(texts)} texts")
+        embedded = embed.embed(texts)
     rules = rules or Enricher(None)
     tags = sorted({t for e in rules.score_many([[t] for t in texts]) for t in e.tags})
     rows = hashed_rows(texts)
@@ -135,16 +182,24 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
     c_losses = {c: log_loss(y, sigmoid(v)) for c, v in lr_oof.items()}
     best_c = min(c_losses, key=c_losses.get)
     oof = model_features(texts, rules, tags, tc_oof, lr_oof[best_c])
+    emb_w, emb_info = None, {}
+    if with_emb:
+        E = np.asarray(embedded, dtype=float)
+        if E.shape[0] != len(texts):
+            raise ValueError(f"embedded: {E.shape[0]} rows for {len(texts)} texts")
+        emb_oof, emb_w, emb_info = embedding_column(E, y, folds)
+        oof = np.c_[oof, emb_oof]
     l2, l2_losses = choose_l2(oof, y, k, seed)
     weights = fit_logistic(oof, y, l2=l2)
     textcat = train_textcat(texts, names, epochs=epochs, seed=seed, ngram=TEXTCAT_NGRAM)
     ngram = NgramLR.fit((), y, C=best_c, rows=rows)
-    model = StackedClassifier(textcat, POSITIVE, {}, ngram, weights, tags)
+    model = StackedClassifier(textcat, POSITIVE, {}, ngram, weights, tags, embedding=emb_w)
     model._rules = rules
     info = {"ngram_C": best_c, "stack_l2": l2, "inner_folds": k,
             "ngram_C_logloss": {str(c): round(v, 4) for c, v in c_losses.items()},
             "stack_l2_logloss": {str(c): round(v, 4) for c, v in l2_losses.items()},
-            "oof_textcat_roc_auc": _auc(y, tc_oof), "oof_ngram_roc_auc": _auc(y, lr_oof[best_c])}
+            "oof_textcat_roc_auc": _auc(y, tc_oof), "oof_ngram_roc_auc": _auc(y, lr_oof[best_c]),
+            "embeddings": with_emb, **emb_info}
     return Stacked(model, oof, info)
 
 

