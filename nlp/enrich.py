@@ -75,7 +75,7 @@ class TextScore(NamedTuple):
     blame: int
     context: int
     second_person: bool
-    risks: tuple[tuple[str, str], ...]   # (tag, phrase) in text order, each (tag, lower phrase) once
+    risks: tuple[tuple[str, str], ...]   # (tag, phrase) in text order; (tag, lower phrase) once
     amounts: Mapping[str, float]
 
     @property
@@ -89,13 +89,14 @@ def load_default_keywords() -> dict[str, tuple[str, ...]]:
     return {tag: tuple(phrases) for tag, phrases in data.items()}
 
 
-def sentiment_label(sentiment: float, tags: Iterable[str] = ()) -> str:
+def sentiment_label(sentiment: float, tags: Iterable[str] | Mapping[str, Any] = ()) -> str:
     """negative / neutral / positive: lexicon score, with problem tags tipping a non-positive
     text to negative; irony ("thanks for nothing", "love how ...") is negative whatever the
     lexicon says, since its praise words are what make the score positive."""
-    tags = set(tags)
-    if sentiment <= NEGATIVE_AT or (tags & COMPLAINT_TAGS and sentiment < POSITIVE_AT) or \
-            "sarcasm" in tags:
+    if not isinstance(tags, (dict, set, frozenset)):
+        tags = set(tags)
+    if sentiment <= NEGATIVE_AT or (sentiment < POSITIVE_AT and not COMPLAINT_TAGS.isdisjoint(
+            tags)) or "sarcasm" in tags:
         return "negative"
     if sentiment >= POSITIVE_AT or (sentiment > 0.05 and not tags):
         return "positive"

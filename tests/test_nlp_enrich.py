@@ -316,3 +316,21 @@ def test_phrase_trie_matches_like_spacys_phrase_matcher():
         doc = nlp.make_doc(text)
         expected = sorted((nlp.vocab.strings[m], s, e) for m, s, e in reference(doc))
         assert sorted(signals.trie(doc)) == expected, text
+
+
+_AMOUNT_PIECES = ["refund", "refunded", "money back", "chargeback", "charge back", "discount",
+                  "off", "credit", "voucher", "compensation", "goodwill", "$", "usd", "USD", "eur",
+                  "euro", "dollars", "pound", "bucks", "k", "20", "250", "1,200", "1,2345",
+                  "12,345,678.9", ".5", "3.", ",", ".", " ", "  ", "\t", "\x1c", "_", "x", "of",
+                  "pay", "back", "re", "fund", "s", "-", "(", "'", " " * 10,
+                  "lorem ipsum dolor sit"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_AMOUNT_PIECES), max_size=20).map("".join))
+def test_compiled_amounts_equal_the_regular_expressions(text):
+    """ASCII text goes through the compiled amount finder; it must find exactly what the
+    regular-expression version (which serves all other text) finds, in the same order."""
+    from tiergate.nlp.amounts import _ASCII, _find_amounts
+
+    assert list(_ASCII(text.lower()).items()) == list(_find_amounts(text).items()), text
