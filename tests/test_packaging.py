@@ -24,9 +24,10 @@ def test_wheel_file_list(tmp_path: Path, repo_root: Path):
                    "tiergate/nlp/default_keywords.json",
                    "tiergate/plugin/analytics/templates/dashboard.html"):
         assert needed in names, needed
-    # the compiled signals scan, built for this interpreter
-    assert [n for n in names if n.startswith("tiergate/nlp/_signals.") and
-            n.endswith((".so", ".pyd"))], "the compiled scan is missing"
+    # the compiled modules (signals scan, ASCII amount finder), built for this interpreter
+    for module in ("_signals", "_amounts"):
+        assert [n for n in names if n.startswith(f"tiergate/nlp/{module}.") and
+                n.endswith((".so", ".pyd"))], f"the compiled {module} is missing"
     # the shipped manifest is the real file's content, not a dangling link
     with zipfile.ZipFile(wheel) as zf:
         shipped = json.loads(zf.read("tiergate/plugin/data/manifest.json"))
