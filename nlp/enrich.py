@@ -270,9 +270,9 @@ def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]
     risk_tags: list[RiskTag] = []
     first_of: dict[str, RiskTag] = {}
     for idx, score in zip(indices, scores):
-        for tag, phrase in score.risks:
-            risk = RiskTag(tag, phrase, idx)
-            risk_tags.append(risk)
+        comment_tags, comment_first, _ = _comment_risks(score.risks, idx)
+        risk_tags.extend(comment_tags)
+        for tag, risk in comment_first.items():
             first_of.setdefault(tag, risk)
     return tuple(risk_tags), first_of, _tag_reasons(first_of)
 
