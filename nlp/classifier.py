@@ -7,9 +7,11 @@ components, so ``spacy.load`` works offline) plus ``tiergate.json``:
 model (``"kind": "stacked"``) also has ``ngram.npz`` (the n-gram regression: the hash ids seen in
 training and their weights) and ``stack.npy`` (the weights of the regression over rule signals,
 textcat probability and n-gram logit, see ``tiergate.nlp.stack``). A stacked model trained with
-the embedding column also has ``embed.npy`` (the weights + bias of the regression on the
-all-MiniLM-L6-v2 embeddings, ``tiergate.nlp.embed``) and needs ``tiergate[embeddings]`` to load;
-folders without it load and predict as before. ``TextClassifier.load`` returns the right class;
+the embedding column also has ``embed.npz`` (the ridge regression on all-MiniLM-L6-v2's
+middle-layer features, ``EmbeddingRidge``, ``tiergate.nlp.embed``) and needs
+``tiergate[embeddings]`` to load; folders without it load and predict as before. A folder with
+the older ``embed.npy`` (a regression on the final sentence embedding) is refused with a
+``ConfigError`` that says to retrain. ``TextClassifier.load`` returns the right class;
 both answer ``predict_positive(texts)``.
 """
 from __future__ import annotations
@@ -19,17 +21,21 @@ import math
 import random
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from tiergate.plugin.core.errors import ConfigError
 
 META = "tiergate.json"
 POSITIVE = "ESCALATE"
 NEGATIVE = "OTHER"
 NGRAM_FILE = "ngram.npz"
 STACK_FILE = "stack.npy"
-EMBED_FILE = "embed.npy"
+EMBED_FILE = "embed.npz"
+OLD_EMBED_FILE = "embed.npy"    # the sentence-embedding column of tiergate <= 0.3 (retrain)
 
 
 def _config(exclusive: bool, ngram: int = 2) -> dict:
@@ -255,22 +261,58 @@ def subset_rows(rows, index: Sequence[int]):
     return np.r_[0, np.cumsum(lens)].astype(np.int64), ids[take], vals[take]
 
 
+# -- the embedding column ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EmbeddingRidge:
+    """Ridge regression of a 0/1 label on standardised encoder features (``embed.features``):
+    ``decision(F) = ((F - mean) / scale) @ w + b``. Saved as ``embed.npz``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w: np.ndarray
+    b: float
+
+    @classmethod
+    def fit_path(cls, F: np.ndarray, y, alphas: Sequence[float]) -> dict[float, "EmbeddingRidge"]:
+        """One fit per ridge ``alpha``, all from one SVD of the standardised rows."""
+        F = np.asarray(F, dtype=float)
+        t = np.asarray(y, dtype=float)
+        mean = F.mean(0)
+        scale = F.std(0) + 1e-6
+        u, sv, vt = np.linalg.svd((F - mean) / scale, full_matrices=False)
+        uy = u.T @ (t - t.mean())
+        return {a: cls(mean, scale, vt.T @ (sv / (sv * sv + a) * uy), float(t.mean()))
+                for a in alphas}
+
+    def decision(self, F: np.ndarray) -> np.ndarray:
+        return ((np.asarray(F, dtype=float) - self.mean) / self.scale) @ self.w + self.b
+
+    def save(self, path: Path) -> None:
+        np.savez(path, mean=self.mean, scale=self.scale, w=self.w, b=np.float64(self.b))
+
+    @classmethod
+    def load(cls, path: Path) -> "EmbeddingRidge":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(z["mean"], z["scale"], z["w"], float(z["b"]))
+
+
 # -- the stacked model `tiergate train` saves ---------------------------------------------------
 
 class StackedClassifier(TextClassifier):
     """``tiergate train``'s model: a logistic regression (``stack.npy``) over the rule signals of
     the out-of-the-box enricher (default keywords, built inside the model), the textcat's
     probability, the n-gram regression's logit (``ngram.npz``) and, when ``embedding`` is set,
-    the logit of the regression on the sentence embeddings (``embed.npy``: weights, bias). Same
-    interface as ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
+    the output of the ridge regression on the encoder features (``embed.npz``). Same interface
+    as ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
 
     def __init__(self, nlp, positive: str, meta: dict, ngram: NgramLR, weights, tags,
-                 embedding=None):
+                 embedding: EmbeddingRidge | None = None):
         super().__init__(nlp, positive, meta)
         self.ngram = ngram
         self.weights = np.asarray(weights, dtype=float)
         self.tags = list(tags)
-        self.embedding = None if embedding is None else np.asarray(embedding, dtype=float)
+        self.embedding = embedding
         self._rules = None
 
     def rules(self):
@@ -289,8 +331,7 @@ class StackedClassifier(TextClassifier):
         if self.embedding is not None:
             from tiergate.nlp import embed
 
-            E = embed.embed(texts).astype(float)
-            x = np.c_[x, E @ self.embedding[:-1] + self.embedding[-1]]
+            x = np.c_[x, self.embedding.decision(embed.features(texts))]
         return x
 
     def predict_positive(self, texts: Sequence[str]) -> list[float]:
@@ -309,17 +350,23 @@ class StackedClassifier(TextClassifier):
         if self.embedding is not None:
             from tiergate.nlp import embed
 
-            meta = {"embedding_model": embed.MODEL_NAME, **meta}
+            meta = {"embedding_model": embed.MODEL_NAME,
+                    "embedding_layers": list(embed.FEATURE_LAYERS), **meta}
         super().save(path, kind="stacked", tags=self.tags, **meta)
         self.ngram.save(path / NGRAM_FILE)
         np.save(path / STACK_FILE, self.weights)
+        for old in (OLD_EMBED_FILE, EMBED_FILE):    # an older model saved into the same folder
+            if (path / old).exists():
+                (path / old).unlink()
         if self.embedding is not None:
-            np.save(path / EMBED_FILE, self.embedding)
-        elif (path / EMBED_FILE).exists():
-            (path / EMBED_FILE).unlink()          # an older model saved into the same folder
+            self.embedding.save(path / EMBED_FILE)
 
     @classmethod
     def from_folder(cls, nlp, positive: str, meta: dict, path: Path) -> "StackedClassifier":
+        if (path / OLD_EMBED_FILE).exists():
+            raise ConfigError(
+                f"{path}: {OLD_EMBED_FILE} is the sentence-embedding column of an older tiergate; "
+                "retrain the model with `tiergate train`")
         embedding = None
         if (path / EMBED_FILE).exists():
             from tiergate.nlp import embed
@@ -329,6 +376,11 @@ class StackedClassifier(TextClassifier):
             except embed.EmbeddingsUnavailable as exc:
                 raise embed.EmbeddingsUnavailable(
                     f"{path}: this model uses sentence embeddings ({EMBED_FILE}); {exc}") from None
-            embedding = np.load(path / EMBED_FILE)
+            embedding = EmbeddingRidge.load(path / EMBED_FILE)
+            layers = tuple(meta.get("embedding_layers", ()))
+            if layers != embed.FEATURE_LAYERS:
+                raise ConfigError(
+                    f"{path}: embedding_layers {list(layers)} in {META}; this tiergate reads "
+                    f"{list(embed.FEATURE_LAYERS)}; retrain the model with `tiergate train`")
         return cls(nlp, positive, meta, NgramLR.load(path / NGRAM_FILE),
                    np.load(path / STACK_FILE), meta.get("tags", []), embedding)

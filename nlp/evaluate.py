@@ -224,8 +224,8 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
                 from tiergate.nlp import embed
 
                 t0 = time.perf_counter()
-                embed.embed([r["text"] for r in comp])   # all at once; kept in embed's cache
-                emb_tr = embed.embed(tr_texts)           # (so predictions reuse the vectors)
+                embed.features([r["text"] for r in comp])   # all at once; kept in embed's cache
+                emb_tr = embed.features(tr_texts)           # (so predictions reuse the vectors)
                 log(f"embeddings: on ({len(comp)} texts in {time.perf_counter() - t0:.1f} s)")
             fit_c = stack.fit_stacked(tr_texts, [r["complaint"] for r in train_c], rules=rules,
                                       embeddings=embeddings, embedded=emb_tr)

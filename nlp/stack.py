@@ -10,9 +10,10 @@ out-of-fold (k-fold inside the training rows) when the regression is fit, so it 
 to trust an over-fitted in-sample probability.
 
 Optional embedding column (``embeddings=True``, or by default when ``tiergate[embeddings]`` is
-installed): the logit of a ridge logistic regression on the all-MiniLM-L6-v2 sentence embeddings
-(``tiergate.nlp.embed``), out-of-fold on the same inner folds, its ridge chosen by their
-log-loss (``EMB_L2_GRID``); the stacking ridge is then chosen with that column included.
+installed): a ridge regression on all-MiniLM-L6-v2's middle-layer features
+(``tiergate.nlp.embed.features``, standardised), out-of-fold on the same inner folds, its ridge
+chosen by their squared error (``EMB_ALPHA_GRID``); the stacking ridge is then chosen with that
+column included.
 """
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, NgramLR, StackedClassifier,
-                                     TextClassifier, sigmoid, hashed_rows, subset_rows,
-                                     train_textcat)
+from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, EmbeddingRidge, NgramLR,
+                                     StackedClassifier, TextClassifier, sigmoid, hashed_rows,
+                                     subset_rows, train_textcat)
 
 C_GRID = (3.0, 10.0, 30.0)      # n-gram regression: 1 / ridge, chosen by inner CV log-loss
 L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV log-loss
-EMB_L2_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)   # embedding regression ridge (inner CV)
-EMB_ITERS = 100
+# embedding column: ridge of the regression on the standardised encoder features (inner CV)
+EMB_ALPHA_GRID = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 TEXTCAT_NGRAM = 1               # the n-gram regression carries the bigrams
 
 _YOU = re.compile(r"\byou(?:r|'re|rs)?\b", re.I)
@@ -121,23 +122,25 @@ def use_embeddings(embeddings: bool | None) -> bool:
     return bool(embeddings)
 
 
-def embedding_column(E: np.ndarray, y: np.ndarray, folds, grid: Sequence[float] = EMB_L2_GRID
-                     ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Out-of-fold logit of a ridge logistic regression on the embeddings ``E`` (``folds``),
-    ridge chosen by out-of-fold log-loss; returns (oof logits, weights fit on all rows, info)."""
-    oof = {l2: np.zeros(len(y)) for l2 in grid}
+def embedding_column(F: np.ndarray, y: np.ndarray, folds,
+                     grid: Sequence[float] = EMB_ALPHA_GRID
+                     ) -> tuple[np.ndarray, EmbeddingRidge, dict]:
+    """Out-of-fold output of a ridge regression on the encoder features ``F`` (``folds``),
+    ridge chosen by out-of-fold squared error; returns (oof column, the regression fit on all
+    rows, info)."""
+    oof = {a: np.zeros(len(y)) for a in grid}
     for fold in folds:
         m = np.ones(len(y), bool)
         m[fold] = False
-        for l2 in grid:
-            w = fit_logistic(E[m], y[m], l2=l2, iters=EMB_ITERS)
-            oof[l2][fold] = E[fold] @ w[:-1] + w[-1]
-    losses = {l2: log_loss(y, sigmoid(v)) for l2, v in oof.items()}
-    best = min(losses, key=losses.get)
-    w = fit_logistic(E, y, l2=best, iters=EMB_ITERS)
-    return oof[best], w, {"embedding_l2": best,
-                          "embedding_l2_logloss": {str(a): round(b, 4) for a, b in losses.items()},
-                          "oof_embedding_roc_auc": _auc(y, oof[best])}
+        for a, reg in EmbeddingRidge.fit_path(F[m], y[m], grid).items():
+            oof[a][fold] = reg.decision(F[fold])
+    t = np.asarray(y, float)
+    errors = {a: float(np.mean((v - t) ** 2)) for a, v in oof.items()}
+    best = min(errors, key=errors.get)
+    return oof[best], EmbeddingRidge.fit_path(F, y, (best,))[best], {
+        "embedding_alpha": best,
+        "embedding_alpha_mse": {str(a): round(b, 5) for a, b in errors.items()},
+        "oof_embedding_roc_auc": _auc(y, oof[best])}
 
 
 def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, seed: int = 0,
@@ -148,7 +151,8 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
     ``use_embeddings``), their out-of-fold outputs (k folds) stacked with the rule signals by a
     ridge logistic regression; every hyper-parameter (n-gram C, embedding ridge, stacking
     ridge) is chosen by cross-validation on these rows only. Final parts are refit on all rows.
-    ``embedded``: the texts' embeddings when already computed (else computed here)."""
+    ``embedded``: the texts' encoder features (``embed.features``) when already computed (else
+    computed here)."""
     from tiergate.nlp.enrich import Enricher
     from tiergate.nlp.train import folds_for
 
@@ -159,7 +163,7 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
         from tiergate.nlp import embed
 
         log(f"  embedding {len(texts)} texts")
-        embedded = embed.embed(texts)
+        embedded = embed.features(texts)
     rules = rules or Enricher(None)
     tags = sorted({t for e in rules.score_many([[t] for t in texts]) for t in e.tags})
     rows = hashed_rows(texts)
@@ -184,10 +188,10 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
     oof = model_features(texts, rules, tags, tc_oof, lr_oof[best_c])
     emb_w, emb_info = None, {}
     if with_emb:
-        E = np.asarray(embedded, dtype=float)
-        if E.shape[0] != len(texts):
-            raise ValueError(f"embedded: {E.shape[0]} rows for {len(texts)} texts")
-        emb_oof, emb_w, emb_info = embedding_column(E, y, folds)
+        F = np.asarray(embedded, dtype=float)
+        if F.shape[0] != len(texts):
+            raise ValueError(f"embedded: {F.shape[0]} rows for {len(texts)} texts")
+        emb_oof, emb_w, emb_info = embedding_column(F, y, folds)
         oof = np.c_[oof, emb_oof]
     l2, l2_losses = choose_l2(oof, y, k, seed)
     weights = fit_logistic(oof, y, l2=l2)

@@ -79,7 +79,7 @@ def cross_validate(texts: Sequence[str], labels: Sequence[bool], *, k: int = 5, 
     if embeddings and embedded is None:
         from tiergate.nlp import embed
 
-        embedded = embed.embed(texts)
+        embedded = embed.features(texts)
     probs = [0.0] * len(texts)
     tc_probs = [0.0] * len(texts)
     for n, fold in enumerate(folds_for(labels, k, seed)):
@@ -122,7 +122,7 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     embedded = None
     if embeddings:
         t0 = time.perf_counter()
-        embedded = embed.embed(texts)
+        embedded = embed.features(texts)
         log(f"embeddings: on ({embed.MODEL_NAME}; {len(texts)} texts embedded in "
             f"{time.perf_counter() - t0:.1f} s)")
     else:

@@ -119,7 +119,7 @@ def test_train_embedding_switch(tmp_path, flag, column):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
     assert report["embeddings"] is column
-    assert (out / "embed.npy").exists() is column
+    assert (out / "embed.npz").exists() is column
 
 
 def test_train_bad_history_line(tmp_path):

@@ -1,4 +1,5 @@
-"""The numpy all-MiniLM-L6-v2 encoder and the stacked model's optional embedding column.
+"""The numpy all-MiniLM-L6-v2 encoder (sentence embeddings, middle-layer features) and the
+stacked model's optional embedding column.
 
 Needs ``tiergate[embeddings]`` (part of the ``test`` extra); the model-folder tests without
 embeddings run either way.
@@ -14,7 +15,9 @@ import numpy as np
 import pytest
 
 from tiergate.nlp import embed, stack
-from tiergate.nlp.classifier import EMBED_FILE, META, StackedClassifier, TextClassifier
+from tiergate.nlp.classifier import (EMBED_FILE, META, OLD_EMBED_FILE, EmbeddingRidge,
+                                     StackedClassifier, TextClassifier)
+from tiergate.plugin.core.errors import ConfigError
 
 needs_extra = pytest.mark.skipif(not embed.available(),
                                  reason=f"embeddings extra missing: {embed.INSTALL}")
@@ -43,6 +46,37 @@ def test_embeddings_shape_norm_and_determinism():
     again = enc.embed(texts[::-1], batch_size=1)[::-1]
     assert np.allclose(again, vecs, atol=1e-5)
     assert np.allclose(enc.embed(texts[:1])[0], vecs[0], atol=1e-5)
+
+
+@needs_extra
+def test_layer_features_shape_and_determinism():
+    texts = ["I was charged twice", "How do I add a user?", "", "long " * 600]
+    feats = embed.features(texts)
+    assert feats.shape == (4, embed.FEATURE_DIM) == (4, 3 * embed.DIM)
+    assert feats.dtype == np.float32 and np.isfinite(feats).all()
+    again = embed.encoder().layer_features(texts[::-1], batch_size=1)[::-1]   # no cache
+    assert np.allclose(again, feats, atol=1e-5)
+    # three different layers, none of them the (normalised, last-layer) sentence embedding
+    blocks = feats[0].reshape(len(embed.FEATURE_LAYERS), embed.DIM)
+    assert not np.allclose(blocks[0], blocks[1], atol=1e-2)
+    assert not np.allclose(blocks[1], blocks[2], atol=1e-2)
+    sentence = embed.embed(texts[:1])[0]
+    for b in blocks:
+        assert float(b @ sentence / np.linalg.norm(b)) < 0.999
+
+
+def test_embedding_ridge_is_the_closed_form_ridge_solution():
+    rng = np.random.default_rng(3)
+    F = rng.normal(size=(60, 8)) * rng.uniform(0.1, 5.0, size=8) + rng.normal(size=8)
+    y = (F[:, 0] + rng.normal(size=60) > 0).astype(float)
+    fits = EmbeddingRidge.fit_path(F, y, (0.5, 50.0))
+    for alpha, reg in fits.items():
+        Z = (F - F.mean(0)) / (F.std(0) + 1e-6)
+        w = np.linalg.solve(Z.T @ Z + alpha * np.eye(8), Z.T @ (y - y.mean()))
+        assert np.allclose(reg.w, w, atol=1e-9)
+        assert np.allclose(reg.decision(F), Z @ w + y.mean(), atol=1e-9)
+    # more ridge, smaller weights
+    assert np.linalg.norm(fits[50.0].w) < np.linalg.norm(fits[0.5].w)
 
 
 @needs_extra
@@ -102,10 +136,10 @@ def without_embeddings():
 def test_stacked_model_with_embedding_column_saves_loads_predicts(with_embeddings,
                                                                   without_embeddings, tmp_path):
     fit = with_embeddings
-    assert fit.info["embeddings"] is True and fit.info["embedding_l2"] in stack.EMB_L2_GRID
+    assert fit.info["embeddings"] is True and fit.info["embedding_alpha"] in stack.EMB_ALPHA_GRID
     assert fit.oof.shape[1] == without_embeddings.oof.shape[1] + 1
     model = fit.model
-    assert model.embedding.shape == (embed.DIM + 1,)
+    assert model.embedding.w.shape == model.embedding.mean.shape == (embed.FEATURE_DIM,)
     assert len(model.weights) == fit.oof.shape[1] + 1
     before = model.predict_positive(PROBE)
     assert before[0] > 0.5 > before[1]
@@ -113,9 +147,12 @@ def test_stacked_model_with_embedding_column_saves_loads_predicts(with_embedding
     assert (tmp_path / "m" / EMBED_FILE).is_file()
     meta = json.loads((tmp_path / "m" / META).read_text())
     assert meta["kind"] == "stacked" and meta["embedding_model"] == embed.MODEL_NAME
+    assert meta["embedding_layers"] == list(embed.FEATURE_LAYERS)
     loaded = TextClassifier.load(tmp_path / "m")
     assert isinstance(loaded, StackedClassifier)
-    assert np.array_equal(loaded.embedding, model.embedding)
+    assert loaded.embedding.b == model.embedding.b
+    for part in ("mean", "scale", "w"):
+        assert np.array_equal(getattr(loaded.embedding, part), getattr(model.embedding, part))
     # identical up to the n-gram weights' float32 storage
     assert np.allclose(loaded.predict_positive(PROBE), before, rtol=1e-7, atol=1e-9)
     assert np.allclose(loaded.features(PROBE), model.features(PROBE), rtol=1e-7, atol=1e-7)
@@ -123,7 +160,7 @@ def test_stacked_model_with_embedding_column_saves_loads_predicts(with_embedding
 
 def test_model_folder_without_embeddings_still_loads(without_embeddings, tmp_path):
     fit = without_embeddings
-    assert fit.info["embeddings"] is False and "embedding_l2" not in fit.info
+    assert fit.info["embeddings"] is False and "embedding_alpha" not in fit.info
     model = fit.model
     assert model.embedding is None
     before = model.predict_positive(PROBE)
@@ -151,8 +188,32 @@ def test_embedding_model_needs_the_extra_to_load(with_embeddings, tmp_path):
         try:
             TextClassifier.load({str(tmp_path / "m")!r})
         except embed.EmbeddingsUnavailable as exc:
-            assert "embed.npy" in str(exc) and "tiergate[embeddings]" in str(exc), str(exc)
+            assert "embed.npz" in str(exc) and "tiergate[embeddings]" in str(exc), str(exc)
             print("ok")
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+@needs_extra
+def test_folders_from_another_embedding_column_are_refused_with_retrain(with_embeddings,
+                                                                        tmp_path):
+    old = tmp_path / "old"
+    with_embeddings.model.save(old)
+    (old / EMBED_FILE).unlink()
+    np.save(old / OLD_EMBED_FILE, np.zeros(embed.DIM + 1))     # tiergate <= 0.3's column
+    with pytest.raises(ConfigError, match="retrain") as exc:
+        TextClassifier.load(old)
+    assert OLD_EMBED_FILE in str(exc.value)
+
+    other = tmp_path / "other"
+    with_embeddings.model.save(other)
+    meta = json.loads((other / META).read_text())
+    meta["embedding_layers"] = [1, 2]
+    (other / META).write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"embedding_layers \[1, 2\].*retrain"):
+        TextClassifier.load(other)
+    # saving a new model over the old folder replaces the stale column file
+    with_embeddings.model.save(old)
+    assert not (old / OLD_EMBED_FILE).exists() and (old / EMBED_FILE).exists()
+    assert isinstance(TextClassifier.load(old), StackedClassifier)
