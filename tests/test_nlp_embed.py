@@ -65,6 +65,20 @@ def test_layer_features_shape_and_determinism():
         assert float(b @ sentence / np.linalg.norm(b)) < 0.999
 
 
+def test_gelu_matches_the_exact_erf_gelu_and_works_in_place():
+    import math
+
+    from tiergate.nlp.embed import _gelu
+
+    x = np.linspace(-9, 9, 40_001, dtype=np.float32)
+    exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(float)])
+    buf = x.copy()
+    out = _gelu(buf)
+    assert out is buf                                  # overwrites its input
+    assert np.abs(out - exact).max() < 5e-7
+    assert out.dtype == np.float32 and out[x < -6].max() <= 0 and np.all(out[x > 0] > 0)
+
+
 def test_embedding_ridge_is_the_closed_form_ridge_solution():
     rng = np.random.default_rng(3)
     F = rng.normal(size=(60, 8)) * rng.uniform(0.1, 5.0, size=8) + rng.normal(size=8)
