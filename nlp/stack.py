@@ -72,10 +72,12 @@ def predict_logistic(w: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def model_features(texts: Sequence[str], rules, tags: Sequence[str], textcat_probs,
-                   ngram_logits) -> np.ndarray:
+                   ngram_logits, enrichments=None) -> np.ndarray:
     """Stacking features of ``StackedClassifier``: rule signals (``rules`` = an Enricher without
-    a model) + textcat probability + n-gram regression logit."""
-    enrichments = rules.score_many([[t] for t in texts])
+    a model; ``enrichments``: its results for ``texts`` when already scored) + textcat
+    probability + n-gram regression logit."""
+    if enrichments is None:
+        enrichments = rules.score_many([[t] for t in texts])
     return np.c_[rule_features(texts, enrichments, tags), np.asarray(textcat_probs, float),
                  np.asarray(ngram_logits, float)]
 
@@ -165,7 +167,8 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
         log(f"  embedding {len(texts)} texts")
         embedded = embed.features(texts)
     rules = rules or Enricher(None)
-    tags = sorted({t for e in rules.score_many([[t] for t in texts]) for t in e.tags})
+    enrichments = rules.score_many([[t] for t in texts])
+    tags = sorted({t for e in enrichments for t in e.tags})
     rows = hashed_rows(texts)
     k = max(2, min(k, int(y.sum()), int((~y).sum())))
     folds = [np.asarray(f, dtype=np.int64) for f in folds_for(list(y), k, seed)]
@@ -185,7 +188,7 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
             lr_oof[c][fold] = NgramLR.fit((), y[idx], C=c, rows=tr_rows).decision(rows=te_rows)
     c_losses = {c: log_loss(y, sigmoid(v)) for c, v in lr_oof.items()}
     best_c = min(c_losses, key=c_losses.get)
-    oof = model_features(texts, rules, tags, tc_oof, lr_oof[best_c])
+    oof = model_features(texts, rules, tags, tc_oof, lr_oof[best_c], enrichments)
     emb_w, emb_info = None, {}
     if with_emb:
         F = np.asarray(embedded, dtype=float)

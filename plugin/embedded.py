@@ -53,6 +53,7 @@ class EmbeddedRedis:
     process: subprocess.Popen
     port: int
     workdir: str
+    own_workdir: bool = True          # a temporary folder, removed by ``stop()``
 
     @property
     def url(self) -> str:
@@ -66,12 +67,17 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         stop_process(self.process, timeout=5)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_redis(port: int | None = None, *, appendonly: bool = False) -> EmbeddedRedis:
+def start_redis(port: int | None = None, *, appendonly: bool = False,
+                workdir: str | None = None) -> EmbeddedRedis:
+    """``appendonly``: AOF with fsync on every write; ``workdir``: the server's folder (AOF and
+    log), kept by ``stop()`` so a restart on it finds the data (default: a temporary one)."""
     port = port or free_port()
-    workdir = tempfile.mkdtemp(prefix="tiergate-redis-")
+    own = workdir is None
+    workdir = tempfile.mkdtemp(prefix="tiergate-redis-") if own else str(workdir)
     args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "yes" if appendonly else "no", "--dir", workdir,
             "--protected-mode", "no", "--loglevel", "warning", "--logfile", os.path.join(workdir, "redis.log")]
@@ -85,7 +91,7 @@ def start_redis(port: int | None = None, *, appendonly: bool = False) -> Embedde
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
-                    return EmbeddedRedis(proc, port, workdir)
+                    return EmbeddedRedis(proc, port, workdir, own)
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {proc.returncode}")

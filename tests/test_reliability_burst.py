@@ -3,9 +3,6 @@ restart. Real Redis (a private one per outage test), real RQ, the local Zendesk 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,7 +16,7 @@ from rq.registry import ScheduledJobRegistry
 from fixtures_stack import build_stack, wait_until
 from tiergate.jobs import batching, state
 from tiergate.jobs.process import process_ticket
-from tiergate.plugin.embedded import free_port, redis_server_binary
+from tiergate.plugin.embedded import start_redis
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -109,39 +106,10 @@ def test_a_parked_ticket_keeps_one_writer(zendesk_stack, monkeypatch):
     assert len(tiergate_notes(stack.connector().fetch_ticket(tid))) == 1
 
 
-class PrivateRedis:
-    """A redis-server with AOF (appendfsync always) in a directory this test owns."""
-
-    def __init__(self, workdir: Path):
-        self.port, self.dir, self.proc = free_port(), workdir, None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen([redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                                      "--dir", str(self.dir), "--loglevel", "warning"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self._ping(), timeout=10)
-        return self
-
-    def _ping(self) -> bool:
-        try:
-            return Redis(port=self.port, socket_connect_timeout=0.2).ping()
-        except Exception:  # noqa: BLE001
-            return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-
-
 def test_workers_reconnect_after_redis_restarts_and_queued_work_survives(tmp_path):
     (tmp_path / "redis").mkdir()
-    server = PrivateRedis(tmp_path / "redis").start()
+    aof = dict(appendonly=True, workdir=str(tmp_path / "redis"))       # kept across the restart
+    server = start_redis(**aof)
     stack, close = build_stack("zendesk", server.url, tmp_path)
     worker = WorkerProc(worker_env(stack.settings), "outage", str(tmp_path / "worker.log")).start()
     try:
@@ -153,7 +121,7 @@ def test_workers_reconnect_after_redis_restarts_and_queued_work_survives(tmp_pat
         assert answer.status_code == 503 and answer.headers.get("Retry-After")
         time.sleep(3)                                                    # the worker meets the outage
         assert worker.proc.poll() is None, "the worker process survives the outage"
-        server.start()                                                   # same port, same AOF
+        server = start_redis(server.port, **aof)                          # same port, same AOF
         assert Redis.from_url(server.url).exists(f"tg:fired:zendesk:{first}"), "AOF kept the state"
         second = stack.desk.import_example(ticket_from_template(BY_ID["demo-legal"], 2), datetime.now(timezone.utc))
         wait_until(lambda: tiergate_notes(stack.connector().fetch_ticket(second)), timeout=90, interval=0.5)
