@@ -295,14 +295,16 @@ def _stacked_rows(fit_c, fit_r, train_c, test_c, te_texts) -> list[Row]:
     def columns(fit_c_x, fit_r_x):
         # complaint model: rule signals, textcat, n-gram; Severity model: textcat, n-gram;
         # then the embedding logits (complaint, Severity) when present
-        wc, wr = len(fit_c.model.tags) + 9, len(fit_r.model.tags) + 9
+        base = len(stack.RULE_SIGNALS)
+        wc, wr = len(fit_c.model.tags) + base, len(fit_r.model.tags) + base
         return np.c_[fit_c_x[:, :wc + 2], fit_r_x[:, wr:wr + 2], fit_c_x[:, wc + 2:],
                      fit_r_x[:, wr + 2:]]
 
     x_tr = columns(fit_c.oof, fit_r.oof)
     x_te = columns(fit_c.model.features(te_texts), fit_r.model.features(te_texts))
     n_emb = sum(f.model.embedding is not None for f in (fit_c, fit_r))
-    assert x_tr.shape[1] == len(fit_c.model.tags) + 9 + 4 + n_emb == x_te.shape[1]
+    width = len(fit_c.model.tags) + len(stack.RULE_SIGNALS) + 4 + n_emb
+    assert x_tr.shape[1] == width == x_te.shape[1]
     out = []
     for task, key in (("risk", "risk"), ("complaint", "complaint")):
         y_tr = [r[key] for r in train_c]

@@ -37,7 +37,12 @@ _YOU = re.compile(r"\byou(?:r|'re|rs)?\b", re.I)
 _URL = re.compile(r"https?://", re.I)
 
 
+RULE_SIGNALS = ("attention", "sentiment", "negative_sentiment", "complaint", "second_person",
+                "question", "exclaim", "url", "mentions")   # then one 0/1 per tag
+
+
 def rule_features(texts: Sequence[str], enrichments, tags: Sequence[str]) -> np.ndarray:
+    """One row per text: ``RULE_SIGNALS``, then one 0/1 per tag of ``tags``."""
     rows = []
     for text, e in zip(texts, enrichments):
         f = [e.attention_score / 100.0, e.sentiment, min(e.sentiment, 0.0), float(e.complaint),
