@@ -16,11 +16,11 @@ from __future__ import annotations
 import resource
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_nlp import _best_interleaved, make_tickets  # noqa: E402
+from bench_nlp import _best_interleaved, as_tickets, make_tickets  # noqa: E402
 
 
 def _label(text: str) -> bool:
@@ -30,19 +30,13 @@ def _label(text: str) -> bool:
 def run(quick: bool = False) -> list[dict]:
     from tiergate.nlp import embed, stack
     from tiergate.nlp.enrich import Enricher
-    from tiergate.plugin.core.model import Comment, Ticket
 
     n_train, n_each, n_batch = (200, 100, 400) if quick else (600, 300, 1500)
     rounds = 2 if quick else 3
     train = make_tickets(n_train, seed=11)
     texts = make_tickets(n_batch, seed=12)
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    tickets = [Ticket(id=i, subject="", description=t, status="open", priority=None, type=None,
-                      group_id=None, assignee_id=None, requester_id=1, organization_id=None,
-                      tags=(), channel="web", created_at=now - timedelta(hours=3), updated_at=now,
-                      comments=(Comment(id=i, author_id=1, author_role="end-user", body=t,
-                                        public=True, created_at=now - timedelta(hours=3)),))
-               for i, t in enumerate(texts[:n_each])]
+    tickets = as_tickets(texts[:n_each], now)
     variants = {"rules": Enricher(None)}
     with tempfile.TemporaryDirectory(prefix="tiergate-bench-model-") as tmp:
         for name, emb in (("model", False), ("model+embeddings", True)):

@@ -35,7 +35,7 @@ NEGATIVE = "OTHER"
 NGRAM_FILE = "ngram.npz"
 STACK_FILE = "stack.npy"
 EMBED_FILE = "embed.npz"
-OLD_EMBED_FILE = "embed.npy"    # the sentence-embedding column of tiergate <= 0.3 (retrain)
+OLD_EMBED_FILE = "embed.npy"    # the earlier sentence-embedding column (refused: retrain)
 
 
 def _config(exclusive: bool, ngram: int = 2) -> dict:

@@ -287,14 +287,14 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
 def _stacked_rows(fit_c, fit_r, train_c, test_c, te_texts) -> list[Row]:
     """``STACKED``: one ridge logistic regression over the out-of-fold outputs of both stacked
     models (complaint label and Severity >= 3: rule signals, textcat probabilities, n-gram
-    logits, and both embedding-regression logits when the models have them), fit on the 70 %
+    logits, and both embedding-regression outputs when the models have them), fit on the 70 %
     split (ridge chosen by CV there), scored on the 30 %. Its probability is the ranker
     directly, not the attention score."""
     from tiergate.nlp import stack
 
     def columns(fit_c_x, fit_r_x):
         # complaint model: rule signals, textcat, n-gram; Severity model: textcat, n-gram;
-        # then the embedding logits (complaint, Severity) when present
+        # then the embedding columns (complaint, Severity) when present
         base = len(stack.RULE_SIGNALS)
         wc, wr = len(fit_c.model.tags) + base, len(fit_r.model.tags) + base
         return np.c_[fit_c_x[:, :wc + 2], fit_r_x[:, wr:wr + 2], fit_c_x[:, wc + 2:],
