@@ -6,9 +6,10 @@ next to the rules alone in the same process: the per-ticket worker path and the 
 
 ``run(quick)`` returns rows ``{name, value, unit, baseline, ratio}`` for ``bench/run.py``; the
 baseline is the rules-only enricher on the same tickets, ratio = its time / the model's time
-(1.0 = free). Two small stacked models are trained first on generated tickets (the texts of
-``bench_nlp.make_tickets``, labelled by whether they ask for a manager or a refund); their quality
-is not the point. Every round clears the enricher's and the encoder's text caches, and timings
+(1.0 = free). Three small models are trained first on generated tickets (the texts of
+``bench_nlp.make_tickets``, labelled by whether they ask for a manager or a refund): a stacked
+model with and without the embedding column, and a two-step ladder (graded labels: refund 1,
+manager 2) without it; their quality is not the point. Every round clears the enricher's and the encoder's text caches, and timings
 are the best of interleaved rounds (the machine is shared).
 """
 from __future__ import annotations
@@ -23,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nlp import _best_interleaved, as_tickets, make_tickets  # noqa: E402
 
 
-def _label(text: str) -> bool:
-    return "manager" in text or "refund" in text
+def _level(text: str) -> int:
+    return 2 if "manager" in text else 1 if "refund" in text else 0
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -39,11 +40,13 @@ def run(quick: bool = False) -> list[dict]:
     tickets = as_tickets(texts[:n_each], now)
     variants = {"rules": Enricher(None)}
     with tempfile.TemporaryDirectory(prefix="tiergate-bench-model-") as tmp:
-        for name, emb in (("model", False), ("model+embeddings", True)):
+        for name, emb, graded in (("model", False, False), ("ladder", False, True),
+                                  ("model+embeddings", True, False)):
             if emb and not embed.available():
                 continue
-            fit = stack.fit_stacked(train, [_label(t) for t in train], epochs=2,
-                                    embeddings=emb, rules=variants["rules"])
+            levels = [_level(t) if graded else min(_level(t), 1) for t in train]
+            fit = stack.fit_ladder(train, levels, epochs=2, embeddings=emb,
+                                   rules=variants["rules"])
             fit.model.save(Path(tmp) / name)
             variants[name] = Enricher(None, model_path=str(Path(tmp) / name))
 

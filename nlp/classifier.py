@@ -11,8 +11,10 @@ the embedding column also has ``embed.npz`` (the ridge regression on all-MiniLM-
 middle-layer features, ``EmbeddingRidge``, ``tiergate.nlp.embed``) and needs
 ``tiergate[embeddings]`` to load; folders without it load and predict as before. A folder with
 the older ``embed.npy`` (a regression on the final sentence embedding) is refused with a
-``ConfigError`` that says to retrain. ``TextClassifier.load`` returns the right class;
-both answer ``predict_positive(texts)``.
+``ConfigError`` that says to retrain. A model trained on graded history (``"kind": "ladder"``)
+is a folder of stacked models, one per level threshold (``level1/``, ``level2/``, ...), plus
+``ladder.npy`` (the regression over all of their outputs, see ``LadderClassifier``).
+``TextClassifier.load`` returns the right class; all answer ``predict_positive(texts)``.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ POSITIVE = "ESCALATE"
 NEGATIVE = "OTHER"
 NGRAM_FILE = "ngram.npz"
 STACK_FILE = "stack.npy"
+LADDER_FILE = "ladder.npy"
 EMBED_FILE = "embed.npz"
 OLD_EMBED_FILE = "embed.npy"    # the earlier sentence-embedding column (refused: retrain)
 
@@ -87,6 +90,8 @@ class TextClassifier:
         meta = {}
         if (path / META).exists():
             meta = json.loads((path / META).read_text(encoding="utf-8"))
+        if meta.get("kind") == "ladder":
+            return LadderClassifier.from_folder(meta, path)
         nlp = spacy.load(path)
         if meta.get("kind") == "stacked":
             return StackedClassifier.from_folder(nlp, meta.get("positive_label", POSITIVE),
@@ -384,3 +389,71 @@ class StackedClassifier(TextClassifier):
                     f"{list(embed.FEATURE_LAYERS)}; retrain the model with `tiergate train`")
         return cls(nlp, positive, meta, NgramLR.load(path / NGRAM_FILE),
                    np.load(path / STACK_FILE), meta.get("tags", []), embedding)
+
+
+class LadderClassifier:
+    """A model of graded history (``tiergate train`` with ``level`` 0..N): one
+    ``StackedClassifier`` per threshold (``steps[i]`` answers "level >= thresholds[i]"), and a
+    logistic regression (``ladder.npy``) over the rule signals once and every step's model
+    columns (textcat probability, n-gram logit, embedding output), fit on the top threshold.
+    ``predict_positive`` = the probability of reaching the top level; ``steps[0]`` is the
+    "escalated at all" model."""
+
+    def __init__(self, steps: Sequence[StackedClassifier], thresholds: Sequence[int], weights,
+                 meta: dict | None = None):
+        self.steps = list(steps)
+        self.thresholds = [int(t) for t in thresholds]
+        self.weights = np.asarray(weights, dtype=float)
+        self.meta = meta or {}
+        tags = {tuple(s.tags) for s in self.steps}
+        if len(tags) != 1 or len(self.steps) != len(self.thresholds):
+            raise ConfigError("ladder: every step must share the rule tags, one per threshold")
+
+    @property
+    def rule_width(self) -> int:
+        from tiergate.nlp.stack import RULE_SIGNALS
+
+        return len(RULE_SIGNALS) + len(self.steps[0].tags)
+
+    def join(self, step_features: Sequence[np.ndarray]) -> np.ndarray:
+        """The ladder's columns from each step's own features (rule part taken once)."""
+        r = self.rule_width
+        return np.c_[step_features[0], *[x[:, r:] for x in step_features[1:]]]
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        rules = self.steps[0].rules()
+        for step in self.steps[1:]:
+            step._rules = rules         # one spaCy pipeline for all steps
+        return self.join([s.features(texts) for s in self.steps])
+
+    def predict_positive(self, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        from tiergate.nlp import stack
+
+        return [float(p) for p in stack.predict_logistic(self.weights, self.features(texts))]
+
+    def textcat_positive(self, texts: Sequence[str]) -> list[float]:
+        """The top step's textcat probability alone."""
+        return self.steps[-1].textcat_positive(texts)
+
+    def save(self, path: str | Path, **meta) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for t, step in zip(self.thresholds, self.steps):
+            step.save(path / f"level{t}", threshold=t)
+        np.save(path / LADDER_FILE, self.weights)
+        self.meta = {"kind": "ladder", "thresholds": self.thresholds,
+                     "positive_label": POSITIVE, **meta}
+        (path / META).write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
+
+    @classmethod
+    def from_folder(cls, meta: dict, path: Path) -> "LadderClassifier":
+        thresholds = meta.get("thresholds") or []
+        missing = [f"level{t}" for t in thresholds if not (path / f"level{t}" / META).exists()]
+        if not thresholds or missing or not (path / LADDER_FILE).exists():
+            raise ConfigError(f"{path}: incomplete ladder model (missing "
+                              f"{', '.join(missing) or LADDER_FILE}); retrain with "
+                              "`tiergate train`")
+        steps = [TextClassifier.load(path / f"level{t}") for t in thresholds]
+        return cls(steps, thresholds, np.load(path / LADDER_FILE), meta)

@@ -134,18 +134,20 @@ def score(manifest: str | None, model: str | None, workers: int) -> None:
 
 @click.command()
 @click.option("--history", required=True, type=click.Path(exists=True, dir_okay=False),
-              help='JSON lines {"text": ... | "comments": [...], "label": true|false}.')
+              help='JSON lines {"text": ... | "comments": [...], "label": true|false} or '
+                   '"level": 0..9 instead of "label" (how far it was escalated).')
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Folder to write the model to (point the manifest's nlp_model at it).")
 @click.option("--folds", default=5, show_default=True, help="Cross-validation folds (0: none).")
 @click.option("--epochs", default=8, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--embeddings/--no-embeddings", default=None,
-              help="The sentence-embedding column (default: when tiergate[embeddings] and its "
+              help="The MiniLM embedding column (default: when tiergate[embeddings] and its "
                    "model wheel are installed).")
 def train(history: str, out: str, folds: int, epochs: int, seed: int,
           embeddings: bool | None) -> None:
-    """Train the escalation classifier from resolved-ticket history; report k-fold quality."""
+    """Train the escalation classifier from resolved-ticket history (escalated / not, or graded
+    levels); report k-fold quality."""
     from tiergate.nlp.embed import EmbeddingsUnavailable
     from tiergate.nlp.records import InputError
     from tiergate.nlp.train import train_from_history

@@ -1,6 +1,7 @@
 """Enrichment of a whole ticket conversation: per-comment sentiment, trend, intensity, risk tags
 (with negation and hedging), response delay, repeat contacts, customer value, an optional trained
-model, combined into an attention score 0-100 whose ``reasons`` add up to it exactly.
+model, combined into an attention score 0-100 whose ``reasons`` add up to it exactly (whole
+points from the rules; one decimal once a trained model leads the text part).
 
     enricher = Enricher.from_manifest(manifest)        # once per process (builds spaCy)
     enrichment = enricher.enrich(ticket, now)            # -> tiergate.plugin.core.model.Enrichment
@@ -49,8 +50,8 @@ WEIGHTS = {
     "complaint": 10,
     "repeat_per_followup": 5, "repeat_cap": 15, "followup_ticket": 5,
     "vip": 12, "enterprise": 8, "value_100k": 6, "value_25k": 3, "renewal_60d": 4, "value_cap": 15,
-    "model": 40,            # x trained model probability
 }
+MODEL_POINTS = 100          # a trained model's probability x this = the text part of the score
 DELAY_POINTS = ((72, 20), (24, 16), (8, 12), (4, 8), (1, 4))  # (hours waiting >=, points)
 RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (evaluation F1)
 NEGATIVE_AT = -0.05
@@ -241,25 +242,35 @@ class Enricher:
         complaint = not COMPLAINT_TAGS.isdisjoint(first_of) or (
             sentiment <= BLAME_SENTIMENT and any([s.context for s in scores]))
         parts = _text_reasons(sentiment, sents, tag_reasons, scores, complaint)
+        if model_score is not None:
+            parts.append(_model_reason(parts, model_score))
         for r in extra:
             parts.append(r if type(r.points) is float else
                          Reason(r.signal, float(r.points), r.detail))
-        if model_score is not None:
-            pts = round(WEIGHTS["model"] * model_score)
-            if pts:
-                parts.append(Reason("model", float(pts),
-                                    f"trained model probability {model_score:.2f}"))
         total = 0
         for part in parts:
-            total += int(part.points)
+            total += part.points
+        total = round(total, 1) if model_score is not None else int(total)
         if total > 100:
-            parts.append(Reason("cap", float(100 - total), "attention score is capped at 100"))
+            parts.append(Reason("cap", float(round(100 - total, 1)),
+                                "attention score is capped at 100"))
             total = 100
         return Enrichment(
-            int(total), round(sentiment, 4), sentiment_label(sentiment, first_of), complaint,
+            total, round(sentiment, 4), sentiment_label(sentiment, first_of), complaint,
             risk_tags, tuple(parts),
             tuple(sents), round(sents[-1] - sents[0], 4) if len(sents) >= 2 else 0.0,
             _max_amounts(scores), None if model_score is None else round(float(model_score), 4))
+
+
+def _model_reason(text_parts: Sequence[Reason], probability: float) -> Reason:
+    """A trained model leads the text part of the score: the texts count
+    ``MODEL_POINTS`` x its probability (one decimal) instead of the rules' points, which stay
+    listed; this reason is the difference (negative when the model rates the text lower)."""
+    rules = sum(int(p.points) for p in text_parts)
+    target = round(MODEL_POINTS * probability, 1)
+    return Reason("model", round(target - rules, 1),
+                  f"trained model: the text scores {target:.1f} (probability "
+                  f"{probability:.3f}; the rules alone {rules})")
 
 
 def _risk_tags(indices: Sequence[int], scores: Sequence[TextScore]

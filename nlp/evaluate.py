@@ -13,22 +13,15 @@ split of the same set (scored on the other 30 %), next to a majority-class basel
 risk       escalation-risk PROXY (no set records real escalations): complaints Severity >= 3.
            Score = attention score; ROC-AUC, PR-AUC, F1 at the shipped threshold
            (``RISK_THRESHOLD``). "trained": the attention score with the model ``tiergate
-           train`` makes (``stack.fit_stacked``), fit on the split's complaint labels, feeding
-           it (``model`` reason, 40 x probability) - the shipped product path; "trained:severity":
-           the same with that model fit directly on Severity >= 3.
-           "trained:stacked-prob" (eval only, NOT the attention score): the PROBABILITY of one
-           ridge logistic regression over the out-of-fold outputs of both models above (rule
-           signals, textcat probabilities, n-gram logits for complaint and for Severity >= 3),
-           fit on the 70 % split; F1 at the threshold flagging as many training rows as there
-           are positives. The product gets the nearest equivalent by pointing ``nlp_model`` at a
-           model trained on the desk's escalation labels; it then reaches the ranking through
-           the attention score (rules points + 40 x probability), which mixes in rule points and
-           ranks worse than the probability alone (compare "trained:severity").
+           train`` makes from graded history (``stack.fit_ladder``), here the split's rows as
+           levels 0 (not a complaint), 1 (complaint) and 2 (Severity >= 3); the model's
+           probability of the top level leads the text part of the score (``model`` reason) -
+           the shipped product path. "trained:severity": the same with only that model's
+           Severity >= 3 step (what a history labelled escalated / not trains).
 complaint  complaint detection (``label``) on all rows and on support-domain rows: accuracy, F1.
-           "trained" = ``tiergate train``'s stacked model (textcat + hashed word/char n-gram
-           regression + rule signals) at 0.5; "trained:textcat" = its textcat part alone (the
-           former plain-textcat model); "trained:stacked-prob" = the eval-only regression above
-           fit on the complaint label at 0.5.
+           "trained" = the graded model's first step (level >= 1 = complaint; textcat +
+           hashed word/char n-gram regression + rule signals, stacked) at 0.5;
+           "trained:textcat" = its textcat part alone.
 sentiment  airline 3 classes, all rows and rows with annotator confidence >= 0.9:
            accuracy, macro-F1.
 human      explicit request for a human (intent ``contact_human_agent``): precision, recall.
@@ -37,9 +30,8 @@ Every hyper-parameter of the trained models (n-gram ridge, embedding ridge, stac
 chosen by cross-validation inside the 70 % split; nothing is chosen on the 30 %.
 
 Embeddings: the "trained" complaint / risk models are what ``tiergate train`` fits, so with
-``tiergate[embeddings]`` installed (``embeddings=None``) they carry the all-MiniLM-L6-v2
-embedding column, and "trained:stacked-prob" gets both models' embedding columns; the table's
-footer says whether they were used (``result["embeddings"]``).
+``tiergate[embeddings]`` installed (``embeddings=None``) every step carries the all-MiniLM-L6-v2
+embedding column; the table's footer says whether they were used (``result["embeddings"]``).
 
 Models trained here live in a temporary folder and are deleted; nothing trained on these sets
 (airline is CC BY-NC-SA) is written into the package.
@@ -55,7 +47,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from tiergate.nlp import metrics as M
 
@@ -63,14 +54,12 @@ SEED = 20240917
 TRAIN_SHARE = 0.7
 # The complaint / risk textcats are unigram (``stack.TEXTCAT_NGRAM``; bigrams overfit 1,700
 # rows, the n-gram regression carries them); unigrams + bigrams for the larger airline set.
-STACKED = "trained:stacked-prob"   # eval-only stack of both models; its probability ranks
 NON_SUPPORT = frozenset({"random_reply", "random_tweet"})
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 TARGETS = {  # (task, metric, variant) -> minimum
     ("complaint", "accuracy", "trained"): 0.88, ("complaint", "accuracy", "rules"): 0.80,
-    ("complaint", "accuracy", STACKED): 0.88,
-    ("risk", "roc_auc", "trained"): 0.90, ("risk", "roc_auc", STACKED): 0.90,
+    ("risk", "roc_auc", "trained"): 0.90,
     ("risk", "roc_auc", "rules"): 0.80,
     ("sentiment", "accuracy", "trained"): 0.84, ("sentiment", "accuracy", "rules"): 0.70,
     ("human", "recall", "rules"): 0.95, ("human", "precision", "rules"): 0.90,
@@ -92,8 +81,10 @@ def load_complaints(data: Path) -> list[dict[str, Any]]:
             sev = int(float(r.get("Severity") or 0))
         except ValueError:
             sev = 0
-        out.append({"text": r["tweet"], "complaint": str(r["label"]).strip() == "1",
-                    "risk": sev >= 3, "support": r.get("domain") not in NON_SUPPORT})
+        complaint = str(r["label"]).strip() == "1"
+        out.append({"text": r["tweet"], "complaint": complaint, "risk": sev >= 3,
+                    "level": (2 if sev >= 3 else 1) if complaint else 0,
+                    "support": r.get("domain") not in NON_SUPPORT})
     return out
 
 
@@ -214,8 +205,8 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
     if train:
         with tempfile.TemporaryDirectory(prefix="tiergate-eval-") as tmp:
             tmp = Path(tmp)
-            log("training: complaint model (tiergate train's stacked model; feeds the risk "
-                "score)")
+            log("training: the graded model tiergate train makes from levels (0 not a "
+                "complaint, 1 complaint, 2 Severity >= 3)")
             tr_texts = [r["text"] for r in train_c]
             te_texts = [r["text"] for r in test_c]
             embeddings = emb_used = stack.use_embeddings(embeddings)
@@ -227,36 +218,27 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
                 embed.features([r["text"] for r in comp])   # all at once; kept in embed's cache
                 emb_tr = embed.features(tr_texts)           # (so predictions reuse the vectors)
                 log(f"embeddings: on ({len(comp)} texts in {time.perf_counter() - t0:.1f} s)")
-            fit_c = stack.fit_stacked(tr_texts, [r["complaint"] for r in train_c], rules=rules,
-                                      embeddings=embeddings, embedded=emb_tr)
-            fit_c.model.save(tmp / "complaint")
-            with_model = Enricher(None, model_path=str(model_dir or tmp / "complaint"))
-            en = with_model.score_many([[t] for t in te_texts])
+            fit = stack.fit_ladder(tr_texts, [r["level"] for r in train_c], rules=rules,
+                                   embeddings=embeddings, embedded=emb_tr)
+            fit.model.save(tmp / "graded")
+            complaint_step, severity_step = fit.model.steps
+            severity_step.save(tmp / "severity")
             y = [r["risk"] for r in test_c]
-            rows.append(_binary_rows("risk", "held-out 30%", len(test_c), y,
-                                     [e.attention_score >= RISK_THRESHOLD for e in en],
-                                     [e.attention_score for e in en], "trained"))
-            log("training: Severity>=3 model (direct)")
-            fit_r = stack.fit_stacked(tr_texts, [r["risk"] for r in train_c], rules=rules,
-                                      embeddings=embeddings, embedded=emb_tr)
-            fit_r.model.save(tmp / "risk")
-            direct = Enricher(None, model_path=str(tmp / "risk"))
-            en = direct.score_many([[t] for t in te_texts])
-            rows.append(_binary_rows("risk", "held-out 30%", len(test_c), y,
-                                     [e.attention_score >= RISK_THRESHOLD for e in en],
-                                     [e.attention_score for e in en], "trained:severity"))
+            for variant, folder in (("trained", model_dir or tmp / "graded"),
+                                    ("trained:severity", tmp / "severity")):
+                en = Enricher(None, model_path=str(folder)).score_many([[t] for t in te_texts])
+                rows.append(_binary_rows("risk", "held-out 30%", len(test_c), y,
+                                         [e.attention_score >= RISK_THRESHOLD for e in en],
+                                         [e.attention_score for e in en], variant))
 
-            probs = fit_c.model.predict_positive(te_texts)
-            textcat = fit_c.model.textcat_positive(te_texts)
+            probs = complaint_step.predict_positive(te_texts)
+            textcat = complaint_step.textcat_positive(te_texts)
             for cs, sel in (("all", lambda r: True), ("support", lambda r: r["support"])):
                 for variant, ps in (("trained", probs), ("trained:textcat", textcat)):
                     pairs = [(r["complaint"], p >= 0.5) for r, p in zip(test_c, ps) if sel(r)]
                     rows.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
                                              [a for a, _ in pairs], [b for _, b in pairs],
                                              variant=variant))
-
-            log("stacking: complaint + Severity>=3 parts together (probability)")
-            rows.extend(_stacked_rows(fit_c, fit_r, train_c, test_c, te_texts))
 
             log("training: sentiment")
             sent_model = TextClassifier(train_textcat([r["text"] for r in train_a],
@@ -282,57 +264,6 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
     result["targets"] = check_targets(rows)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
-
-
-def _stacked_rows(fit_c, fit_r, train_c, test_c, te_texts) -> list[Row]:
-    """``STACKED``: one ridge logistic regression over the out-of-fold outputs of both stacked
-    models (complaint label and Severity >= 3: rule signals, textcat probabilities, n-gram
-    logits, and both embedding-regression outputs when the models have them), fit on the 70 %
-    split (ridge chosen by CV there), scored on the 30 %. Its probability is the ranker
-    directly, not the attention score."""
-    from tiergate.nlp import stack
-
-    def columns(fit_c_x, fit_r_x):
-        # complaint model: rule signals, textcat, n-gram; Severity model: textcat, n-gram;
-        # then the embedding columns (complaint, Severity) when present
-        base = len(stack.RULE_SIGNALS)
-        wc, wr = len(fit_c.model.tags) + base, len(fit_r.model.tags) + base
-        return np.c_[fit_c_x[:, :wc + 2], fit_r_x[:, wr:wr + 2], fit_c_x[:, wc + 2:],
-                     fit_r_x[:, wr + 2:]]
-
-    x_tr = columns(fit_c.oof, fit_r.oof)
-    x_te = columns(fit_c.model.features(te_texts), fit_r.model.features(te_texts))
-    n_emb = sum(f.model.embedding is not None for f in (fit_c, fit_r))
-    width = len(fit_c.model.tags) + len(stack.RULE_SIGNALS) + 4 + n_emb
-    assert x_tr.shape[1] == width == x_te.shape[1]
-    out = []
-    for task, key in (("risk", "risk"), ("complaint", "complaint")):
-        y_tr = [r[key] for r in train_c]
-        l2, _ = stack.choose_l2(x_tr, y_tr, 4, SEED)
-        w = stack.fit_logistic(x_tr, y_tr, l2=l2)
-        p = stack.predict_logistic(w, x_te)
-        if task == "risk":
-            out.append(_binary_rows("risk", "held-out 30%", len(test_c),
-                                    [r["risk"] for r in test_c],
-                                    list(p >= _positive_rate_threshold(y_tr, w, x_tr)),
-                                    list(p), STACKED))
-            continue
-        for cs, sel in (("all", lambda r: True), ("support", lambda r: r["support"])):
-            pairs = [(r["complaint"], bool(q >= 0.5)) for r, q in zip(test_c, p) if sel(r)]
-            out.append(_binary_rows("complaint", f"held-out 30% / {cs}", len(pairs),
-                                    [a for a, _ in pairs], [b for _, b in pairs],
-                                    variant=STACKED))
-    return out
-
-
-def _positive_rate_threshold(y_train, w, x_train) -> float:
-    """Threshold on the stacked risk probability that flags as many training rows as there
-    are positives (rare class: 0.5 would flag almost none)."""
-    from tiergate.nlp import stack
-
-    p = np.sort(stack.predict_logistic(w, x_train))[::-1]
-    k = max(1, int(sum(y_train)))
-    return float(p[k - 1])
 
 
 def _sentiment_row(subset: str, pairs, variant: str) -> Row:
@@ -393,7 +324,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("|---|---:|---|" + "---:|" * len(cols))
         task_rows = [r for r in rows if r["task"] == task]
         order = {"rules": 0, "trained": 1, "trained:textcat": 2, "trained:severity": 3,
-                 STACKED: 4, "majority": 5}
+                 "majority": 4}
         subsets = list(dict.fromkeys(r["subset"] for r in task_rows))
         for subset in subsets:
             for r in sorted((r for r in task_rows if r["subset"] == subset),
@@ -416,7 +347,7 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{t['value']:.3f} | {t['target']:.2f} | {met} |")
     lines.append("")
     if result.get("trained", True):
-        lines.append("Trained complaint / Severity models: embedding column "
+        lines.append("Trained graded model (complaint and Severity >= 3 steps): embedding column "
                      + ("ON (all-MiniLM-L6-v2, tiergate[embeddings])."
                         if result.get("embeddings") else "off (tiergate[embeddings] not used)."))
     lines.append(f"Risk threshold: attention score >= {result['risk_threshold']}; split seed "

@@ -2,7 +2,9 @@
 
 Each line is one object with either ``"text": str`` or ``"comments": [str, ...]`` (customer
 comments oldest first; objects ``{"body": str}`` are accepted too); training lines also carry
-``"label": true|false``. A bad line raises ``InputError`` naming the line number and the field.
+``"label": true|false`` (escalated or not) or ``"level": 0..N`` (how far it was escalated:
+0 = not, 1 = to the next tier or a team, 2 = to management, ...; ``label`` true = level 1).
+A bad line raises ``InputError`` naming the line number and the field.
 """
 from __future__ import annotations
 
@@ -57,6 +59,24 @@ def parse_label(obj: dict, line: int) -> bool:
     raise InputError(line, "label", f"must be true or false, got {value!r}")
 
 
+MAX_LEVEL = 9
+
+
+def parse_level(obj: dict, line: int) -> int:
+    """``level`` (0..MAX_LEVEL) or ``label`` (true = 1); both given must agree."""
+    if "level" not in obj:
+        if "label" not in obj:
+            raise InputError(line, "label", "missing: give \"label\" (true or false) or "
+                             "\"level\" (0, 1, 2, ...)")
+        return int(parse_label(obj, line))
+    value = obj["level"]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LEVEL:
+        raise InputError(line, "level", f"must be a whole number 0..{MAX_LEVEL}, got {value!r}")
+    if "label" in obj and parse_label(obj, line) != (value > 0):
+        raise InputError(line, "label", f"says {obj['label']!r} but level is {value}")
+    return value
+
+
 def iter_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
     """(line number, decoded object) for each non-blank line."""
     for number, raw in enumerate(lines, 1):
@@ -69,11 +89,11 @@ def iter_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
             raise InputError(number, "<line>", f"not valid JSON ({exc.msg} at column {exc.colno})")
 
 
-def read_history(lines: Iterable[str]) -> tuple[list[str], list[bool]]:
-    """Training history -> (texts, labels); comments are joined with newlines."""
+def read_history(lines: Iterable[str]) -> tuple[list[str], list[int]]:
+    """Training history -> (texts, levels); comments are joined with newlines."""
     texts, labels = [], []
     for number, obj in iter_lines(lines):
         comments = parse_comments(obj, number)
-        labels.append(parse_label(obj, number))
+        labels.append(parse_level(obj, number))
         texts.append("\n".join(comments))
     return texts, labels

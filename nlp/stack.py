@@ -1,7 +1,9 @@
 """A stacked classifier: a small logistic regression (numpy) over a textcat's probability, a
 hashed n-gram regression's logit and the rule signals of the out-of-the-box enricher.
 
-``fit_stacked`` is what ``tiergate train`` (and the "trained" rows of ``tiergate eval``) fit.
+``fit_stacked`` is what ``tiergate train`` fits on a history labelled escalated / not;
+``fit_ladder`` what it fits on graded history (``level`` 0..N): one stacked model per level
+threshold and a regression over all of their outputs (the "trained" rows of ``tiergate eval``).
 
 Features per text: attention score, lexicon sentiment (and its negative part), the rule complaint
 flag, one 0/1 per risk tag, second person ("you", "your"), question / exclamation marks, URLs,
@@ -23,9 +25,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, EmbeddingRidge, NgramLR,
-                                     StackedClassifier, TextClassifier, sigmoid, hashed_rows,
-                                     subset_rows, train_textcat)
+from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, EmbeddingRidge,
+                                     LadderClassifier, NgramLR, StackedClassifier,
+                                     TextClassifier, sigmoid, hashed_rows, subset_rows,
+                                     train_textcat)
 
 C_GRID = (3.0, 10.0, 30.0)      # n-gram regression: 1 / ridge, chosen by inner CV log-loss
 L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV log-loss
@@ -112,7 +115,7 @@ def choose_l2(X: np.ndarray, y: Sequence[bool], k: int, seed: int,
 
 @dataclass
 class Stacked:
-    model: StackedClassifier
+    model: StackedClassifier | LadderClassifier
     oof: np.ndarray                   # out-of-fold stacking features of the training rows
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -127,6 +130,19 @@ def use_embeddings(embeddings: bool | None) -> bool:
     if embeddings:
         embed.require()
     return bool(embeddings)
+
+
+def with_features(texts: Sequence[str], embeddings: bool | None, embedded,
+                  log: Callable[[str], None] = lambda s: None) -> tuple[bool, Any]:
+    """(embedding column on?, the texts' encoder features): ``use_embeddings(embeddings)``, and
+    ``embed.features(texts)`` computed here when on and ``embedded`` was not given."""
+    on = use_embeddings(embeddings)
+    if on and embedded is None:
+        from tiergate.nlp import embed
+
+        log(f"  embedding {len(texts)} texts")
+        embedded = embed.features(texts)
+    return on, embedded
 
 
 def embedding_column(F: np.ndarray, y: np.ndarray, folds,
@@ -165,12 +181,7 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
 
     texts = [str(t or "") for t in texts]
     y = np.asarray(labels, bool)
-    with_emb = use_embeddings(embeddings)
-    if with_emb and embedded is None:
-        from tiergate.nlp import embed
-
-        log(f"  embedding {len(texts)} texts")
-        embedded = embed.features(texts)
+    with_emb, embedded = with_features(texts, embeddings, embedded, log)
     rules = rules or Enricher(None)
     enrichments = rules.score_many([[t] for t in texts])
     tags = sorted({t for e in enrichments for t in e.tags})
@@ -212,6 +223,55 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
             "stack_l2_logloss": {str(c): round(v, 4) for c, v in l2_losses.items()},
             "oof_textcat_roc_auc": _auc(y, tc_oof), "oof_ngram_roc_auc": _auc(y, lr_oof[best_c]),
             "embeddings": with_emb, **emb_info}
+    return Stacked(model, oof, info)
+
+
+def thresholds_of(levels: Sequence[int]) -> list[int]:
+    """The ladder's steps: every distinct level above the lowest one."""
+    return sorted({int(v) for v in levels})[1:]
+
+
+def fit_ladder(texts: Sequence[str], levels: Sequence[int], *, k: int = 4, seed: int = 0,
+               epochs: int = 8, rules=None, log: Callable[[str], None] = lambda s: None,
+               embeddings: bool | None = None, embedded: np.ndarray | None = None) -> Stacked:
+    """Graded history: one ``fit_stacked`` model per threshold t of ``thresholds_of(levels)``
+    (label: level >= t), then a ridge logistic regression over the rule signals and every
+    step's out-of-fold model columns, fit on the top threshold (ridge by inner-CV log-loss).
+    Two levels only (escalated / not): ``fit_stacked`` itself."""
+    from tiergate.nlp.enrich import Enricher
+
+    levels = [int(v) for v in levels]
+    steps_at = thresholds_of(levels)
+    if not steps_at:
+        raise ValueError("levels: need at least two distinct levels")
+    texts = [str(t or "") for t in texts]
+    rules = rules or Enricher(None)
+    embeddings, embedded = with_features(texts, embeddings, embedded, log)
+    fits = []
+    for t in steps_at:
+        if len(steps_at) > 1:
+            log(f" level >= {t}")
+        fits.append(fit_stacked(texts, [v >= t for v in levels], k=k, seed=seed,
+                                epochs=epochs, rules=rules, log=log, embeddings=embeddings,
+                                embedded=embedded))
+    if len(fits) == 1:
+        return fits[0]
+    model = LadderClassifier([f.model for f in fits], steps_at, ())
+    oof = model.join([f.oof for f in fits])
+    y = np.asarray([v >= steps_at[-1] for v in levels])
+    l2, losses = choose_l2(oof, y, k, seed)
+    model.weights = fit_logistic(oof, y, l2=l2)
+    oof_p = np.zeros(len(y))
+    from tiergate.nlp.train import folds_for
+
+    for fold in folds_for(list(y), k, seed + 1):
+        m = np.ones(len(y), bool)
+        m[fold] = False
+        oof_p[fold] = predict_logistic(fit_logistic(oof[m], y[m], l2=l2), oof[fold])
+    info = {"thresholds": steps_at, "ladder_l2": l2,
+            "ladder_l2_logloss": {str(c): round(v, 4) for c, v in losses.items()},
+            "oof_ladder_roc_auc": _auc(y, oof_p),
+            "steps": {f"level>={t}": f.info for t, f in zip(steps_at, fits)}}
     return Stacked(model, oof, info)
 
 

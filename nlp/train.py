@@ -1,31 +1,34 @@
 """``tiergate train --history FILE.jsonl --out DIR``: the desk's own escalation classifier.
 
-History format (JSON lines, one resolved ticket per line; a backfill from the helpdesk through
-the connector produces it)::
+History format (JSON lines, one resolved ticket per line; ``tiergate backfill --history FILE``
+writes it from the helpdesk through the connector)::
 
     {"text": "I was charged twice and nobody answers", "label": true}
-    {"comments": ["Hi, my export fails", "Still broken, third time I ask"], "label": true}
+    {"comments": ["Hi, my export fails", "Still broken, third time I ask"], "level": 2}
     {"comments": [{"body": "How do I add a user?"}], "label": false}
 
 ``label`` is true when the ticket was escalated (moved up a tier / to a functional team),
-false otherwise; ``comments`` are the customer's comments oldest first (joined with newlines).
-A bad line stops training with an error naming the line number and the field.
+false otherwise; or ``level`` says how far: 0 not escalated, 1 escalated, 2 to management, ...
+(``nlp.records``). ``comments`` are the customer's comments oldest first (joined with
+newlines). A bad line stops training with an error naming the line number and the field.
 
-The model (``tiergate.nlp.stack.fit_stacked``) is a spaCy ``textcat`` (``spacy.TextCatBOW.v3``,
-unigrams, exclusive ESCALATE / OTHER, on ``spacy.blank("en")``) next to a numpy logistic regression over
-hashed word 1-2-grams and character 2-5-grams, stacked with the out-of-the-box rule signals by a
-ridge logistic regression fit on their out-of-fold outputs (inner folds); the n-gram ridge and
-the stacking ridge are chosen by inner cross-validation. Everything is trained here, nothing is
-downloaded; the folder loads offline (``spacy.load`` for the textcat, numpy files for the rest;
-``TextClassifier.load`` returns the stacked model). Point the manifest's ``nlp_model`` (or
-``tiergate score --model``) at it; its probability then feeds the attention score as the
-``model`` reason. Before the final fit, k-fold cross-validation (stratified, seeded; the whole
-procedure, inner folds included, is repeated in each outer fold) reports accuracy, precision,
-recall, F1 and ROC-AUC at threshold 0.5, and the same for the textcat alone.
+The model (``tiergate.nlp.stack``) is, per level threshold, a spaCy ``textcat``
+(``spacy.TextCatBOW.v3``, unigrams, exclusive ESCALATE / OTHER, on ``spacy.blank("en")``) next to a
+numpy logistic regression over hashed word 1-2-grams and character 2-5-grams, stacked with the
+out-of-the-box rule signals by a ridge logistic regression fit on their out-of-fold outputs
+(inner folds); with graded history one more regression over every step's outputs answers "will
+it reach the top level" (``fit_ladder``). Ridges are chosen by inner cross-validation.
+Everything is trained here, nothing is downloaded; the folder loads offline
+(``TextClassifier.load``). Point the manifest's ``nlp_model`` (or ``tiergate score --model``)
+at it; its probability then leads the text part of the attention score (the ``model`` reason).
+Before the final fit, k-fold cross-validation (stratified, seeded; the whole procedure, inner
+folds included, is repeated in each outer fold) reports accuracy, precision, recall, F1 and
+ROC-AUC at threshold 0.5 against the top level, the same for the textcat alone, and each
+step's own figures.
 
-With ``tiergate[embeddings]`` installed (``embeddings=None``, the default), the stack gets one
-more column: the out-of-fold logit of a ridge logistic regression on all-MiniLM-L6-v2 sentence
-embeddings (``tiergate.nlp.embed``, numpy, offline); ``embeddings=False`` leaves it out,
+With ``tiergate[embeddings]`` installed (``embeddings=None``, the default), each stack gets one
+more column: the out-of-fold output of a ridge regression on all-MiniLM-L6-v2's middle-layer
+features (``tiergate.nlp.embed``, numpy, offline); ``embeddings=False`` leaves it out,
 ``True`` requires it. Each text is embedded once (CV and final fit share the vectors).
 
 Never train into the package folder on data you may not redistribute (e.g. CC BY-NC sets).
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -41,11 +45,12 @@ from tiergate.nlp import metrics as M
 from tiergate.nlp.records import read_history
 
 
-def folds_for(labels: Sequence[bool], k: int, seed: int) -> list[list[int]]:
-    """Stratified fold assignment: indices of each class shuffled and dealt round-robin."""
+def folds_for(labels: Sequence[bool | int], k: int, seed: int) -> list[list[int]]:
+    """Stratified fold assignment: indices of each class (escalated first, or each level from
+    the highest down) shuffled and dealt round-robin."""
     rng = random.Random(seed)
     out: list[list[int]] = [[] for _ in range(k)]
-    for cls in (True, False):
+    for cls in sorted(set(labels), reverse=True):
         idx = [i for i, y in enumerate(labels) if y == cls]
         rng.shuffle(idx)
         for n, i in enumerate(idx):
@@ -63,38 +68,46 @@ def _report(labels: Sequence[bool], probs: Sequence[float], k: int) -> dict[str,
             "majority_accuracy": round(M.accuracy(labels, [majority] * len(labels)), 4)}
 
 
-def cross_validate(texts: Sequence[str], labels: Sequence[bool], *, k: int = 5, epochs: int = 8,
+def cross_validate(texts: Sequence[str], levels: Sequence[int], *, k: int = 5, epochs: int = 8,
                    seed: int = 0, log: Callable[[str], None] = lambda s: None, rules=None,
                    embeddings: bool | None = None, embedded=None) -> dict[str, Any]:
-    """Out-of-fold predictions of the stacked model (refit from scratch, inner folds included,
-    in each outer fold) for every row, then the metrics over all of them; ``textcat`` = the same
-    for the textcat part alone (its probability inside the stacked model). ``rules``: the
-    out-of-the-box Enricher whose signals are stacked (built here when not given);
-    ``embeddings`` / ``embedded`` as ``fit_stacked``'s (the rows' vectors, computed once)."""
+    """Out-of-fold predictions of the model ``fit_ladder`` makes (refit from scratch, inner
+    folds included, in each outer fold) for every row, then the metrics over all of them,
+    against the top level (escalated / not for two levels); ``textcat`` = the same for the top
+    step's textcat alone; for graded history also ``steps``: each step's own probability
+    against its threshold. ``rules``: the out-of-the-box Enricher whose signals are stacked
+    (built here when not given); ``embeddings`` / ``embedded`` as ``fit_stacked``'s (the rows'
+    vectors, computed once)."""
     from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_stacked, use_embeddings
+    from tiergate.nlp.stack import fit_ladder, thresholds_of, with_features
 
+    levels = [int(v) for v in levels]
+    steps_at = thresholds_of(levels)
     rules = rules or Enricher(None)
-    embeddings = use_embeddings(embeddings)
-    if embeddings and embedded is None:
-        from tiergate.nlp import embed
-
-        embedded = embed.features(texts)
+    embeddings, embedded = with_features(texts, embeddings, embedded)
     probs = [0.0] * len(texts)
     tc_probs = [0.0] * len(texts)
-    for n, fold in enumerate(folds_for(labels, k, seed)):
+    step_probs = [[0.0] * len(texts) for _ in steps_at]
+    for n, fold in enumerate(folds_for(levels, k, seed)):
         log(f"outer fold {n + 1}/{k}")
         held = set(fold)
         tr = [i for i in range(len(texts)) if i not in held]
-        fit = fit_stacked([texts[i] for i in tr], [labels[i] for i in tr], epochs=epochs,
-                          seed=seed, rules=rules, embeddings=embeddings,
-                          embedded=embedded[tr] if embeddings else None)
+        fit = fit_ladder([texts[i] for i in tr], [levels[i] for i in tr], epochs=epochs,
+                         seed=seed, rules=rules, embeddings=embeddings,
+                         embedded=embedded[tr] if embeddings else None)
         held_texts = [texts[i] for i in fold]
         for i, p, q in zip(fold, fit.model.predict_positive(held_texts),
                            fit.model.textcat_positive(held_texts)):
             probs[i], tc_probs[i] = p, q
-    out: dict[str, Any] = _report(labels, probs, k)
-    out["textcat"] = _report(labels, tc_probs, k)
+        for j, step in enumerate(getattr(fit.model, "steps", ())):
+            for i, p in zip(fold, step.predict_positive(held_texts)):
+                step_probs[j][i] = p
+    top = [v >= steps_at[-1] for v in levels]
+    out: dict[str, Any] = _report(top, probs, k)
+    out["textcat"] = _report(top, tc_probs, k)
+    if len(steps_at) > 1:
+        out["steps"] = {f"level>={t}": _report([v >= t for v in levels], ps, k)
+                        for t, ps in zip(steps_at, step_probs)}
     return out
 
 
@@ -105,17 +118,27 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     ``embeddings``: None = the embedding column when ``tiergate[embeddings]`` is installed."""
     started = time.perf_counter()
     with open(history, encoding="utf-8") as fh:
-        texts, labels = read_history(fh)
-    n_pos = sum(labels)
-    if len(texts) < 4 or n_pos == 0 or n_pos == len(labels):
-        raise ValueError(f"{history}: need at least 4 rows with both labels "
-                         f"(got {len(texts)} rows, {n_pos} escalated)")
-    log(f"history: {len(texts)} tickets, {n_pos} escalated")
+        texts, levels = read_history(fh)
+    from tiergate.nlp.stack import thresholds_of
+
+    steps_at = thresholds_of(levels)
+    n_pos = sum(v > min(levels) for v in levels) if levels else 0
+    n_top = sum(v >= steps_at[-1] for v in levels) if steps_at else 0
+    counts = ", ".join(f"{v}: {c}" for v, c in sorted(Counter(levels).items()))
+    small = [t for t in steps_at if not 2 <= sum(v >= t for v in levels) <= len(levels) - 2]
+    if len(texts) < 4 or not steps_at or small:
+        raise ValueError(f"{history}: need at least 4 rows and, for every level, 2 rows at or "
+                         f"above it and 2 below (got {len(texts)} rows; rows per level: "
+                         f"{counts or 'none'})")
+    log(f"history: {len(texts)} tickets, {n_pos} escalated"
+        + (f" (rows per level: {counts})" if len(steps_at) > 1 else ""))
     report: dict[str, Any] = {"rows": len(texts), "escalated": n_pos}
-    k = min(folds, n_pos, len(labels) - n_pos)
+    if len(steps_at) > 1:
+        report["levels"] = {str(v): c for v, c in sorted(Counter(levels).items())}
+    k = min(folds, n_top, len(levels) - n_top)
     from tiergate.nlp import embed
     from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_stacked, use_embeddings
+    from tiergate.nlp.stack import fit_ladder, use_embeddings
 
     embeddings = use_embeddings(embeddings)
     report["embeddings"] = embeddings
@@ -131,21 +154,25 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     rules = Enricher(None)      # one pipeline for the CV and the final fit
     if k >= 2:
         log(f"cross-validating ({k} folds)")
-        report["cv"] = cross_validate(texts, labels, k=k, epochs=epochs, seed=seed, log=log,
+        report["cv"] = cross_validate(texts, levels, k=k, epochs=epochs, seed=seed, log=log,
                                       rules=rules, embeddings=embeddings, embedded=embedded)
     log("final fit on all rows")
-    fit = fit_stacked(texts, labels, epochs=epochs, seed=seed, rules=rules,
-                      embeddings=embeddings, embedded=embedded)
+    fit = fit_ladder(texts, levels, epochs=epochs, seed=seed, rules=rules,
+                     embeddings=embeddings, embedded=embedded)
     Path(out).mkdir(parents=True, exist_ok=True)
     fit.model.save(out, trained_on=len(texts), escalated=n_pos, cv=report.get("cv"),
                    epochs=epochs, seed=seed, **fit.info)
-    report["model"] = {"kind": "stacked", **fit.info}
+    report["model"] = {"kind": fit.model.meta.get("kind", "stacked"), **fit.info}
     report["out"] = str(out)
     report["seconds"] = round(time.perf_counter() - started, 1)
     if "cv" in report:
         cv = report["cv"]
-        log(f"{k}-fold CV: accuracy {cv['accuracy']:.3f} (majority {cv['majority_accuracy']:.3f})"
-            f", F1 {cv['f1']:.3f}, ROC-AUC {cv['roc_auc']:.3f}; textcat alone: accuracy "
-            f"{cv['textcat']['accuracy']:.3f}, ROC-AUC {cv['textcat']['roc_auc']:.3f}")
+        what = f"level >= {steps_at[-1]}: " if len(steps_at) > 1 else ""
+        log(f"{k}-fold CV, {what}accuracy {cv['accuracy']:.3f} (majority "
+            f"{cv['majority_accuracy']:.3f}), F1 {cv['f1']:.3f}, ROC-AUC {cv['roc_auc']:.3f}; "
+            f"textcat alone: accuracy {cv['textcat']['accuracy']:.3f}, ROC-AUC "
+            f"{cv['textcat']['roc_auc']:.3f}")
+        for name, step in cv.get("steps", {}).items():
+            log(f"  step {name}: accuracy {step['accuracy']:.3f}, ROC-AUC {step['roc_auc']:.3f}")
     log(f"model saved to {out}")
     return report

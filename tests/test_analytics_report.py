@@ -149,6 +149,13 @@ def test_review_commands(runner, history):
     assert none.exit_code == 0 and "no accepted or deferred escalations in 2023-01" in none.output
 
 
+def _zendesk_env(monkeypatch, zendesk_server):
+    for key, value in zendesk_server.settings_overrides().items():
+        monkeypatch.setenv({"zendesk_subdomain": "ZENDESK_SUBDOMAIN", "zendesk_email": "ZENDESK_EMAIL",
+                            "zendesk_api_token": "ZENDESK_API_TOKEN", "zendesk_scheme": "ZENPY_FORCE_SCHEME",
+                            "zendesk_netloc": "ZENPY_FORCE_NETLOC"}[key], str(value))
+
+
 def test_backfill_reads_the_helpdesk_history(runner, monkeypatch, tmp_path, zendesk_server):
     examples = [
         {"external_id": f"bf-{i}", "subject": f"history {i}", "description": "hello", "priority": prio,
@@ -159,10 +166,7 @@ def test_backfill_reads_the_helpdesk_history(runner, monkeypatch, tmp_path, zend
                                                     ("normal", "new", 101)])]
     now = datetime.now(timezone.utc)
     ids = [zendesk_server.import_example(e, now, deliver=False) for e in examples]
-    for key, value in zendesk_server.settings_overrides().items():
-        monkeypatch.setenv({"zendesk_subdomain": "ZENDESK_SUBDOMAIN", "zendesk_email": "ZENDESK_EMAIL",
-                            "zendesk_api_token": "ZENDESK_API_TOKEN", "zendesk_scheme": "ZENPY_FORCE_SCHEME",
-                            "zendesk_netloc": "ZENPY_FORCE_NETLOC"}[key], str(value))
+    _zendesk_env(monkeypatch, zendesk_server)
     db = f"sqlite:///{tmp_path / 'bf.sqlite'}"
     result = runner.invoke(main, ["backfill", "--db", db])
     assert result.exit_code == 0, result.output
@@ -177,3 +181,55 @@ def test_backfill_reads_the_helpdesk_history(runner, monkeypatch, tmp_path, zend
     assert again.output.strip() == "backfilled 1 tickets from zendesk"
     assert log.counts()["tickets"] == 3                       # idempotent
     log.close()
+
+
+def test_backfill_writes_training_history_with_escalation_levels(runner, monkeypatch, tmp_path,
+                                                                  zendesk_server):
+    """Groups of the embedded manifest: 101 tier 1, 102 tier 2, 104 management, 110 finance."""
+    from tiergate.nlp.records import read_history
+
+    now = datetime.now(timezone.utc)
+    paths = {"stayed": [101], "tier 2": [101, 102], "management": [101, 102, 104],
+             "finance": [101, 110], "moved down": [102, 101], "still open": [101, 102]}
+    ids = {}
+    for i, (name, groups) in enumerate(paths.items()):
+        ids[name] = zendesk_server.import_example(
+            {"external_id": f"hist-{i}", "subject": f"case {name}", "description": f"my {name} problem",
+             "priority": "normal", "status": "open", "type": "problem", "channel": "email", "tags": [],
+             "age_minutes": 300, "group_id": groups[0], "assignee_id": None,
+             "requester": {"name": "R", "email": f"h{i}@x.example"}, "organization": None,
+             "comments": [{"author": "customer", "body": "still waiting", "minutes_ago": 100},
+                          {"author": "agent", "body": "looking into it", "minutes_ago": 90}]},
+            now, deliver=False)
+        for g in groups[1:]:
+            zendesk_server.update_ticket(ids[name], group_id=g)
+        if name != "still open":
+            zendesk_server.update_ticket(ids[name], status="solved")
+    _zendesk_env(monkeypatch, zendesk_server)
+    out = tmp_path / "history.jsonl"
+    result = runner.invoke(main, ["backfill", "--db", f"sqlite:///{tmp_path / 'h.sqlite'}",
+                                  "--history", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 5 resolved tickets" in result.output and "0: 2, 1: 2, 2: 1" in result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    level = {x["id"]: x["level"] for x in lines}
+    assert level == {ids["stayed"]: 0, ids["tier 2"]: 1, ids["management"]: 2, ids["finance"]: 1,
+                     ids["moved down"]: 0}
+    first = next(x for x in lines if x["id"] == ids["tier 2"])
+    # customer comments only (the agent's reply is left out), subject joined to the first
+    assert first["comments"] == ["case tier 2\nmy tier 2 problem", "still waiting"]
+    assert all(x["label"] is (x["level"] > 0) for x in lines)
+    with open(out, encoding="utf-8") as fh:                     # what `tiergate train` reads
+        texts, levels = read_history(fh)
+    assert sorted(levels) == [0, 0, 1, 1, 2] and not (tmp_path / "history.jsonl.partial").exists()
+
+
+def test_backfill_history_is_not_left_half_written(runner, monkeypatch, tmp_path, zendesk_server):
+    _zendesk_env(monkeypatch, zendesk_server)
+    monkeypatch.setenv("ZENDESK_API_TOKEN", "wrong-token")
+    out = tmp_path / "history.jsonl"
+    result = runner.invoke(main, ["backfill", "--db", f"sqlite:///{tmp_path / 'h.sqlite'}",
+                                  "--history", str(out)])
+    assert result.exit_code == 1 and "helpdesk stopped the backfill" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists() and not (tmp_path / "history.jsonl.partial").exists()

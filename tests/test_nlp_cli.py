@@ -101,7 +101,72 @@ def test_train_produces_a_model_that_loads_and_scores(tmp_path):
     cold = enricher.score_text("thanks for the quick help")
     assert hot.model_score is not None and hot.model_score > cold.model_score
     assert "model" in {r.signal for r in hot.reasons}
-    assert sum(r.points for r in hot.reasons) == hot.attention_score
+    # the model leads the text part: no conversation signals here, so the score is its
+    # probability in points (one decimal), and the reasons still add up to it
+    assert hot.attention_score == round(100 * hot.model_score, 1)
+    assert round(sum(r.points for r in hot.reasons), 1) == hot.attention_score
+
+
+def _graded_history(path: Path, n: int = 90) -> list[int]:
+    rng = random.Random(5)
+    by_level = {0: ["how do I add a user", "thanks for the quick help", "please update my address",
+                    "where can I change my email"],
+                1: ["the export is broken", "I was charged twice", "the app crashes on start",
+                    "my invoice is wrong"],
+                2: ["I will take legal action", "cancel my account now, this is a disgrace",
+                    "my lawyer will hear about this", "I am going to the press about this"]}
+    levels = []
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            level = i % 3
+            row = {"comments": [rng.choice(by_level[level]), rng.choice(by_level[min(level, 1)])]}
+            row["level"] = level
+            if level == 0 and i % 2:
+                row = {"text": row["comments"][0], "label": False}
+            fh.write(json.dumps(row) + "\n")
+            levels.append(level)
+    return levels
+
+
+def test_train_on_graded_history_makes_a_ladder(tmp_path):
+    hist = tmp_path / "history.jsonl"
+    _graded_history(hist)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(out), "--folds",
+                                        "3", "--epochs", "4", "--no-embeddings"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["levels"] == {"0": 30, "1": 30, "2": 30} and report["escalated"] == 60
+    assert set(report["cv"]["steps"]) == {"level>=1", "level>=2"}
+    assert report["cv"]["roc_auc"] > 0.8 and report["cv"]["steps"]["level>=1"]["roc_auc"] > 0.8
+    meta = json.loads((out / "tiergate.json").read_text())
+    assert meta["kind"] == "ladder" and meta["thresholds"] == [1, 2]
+    assert (out / "ladder.npy").exists()
+    assert json.loads((out / "level2" / "tiergate.json").read_text())["kind"] == "stacked"
+    enricher = Enricher(None, model_path=str(out))
+    scores = [enricher.score_text(t) for t in
+              ("please update my address", "the export is broken",
+               "the export is broken, my lawyer will hear about this")]
+    assert scores[0].model_score < scores[1].model_score < scores[2].model_score
+    assert scores[0].attention_score < scores[2].attention_score
+    for en in scores:
+        assert round(sum(r.points for r in en.reasons), 1) == en.attention_score
+
+
+@pytest.mark.parametrize("line,field,why", [
+    ({"text": "a", "level": "high"}, "level", "whole number"),
+    ({"text": "a", "level": -1}, "level", "whole number"),
+    ({"text": "a", "level": 10}, "level", "0..9"),
+    ({"text": "a", "level": 1.5}, "level", "whole number"),
+    ({"text": "a", "level": 2, "label": False}, "label", "level is 2"),
+    ({"text": "a"}, "label", "missing"),
+])
+def test_train_bad_level_line(tmp_path, line, field, why):
+    hist = tmp_path / "h.jsonl"
+    hist.write_text('{"text": "ok", "level": 0}\n' + json.dumps(line) + "\n")
+    result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"line 2: field '{field}'" in result.output and why in result.output
 
 
 @pytest.mark.parametrize("flag,column", [("--no-embeddings", False), ("--embeddings", True)])
@@ -128,3 +193,14 @@ def test_train_bad_history_line(tmp_path):
     result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(tmp_path / "m")])
     assert result.exit_code != 0
     assert "line 2" in result.output and "label" in result.output
+
+
+def test_train_needs_two_rows_on_each_side_of_every_level(tmp_path):
+    hist = tmp_path / "h.jsonl"
+    rows = [{"text": f"fine {i}", "level": 0} for i in range(5)]
+    rows += [{"text": f"broken {i}", "level": 1} for i in range(5)] + [{"text": "sue", "level": 2}]
+    hist.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(train, ["--history", str(hist), "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "rows per level: 0: 5, 1: 5, 2: 1" in result.output
+    assert not (tmp_path / "m").exists()

@@ -124,33 +124,69 @@ def report(month: Period | None, fmt: str, output: Path | None, db: str | None) 
 @click.option("--since", callback=_since, metavar="DATE", help="Only tickets updated since (YYYY-MM-DD or ISO time).")
 @click.option("--status", "statuses", multiple=True, help="Only tickets with this status (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many tickets.")
+@click.option("--history", "history", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Also write the solved / closed tickets as training history for `tiergate train` "
+                   "(JSON lines: customer comments and how far each was escalated).")
 @DB_OPTION
-def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | None, db: str | None) -> None:
+def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | None, history: Path | None,
+             db: str | None) -> None:
     """Read the helpdesk's ticket history through the connector into the decision log."""
+    import json
+    from collections import Counter
+
     from tiergate.connectors.registry import get_connector
     from tiergate.plugin.config import Settings
-    from tiergate.plugin.core.errors import ConnectorError
+    from tiergate.plugin.core.errors import ConnectorError, ManifestError
 
     settings = Settings.from_env()
+    manifest = None
+    if history is not None:
+        from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+
+        try:
+            manifest = load_manifest(settings.manifest_path or default_manifest_path())
+        except (ManifestError, OSError, ValueError) as exc:
+            raise click.ClickException(f"manifest: {exc}") from None
     log = open_log(db, settings=settings)
     try:
         connector = get_connector(settings)
     except (ValueError, ImportError) as exc:
         raise click.ClickException(f"helpdesk: {exc}") from None
     seen = 0
+    levels: Counter[int] = Counter()
     now = datetime.now(timezone.utc)
+    partial = history.with_name(history.name + ".partial") if history is not None else None
+    out = open(partial, "w", encoding="utf-8") if partial is not None else None
+    done = False
     try:
         for ticket in connector.iter_tickets(updated_since=since, status=list(statuses) or None):
             log.observe(ticket, now, helpdesk=getattr(connector, "name", settings.helpdesk))
             seen += 1
+            if out is not None:
+                from tiergate.nlp.history import history_record
+
+                record = history_record(ticket, manifest)
+                if record is not None:
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    levels[record["level"]] += 1
             if limit and seen >= limit:
                 break
+        done = True
     except ConnectorError as exc:
         raise click.ClickException(f"helpdesk stopped the backfill after {seen} tickets: "
                                    f"{type(exc).__name__}: {exc}") from None
     finally:
         log.close()
+        if out is not None:     # the history file appears only whole
+            out.close()
+            if done:
+                partial.replace(history)
+            else:
+                partial.unlink(missing_ok=True)
     click.echo(f"backfilled {seen} tickets from {settings.helpdesk}")
+    if history is not None:
+        counts = ", ".join(f"{v}: {c}" for v, c in sorted(levels.items())) or "none"
+        click.echo(f"wrote {sum(levels.values())} resolved tickets to {history} (tickets per level: {counts})")
 
 
 @click.group()

@@ -88,7 +88,7 @@ decisions_table = Table(
     Column("after_hours", Boolean, nullable=False, default=False),
     Column("reasons", JSON, nullable=False, default=list),
     Column("signals", JSON, nullable=False, default=list),
-    Column("attention_score", Integer),
+    Column("attention_score", Integer),     # whole points (a model's decimal rounded)
     Column("sentiment", Float),
     Column("sla", JSON, nullable=False, default=list),
     Column("sla_breached", Boolean, nullable=False, default=False),
@@ -418,7 +418,7 @@ class DecisionLog:
             "to_group_id": esc.group_id if esc else None, "to_owner_id": esc.owner_id if esc else None,
             "after_hours": bool(esc.after_hours) if esc else False,
             "reasons": list(decision.reasons), "signals": [r.to_dict() for r in enrichment.reasons],
-            "attention_score": int(enrichment.attention_score), "sentiment": float(enrichment.sentiment),
+            "attention_score": round(enrichment.attention_score), "sentiment": float(enrichment.sentiment),
             "sla": clocks, "sla_breached": any(c.breached for c in decision.clocks),
             "sla_max_pct": max((c.pct_elapsed for c in decision.clocks), default=None),
             "status": ticket.status, "priority": ticket.priority, "type": ticket.type,

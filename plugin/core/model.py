@@ -181,7 +181,7 @@ class Reason(_Serial):
 class Enrichment(_Serial):
     """What ``nlp.enrich`` says about a ticket's whole conversation."""
 
-    attention_score: int                      # 0..100
+    attention_score: float                    # 0..100 (whole points; one decimal with a model)
     sentiment: float                          # -1..1, conversation level
     sentiment_label: str                      # negative | neutral | positive
     complaint: bool
