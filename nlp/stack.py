@@ -97,20 +97,22 @@ def log_loss(y, p) -> float:
 
 
 def choose_l2(X: np.ndarray, y: Sequence[bool], k: int, seed: int,
-              grid: Sequence[float] = L2_GRID) -> tuple[float, dict]:
-    """The stacking ridge with the lowest k-fold log-loss over ``X``."""
+              grid: Sequence[float] = L2_GRID) -> tuple[float, dict, np.ndarray]:
+    """The stacking ridge with the lowest k-fold log-loss over ``X``: (ridge, log-loss per
+    ridge, that ridge's out-of-fold probabilities)."""
     from tiergate.nlp.train import folds_for
 
-    losses = {}
+    losses, probs = {}, {}
     y = np.asarray(y, bool)
     for l2 in grid:
-        p = np.zeros(len(y))
+        p = probs[l2] = np.zeros(len(y))
         for fold in folds_for(list(y), k, seed + 1):
             m = np.ones(len(y), bool)
             m[fold] = False
             p[fold] = predict_logistic(fit_logistic(X[m], y[m], l2=l2), X[fold])
         losses[l2] = log_loss(y, p)
-    return min(losses, key=losses.get), losses
+    best = min(losses, key=losses.get)
+    return best, losses, probs[best]
 
 
 @dataclass
@@ -212,7 +214,7 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
             raise ValueError(f"embedded: {F.shape[0]} rows for {len(texts)} texts")
         emb_oof, emb_w, emb_info = embedding_column(F, y, folds)
         oof = np.c_[oof, emb_oof]
-    l2, l2_losses = choose_l2(oof, y, k, seed)
+    l2, l2_losses, _ = choose_l2(oof, y, k, seed)
     weights = fit_logistic(oof, y, l2=l2)
     textcat = train_textcat(texts, names, epochs=epochs, seed=seed, ngram=TEXTCAT_NGRAM)
     ngram = NgramLR.fit((), y, C=best_c, rows=rows)
@@ -259,15 +261,8 @@ def fit_ladder(texts: Sequence[str], levels: Sequence[int], *, k: int = 4, seed:
     model = LadderClassifier([f.model for f in fits], steps_at, ())
     oof = model.join([f.oof for f in fits])
     y = np.asarray([v >= steps_at[-1] for v in levels])
-    l2, losses = choose_l2(oof, y, k, seed)
+    l2, losses, oof_p = choose_l2(oof, y, k, seed)
     model.weights = fit_logistic(oof, y, l2=l2)
-    oof_p = np.zeros(len(y))
-    from tiergate.nlp.train import folds_for
-
-    for fold in folds_for(list(y), k, seed + 1):
-        m = np.ones(len(y), bool)
-        m[fold] = False
-        oof_p[fold] = predict_logistic(fit_logistic(oof[m], y[m], l2=l2), oof[fold])
     info = {"thresholds": steps_at, "ladder_l2": l2,
             "ladder_l2_logloss": {str(c): round(v, 4) for c, v in losses.items()},
             "oof_ladder_roc_auc": _auc(y, oof_p),
