@@ -149,6 +149,10 @@ def test_train_on_graded_history_makes_a_ladder(tmp_path):
                "the export is broken, my lawyer will hear about this")]
     assert scores[0].model_score < scores[1].model_score < scores[2].model_score
     assert scores[0].attention_score < scores[2].attention_score
+    # the model leads the score, never the tags the manifest's triggers read
+    assert scores[2].tags == Enricher(None).score_text(
+        "the export is broken, my lawyer will hear about this").tags
+    assert "legal" in scores[2].tags
     for en in scores:
         assert round(sum(r.points for r in en.reasons), 1) == en.attention_score
 
