@@ -9,8 +9,9 @@ baseline is the rules-only enricher on the same tickets, ratio = its time / the 
 (1.0 = free). Three small models are trained first on generated tickets (the texts of
 ``bench_nlp.make_tickets``, labelled by whether they ask for a manager or a refund): a stacked
 model with and without the embedding column, and a two-step ladder (graded labels: refund 1,
-manager 2) without it; their quality is not the point. Every round clears the enricher's and the encoder's text caches, and timings
-are the best of interleaved rounds (the machine is shared).
+manager 2) without it; their quality is not the point. Every round clears the enricher's and
+the encoder's text caches, and timings are the best of interleaved rounds (the machine is
+shared).
 """
 from __future__ import annotations
 

@@ -420,18 +420,24 @@ class LadderClassifier:
         r = self.rule_width
         return np.c_[step_features[0], *[x[:, r:] for x in step_features[1:]]]
 
-    def features(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_positive(self, texts: Sequence[str]) -> list[float]:
+        return self.predict_steps(texts)[0]
+
+    def predict_steps(self, texts: Sequence[str]) -> tuple[list[float], list[list[float]]]:
+        """(the probability of the top level, each step's own probability), every step's
+        features computed once."""
+        if not texts:
+            return [], [[] for _ in self.steps]
+        from tiergate.nlp import stack
+
         rules = self.steps[0].rules()
         for step in self.steps[1:]:
             step._rules = rules         # one spaCy pipeline for all steps
-        return self.join([s.features(texts) for s in self.steps])
-
-    def predict_positive(self, texts: Sequence[str]) -> list[float]:
-        if not texts:
-            return []
-        from tiergate.nlp import stack
-
-        return [float(p) for p in stack.predict_logistic(self.weights, self.features(texts))]
+        feats = [s.features(texts) for s in self.steps]
+        top = stack.predict_logistic(self.weights, self.join(feats))
+        return ([float(p) for p in top],
+                [[float(p) for p in stack.predict_logistic(s.weights, x)]
+                 for s, x in zip(self.steps, feats)])
 
     def textcat_positive(self, texts: Sequence[str]) -> list[float]:
         """The top step's textcat probability alone."""

@@ -24,8 +24,7 @@ RESOLVED = frozenset({"solved", "closed"})
 def group_path(ticket: Ticket) -> list[int]:
     """The ticket's groups in the order it was in them (repeats kept out of a row)."""
     moves = [c for c in ticket.changes if c.field == "group_id"]
-    path = [moves[0].old] if moves else []
-    path += [c.new for c in moves] if moves else [ticket.group_id]
+    path = [moves[0].old, *(c.new for c in moves)] if moves else [ticket.group_id]
     out: list[int] = []
     for g in path:
         try:

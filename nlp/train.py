@@ -96,11 +96,14 @@ def cross_validate(texts: Sequence[str], levels: Sequence[int], *, k: int = 5, e
                          seed=seed, rules=rules, embeddings=embeddings,
                          embedded=embedded[tr] if embeddings else None)
         held_texts = [texts[i] for i in fold]
-        for i, p, q in zip(fold, fit.model.predict_positive(held_texts),
-                           fit.model.textcat_positive(held_texts)):
+        if len(steps_at) > 1:
+            top, per_step = fit.model.predict_steps(held_texts)
+        else:
+            top, per_step = fit.model.predict_positive(held_texts), []
+        for i, p, q in zip(fold, top, fit.model.textcat_positive(held_texts)):
             probs[i], tc_probs[i] = p, q
-        for j, step in enumerate(getattr(fit.model, "steps", ())):
-            for i, p in zip(fold, step.predict_positive(held_texts)):
+        for j, ps in enumerate(per_step):
+            for i, p in zip(fold, ps):
                 step_probs[j][i] = p
     top = [v >= steps_at[-1] for v in levels]
     out: dict[str, Any] = _report(top, probs, k)
@@ -122,7 +125,8 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     from tiergate.nlp.stack import thresholds_of
 
     steps_at = thresholds_of(levels)
-    n_pos = sum(v > min(levels) for v in levels) if levels else 0
+    lowest = min(levels, default=0)
+    n_pos = sum(v > lowest for v in levels)
     n_top = sum(v >= steps_at[-1] for v in levels) if steps_at else 0
     counts = ", ".join(f"{v}: {c}" for v, c in sorted(Counter(levels).items()))
     small = [t for t in steps_at if not 2 <= sum(v >= t for v in levels) <= len(levels) - 2]

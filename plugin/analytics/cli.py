@@ -141,6 +141,7 @@ def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | Non
     settings = Settings.from_env()
     manifest = None
     if history is not None:
+        from tiergate.nlp.history import history_record
         from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 
         try:
@@ -163,8 +164,6 @@ def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | Non
             log.observe(ticket, now, helpdesk=getattr(connector, "name", settings.helpdesk))
             seen += 1
             if out is not None:
-                from tiergate.nlp.history import history_record
-
                 record = history_record(ticket, manifest)
                 if record is not None:
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
