@@ -62,9 +62,13 @@ ENUMS = {"status": STATUS_ORDER, "priority": ["low", "normal", "high", "urgent"]
          "type": ["question", "incident", "problem", "task"]}
 
 DEFAULT_GROUPS = [(100, "Tier 0 Self-service"), (101, "Tier 1 Frontline"), (102, "Tier 2 Specialists"),
-                  (103, "Tier 3 Engineering"), (104, "Management"), (110, "Finance"), (111, "Security")]
+                  (103, "Tier 3 Engineering"), (104, "Management"), (110, "Billing"), (111, "Security"),
+                  (112, "Privacy"), (113, "Legal"), (114, "Team Leads"), (115, "Review Queue"),
+                  (116, "Customer Success")]
 DEFAULT_AGENTS = [(201, "Ana Frontline", 101), (202, "Ben Specialist", 102), (203, "Cy Engineer", 103),
-                  (204, "Dee Manager", 104), (210, "Fin Lead", 110), (211, "Sec Lead", 111)]
+                  (204, "Dee Manager", 104), (210, "Fin Billing", 110), (211, "Sec Lead", 111),
+                  (212, "Pia Privacy", 112), (213, "Lee Legal", 113), (214, "Tia Team Lead", 114),
+                  (215, "Rex Reviewer", 115), (216, "Cas Success", 116)]
 
 DEFAULT_KNOBS: dict[str, Any] = {
     "rate_limit_per_minute": None, "latency_ms": 0, "conflict_next": 0, "fail_next": 0,

@@ -12,6 +12,7 @@ Weights live in ``WEIGHTS`` / ``TAG_POINTS`` below and are listed in docs/nlp.md
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -24,6 +25,11 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from tiergate.nlp.amounts import find_amounts
 from tiergate.nlp.gcpause import paused_gc
+from tiergate.nlp.language import detect_language
+from tiergate.nlp.reading import Conversation, Message, read_conversation
+from tiergate.nlp.risk import Findings, RiskDetector, keyword_kept
+from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
+from tiergate.nlp.stakes import find_stakes
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
 
 log = logging.getLogger("tiergate.nlp")
@@ -53,6 +59,8 @@ WEIGHTS = {
 }
 MODEL_POINTS = 100          # a trained model's probability x this = the text part of the score
 DELAY_POINTS = ((72, 20), (24, 16), (8, 12), (4, 8), (1, 4))  # (hours waiting >=, points)
+CLOSING_CAP = 10          # attention score when the latest customer message closes the matter
+UNKNOWN_LANGUAGE_POINTS = 20
 RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (evaluation F1)
 NEGATIVE_AT = -0.05
 POSITIVE_AT = 0.3
@@ -108,7 +116,8 @@ class Enricher:
     """Builds the spaCy pipeline once; ``enrich`` is cheap and thread-safe."""
 
     def __init__(self, keywords: Mapping[str, Sequence[str]] | None = None,
-                 model_path: str | None = None):
+                 model_path: str | None = None, risk_tags: Mapping[str, Any] | None = None,
+                 thresholds: Mapping[str, float] | None = None):
         from tiergate.nlp.pipeline import SIGNALS_KEY, build_nlp
 
         if not keywords:
@@ -124,6 +133,7 @@ class Enricher:
             self.model = TextClassifier.load(model_path)
         self._cache: OrderedDict[str, TextScore] = OrderedDict()
         self._lock = threading.Lock()
+        self.risk = RiskDetector.from_config(risk_tags, thresholds)
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> "Enricher":
@@ -131,12 +141,17 @@ class Enricher:
         if isinstance(manifest, Mapping):
             keywords = manifest.get("keywords")
             model = manifest.get("nlp_model") or (manifest.get("nlp") or {}).get("model")
+            risk_tags = manifest.get("risk_tags")
+            thresholds = (manifest.get("nlp") or {}).get("thresholds")
         else:
             keywords = getattr(manifest, "keywords", None)
             model = getattr(manifest, "nlp_model", None)
+            risk_tags = getattr(manifest, "risk_tags", None)
+            thresholds = getattr(manifest, "nlp_thresholds", None)
         if isinstance(model, Mapping):   # tolerate {"path": ...}
             model = model.get("path")
-        return cls(keywords or None, model_path=str(model) if model else None)
+        return cls(keywords or None, model_path=str(model) if model else None,
+                   risk_tags=risk_tags or None, thresholds=thresholds or None)
 
     # -- text level ---------------------------------------------------------------------------
     def analyse(self, texts: Sequence[str], batch_size: int = 256, *,
@@ -194,9 +209,12 @@ class Enricher:
         """Customer comments oldest first, without timestamps or customer data."""
         return self.score_many([list(comments)])[0]
 
-    def score_many(self, conversations: Sequence[Sequence[str]]) -> list[Enrichment]:
+    def score_many(self, conversations: Sequence[Sequence[str]], *, reading: bool = True
+                   ) -> list[Enrichment]:
         """Batch form of ``score_comments`` (one ``nlp.pipe`` pass for all texts; the bulk path,
-        so the per-text cache is left to ``enrich``)."""
+        so the per-text cache is left to ``enrich``). ``reading=False``: the keyword pipeline
+        alone, without language, stakes and the risk detector (the rule features a trained
+        model was fit on)."""
         with paused_gc():
             flat = [str(t or "") for conv in conversations for t in (conv or [""])]
             scores = self.analyse(flat, keep=False)
@@ -204,26 +222,60 @@ class Enricher:
                                         for conv in conversations]) \
                 if self.model is not None else [None] * len(conversations)
             out, k = [], 0
-            combine = self._combine
             for conv, model in zip(conversations, models):
                 n = len(conv) if conv else 1
-                out.append(combine(_FIRST if n == 1 else range(n), scores[k:k + n], model))
+                if not reading:
+                    out.append(self._combine(_FIRST if n == 1 else range(n), scores[k:k + n],
+                                             model))
+                    k += n
+                    continue
+                texts = flat[k:k + n]
+                read = Conversation(tuple(Message(i, "customer", t) for i, t in enumerate(texts)))
+                language = detect_language("\n".join(texts[-3:]))
+                part = _in_language(scores[k:k + n], texts, language.code)
+                stakes = find_stakes(texts)
+                impact = _impact(stakes)
+                found = self.risk.detect(read, language.code, impact) if language.supported \
+                    else Findings()
+                enrichment = self._combine(_FIRST if n == 1 else range(n), part, model,
+                                           found=found, language=language, texts=texts)
+                out.append(dataclasses.replace(
+                    enrichment, language=language.code, language_supported=language.supported,
+                    stakes={k2: v for k2, v in stakes.to_dict().items() if v not in (None, False)},
+                    closing=found.closing))
                 k += n
         return out
 
     def enrich(self, ticket: Ticket, now: datetime) -> Enrichment:
         """The whole conversation of ``ticket`` at ``now`` -> Enrichment (pure apart from the
-        text cache)."""
-        indices, texts = customer_texts(ticket)
+        text cache): read as a person would (``nlp.reading``), language, stakes, risk tags
+        (``nlp.risk``), then the scores of the customer's own words."""
+        conv = read_conversation(ticket, now)
+        customer = conv.customer
+        texts = [m.text for m in customer] or [""]
+        indices = [m.index for m in customer] or [0]
         scores = self.analyse(texts)
         model = self.model_scores(["\n".join(texts)])[0] if self.model is not None else None
         extra = conversation_reasons(ticket, now)
-        return self._combine(indices, scores, model_score=model, extra=extra)
+        language = detect_language("\n".join(texts[-3:]))
+        scores = _in_language(scores, texts, language.code)
+        stakes = find_stakes(texts, now)
+        impact = _impact(stakes)
+        # a language the detector does not read yields no tags of its own: only the review
+        found = self.risk.detect(conv, language.code, impact) if language.supported \
+            else Findings()
+        enrichment = self._combine(indices, scores, model_score=model, extra=extra, found=found,
+                                   language=language, texts=texts)
+        return dataclasses.replace(
+            enrichment, language=language.code, language_supported=language.supported,
+            stakes={k: v for k, v in stakes.to_dict().items() if v not in (None, False)},
+            closing=found.closing)
 
     # -- scoring ------------------------------------------------------------------------------
     def _combine(self, indices: Sequence[int], scores: Sequence[TextScore],
                  model_score: float | None = None,
-                 extra: Sequence[Reason] = ()) -> Enrichment:
+                 extra: Sequence[Reason] = (), found: Findings | None = None,
+                 language=None, texts: Sequence[str] = ()) -> Enrichment:
         sents = [s.sentiment for s in scores]
         if len(sents) == 1:
             sentiment = sents[0] + 0.0   # as the weighted mean below: -0.0 -> 0.0
@@ -236,6 +288,8 @@ class Enricher:
         elif sentiment < -1.0:
             sentiment = -1.0
         risk_tags, first_of, tag_reasons = _risk_tags(indices, scores)
+        if found is not None:
+            risk_tags, first_of, tag_reasons = self._detected(risk_tags, found, language, texts)
         # sentiment alone makes a complaint only about a service matter (order, account,
         # delivery, ...): "this game is killing me" and banter ("you're an idiot") are not
         # complaints; a negative "you ..." still scores as blame below
@@ -251,6 +305,11 @@ class Enricher:
         for part in parts:
             total += part.points
         total = round(total, 1) if model_score is not None else int(total)
+        if found is not None and found.closing and total > CLOSING_CAP:
+            parts.append(Reason("closing", float(CLOSING_CAP - total),
+                                f'latest customer message closes the matter: '
+                                f'"{_quote(found.closing_sentence)}"'))
+            total = CLOSING_CAP
         if total > 100:
             parts.append(Reason("cap", float(round(100 - total, 1)),
                                 "attention score is capped at 100"))
@@ -260,6 +319,75 @@ class Enricher:
             risk_tags, tuple(parts),
             tuple(sents), round(sents[-1] - sents[0], 4) if len(sents) >= 2 else 0.0,
             _max_amounts(scores), None if model_score is None else round(float(model_score), 4))
+
+
+    def _detected(self, keyword_tags: Sequence[RiskTag], found: Findings, language,
+                  texts: Sequence[str] = ()) -> tuple[tuple[RiskTag, ...], Mapping[str, RiskTag], list[Reason]]:
+        """The detector's hits (each with its sentence) join the keyword pipeline's tags; a
+        keyword tag the detector defines counts only under its reading rules
+        (``risk.keyword_kept``)."""
+        owned = self.risk.by_name
+        lang = language.code if language is not None else "en"
+        tags = [t for t in keyword_tags if t.tag not in owned or keyword_kept(
+            self.risk, t.tag, t.phrase, texts, lang, found)]
+        details: dict[str, str] = {}
+        points = dict(TAG_POINTS)
+        for name, rule in owned.items():
+            points[name] = rule.points
+        for hit in found.hits:
+            tags.append(RiskTag(hit.tag, _quote(hit.sentence), hit.comment_index))
+            if hit.tag not in details:
+                how = (f'pattern "{hit.detail}"' if hit.how == "pattern" else
+                       f'like "{hit.detail}" (similarity {hit.similarity:.2f})')
+                details[hit.tag] = f'"{_quote(hit.sentence)}" in comment {hit.comment_index}, {how}'
+        if not any((t or "").strip() for t in texts):
+            tags.append(RiskTag("no_text", "no customer words to read"))
+            details["no_text"] = "the customer's messages hold no words to read (empty, or only " \
+                                 "markup or quoted mail): a person decides"
+            points["no_text"] = UNKNOWN_LANGUAGE_POINTS
+        elif language is not None and not language.supported:
+            tags.append(RiskTag("unknown_language", f"{language.code} ({language.confidence:.2f})"))
+            details["unknown_language"] = (f"written in a language the detector does not read: "
+                                           f"{language.code} (confidence {language.confidence:.2f})")
+            points["unknown_language"] = UNKNOWN_LANGUAGE_POINTS
+        first_of: dict[str, RiskTag] = {}
+        for t in tags:
+            first_of.setdefault(t.tag, t)
+        reasons: list[Reason] = []
+        total = 0
+        cap = WEIGHTS["tags_cap"]
+        for tag in sorted(first_of, key=lambda t: -points.get(t, DEFAULT_TAG_POINTS)):
+            pts = min(points.get(tag, DEFAULT_TAG_POINTS), cap - total)
+            if pts <= 0:
+                continue
+            total += pts
+            first = first_of[tag]
+            reasons.append(Reason(f"risk:{tag}", float(pts), details.get(
+                tag, f'"{first.phrase}" in comment {first.comment_index}')))
+        return tuple(tags), first_of, reasons
+
+
+def _impact(stakes) -> str | None:
+    """The words that state impact: many people or sites, the whole company, a large count."""
+    if stakes.everyone or (stakes.people or 0) >= 10:
+        return stakes.people_phrase
+    if (stakes.scale or 0) >= 50:
+        return stakes.scale_phrase
+    return None
+
+
+def _in_language(scores: Sequence[TextScore], texts: Sequence[str], lang: str
+                 ) -> Sequence[TextScore]:
+    """German, Spanish, French, Portuguese: the sentiment of their own lexicon (VADER's is
+    English)."""
+    if lang not in INTL_LANGUAGES:
+        return scores
+    return [s._replace(sentiment=intl_sentiment(t, lang)) for s, t in zip(scores, texts)]
+
+
+def _quote(text: str | None, limit: int = 200) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _model_reason(text_parts: Sequence[Reason], probability: float) -> Reason:

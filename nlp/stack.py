@@ -85,7 +85,7 @@ def model_features(texts: Sequence[str], rules, tags: Sequence[str], textcat_pro
     a model; ``enrichments``: its results for ``texts`` when already scored) + textcat
     probability + n-gram regression logit."""
     if enrichments is None:
-        enrichments = rules.score_many([[t] for t in texts])
+        enrichments = rules.score_many([[t] for t in texts], reading=False)
     return np.c_[rule_features(texts, enrichments, tags), np.asarray(textcat_probs, float),
                  np.asarray(ngram_logits, float)]
 
@@ -185,7 +185,7 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
     y = np.asarray(labels, bool)
     with_emb, embedded = with_features(texts, embeddings, embedded, log)
     rules = rules or Enricher(None)
-    enrichments = rules.score_many([[t] for t in texts])
+    enrichments = rules.score_many([[t] for t in texts], reading=False)
     tags = sorted({t for e in enrichments for t in e.tags})
     rows = hashed_rows(texts)
     k = max(2, min(k, int(y.sum()), int((~y).sum())))

@@ -42,7 +42,7 @@ class DemoStack:
         self.exits.close()
 
 
-def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
+def start_stack(helpdesk: str, *, quiet: bool, now: datetime | None = None) -> DemoStack:
     from tiergate.plugin import helpdesks
 
     workdir = tempfile.mkdtemp(prefix="tiergate-demo-")
@@ -74,6 +74,8 @@ def start_stack(helpdesk: str, *, quiet: bool) -> DemoStack:
     helpdesks.install(desk, helpdesk, stack.receiver_url, secret)
 
     env = {**os.environ, **_settings_env(settings)}
+    if now is not None:
+        env["TIERGATE_NOW"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     log = open(Path(workdir) / "worker.log", "wb")
     stack.exits.callback(log.close)
     stack.worker = subprocess.Popen(
@@ -170,14 +172,20 @@ def print_table(result: dict[str, Any]) -> None:
 @click.option("--helpdesk", type=click.Choice(["zendesk", "zammad"]), default="zendesk", show_default=True)
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for the jobs.")
 @click.option("--keep", is_flag=True, help="Keep everything running afterwards (dashboard), until Ctrl-C.")
-def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float, keep: bool) -> None:
+@click.option("--now", "now_text", default=None,
+              help="Decide as if it were this instant (ISO-8601, e.g. 2026-12-05T22:30:00Z): "
+                   "ticket ages count back from it and the worker's clock stands still at it.")
+def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float, keep: bool,
+         now_text: str | None) -> None:
     """Run the whole path on the example tickets and print what agents now see."""
     from tiergate.plugin import data
+    from tiergate.plugin.examples import parse_now
 
+    fixed = parse_now(now_text) if now_text else None
     examples = read_examples(tickets_path or data.path("tickets.jsonl"))
-    stack = start_stack(helpdesk, quiet=as_json)
+    stack = start_stack(helpdesk, quiet=as_json, now=fixed)
     try:
-        now = datetime.now(timezone.utc)
+        now = fixed or datetime.now(timezone.utc)
         ticket_ids = [stack.server.import_example(example, now) for example in examples]
         wait_for_jobs(stack, ticket_ids, timeout)
         result = collect(stack, ticket_ids)

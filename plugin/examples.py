@@ -3,10 +3,13 @@ shared by ``tiergate demo`` and ``tiergate simulate``."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
+
+from tiergate.plugin.core.model import parse_time
 
 
 def read_examples(path: Path) -> list[dict[str, Any]]:
@@ -28,3 +31,16 @@ def read_examples(path: Path) -> list[dict[str, Any]]:
     if not rows:
         raise click.UsageError(f"{path}: no tickets")
     return rows
+
+
+def parse_now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(timezone.utc)
+    try:
+        at = parse_time(text)
+    except (TypeError, ValueError):
+        at = None
+    if at is None:
+        raise click.BadParameter(f"{text!r}: expected an ISO-8601 time such as "
+                                 "2026-12-05T22:30:00Z", param_hint="--now")
+    return at

@@ -63,7 +63,7 @@ def test_repo_manifest_exercises_every_construct():
     assert {r.kind for r in m.oncall.routes.values()} == {"webhook", "email"}
     assert set(m.tiers) == {"tier_0", "tier_1", "tier_2", "tier_3", "management"}
     assert [t.order for t in m.tier_chain()] == sorted(t.order for t in m.tiers.values())
-    assert m.teams["finance"].group_id == 110 and m.teams["security"].group_id == 111
+    assert m.teams["billing"].group_id == 110 and m.teams["security"].group_id == 111
 
 
 def test_manifest_is_frozen_and_versioned():

@@ -104,9 +104,9 @@ def test_demo_examples_with_nlp():
         assert r.escalated and r.fired, hot
         assert any(t.startswith("tg_") and not t.startswith("tg_fired") for t in r.final_tags)
         assert r.escalations[0]["reasons"]
-    assert by_id["demo-legal"].escalations[0]["to_tier"] == "management"
+    assert by_id["demo-legal"].escalations[0]["to_tier"] == "legal"
     assert by_id["demo-outage"].escalations[0]["to_tier"] == "tier_3"
     small = by_id["demo-refund-small"]
     assert not small.escalated and "tg_authority_within" in small.final_tags
-    assert by_id["demo-refund-large"].escalations[0]["to_tier"] == "finance"
+    assert by_id["demo-refund-large"].escalations[0]["to_tier"] == "billing"
     assert run.summary()["tickets"] == len(rows)

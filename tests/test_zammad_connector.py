@@ -278,7 +278,8 @@ def test_knobs_over_http_stats_and_reset(zammad_server, zammad_connector):
     assert requests.post(f"{zammad_server.url}/_control/knobs", json={"nope": 1}).status_code == 422
     zammad_server.reset()
     assert zammad_server.state.tickets == {} and zammad_server.stats()["total"] == 0
-    assert sorted(zammad_server.state.groups) == [100, 101, 102, 103, 104, 110, 111]
+    assert sorted(zammad_server.state.groups) == [100, 101, 102, 103, 104, 110, 111, 112, 113, 114,
+                                                  115, 116]
     assert zammad_server.import_example(EXAMPLE, NOW) == 1
 
 

@@ -66,7 +66,7 @@ def test_default_seed_and_shapes(zendesk_server):
     users = api(zendesk_server, "GET", "users/show_many.json", params={"ids": "201,211,299"}).json()["users"]
     assert [(u["id"], u["role"], u["default_group_id"]) for u in users] == [
         (201, "agent", 101), (211, "agent", 111), (BOT_ID, "admin", None)]
-    assert len(DEFAULT_AGENTS) == 6
+    assert len(DEFAULT_AGENTS) == 11
     r = api(zendesk_server, "POST", "tickets.json", json={"ticket": {
         "subject": "Hi", "comment": {"body": "Hello"}, "requester": {"name": "A", "email": "a@x.example"}}})
     assert r.status_code == 201

@@ -65,7 +65,7 @@ try:
 except ImportError:  # pragma: no cover - the sla module ships with the package
     SLA_METRICS = ("first_reply_time", "next_reply_time", "periodic_update_time",
                    "pausable_update_time", "requester_wait_time", "agent_work_time")
-AMOUNT_KINDS = ("refund", "discount", "credit")
+AMOUNT_KINDS = ("refund", "discount", "credit", "money")
 SEGMENTS = ("vip", "enterprise", "smb", "midmarket", "startup", "public_sector")
 _MISSING = object()
 _STRICT = timedelta(seconds=1)     # timers for "greater_than" run this long after equality
@@ -331,6 +331,13 @@ def _any_breached(f: Facts) -> bool:
     return any(c.breached for c in f.sla_clocks())
 
 
+def _money(f: Facts):
+    values = [v for v in f.enrichment.amounts.values() if v]
+    if f.enrichment.stakes.get("money"):
+        values.append(f.enrichment.stakes["money"])
+    return max(values) if values else None
+
+
 def _sentiment_shift(f: Facts):
     return f.enrichment.sentiment_shift
 
@@ -390,6 +397,18 @@ _STATIC: dict[str, FieldSpec] = {s.name: s for s in [
     FieldSpec("model_score", "number", "Trained model probability 0..1 (null: no model).",
               _e("model_score")),
     FieldSpec("complaint", "bool", "The conversation is a complaint.", _e("complaint")),
+    FieldSpec("language", "string", "Language of the customer's words (ISO 639-1; und: "
+              "undetermined).", _e("language")),
+    FieldSpec("language_supported", "bool", "The risk detector reads the customer's language.",
+              _e("language_supported")),
+    FieldSpec("closing", "bool", "The latest customer message closes the matter (thanks, "
+              "it works, you can close this).", _e("closing")),
+    FieldSpec("impact.people", "number", "People, seats or sites the customer says are "
+              "affected (null: not said).", lambda f: f.enrichment.stakes.get("people")),
+    FieldSpec("impact.everyone", "bool", "The customer says the whole company / every site / "
+              "nobody can work.", lambda f: bool(f.enrichment.stakes.get("everyone"))),
+    FieldSpec("deadline_days", "number", "Days to the deadline the customer states (null: "
+              "none).", lambda f: f.enrichment.stakes.get("deadline_days")),
     # customer
     FieldSpec("organization.segment", "enum", "Organization segment.", _o("segment"), SEGMENTS),
     FieldSpec("organization.vip", "bool", "Segment is vip or the organization is tagged vip.",
@@ -428,6 +447,9 @@ def field_spec(name: str) -> FieldSpec | None:
                          _custom(name[7:]))
     if name.startswith("amount."):
         kind = name[7:]
+        if kind == "money":
+            return FieldSpec(name, "amount", "The largest amount of money the customer names, "
+                             "in any phrasing.", _money, params=("tier",))
         if kind in AMOUNT_KINDS:
             return FieldSpec(name, "amount", f"The {kind} amount the customer asks for.",
                              lambda f, k=kind: f.enrichment.amounts.get(k), params=("tier",))
@@ -730,6 +752,7 @@ def _fast_source(spec: FieldSpec, op: str, value: Any, cond: Mapping[str, Any], 
         wslug = str(window).replace(".", "_")
         ns[f"_cc_{wslug}"] = get
         x = f"_cc_{wslug}(f)"
+        slug = f"{slug}_{wslug}"        # one hoisted value per window, not per field
     if x is None or t in ("any", "amount", "date") or op in CHANGE:
         return f"{bind('t', test)}(f)", ns
     x = hoist(f"_x_{slug}", x)

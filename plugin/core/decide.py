@@ -110,6 +110,12 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
                           group_id=group_id, assignee_id=assignee_id, priority=priority)
     timers = _timers(facts, [ct for ct in program if ct.trigger.name not in state], clocks)
     notifs = _dedupe_notifications([*notifications, *eff.notifications])
+    if notifs and manifest.oncall.page_requires_organization and (
+            ticket.organization is None or "spam" in enrichment.tags):
+        reasons.append("no on-call page: " + ("the message reads as spam"
+                                              if "spam" in enrichment.tags else
+                                              "the sender belongs to no organization"))
+        notifs = ()
     new_state = tuple(sorted(state))     # held now: either fired now or still in its episode
     return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
                     update=update, fired=tuple(fired), rearmed=tuple(rearmed),

@@ -29,6 +29,7 @@ from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, vali
 from tiergate.plugin.core import conditions as C
 from tiergate.plugin.core.actions import top_priority
 from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.core.risk_schema import risk_tags_field
 from tiergate.plugin.core.sla_schema import (CalendarsField, SlaConfig, SlaSchema,
                                              check_references)
 
@@ -151,6 +152,7 @@ class Nlp:
     model: str | None = None
     language: str = "en"
     options: Mapping[str, Any] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class Route:
 class Oncall:
     default: str | None = None
     routes: Mapping[str, Route] = field(default_factory=dict)
+    page_requires_organization: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ class Manifest:
     triggers: tuple[Trigger, ...]
     review: Review
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    risk_tags: Mapping[str, Any] = field(default_factory=dict)
     source: Mapping[str, Any] = field(default_factory=dict, repr=False)
     group_index: Mapping[int, tuple[str, str]] = field(default_factory=dict, repr=False)
     program: tuple = field(default=(), repr=False)
@@ -246,6 +250,10 @@ class Manifest:
     @property
     def nlp_model(self) -> str | None:
         return self.nlp.model
+
+    @property
+    def nlp_thresholds(self) -> Mapping[str, float]:
+        return self.nlp.thresholds
 
     def tier_chain(self) -> tuple[Tier, ...]:
         return tuple(sorted(self.tiers.values(), key=lambda t: t.order))
@@ -388,12 +396,15 @@ class LimitsSchema(Strict):
                             metadata=_d("Largest discount this tier may approve."))
     credit = fields.Float(allow_nan=False, validate=validate.Range(min=0),
                           metadata=_d("Largest credit this tier may approve."))
+    money = fields.Float(allow_nan=False, validate=validate.Range(min=0),
+                         metadata=_d("Largest disputed amount (any phrasing) this tier may settle."))
 
 
 class ApproversSchema(Strict):
     refund = fields.String(metadata=_d("Tier or team approving refunds above a tier's limit."))
     discount = fields.String(metadata=_d("Tier or team approving larger discounts."))
     credit = fields.String(metadata=_d("Tier or team approving larger credits."))
+    money = fields.String(metadata=_d("Tier or team settling larger disputed amounts."))
 
 
 class AuthoritySchema(Strict):
@@ -418,11 +429,15 @@ class NlpSchema(Strict):
     language = fields.String(load_default="en", metadata=_d("Pipeline language."))
     options = fields.Dict(keys=fields.String(), load_default=dict,
                           metadata=_d("Enricher options (nlp owner)."))
+    thresholds = fields.Dict(keys=fields.String(), values=fields.Float(
+        validate=validate.Range(min=0.0, max=1.0)), load_default=dict,
+        metadata=_d("Semantic similarity threshold per risk tag (tiergate calibrate)."))
 
     @post_load
     def _make(self, data, **kw):
         return Nlp(model=data["model"], language=data["language"],
-                   options=MappingProxyType(dict(data["options"])))
+                   options=MappingProxyType(dict(data["options"])),
+                   thresholds=MappingProxyType(dict(data["thresholds"])))
 
 
 class RouteSchema(Strict):
@@ -452,11 +467,14 @@ class OncallSchema(Strict):
     routes = fields.Dict(keys=fields.String(validate=validate.Regexp(NAME_RE, error=NAME_MSG)),
                          values=fields.Nested(RouteSchema), load_default=dict,
                          metadata=_d("Named on-call routes."))
+    page_requires_organization = fields.Boolean(load_default=False, metadata=_d(
+        "Never page for a sender with no organization or a message that reads as spam."))
 
     @post_load
     def _make(self, data, **kw):
         routes = {n: Route(name=n, **r) for n, r in data["routes"].items()}
-        return Oncall(default=data["default"], routes=MappingProxyType(routes))
+        return Oncall(default=data["default"], routes=MappingProxyType(routes),
+                      page_requires_organization=data["page_requires_organization"])
 
 
 class ReviewSchema(Strict):
@@ -592,6 +610,7 @@ class ManifestSchema(Strict):
                                          validate=validate.Length(min=1)),
                            load_default=dict, metadata=_d("Risk tag -> phrases (nlp)."))
     nlp = fields.Nested(NlpSchema, load_default=_empty(NlpSchema), metadata=_d("Enricher settings."))
+    risk_tags = risk_tags_field()
     calendars = CalendarsField(load_default=dict, metadata=_d(
         "Business-hours calendars by name (sla owner's schema)."))
     sla = fields.Nested(SlaSchema, load_default=_empty(SlaSchema), metadata=_d(
@@ -1021,7 +1040,8 @@ def _build(doc: Mapping[str, Any], data: Mapping[str, Any]) -> Manifest:
         keywords=MappingProxyType({k: tuple(v) for k, v in data["keywords"].items()}),
         nlp=data["nlp"], calendars=MappingProxyType(dict(data["calendars"])), sla=data["sla"],
         oncall=data["oncall"], templates=MappingProxyType(dict(data["templates"])),
-        triggers=trigs, review=data["review"], handoff=data["handoff"], source=MappingProxyType(dict(doc)),
+        triggers=trigs, review=data["review"], handoff=data["handoff"],
+        risk_tags=MappingProxyType(dict(data["risk_tags"])), source=MappingProxyType(dict(doc)),
         group_index=MappingProxyType(index))
     program = compile_program(m)
     object.__setattr__(m, "program", program)

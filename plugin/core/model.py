@@ -191,6 +191,10 @@ class Enrichment(_Serial):
     sentiment_shift: float = 0.0              # last customer comment minus first (negative = worse)
     amounts: Mapping[str, float] = field(default_factory=dict)  # {"refund": 250.0, ...}
     model_score: float | None = None          # trained classifier probability, when configured
+    language: str = "und"                     # ISO 639-1 of the customer's words ("und": unsure)
+    language_supported: bool = True           # the risk detector reads this language
+    stakes: Mapping[str, Any] = field(default_factory=dict)   # people, deadline, money (nlp.stakes)
+    closing: bool = False                     # the latest customer message closes the matter
 
     _nested = {"risk_tags": RiskTag, "reasons": Reason}
     _tuples = ("comment_sentiments",)

@@ -1,0 +1,86 @@
+"""The reading + semantic risk layer: cost of one ticket, batched tickets per second on one core,
+and the resident memory of a process with the encoder loaded.
+
+Rows (ratios against the keyword pipeline's own analysis of the same texts, in this process):
+- ``semantic_one_ticket_ms``: read the conversation, detect the language, find stakes, run the
+  detector (patterns + example matching) for one ticket; target <= 10 ms.
+- ``semantic_tickets_per_s``: the same over a batch on one thread; target >= 500 /s.
+- ``semantic_worker_rss_mb``: RSS after loading the enricher with the encoder; target <= 600 MB.
+"""
+from __future__ import annotations
+
+import random
+import resource
+import time
+from datetime import datetime, timedelta, timezone
+
+from tiergate.nlp.enrich import Enricher
+from tiergate.nlp.language import detect_language
+from tiergate.nlp.reading import read_conversation
+from tiergate.nlp.stakes import find_stakes
+from tiergate.plugin.core.model import Comment, Ticket
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+PARTS = ["Since this morning the dashboard just spins for our whole team.",
+         "We were charged twice for November, please sort it out.",
+         "Can someone call me back today?", "How do I export last month's invoices?",
+         "Unser Team kann seit heute nicht arbeiten, nichts lädt.",
+         "Thanks, that fixed it, you can close this.",
+         "On Mon, 2 Nov 2026, Support wrote:\n> Could you send a screenshot?",
+         "Our developer pushed an API key to a public repository by mistake.",
+         "Me cobraron dos veces el mismo mes y nadie responde."]
+
+
+def tickets(n: int, seed: int = 7) -> list[Ticket]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        bodies = [" ".join(rnd.sample(PARTS, 3)) + f" (order {i})" for _ in range(rnd.randint(1, 4))]
+        comments = tuple(Comment(id=j, author_id=1, author_role="end-user", body=b, public=True,
+                                 created_at=NOW - timedelta(hours=len(bodies) - j))
+                         for j, b in enumerate(bodies))
+        out.append(Ticket(id=i, subject="Help", description=bodies[0], status="open",
+                          priority=None, type=None, group_id=None, assignee_id=None,
+                          requester_id=1, organization_id=None, tags=(), channel="email",
+                          created_at=NOW - timedelta(days=1), updated_at=NOW, comments=comments))
+    return out
+
+
+def _semantic(enricher: Enricher, t: Ticket) -> None:
+    conv = read_conversation(t, NOW)
+    texts = [m.text for m in conv.customer]
+    lang = detect_language("\n".join(texts[-3:]))
+    stakes = find_stakes(texts, NOW)
+    enricher.risk.detect(conv, lang.code, stakes.people_phrase)
+
+
+def run(quick: bool = False) -> list[dict]:
+    enricher = Enricher(None)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    batch = tickets(100 if quick else 1000)
+    _semantic(enricher, batch[0])
+    # baseline: the keyword pipeline's analysis of the same customer texts
+    texts = [c.body for t in batch for c in t.comments]
+    t0 = time.perf_counter()
+    enricher.analyse(texts, keep=False)
+    base = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for t in batch:
+        _semantic(enricher, t)
+    took = time.perf_counter() - t0
+    per_s = len(batch) / took
+    one = took / len(batch) * 1000
+    base_one = base / len(batch) * 1000
+    return [
+        {"name": "semantic_one_ticket_ms", "value": one, "unit": "ms", "baseline": base_one,
+         "ratio": one / base_one if base_one else None},
+        {"name": "semantic_tickets_per_s", "value": per_s, "unit": "tickets/s",
+         "baseline": len(batch) / base, "ratio": per_s / (len(batch) / base)},
+        {"name": "semantic_worker_rss_mb", "value": rss, "unit": "MB", "baseline": 600.0,
+         "ratio": rss / 600.0},
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

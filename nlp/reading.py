@@ -1,0 +1,196 @@
+"""Reading a conversation as a person would, before anything is tagged.
+
+Each comment is cut down to its author's own words: quoted replies and forwarded mail
+(``> ...``, "On ... wrote:", "Am ... schrieb", "-----Original Message-----", in the languages
+``LANGUAGES``, by ``mail-parser-reply``), signatures, legal disclaimers and phone tails are
+removed; auto-replies ("out of office") are recognised and carry no words. Who wrote each part
+is known (customer, agent, internal note), the latest customer message is singled out (it
+weighs most), and each text is split into sentences for the risk detector.
+
+    conv = read_conversation(ticket)
+    conv.customer            # the customer's messages, oldest first (own words only)
+    conv.latest              # the latest customer message or None
+    sentences(text)          # sentence split that keeps the words of each sentence
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from mailparser_reply import EmailReplyParser
+
+from tiergate.plugin.core.model import Ticket
+
+LANGUAGES = ["en", "de", "fr", "es", "pt", "it", "nl", "pl", "sv"]
+CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
+AGENT_ROLES = frozenset({"agent", "admin", "system"})
+
+_PARSER = EmailReplyParser(languages=LANGUAGES)
+_QUOTE_LINE = re.compile(r"^\s*>")
+_FORWARD = re.compile(
+    r"^\s*(-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|"
+    r"weitergeleitete nachricht|mensaje original|mensaje reenviado|message d'origine|"
+    r"message transféré|mensagem original|mensagem encaminhada)\s*-{2,}|"
+    r"(begin forwarded message|anfang der weitergeleiteten nachricht)\s*:)", re.I | re.M)
+_HEADER_BLOCK = re.compile(r"^\s*(from|von|de|da|van)\s*:\s.+\n(.*\n){0,3}?\s*"
+                           r"(sent|gesendet|enviado|envoyé|date|datum|fecha|data)\s*:", re.I | re.M)
+_DISCLAIMER = re.compile(
+    r"^\s*(this (e-?mail|message)( and any attachments?)? (is|are|may be|contains?) "
+    r"(confidential|intended)|confidentiality notice|disclaimer:|"
+    r"diese (e-?mail|nachricht) (enthält|ist) vertraulich|"
+    r"este (mensaje|correo)( y sus anexos)? (es|son|contiene) confidencial|"
+    r"ce (message|courriel)( et toutes les pièces jointes)? (est|sont) (confidentiel|strictement)|"
+    r"esta mensagem( e seus anexos)? (é|pode conter) (confidencial|informação))", re.I | re.M)
+_PHONE_TAIL = re.compile(r"^\s*(sent from my \w+|von meinem \w+ gesendet|enviado desde mi \w+|"
+                         r"envoyé de mon \w+|enviado do meu \w+|get outlook for \w+)\b.*$",
+                         re.I | re.M)
+_AUTO_REPLY = re.compile(
+    r"(out of (the )?office|automatic reply|auto-?reply|autoreply|"
+    r"i am (currently )?(away|on (annual )?leave|out of)|abwesenheitsnotiz|"
+    r"automatische antwort|bin (bis|ab) .{0,40} nicht im büro|respuesta automática|"
+    r"fuera de la oficina|réponse automatique|absent(e)? du bureau|resposta automática|"
+    r"fora do escritório)", re.I)
+_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]»]*\s+(?=[^\sa-zà-ÿ0-9])|\n+")
+_ABBREV = re.compile(r"\b(art|no|nr|dr|mr|mrs|ms|st|sr|sra|approx|ca|vs|e\.g|i\.e|z\.b|bzw|inc|ltd|"
+                     r"co|corp|ref|tel|ext|abs|para|pág|pag|núm|num|jr|prof)\.$", re.I)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One comment as read: its index in ``ticket.comments`` (0 for a description that is no
+    comment), who wrote it, its own words, and whether it is an auto-reply."""
+
+    index: int
+    author: str              # "customer" | "agent" | "internal"
+    text: str
+    auto_reply: bool = False
+    minutes_before_now: float | None = None
+    lead: str = ""           # for a forward, the customer's own words above it
+
+
+@dataclass(frozen=True)
+class Conversation:
+    messages: tuple[Message, ...]
+
+    @property
+    def customer(self) -> tuple[Message, ...]:
+        return tuple(m for m in self.messages if m.author == "customer" and not m.auto_reply
+                     and m.text)
+
+    @property
+    def latest(self) -> Message | None:
+        cust = self.customer
+        return cust[-1] if cust else None
+
+    def agent_replied_after(self, index: int) -> bool:
+        return any(m.author == "agent" and m.index > index for m in self.messages)
+
+
+_FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|wg|tr|rv|enc|i)\s*:", re.I)
+_REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|r|res|rif|antw|odp|vs)\s*:", re.I)
+_HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviado|envoyé|date|datum|fecha|"
+                          r"data|to|an|para|à|cc|subject|betreff|asunto|objet|assunto)\s*:.*$",
+                          re.I | re.M)
+
+
+def forwarded(subject: str | None) -> bool:
+    """A subject that says the customer forwards someone's mail to us ("Fwd:", "WG:", "TR:")."""
+    return bool(_FORWARD_SUBJECT.match(subject or ""))
+
+
+@lru_cache(maxsize=8192)
+def own_words(text: str, keep_forward: bool = False) -> str:
+    """The author's own words of one message: no quoted or forwarded mail, no signature,
+    disclaimer or phone tail. ``keep_forward``: the customer forwards a colleague's mail as
+    the case itself ("Fwd: payroll export"): its text stays, without the header lines."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        return ""
+    if keep_forward:
+        text = _HEADER_LINE.sub("", _FORWARD.sub("", text))
+        lines = [ln for ln in text.split("\n") if not _QUOTE_LINE.match(ln)]
+        disclaimer = _DISCLAIMER.search("\n".join(lines))
+        out = "\n".join(lines)
+        if disclaimer:
+            out = out[:disclaimer.start()]
+        return re.sub(r"\n{3,}", "\n\n", _PHONE_TAIL.sub("", out)).strip()
+    cut = len(text)
+    for pattern in (_FORWARD, _HEADER_BLOCK, _DISCLAIMER):
+        m = pattern.search(text)
+        if m and m.start() < cut:
+            cut = m.start()
+    text = text[:cut]
+    try:
+        reply = _PARSER.parse_reply(text=text)
+    except Exception:          # the parser is best effort; the plain text is still readable
+        reply = text
+    if not reply.strip() and text.strip():
+        reply = text           # a message made only of a quote header keeps its words
+    lines = [ln for ln in reply.split("\n") if not _QUOTE_LINE.match(ln)]
+    out = _PHONE_TAIL.sub("", "\n".join(lines))
+    return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def is_auto_reply(text: str) -> bool:
+    return bool(_AUTO_REPLY.search((text or "")[:400]))
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of ``text``: split at line breaks and at . ! ? followed by a capital (not
+    after abbreviations such as "Art." or "No."), stripped, empty ones dropped."""
+    out: list[str] = []
+    start = 0
+    text = text or ""
+    for m in _BREAK.finditer(text):
+        piece = text[start:m.start()]
+        if m.group(0).strip() == "" and "\n" not in m.group(0) and _ABBREV.search(piece):
+            continue
+        out.append(piece)
+        start = m.end()
+    out.append(text[start:])
+    return [p.strip() for p in out if len(p.strip()) > 1]
+
+
+def role_of(comment, ticket: Ticket) -> str:
+    role = (comment.author_role or "").lower()
+    if role in CUSTOMER_ROLES:
+        return "customer"
+    if role in AGENT_ROLES:
+        return "agent" if comment.public else "internal"
+    if ticket.requester_id is not None and comment.author_id == ticket.requester_id:
+        return "customer"
+    return "agent" if comment.public else "internal"
+
+
+def read_conversation(ticket: Ticket, now=None) -> Conversation:
+    """Every comment of ``ticket`` read; the subject joins the first customer message; a
+    ticket without comments reads its description as the customer's message."""
+    msgs: list[Message] = []
+    subject = (ticket.subject or "").strip()
+    if _REPLY_SUBJECT.match(subject):
+        subject = ""        # a reply's subject names the old thread, not what is said now
+    first_customer = True
+    for i, c in enumerate(ticket.comments or ()):
+        author = role_of(c, ticket)
+        body = c.body or ""
+        auto = author == "customer" and is_auto_reply(body)
+        keep = author == "customer" and first_customer and forwarded(ticket.subject)
+        words = own_words(body, keep)
+        lead = own_words(body) if keep else ""
+        if author == "customer" and first_customer and not auto:
+            if subject and not words.startswith(subject):
+                words = f"{subject}\n{words}"
+            first_customer = False
+        age = None
+        if now is not None and c.created_at is not None:
+            age = (now - c.created_at).total_seconds() / 60.0
+        msgs.append(Message(i, author, words, auto, age, lead))
+    if not any(m.author == "customer" and m.text and not m.auto_reply for m in msgs):
+        keep = forwarded(ticket.subject)
+        words = own_words(ticket.description or "", keep)
+        lead = own_words(ticket.description or "") if keep else ""
+        if subject and not words.startswith(subject):
+            words = f"{subject}\n{words}"
+        msgs.insert(0, Message(0, "customer", words.strip(), lead=lead))
+    return Conversation(tuple(msgs))

@@ -1,0 +1,342 @@
+"""Risk detection on the conversation as read (``tiergate.nlp.reading``), in English, German,
+Spanish, French and Portuguese.
+
+A risk tag is defined by patterns per language (regular expressions over accent-folded lower
+case text), near-miss patterns that cancel it in a sentence ("unless"), and example sentences
+with near-miss negatives that the semantic layer (``tiergate.nlp.semantic``) matches sentences
+against, with a calibrated similarity threshold per tag. Defaults: ``nlp/default_risk.json``;
+the manifest's ``risk_tags`` section replaces or adds tags field by field.
+
+Reading rules: only the customer's own words count (quotes, signatures, agent text removed);
+the latest customer message weighs most: when it closes the matter ("thanks, that fixed it,
+you can close this") no tag counts; a state tag (outage) does not count in a sentence that
+reports it fixed or past ("was down last week, fine now") nor when the latest message says it
+works again; an outage needs impact (people, sites, money, "nobody can") somewhere in the
+customer's words.
+
+    detector = RiskDetector.from_config(manifest_risk_tags_or_None)
+    found = detector.detect(conversation, language)   # -> Findings
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import re2
+
+from tiergate.nlp.reading import Conversation, sentences
+from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
+
+DEFAULT_PATH = Path(__file__).with_name("default_risk.json")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.max_mem = 256 << 20      # room for the DFA of the largest alternations
+LANGS = ("en", "de", "es", "fr", "pt")
+SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
+NON_ENGLISH_EXTRA = 0.08      # the encoder is English: other languages need a closer match
+SEMANTIC_MARGIN = 0.06        # nearest positive must beat the nearest negative by this much
+MESSAGES_READ = 4             # the latest customer messages the detector reads
+
+
+@dataclass(frozen=True)
+class Hit:
+    tag: str
+    sentence: str
+    comment_index: int
+    how: str                      # "pattern" | "semantic"
+    detail: str                   # the matched words or the example sentence
+    similarity: float | None = None
+
+
+@dataclass
+class Findings:
+    hits: list[Hit] = field(default_factory=list)
+    closing: bool = False          # the latest customer message closes the matter
+    closing_sentence: str | None = None
+    impact: str | None = None      # words that state impact
+    dropped: list[str] = field(default_factory=list)   # why a candidate did not count
+    semantic_best: dict[str, float] = field(default_factory=dict)  # per tag, for calibration
+
+    def tags(self) -> dict[str, Hit]:
+        first: dict[str, Hit] = {}
+        for h in self.hits:
+            first.setdefault(h.tag, h)
+        return first
+
+
+def _compile(by_lang: Mapping[str, Sequence[str]] | None) -> dict[str, list[re.Pattern]]:
+    """One alternation per language, compiled by RE2 (one linear pass over the text whatever
+    the number of patterns); an expression RE2 cannot take (look-behind, back-references) is
+    compiled by ``re`` on its own."""
+    out: dict[str, list[Any]] = {}
+    for lang, pats in (by_lang or {}).items():
+        folded = [fold(p) for p in pats]
+        plain = [p for p in folded if _re2_ok(p)]
+        out[lang] = ([re2.compile("|".join(f"(?:{p})" for p in plain), _RE2_OPTIONS)]
+                     if plain else []) + [re.compile(p, re.I) for p in folded if p not in plain]
+    return out
+
+
+_RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
+
+
+def _re2_ok(pattern: str) -> bool:
+    if _RE2_UNSUPPORTED.search(pattern):     # look-around, back-references: re only
+        return False
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+        return True
+    except Exception:   # re2.error: a construct RE2 does not support
+        return False
+
+
+@dataclass
+class TagRule:
+    name: str
+    points: int
+    patterns: dict[str, list[re.Pattern]]
+    unless: dict[str, list[re.Pattern]]
+    breakage: dict[str, list[re.Pattern]]
+    needs_impact: bool
+    state: bool
+    semantic: bool
+    threshold: float | None
+    negatable: bool = True
+    pipeline: bool = False       # the keyword pipeline's tag of this name also counts
+
+
+def load_defaults() -> dict[str, Any]:
+    with open(DEFAULT_PATH, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def merge_config(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The manifest's ``risk_tags`` over the defaults: a tag's fields replace the default's
+    fields one by one; ``{"enabled": false}`` removes a tag."""
+    tags = {k: dict(v) for k, v in base["tags"].items()}
+    for name, spec in (override or {}).items():
+        if spec.get("enabled") is False:
+            tags.pop(name, None)
+            continue
+        merged = dict(tags.get(name, {}))
+        merged.update({k: v for k, v in spec.items() if k != "enabled"})
+        tags[name] = merged
+    return {"tags": tags, "cues": base["cues"], "calm": base.get("calm", {})}
+
+
+class RiskDetector:
+    def __init__(self, config: Mapping[str, Any], encoder: StaticEncoder | None = None):
+        self.rules: list[TagRule] = []
+        examples: dict[str, tuple[list[str], list[str]]] = {}
+        for name, spec in config["tags"].items():
+            pats = spec.get("patterns") or {}
+            kws = spec.get("keywords") or []
+            if kws:
+                pats = {**pats, "any": list(pats.get("any", [])) +
+                        [r"\b" + re.escape(fold(k)) + r"\b" for k in kws]}
+            rule = TagRule(name, int(spec.get("points", 10)), _compile(pats),
+                           _compile(spec.get("unless")), _compile(spec.get("breakage")),
+                           bool(spec.get("needs_impact")), bool(spec.get("state")),
+                           spec.get("semantic", True) is not False, spec.get("threshold"),
+                           spec.get("negatable", True) is not False, bool(spec.get("pipeline")))
+            self.rules.append(rule)
+            if rule.semantic and spec.get("examples"):
+                examples[name] = (_flat(spec.get("examples")),
+                                  _flat(spec.get("negatives")) + _flat(config.get("calm")))
+        cues = config["cues"]
+        self.cues = {k: _compile(v) for k, v in cues.items()}
+        self.encoder = encoder or StaticEncoder.load()
+        self.matcher = ExampleMatcher(self.encoder, examples)
+        self.by_name = {r.name: r for r in self.rules}
+
+    @classmethod
+    def from_config(cls, manifest_risk_tags: Mapping[str, Any] | None = None,
+                    thresholds: Mapping[str, float] | None = None) -> "RiskDetector":
+        config = merge_config(load_defaults(), manifest_risk_tags)
+        for tag, value in (thresholds or {}).items():
+            if tag in config["tags"]:
+                config["tags"][tag]["threshold"] = float(value)
+        return cls(config)
+
+    # -- matching ---------------------------------------------------------------------------
+    def _cue(self, kind: str, text: str, lang: str) -> re.Match | None:
+        for lg in _langs(lang):
+            for p in self.cues.get(kind, {}).get(lg, ()):
+                m = p.search(text)
+                if m:
+                    return m
+        return None
+
+    @staticmethod
+    def _match(table: Mapping[str, list[re.Pattern]], text: str, lang: str) -> re.Match | None:
+        for lg in (*_langs(lang), "any"):
+            for p in table.get(lg, ()):
+                m = p.search(text)
+                if m:
+                    return m
+        return None
+
+    def _candidates(self, folded: str, lang: str) -> frozenset[str]:
+        """The tags whose patterns match somewhere in a message (sentences are read only for
+        these)."""
+        return frozenset(r.name for r in self.rules if (
+            self._match(r.patterns, folded, lang) or self._match(r.breakage, folded, lang)))
+
+    def detect(self, conv: Conversation, lang: str = "en", impact: str | None = None
+               ) -> Findings:
+        """``impact``: impact already found elsewhere (a count of people, "whole company")."""
+        found = Findings()
+        msgs = list(conv.customer)[-MESSAGES_READ:]
+        if not msgs:
+            return found
+        latest = msgs[-1]
+        lead = latest.lead or latest.text          # the customer's own words, not a forward
+        thanked = False
+        latest_folded = fold(lead)
+        closing = self._cue("closing", latest_folded, lang)
+        if closing and not self._cue("still_open", latest_folded, lang):
+            found.closing = True
+            found.closing_sentence = _sentence_of(lead, latest_folded, closing)
+        elif len(msgs) > 1 or conv.agent_replied_after(-1):
+            # a short thank-you with no problem left in it closes the matter too
+            thanks = self._cue("gratitude", latest_folded, lang)
+            if thanks and len(lead) <= 400 and len(sentences(lead)) <= 3 \
+                    and not self._cue("problem", latest_folded, lang):
+                found.closing = True
+                found.closing_sentence = _sentence_of(lead, latest_folded, thanks)
+                thanked = True
+        latest_resolved = bool(self._cue("resolved", latest_folded, lang)) and not \
+            self._cue("still_open", latest_folded, lang)
+        all_folded = "\n".join(fold(m.text) for m in msgs)
+        imp = self._cue("impact", all_folded, lang)
+        found.impact = imp.group(0) if imp else impact
+
+        sents: list[tuple[int, str, str, frozenset[str]]] = []   # (comment, sentence, folded,
+        for m in msgs:                                              # rules its message hits)
+            low_msg = fold(m.text)
+            candidates = self._candidates(low_msg, lang)
+            for s in sentences(m.text):
+                sents.append((m.index, s, fold(s), candidates))
+        semantic = self.matcher.scores([s for _, s, _, _ in sents]) if sents else []
+        for (idx, sent, low, candidates), sem in zip(sents, semantic):
+            for rule in self.rules:
+                m = None
+                if rule.name in candidates:
+                    m = self._match(rule.patterns, low, lang) or \
+                        self._match(rule.breakage, low, lang)
+                hit = None
+                if m is not None:
+                    if self._match(rule.unless, low, lang):
+                        continue
+                    if rule.negatable and _negated(low, m.start()):
+                        found.dropped.append(f"{rule.name}: negated: {sent!r}")
+                        continue
+                    hit = Hit(rule.name, sent, idx, "pattern", m.group(0).strip())
+                elif rule.semantic and rule.name in sem:
+                    pos, neg, example = sem[rule.name]
+                    threshold = (rule.threshold if rule.threshold is not None
+                                 else SEMANTIC_THRESHOLD) + (0.0 if lang == "en"
+                                                             else NON_ENGLISH_EXTRA)
+                    if pos - neg >= SEMANTIC_MARGIN and not self._match(rule.unless, low, lang):
+                        if pos > found.semantic_best.get(rule.name, -1.0):
+                            found.semantic_best[rule.name] = round(pos, 4)
+                        if pos >= threshold:
+                            hit = Hit(rule.name, sent, idx, "semantic", example, round(pos, 3))
+                if hit is None:
+                    continue
+                if rule.state and (self._cue("resolved", low, lang) or (
+                        self._cue("past", low, lang) and not self._cue("ongoing", low, lang))
+                        or (latest_resolved and idx < latest.index)):
+                    found.dropped.append(f"{rule.name}: reported fixed or past: {sent!r}")
+                    continue
+                found.hits.append(hit)
+        if any(h.tag == "outage" for h in found.hits):
+            rule = self.by_name["outage"]
+            if rule.needs_impact and not found.impact and not _has_explicit(found, rule):
+                found.dropped.append("outage: no impact stated (people, sites, money)")
+                found.hits = [h for h in found.hits if h.tag != "outage"]
+        if thanked and any(h.comment_index == latest.index for h in found.hits):
+            found.closing = False           # a thank-you that still raises a risk
+            found.closing_sentence = None
+        if found.closing:
+            if found.hits:
+                found.dropped.append("latest customer message closes the matter: "
+                                     + ", ".join(sorted({h.tag for h in found.hits})))
+            found.hits = [h for h in found.hits if h.tag == "spam"]
+        return found
+
+
+_NEGATOR = re.compile(r"\b(not|never|no|n't|dont|don't|didn't|won't|wouldn't|isn't|nicht|kein\w*|"
+                      r"nie|nunca|jamas|pas|jamais|nao|nem)\b|n't\b")
+_CLAUSE = re.compile(r"[,;:]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
+
+
+def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequence[str],
+                 lang: str, found: Findings) -> bool:
+    """Whether a tag the keyword pipeline found counts under the detector's reading rules:
+    never when the latest message closes the matter; only for a tag whose definition says
+    ``pipeline`` (the pipeline's typo-tolerant request for a human, its security phrases); and
+    then not in a sentence that matches the tag's near-misses, nor, for a state tag, in a
+    sentence that reports it fixed or past."""
+    rule = detector.by_name.get(tag)
+    if rule is None:
+        return True
+    if found.closing or not rule.pipeline:
+        return False
+    want = fold(phrase)
+    for text in texts:
+        for sent in sentences(text):
+            low = fold(sent)
+            if want not in low:
+                continue
+            if detector._match(rule.unless, low, lang):
+                return False
+            if rule.state and (detector._cue("resolved", low, lang)
+                               or detector._cue("past", low, lang)):
+                return False
+            return True
+    return True
+
+
+def _negated(folded: str, start: int) -> bool:
+    """A negator among the last four words of the match's own clause ("I'm not going to sue
+    you", "I do not want to speak to a manager")."""
+    before = folded[:start]
+    cut = 0
+    for m in _CLAUSE.finditer(before):
+        cut = m.end()
+    words = before[cut:].split()[-4:]
+    return bool(_NEGATOR.search(" ".join(words)))
+
+
+def _has_explicit(found: Findings, rule: TagRule) -> bool:
+    """An outage named as such ("outage", "downtime") by a pattern, not only a symptom."""
+    return any(h.tag == rule.name and h.how == "pattern" and any(
+        p.search(fold(h.detail)) for ps in rule.patterns.values() for p in ps)
+        for h in found.hits)
+
+
+def _sentence_of(text: str, folded: str, m: re.Match) -> str:
+    for s in sentences(text):
+        if m.group(0) in fold(s):
+            return s
+    return text[:160]
+
+
+def _langs(lang: str) -> tuple[str, ...]:
+    if lang in LANGS and lang != "en":
+        return (lang, "en")
+    if lang == "en":
+        return ("en",)
+    return LANGS
+
+
+def _flat(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in v]
+    return list(value)

@@ -1,0 +1,89 @@
+"""Sentiment of German, Spanish, French and Portuguese text, VADER-style: a small valence
+lexicon of the words customers use to praise and complain (-3..+3), negation flips a word's
+valence ("nicht gut", "no funciona bien"), intensifiers scale it, and the sum is normalised to
+-1..1 exactly as VADER does (``s / sqrt(s^2 + 15)``). English keeps VADER's own lexicon.
+
+    intl_sentiment("Das ist eine absolute Katastrophe", "de")   # -> -0.6...
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from tiergate.nlp.semantic import fold
+
+_LEX = {
+    "de": {"gut": 2, "super": 3, "toll": 3, "danke": 1.5, "prima": 2, "perfekt": 3, "zufrieden": 2,
+           "hilfreich": 2, "schnell": 1, "freundlich": 2, "klasse": 2.5, "top": 2, "genial": 3,
+           "schlecht": -2.5, "schlimm": -2.5, "furchtbar": -3, "schrecklich": -3, "katastrophe": -3,
+           "katastrophal": -3, "inakzeptabel": -3, "unverschamt": -3, "frech": -2, "argerlich": -2,
+           "verargert": -2.5, "wutend": -3, "enttauscht": -2.5, "enttauschend": -2.5,
+           "unzufrieden": -2.5, "frustriert": -2.5, "frustrierend": -2.5, "nervig": -2,
+           "unbrauchbar": -3, "mangelhaft": -2.5, "fehler": -1.5, "problem": -1.5, "probleme": -1.5,
+           "kaputt": -2, "absturz": -2, "ausfall": -2, "warten": -1, "endlich": -1,
+           "zumutung": -3, "skandal": -3, "betrug": -3, "peinlich": -2, "lacherlich": -2.5,
+           "sauer": -2.5, "leider": -1, "unmoglich": -2, "niemand": -1, "ignoriert": -2},
+    "es": {"bien": 2, "bueno": 2, "buena": 2, "excelente": 3, "genial": 3, "gracias": 1.5,
+           "perfecto": 3, "rapido": 1, "amable": 2, "contento": 2, "contenta": 2, "feliz": 2.5,
+           "encantado": 2.5, "util": 2, "mal": -2.5, "malo": -2.5, "mala": -2.5, "pesimo": -3,
+           "pesima": -3, "horrible": -3, "terrible": -3, "fatal": -3, "desastre": -3,
+           "inaceptable": -3, "vergonzoso": -3, "vergüenza": -2.5, "verguenza": -2.5,
+           "molesto": -2, "molesta": -2, "enojado": -3, "enfadado": -3, "furioso": -3,
+           "decepcionado": -2.5, "decepcionada": -2.5, "harto": -2.5, "harta": -2.5,
+           "frustrado": -2.5, "frustrante": -2.5, "inutil": -3, "error": -1.5, "problema": -1.5,
+           "problemas": -1.5, "falla": -2, "fallo": -2, "roto": -2, "esperando": -1, "nadie": -1,
+           "ridiculo": -2.5, "estafa": -3, "abuso": -3, "lamentable": -3, "imposible": -2},
+    "fr": {"bien": 2, "bon": 2, "bonne": 2, "excellent": 3, "super": 3, "genial": 3, "merci": 1.5,
+           "parfait": 3, "rapide": 1, "aimable": 2, "content": 2, "contente": 2, "ravi": 2.5,
+           "ravie": 2.5, "utile": 2, "mal": -2, "mauvais": -2.5, "mauvaise": -2.5, "nul": -3,
+           "nulle": -3, "horrible": -3, "terrible": -2.5, "catastrophe": -3, "catastrophique": -3,
+           "inacceptable": -3, "honteux": -3, "scandaleux": -3, "agace": -2, "enerve": -2.5,
+           "furieux": -3, "furieuse": -3, "decu": -2.5, "decue": -2.5, "decevant": -2.5,
+           "marre": -2.5, "frustre": -2.5, "frustrant": -2.5, "inutile": -2.5, "erreur": -1.5,
+           "probleme": -1.5, "problemes": -1.5, "panne": -2, "bug": -1.5, "casse": -2,
+           "attente": -1, "personne": -0.5, "ridicule": -2.5, "arnaque": -3, "lamentable": -3,
+           "inadmissible": -3, "impossible": -2, "insupportable": -3},
+    "pt": {"bem": 2, "bom": 2, "boa": 2, "otimo": 3, "otima": 3, "excelente": 3, "obrigado": 1.5,
+           "obrigada": 1.5, "perfeito": 3, "rapido": 1, "gentil": 2, "satisfeito": 2,
+           "satisfeita": 2, "feliz": 2.5, "util": 2, "mal": -2.5, "ruim": -2.5, "pessimo": -3,
+           "pessima": -3, "horrivel": -3, "terrivel": -3, "desastre": -3, "inaceitavel": -3,
+           "vergonha": -2.5, "vergonhoso": -3, "absurdo": -2.5, "irritado": -2.5, "irritada": -2.5,
+           "chateado": -2, "chateada": -2, "furioso": -3, "furiosa": -3, "decepcionado": -2.5,
+           "decepcionada": -2.5, "cansado": -1.5, "frustrado": -2.5, "frustrante": -2.5,
+           "inutil": -3, "erro": -1.5, "problema": -1.5, "problemas": -1.5, "falha": -2,
+           "quebrado": -2, "esperando": -1, "ninguem": -1, "ridiculo": -2.5, "golpe": -3,
+           "descaso": -3, "lamentavel": -3, "impossivel": -2, "palhacada": -3},
+}
+_NEGATORS = {"de": {"nicht", "kein", "keine", "keinen", "nie", "niemals", "ohne"},
+             "es": {"no", "nunca", "sin", "ni", "tampoco"},
+             "fr": {"pas", "ne", "n", "jamais", "sans", "plus", "aucun", "aucune"},
+             "pt": {"nao", "nunca", "sem", "nem"}}
+_BOOST = {"sehr", "extrem", "total", "absolut", "völlig", "vollig", "muy", "totalmente",
+          "super", "tres", "vraiment", "completement", "totalement", "muito", "completamente",
+          "absolutamente", "demasiado", "tan", "tao", "so", "si"}
+_WORD = re.compile(r"[a-z]+")
+LANGUAGES = tuple(_LEX)
+
+
+def intl_sentiment(text: str, lang: str) -> float | None:
+    """-1..1 for a text in one of ``LANGUAGES`` (None for any other language)."""
+    lex = _LEX.get(lang)
+    if lex is None:
+        return None
+    words = _WORD.findall(fold(text or ""))
+    neg = _NEGATORS[lang]
+    total = 0.0
+    for i, w in enumerate(words):
+        v = lex.get(w)
+        if v is None:
+            continue
+        window = words[max(0, i - 3):i]
+        if any(x in _BOOST for x in window):
+            v *= 1.3
+        if any(x in neg for x in window):
+            v *= -0.74
+        total += v
+    exclaims = min((text or "").count("!"), 4)
+    if total:
+        total += math.copysign(0.292 * exclaims, total)
+    return round(total / math.sqrt(total * total + 15), 4) if total else 0.0

@@ -1,0 +1,239 @@
+"""What is at stake in a customer's words, in English, German, Spanish, French and Portuguese:
+people / seats / sites affected, deadlines, and money in any phrasing with its currency.
+
+    s = find_stakes(["Our 40 agents cannot work", "we need this by Friday"], now)
+    s.people        # 40 (the largest count of people, seats or sites affected; None: not said)
+    s.everyone      # True when the whole company / every branch / nobody-can is said
+    s.deadline      # "by Friday" (the customer's words) or None
+    s.deadline_days # days from now to it when it can be told (Friday, 30 days, tomorrow)
+    s.money         # largest amount mentioned (float) or None; s.currency "USD" / "EUR" / ...
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+_UNITS = (
+    r"people|persons|users|employees|staff|agents|seats|licen[cs]es|colleagues|team ?members|"
+    r"customers|clients|stores|shops|branches|sites|locations|offices|clinics|schools|"
+    r"drivers|nurses|doctors|teachers|students|accounts|restaurants|warehouses|"
+    r"mitarbeiter(?:innen|inne|n)?|mitarbeitende|nutzer(?:innen)?|benutzer|kunden|filialen|"
+    r"standorte|kollegen|kolleginnen|personen|leute|praxen|geschäfte|"
+    r"personas|usuarios|empleados|agentes|tiendas|sucursales|clientes|oficinas|sedes|locales|"
+    r"colaboradores|personnes|utilisateurs|employés|salariés|magasins|boutiques|agences|"
+    r"collaborateurs|pessoas|usuários|utilizadores|funcionários|lojas|filiais|agências|unidades")
+_COUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,\s]\d{3})+|\d+)\s*\+?\s*(?:of\s+(?:our|my|the)\s+|"
+                    r"(?:de\s+)?(?:nos|nuestros|nuestras|nossos|nossas|unserer|our|my)\s+)?"
+                    r"(?:\w+\s+)?(" + _UNITS + r")\b", re.I)
+_EVERYONE = re.compile(
+    r"\b(whole|entire) (company|team|office|staff|org\w*|business|department|call ?cent(er|re)|"
+    r"shop|store|site|warehouse|clinic|school|hospital|fleet)\b|"
+    r"\b(all|every one of|each of) (of )?(our |my |the )?(\d+ |two |three |four |five |six |seven |"
+    r"eight |nine |ten |twelve |twenty |\w+ )?(users|staff|employees|agents|customers|"
+    r"branches|stores|shops|sites|locations|offices|clinics|teams|colleagues|people|"
+    r"warehouses|restaurants|schools|hospitals|practices|departments|regions|countries)\b|"
+    r"\b(affect\w*|impact\w*|hitting|hits) (everyone|everybody|all (of )?(us|our \w+|the \w+))\b|"
+    r"\beveryone (in|at|across) (the|our) (company|firm|office|team|org\w*|building|school|"
+    r"clinic|business|shop|store|warehouse)\b|"
+    r"\bevery (branch|store|shop|site|location|office|clinic|user|agent|single user|one of us)\b|"
+    r"\b(no ?one|nobody|none of us|none of our \w+) (can|could|is able|are able|has been able)\b|"
+    r"\b(company|organi[sz]ation|business)[- ]wide\b|\beveryone (here |in \w+ )?(is|can|has|gets)\b|"
+    r"\b(ganze|gesamte|komplette)[nmrs]? (firma|team|büro|unternehmen|belegschaft|filiale|praxis|"
+    r"abteilung)\b|\balle (unsere[nr]? )?(mitarbeiter\w*|kollegen|filialen|standorte|nutzer|kunden)\b|"
+    r"\bniemand (kann|konnte)\b|\bkeiner (von uns )?kann\b|"
+    r"\b(toda|toda la|toda a) (empresa|oficina|equipe|equipo|companhia|compañía|loja|tienda|rede|red)\b|"
+    r"\btodo el (equipo|personal|mundo)\b|\btodos (los|os|nuestros|nossos) (usuarios|usuários|"
+    r"empleados|funcionários|agentes|clientes|locales|lojas|tiendas|sucursales|filiais)\b|"
+    r"\b(nadie|ninguém|ningu[eé]m) (puede|pode|consegue|logra)\b|"
+    r"\btoute (l'|la )?(équipe|entreprise|société|boîte|agence)\b|\btout le (monde|personnel|"
+    r"service|bureau)\b|\btous (nos|les) (utilisateurs|employés|salariés|agents|magasins|clients|"
+    r"sites|collaborateurs)\b|\bpersonne ne (peut|parvient|arrive)\b", re.I)
+
+_CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
+             "bucks": "USD", "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+             "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "r$": "BRL",
+             "brl": "BRL", "reais": "BRL", "real": "BRL", "mxn": "MXN", "pesos": "MXN",
+             "chf": "CHF", "fr.": "CHF", "franken": "CHF", "cad": "CAD", "c$": "CAD",
+             "aud": "AUD", "a$": "AUD", "¥": "JPY", "jpy": "JPY", "sek": "SEK", "kr": "SEK"}
+_NUM = r"\d{1,3}(?:[.,\s]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_PRE = r"(us\$|r\$|c\$|a\$|\$|€|£|¥|usd|eur|gbp|brl|mxn|chf|cad|aud|jpy)"
+_POST = (r"(€|£|(?:eur|euros?|usd|dollars?|bucks|gbp|pounds?|brl|reais|mxn|pesos|chf|franken|"
+         r"cad|aud|sek|kr)\b)")
+_MONEY = re.compile(rf"{_PRE}\s?({_NUM})(\s?[km]\b)?|({_NUM})(\s?[km]\b)?\s?{_POST}", re.I)
+
+_DIGIT = re.compile(r"\d")
+_WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4,
+             "saturday": 5, "sunday": 6, "montag": 0, "dienstag": 1, "mittwoch": 2,
+             "donnerstag": 3, "freitag": 4, "samstag": 5, "sonntag": 6, "lunes": 0, "martes": 1,
+             "miércoles": 2, "miercoles": 2, "jueves": 3, "viernes": 4, "sábado": 5,
+             "domingo": 6, "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4,
+             "samedi": 5, "dimanche": 6, "segunda": 0, "terça": 1, "terca": 1, "quarta": 2,
+             "quinta": 3, "sexta": 4}
+_DAY_WORDS = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "seven": 7, "ten": 10, "fourteen": 14,
+                 "fifteen": 15, "thirty": 30, "ein": 1, "einem": 1, "einen": 1, "un": 1,
+                 "uno": 1, "una": 1, "um": 1, "uma": 1, "dreißig": 30, "treinta": 30,
+                 "trente": 30, "trinta": 30, "quinze": 15, "quince": 15}
+_UNIT_DAYS = {"day": 1, "days": 1, "tag": 1, "tage": 1, "tagen": 1, "día": 1, "días": 1,
+              "dias": 1, "dia": 1, "jour": 1, "jours": 1, "week": 7, "weeks": 7, "woche": 7,
+              "wochen": 7, "semana": 7, "semanas": 7, "semaine": 7, "semaines": 7,
+              "month": 30, "months": 30, "monat": 30, "monaten": 30, "mes": 30, "meses": 30,
+              "mois": 30, "mês": 30, "hour": 1 / 24, "hours": 1 / 24, "stunden": 1 / 24,
+              "horas": 1 / 24, "heures": 1 / 24}
+_UNIT_RE = "|".join(sorted((re.escape(u) for u in _UNIT_DAYS), key=len, reverse=True))
+_NWORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_DEADLINE = re.compile(
+    rf"\b((?:within|inside|no later than|innerhalb(?: von)?|binnen|en un plazo de|dentro de|sous|"
+    rf"dans un délai de|d'ici|no prazo de|em até)\s+(\d+|{_NWORD})\s+({_UNIT_RE}))\b|"
+    rf"\b((?:by|before|until|no later than|bis(?: zum| spätestens)?|spätestens|antes del?|hasta el|"
+    rf"para el|d'ici|avant|au plus tard|até|antes de)\s+(?:the |this |next |coming |nächsten |"
+    rf"kommenden |este |próximo |ce |cette |esta |próxima )?({_DAY_WORDS}|tomorrow|tonight|"
+    rf"end of (?:the )?(?:day|week|month)|eod|eow|morgen|mañana|demain|amanhã|fin de mes|"
+    rf"fin du mois|final do mês|monatsende|(?:the )?\d{{1,2}}(?:st|nd|rd|th|\.)?(?: of \w+)?|"
+    rf"\d{{1,2}}[./]\d{{1,2}}(?:[./]\d{{2,4}})?))\b|"
+    rf"\b(deadline|frist|fecha límite|plazo|date limite|échéance|prazo)\b[^.!?\n]{{0,40}}", re.I)
+
+
+# "85 warehouse pickers", "3,000 orders", "38k concurrent": a count of anything but time, money
+# or repetition is the scale of what is affected
+_SCALE = re.compile(r"(?<![\d.,:/#-])(\d{1,3}(?:[.,]\d{3})+|\d+)([ \t]?k)?\+?[ \t]+"
+                    r"(?:\w+[ \t]+){0,2}?([a-zà-ÿ]{3,}s)\b", re.I)
+_CODE_WORDS = frozenset(("invalid error errors code codes status http bad internal unauthorized "
+                         "forbidden credentials redirects retries ms milliseconds gateway").split())
+_KSCALE = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d)?)\s?k\+?\s+[a-zà-ÿ]", re.I)
+_NOT_SCALE = frozenset((
+    "seconds secs minutes mins hours hrs days weeks months years times attempts tries steps "
+    "euros dollars pounds reais pesos francs bucks cents percent points stars pages screenshots "
+    "emails tickets messages replies calls requests versions errors digits characters bytes "
+    "items words lines rows columns files attachments kilometers miles kms kilos grams "
+    "this was has his its yes always perhaps less across thus plus does goes").split())
+
+
+@dataclass(frozen=True)
+class Stakes:
+    people: int | None = None
+    everyone: bool = False
+    people_phrase: str | None = None
+    deadline: str | None = None
+    deadline_days: float | None = None
+    money: float | None = None
+    currency: str | None = None
+    money_phrase: str | None = None
+    scale: int | None = None        # the largest count of anything affected (orders, players...)
+    scale_phrase: str | None = None
+    amounts: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {"people": self.people, "everyone": self.everyone,
+                "people_phrase": self.people_phrase, "deadline": self.deadline,
+                "deadline_days": self.deadline_days, "money": self.money,
+                "currency": self.currency, "money_phrase": self.money_phrase,
+                "scale": self.scale, "scale_phrase": self.scale_phrase}
+
+
+def parse_number(text: str) -> float | None:
+    """"1,250.00", "1.250,00", "3 400", "890,50", "12k" -> float."""
+    t = text.strip().lower().replace(" ", "").replace("\u00a0", "")
+    mult = 1.0
+    if t.endswith("k"):
+        mult, t = 1000.0, t[:-1]
+    elif t.endswith("m"):
+        mult, t = 1_000_000.0, t[:-1]
+    if not t:
+        return None
+    if "," in t and "." in t:
+        t = t.replace(",", "") if t.rfind(".") > t.rfind(",") else \
+            t.replace(".", "").replace(",", ".")
+    elif "," in t:
+        head, _, tail = t.rpartition(",")
+        t = f"{head.replace(',', '')}.{tail}" if len(tail) in (1, 2) else t.replace(",", "")
+    elif t.count(".") >= 1:
+        head, _, tail = t.rpartition(".")
+        if len(tail) == 3:
+            t = t.replace(".", "")
+    try:
+        return float(t) * mult
+    except ValueError:
+        return None
+
+
+def find_money(text: str) -> list[tuple[float, str, str]]:
+    """(amount, currency code, phrase) of every currency amount in ``text``."""
+    out = []
+    for m in _MONEY.finditer(text or ""):
+        if m.group(1):
+            cur, num, suffix = m.group(1), m.group(2), m.group(3) or ""
+        else:
+            num, suffix, cur = m.group(4), m.group(5) or "", m.group(6)
+        value = parse_number(num + suffix.strip())
+        if value is None or value <= 0:
+            continue
+        out.append((value, _CURRENCY.get(cur.lower(), cur.upper()), m.group(0).strip()))
+    return out
+
+
+def _deadline_days(m: re.Match, now: datetime | None) -> float | None:
+    if m.group(1):
+        n = m.group(2).lower()
+        count = float(n) if n.isdigit() else float(_NUMBER_WORDS.get(n, 1))
+        return count * _UNIT_DAYS.get(m.group(3).lower(), 1)
+    if m.group(4):
+        what = m.group(5).lower()
+        if what in ("tomorrow", "morgen", "mañana", "demain", "amanhã"):
+            return 1.0
+        if what in ("tonight", "end of day", "end of the day", "eod"):
+            return 0.5
+        if what in _WEEKDAYS and now is not None:
+            ahead = (_WEEKDAYS[what] - now.weekday()) % 7
+            return float(ahead or 7)
+    return None
+
+
+def find_stakes(texts: Iterable[str], now: datetime | None = None) -> Stakes:
+    """Stakes in ``texts`` (the customer's own words, any order; the latest deadline said
+    wins, the largest count and amount win)."""
+    people = None
+    people_phrase = None
+    scale = scale_phrase = None
+    everyone = False
+    deadline = deadline_days = None
+    amounts: list[tuple[float, str, str]] = []
+    for text in texts:
+        if not text:
+            continue
+        has_digit = _DIGIT.search(text) is not None
+        for m in (_COUNT.finditer(text) if has_digit else ()):
+            n = parse_number(m.group(1))
+            if n is None or n < 2 or n > 10_000_000 or (1900 <= n <= 2100 and "." not in m.group(1)):
+                continue
+            if people is None or n > people:
+                people, people_phrase = int(n), m.group(0).strip()
+        for m in (_SCALE.finditer(text) if has_digit else ()):
+            words = m.group(0).lower().split()
+            if m.group(3).lower() in _NOT_SCALE or _CODE_WORDS.intersection(words):
+                continue
+            n = parse_number(m.group(1) + (m.group(2) or "").strip())
+            if n is None or n < 10 or (1900 <= n <= 2100 and not m.group(2)):
+                continue
+            if scale is None or n > scale:
+                scale, scale_phrase = int(n), m.group(0).strip()
+        for m in (_KSCALE.finditer(text) if has_digit else ()):
+            n = parse_number(m.group(1)) or 0.0
+            if n * 1000 > (scale or 0):
+                scale, scale_phrase = int(n * 1000), m.group(0).strip()
+        ev = _EVERYONE.search(text)
+        if ev:
+            everyone = True
+            people_phrase = people_phrase or ev.group(0).strip()
+        for m in _DEADLINE.finditer(text):
+            deadline = m.group(0).strip()
+            deadline_days = _deadline_days(m, now)
+        if has_digit:
+            amounts.extend(find_money(text))
+    money = currency = money_phrase = None
+    if amounts:
+        money, currency, money_phrase = max(amounts, key=lambda a: a[0])
+    return Stakes(people, everyone, people_phrase, deadline, deadline_days, money, currency,
+                  money_phrase, scale, scale_phrase, tuple((a, c) for a, c, _ in amounts))

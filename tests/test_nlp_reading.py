@@ -1,0 +1,195 @@
+"""Reading a conversation as a person would: own words, stakes, language, risk reading rules,
+and the semantic layer's encoder (all real: py3langid, mail-parser-reply, the shipped table)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from tiergate.nlp.enrich import Enricher
+from tiergate.nlp.language import detect_language
+from tiergate.nlp.reading import own_words, read_conversation, sentences
+from tiergate.nlp.risk import RiskDetector
+from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
+from tiergate.nlp.sentiment_intl import intl_sentiment
+from tiergate.nlp.stakes import find_money, find_stakes, parse_number
+from tiergate.plugin.core.model import Comment, Organization, Ticket
+
+NOW = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)     # a Thursday
+ENRICHER = Enricher(None)
+
+
+def ticket(*bodies: tuple[str, str], subject: str = "Help", org=None) -> Ticket:
+    comments = tuple(
+        Comment(id=i, author_id=1 if role == "end-user" else 2, author_role=role, body=body,
+                public=role != "internal", created_at=NOW - timedelta(hours=len(bodies) - i))
+        for i, (role, body) in enumerate(bodies))
+    return Ticket(id=1, subject=subject, description=bodies[0][1], status="open", priority=None,
+                  type=None, group_id=None, assignee_id=None, requester_id=1,
+                  organization_id=None, tags=(), channel="email", created_at=NOW - timedelta(days=1),
+                  updated_at=NOW, comments=comments, organization=org)
+
+
+def tags_of(t: Ticket) -> set[str]:
+    return set(ENRICHER.enrich(t, NOW).tags)
+
+
+# -- own words --------------------------------------------------------------------------------
+def test_quoted_reply_signature_and_forward_are_not_the_authors_words():
+    text = ("Thanks, that worked.\n\nBest regards,\nAnna\n\n"
+            "On Mon, 3 Nov 2026 at 10:12, Support <s@x.example> wrote:\n> We will sue you\n")
+    assert own_words(text).startswith("Thanks, that worked.")
+    assert "sue" not in own_words(text)
+    fwd = "see below\n\n-----Original Message-----\nFrom: Bob\nour lawyer will call"
+    assert own_words(fwd) == "see below"
+    de = "Danke, geht wieder.\n\nAm 03.11.2026 um 10:12 schrieb Support <s@x.de>:\n> Klage"
+    assert own_words(de) == "Danke, geht wieder."
+
+
+def test_who_wrote_what_and_the_latest_customer_message():
+    t = ticket(("end-user", "Our site is down"), ("agent", "Looking into it"),
+               ("internal", "engineering paged"), ("end-user", "Thanks, all good now"))
+    conv = read_conversation(t, NOW)
+    assert [m.author for m in conv.messages] == ["customer", "agent", "internal", "customer"]
+    assert conv.latest.text == "Thanks, all good now"
+    assert conv.agent_replied_after(0)
+
+
+def test_sentences_split_at_stops_and_line_breaks():
+    assert sentences("Hi. Nothing works!\nPlease help?") == ["Hi.", "Nothing works!",
+                                                              "Please help?"]
+
+
+# -- stakes -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value", [("1,250.00", 1250.0), ("1.250,00", 1250.0),
+                                        ("890,50", 890.5), ("3 400", 3400.0), ("12k", 12000.0)])
+def test_numbers_in_either_convention(text, value):
+    assert parse_number(text) == value
+
+
+def test_money_in_any_phrasing_with_currency():
+    found = {(v, c) for v, c, _ in find_money("R$ 1.250,00 and 89,90 € and $3,400 and 40 pounds")}
+    assert found == {(1250.0, "BRL"), (89.9, "EUR"), (3400.0, "USD"), (40.0, "GBP")}
+
+
+def test_people_deadline_and_whole_company():
+    s = find_stakes(["None of our 40 agents can work, we need it by Friday"], NOW)
+    assert s.people == 40 and s.deadline == "by Friday" and s.deadline_days == 1.0
+    assert find_stakes(["The whole company is blocked"]).everyone
+    assert find_stakes(["innerhalb von 30 Tagen bitte"]).deadline_days == 30.0
+    assert find_stakes(["In 2024 we moved offices"]).people is None
+
+
+# -- language ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,code", [
+    ("Guten Tag, unser Team kann seit heute Morgen nicht arbeiten", "de"),
+    ("Hola, no puedo entrar a mi cuenta desde ayer por la tarde", "es"),
+    ("Bonjour, la plateforme ne répond plus depuis ce matin", "fr"),
+    ("Olá, fui cobrado duas vezes na fatura deste mês", "pt"),
+    ("Ciao, il sito non funziona da stamattina per tutti noi", "it"),
+    ("ok", "und")])
+def test_language_detection(text, code):
+    assert detect_language(text).code == code
+
+
+def test_unknown_language_is_tagged_never_calm():
+    en = ENRICHER.enrich(ticket(("end-user", "Buongiorno, il sistema non funziona da "
+                                             "stamattina e nessuno può lavorare.")), NOW)
+    assert en.language == "it" and not en.language_supported
+    assert "unknown_language" in en.tags and en.attention_score >= 20
+
+
+def test_german_sentiment_reads_its_own_words():
+    assert intl_sentiment("Das ist eine absolute Katastrophe", "de") < -0.5
+    assert intl_sentiment("Das ist nicht gut", "de") < 0 < intl_sentiment("Das ist gut", "de")
+
+
+# -- reading rules ----------------------------------------------------------------------------
+def test_quoted_old_angry_mail_below_a_calm_reply_is_not_read():
+    t = ticket(("end-user", "Sounds good, see you Tuesday.\n\nOn Mon, 2 Nov 2026, Jo wrote:\n"
+                            "> This is a scam, I will take you to small claims court"))
+    assert not {"legal", "billing"} & tags_of(t)
+
+
+def test_negated_and_past_events_do_not_tag():
+    assert "outage" not in tags_of(ticket(("end-user", "This is not an outage, just a question "
+                                                       "about exports for our 40 users.")))
+    past = ticket(("end-user", "Last week the dashboard was down for our whole team, it is "
+                               "fine now. Can I get the incident report?"))
+    assert "outage" not in tags_of(past)
+    assert "legal" not in tags_of(ticket(("end-user", "I'm not going to sue you, relax.")))
+
+
+def test_outage_by_symptoms_and_impact_without_the_word():
+    t = ticket(("end-user", "Since 9am every page just spins. None of our 40 agents can work."))
+    assert "outage" in tags_of(t)
+    single = ticket(("end-user", "The export page keeps spinning on my laptop."))
+    assert "outage" not in tags_of(single)
+
+
+def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
+    t = ticket(("end-user", "Nothing loads for our whole office, this is costing us money!"),
+               ("agent", "Fixed on our side, can you check?"),
+               ("end-user", "Thanks, that fixed it, you can close this."))
+    en = ENRICHER.enrich(t, NOW)
+    assert en.closing and "outage" not in en.tags and en.attention_score <= 10
+
+
+@pytest.mark.parametrize("text,tag", [
+    ("One of our devs pushed the API token to a public GitHub repo this morning.", "security"),
+    ("There are two admin users in our account that nobody here created.", "security"),
+    ("Please erase all personal data you hold about me within one month.", "privacy"),
+    ("My bank is disputing the charge and I have filed a chargeback.", "chargeback"),
+    ("We were charged twice for November.", "billing"),
+    ("Consider this formal notice; our counsel is instructed.", "legal"),
+    ("We are evaluating alternatives before our renewal.", "churn"),
+    ("Can someone call me back today please", "human_request"),
+    ("You are a bunch of useless idiots.", "abuse"),
+    ("Unser API-Schlüssel wurde versehentlich auf GitHub veröffentlicht.", "security"),
+    ("Me cobraron dos veces el mismo mes.", "billing"),
+    ("Je demande la suppression de toutes mes données.", "privacy"),
+    ("Vou entrar na justiça contra a empresa.", "legal")])
+def test_risk_tags_from_customer_words(text, tag):
+    en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
+    assert tag in en.tags, en.reasons
+    reason = next(r for r in en.reasons if r.signal == f"risk:{tag}")
+    assert "comment 0" in reason.detail
+
+
+@pytest.mark.parametrize("text,tag", [
+    ("I am a lawyer at a small firm, how do I add a second user?", "legal"),
+    ("What is your refund policy for annual plans?", "billing"),
+    ("How do I enable two-factor authentication for my team?", "security"),
+    ("How do I delete a user from my team?", "privacy"),
+    ("Please cancel my order #1234, I ordered the wrong size.", "churn")])
+def test_near_misses_do_not_tag(text, tag):
+    assert tag not in tags_of(ticket(("end-user", text)))
+
+
+# -- semantic layer ---------------------------------------------------------------------------
+def test_static_encoder_ships_and_ranks_paraphrases():
+    enc = StaticEncoder.load()
+    v = enc.encode(["we were billed two times", "I got charged twice", "how do I add a user"])
+    assert v.shape == (3, enc.dim) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    m = ExampleMatcher(enc, {"billing": (["I was charged twice this month"], ["add a user"])})
+    (a,), (b,) = m.scores(["we got billed two times in May"]), m.scores(["how do I add a user?"])
+    assert a["billing"][0] > b["billing"][0]
+    assert fold("Données") == "donnees"
+
+
+def test_manifest_risk_tags_override_and_add():
+    det = RiskDetector.from_config({"spam": {"enabled": False},
+                                    "warranty": {"keywords": ["warranty claim"], "points": 12}})
+    assert "spam" not in det.by_name and det.by_name["warranty"].points == 12
+    t = ticket(("end-user", "I want to open a warranty claim for my laptop"))
+    found = det.detect(read_conversation(t, NOW), "en")
+    assert "warranty" in found.tags()
+
+
+def test_org_field_stakes_reach_the_enrichment():
+    t = ticket(("end-user", "We lose $12,000 a day while all our stores cannot take payments"),
+               org=Organization(id=3, name="Shops", segment="enterprise", account_value=90000))
+    en = ENRICHER.enrich(t, NOW)
+    assert en.stakes["money"] == 12000.0 and en.stakes["everyone"]
+    assert "outage" in en.tags
