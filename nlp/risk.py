@@ -271,6 +271,7 @@ class RiskDetector:
 
 _NEGATOR = re.compile(r"\b(not|never|no|n't|dont|don't|didn't|won't|wouldn't|isn't|nicht|kein\w*|"
                       r"nie|nunca|jamas|pas|jamais|nao|nem)\b|n't\b")
+_PRONOUN_START = re.compile(r"(i|we|i'?ll|we'?ll|i'?m|we'?re|ich|wir|je|nous|yo|nosotros|eu|nos)\b")
 _CLAUSE = re.compile(r"[,;:]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
@@ -304,6 +305,8 @@ def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequenc
 def _negated(folded: str, start: int) -> bool:
     """A negator among the last four words of the match's own clause ("I'm not going to sue
     you", "I do not want to speak to a manager")."""
+    if _PRONOUN_START.match(folded, start):
+        return False        # "If this isn't fixed I'll cancel": the threat opens its own clause
     before = folded[:start]
     cut = 0
     for m in _CLAUSE.finditer(before):

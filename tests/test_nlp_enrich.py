@@ -46,12 +46,12 @@ def ticket(comments, org=None, **kw) -> Ticket:
     ("The site is no longer down, thanks.", "outage", False),
     ("There is no outage on our side.", "outage", False),
     ("Your service is down again and we have an outage.", "outage", True),
-    ("If this isn't fixed I'll cancel.", "churn", True),
+    ("If this isn't fixed I'll cancel.", "cancel_request", True),
     ("If this isn't fixed by Friday we will take legal action.", "legal", True),
     ("Please cancel my order 1234.", "churn", False),
     ("I will cancel my order then.", "churn", False),
-    ("I want to cancel my subscription.", "churn", True),
-    ("If I cancel my subscription, do I get a refund?", "churn", False),
+    ("I want to cancel my subscription.", "cancel_request", True),
+    ("If I cancel my subscription, do I get a refund?", "cancel_request", False),
     ("I'm not going to sue you, relax.", "legal", False),
     ("I CANNOT log in since this morning", "login", True),
     ("I can't log in", "login", True),
@@ -60,7 +60,8 @@ def ticket(comments, org=None, **kw) -> Ticket:
     ("i need help talkiing with someone", "human_request", True),
     ("How do I call customer service?", "human_request", False),
     ("My account was hacked!", "security", True),
-    ("Refunds please", "billing", True),
+    ("I was charged twice, refund please", "billing", True),
+    ("What is your refund policy?", "billing", False),
     # accusation / blame addressed to the company (Severity 3-4 phrasing)
     ("You lied to me about the price.", "accusation", True),
     ("Your agent hung up on me twice.", "accusation", True),
@@ -91,7 +92,7 @@ def test_tags_with_negation_hedging_and_reproach_families(enricher, text, tag, p
 def test_risk_tag_carries_phrase_and_comment_index(enricher):
     en = enricher.score_comments(["Hello there", "ok I will contact my lawyer"])
     legal = [r for r in en.risk_tags if r.tag == "legal"]
-    assert legal and legal[0].phrase.lower() == "lawyer" and legal[0].comment_index == 1
+    assert legal and "lawyer" in legal[0].phrase.lower() and legal[0].comment_index == 1
 
 
 def test_conversation_trend_and_comment_sentiments(enricher):
