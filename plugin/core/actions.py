@@ -120,7 +120,9 @@ def context(facts: Facts, trigger: str, fired: FiredTrigger | None, reasons: Seq
         "owner_label": getattr(owner, "label", "") or (tier or team or "unassigned"),
         "organization": t.organization.name if t.organization else None,
         "now": facts.now.isoformat(), "risk_tags": list(facts.enrichment.tags),
-        "attention_score": facts.enrichment.attention_score, **extra}
+        "attention_score": facts.enrichment.attention_score,
+        "stakes": dict(facts.enrichment.stakes or {}), "language": facts.enrichment.language,
+        **extra}
 
 
 def render_note(manifest: Any, name: str | None, default_key: str, ctx: dict[str, Any]) -> str:
