@@ -13,7 +13,6 @@ path the worker takes (enrich, then ``decide`` with the manifest), and compared 
 """
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from tiergate.plugin.core.decide import decide
 from tiergate.plugin.core.model import Decision, Enrichment
+from tiergate.plugin.examples import read_examples
 from tiergate.plugin.simulate import ticket_from_example
 
 # names a label may use for the same owner
@@ -139,25 +139,16 @@ def score(outcomes: Sequence[Outcome], worst: int = 10) -> dict[str, Any]:
     }
 
 
+def label_problem(row: dict[str, Any]) -> str | None:
+    label = row.get("label")
+    if not isinstance(label, dict) or not isinstance(label.get("escalate"), bool):
+        return "label.escalate: required true or false"
+    return None
+
+
 def read_labelled(path: str | Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        label = row.get("label") if isinstance(row, dict) else None
-        if not isinstance(label, dict) or not isinstance(label.get("escalate"), bool):
-            raise ValueError(f"{path}:{number}: label.escalate: required true or false")
-        for name in ("subject", "description"):
-            if not isinstance(row.get(name), str):
-                raise ValueError(f"{path}:{number}: {name}: required string")
-        rows.append(row)
-    if not rows:
-        raise ValueError(f"{path}: no tickets")
-    return rows
+    """Labelled tickets; a bad line is a usage error naming its number and field."""
+    return read_examples(Path(path), check=label_problem)
 
 
 def text_report(result: dict[str, Any]) -> str:

@@ -31,10 +31,7 @@ def _manifest(path: str | None):
 def _rows(path: str):
     from tiergate.plugin.benchmark import read_labelled
 
-    try:
-        return read_labelled(path)
-    except ValueError as exc:
-        raise click.UsageError(str(exc))
+    return read_labelled(path)
 
 
 @click.command("eval")

@@ -12,8 +12,9 @@ import click
 from tiergate.plugin.core.model import parse_time
 
 
-def read_examples(path: Path) -> list[dict[str, Any]]:
-    """One ticket per JSON line; a bad line is a usage error naming its number and field."""
+def read_examples(path: Path, check=None) -> list[dict[str, Any]]:
+    """One ticket per JSON line; a bad line is a usage error naming its number and field.
+    ``check(row)``: a further check returning "field: reason" for a bad row, or None."""
     rows = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -27,6 +28,9 @@ def read_examples(path: Path) -> list[dict[str, Any]]:
         for name in ("subject", "description"):
             if not isinstance(row.get(name), str):
                 raise click.UsageError(f"{path}:{number}: {name}: required string")
+        problem = check(row) if check is not None else None
+        if problem:
+            raise click.UsageError(f"{path}:{number}: {problem}")
         rows.append(row)
     if not rows:
         raise click.UsageError(f"{path}: no tickets")
