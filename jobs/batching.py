@@ -24,6 +24,12 @@ Safety without a per-ticket ``PUT``:
   send landed, the stamp now conflicts and the re-decision finds the note's fingerprint in the
   thread - no doubled note; if it did not land, it lands now - no lost note.
 
+Isolation. One ticket never fails the others of its batch: an entry that cannot be read or
+sent, and a ticket whose after-write bookkeeping raises, are re-decided alone by a direct job;
+a bulk call refused for a reason other than a rate limit or an outage (a 4xx for one item's
+content fails the whole call) splits the batch into direct jobs, one write per ticket, so only
+the bad ticket's own job can fail.
+
 Superseding. Every completed decision records when its fetch started (``mark_fresh``). A queued
 delivery received more than ``SKEW`` seconds before such a fetch is already covered by it (the
 worker re-fetches the current state anyway), so ``superseded`` lets it finish without a second
@@ -192,13 +198,16 @@ def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
     _recover_stale(conn, helpdesk, me)
     take = conn.register_script(_TAKE)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
-    totals = {"status": "flushed", "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0}
+    totals = {"status": "flushed", "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0,
+              "split": 0}
     for _ in range(max_calls):
         flush_id = me or f"local-{uuid.uuid4().hex[:12]}"
         raw = take(keys=[pending_key(helpdesk), inflight_key(helpdesk)], args=[max_batch, flush_id, time.time()])
         if not raw:
             break
-        batch = {int(raw[i]): json.loads(raw[i + 1]) for i in range(0, len(raw), 2)}
+        batch = _decode(rt, helpdesk, raw, totals)
+        if not batch:
+            continue
         try:
             outcome = write_batch(rt.connector, batch)
         except (RateLimited, Unavailable) as exc:
@@ -208,14 +217,45 @@ def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
             ensure_flush(rt, helpdesk, delay=max(1.0, delay))
             totals["status"] = f"deferred: {type(exc).__name__}"
             return totals
-        except Exception:
-            _put_back(conn, helpdesk, batch)
-            raise
-        totals["calls"] += 1
+        except Exception as exc:  # noqa: BLE001 - one item's content must not block the rest
+            log.error("bulk write of %d tickets refused (%s): each is re-decided alone",
+                      len(batch), type(exc).__name__)
+            outcome = {tid: "split" for tid in batch}
+        else:
+            totals["calls"] += 1
         _settle(rt, helpdesk, batch, outcome, totals)
     if conn.hlen(pending_key(helpdesk)):
         ensure_flush(rt, helpdesk)
     return totals
+
+
+def _decode(rt: Any, helpdesk: str, raw: list, totals: dict[str, Any]) -> dict[int, dict]:
+    """The taken entries by ticket id; one that cannot be read is re-decided alone."""
+    batch: dict[int, dict] = {}
+    for i in range(0, len(raw), 2):
+        try:
+            entry = json.loads(raw[i + 1])
+            if not (isinstance(entry.get("decision"), dict) and isinstance(entry.get("ticket"), dict)):
+                raise ValueError("not a parked decision")
+            batch[int(raw[i])] = entry
+        except Exception as exc:  # noqa: BLE001
+            log.error("parked decision for ticket %r unreadable (%s): re-decided alone", raw[i],
+                      type(exc).__name__)
+            totals["failed"] += 1
+            rt.count("tiergate_writeback_errors_total", {"kind": "bulk_unreadable"})
+            rt.conn.hdel(inflight_key(helpdesk), raw[i])
+            try:
+                _redecide(rt, helpdesk, int(raw[i]), {}, "unreadable parked decision")
+            except ValueError:
+                pass
+    return batch
+
+
+def _redecide(rt: Any, helpdesk: str, tid: int, entry: dict, why: str) -> None:
+    from tiergate.jobs import process
+
+    process._reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry.get("reason", "bulk"),
+                                 delivery_id=entry.get("delivery_id", "bulk"), direct=True), 0, 0, why)
 
 
 def _put_back(conn: Redis, helpdesk: str, batch: dict[int, dict]) -> None:
@@ -226,7 +266,8 @@ def _put_back(conn: Redis, helpdesk: str, batch: dict[int, dict]) -> None:
 
 def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, str],
             totals: dict[str, Any]) -> None:
-    """After the bulk call: record what was written; re-decide conflicts; drop missing tickets."""
+    """After the bulk call: record what was written; re-decide conflicts, failures and split
+    batches alone; drop missing tickets. One ticket's error never stops the others'."""
     from tiergate.jobs import process
     from tiergate.plugin.core.model import Decision, Enrichment, Ticket
 
@@ -243,11 +284,15 @@ def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, s
                 log.warning("bulk write: ticket %s no longer exists; decision dropped", tid)
                 totals["missing"] += 1
             else:
-                totals["conflicts" if result == "conflict" else "failed"] += 1
+                totals["conflicts" if result == "conflict" else "split" if result == "split"
+                       else "failed"] += 1
                 rt.count("tiergate_writeback_errors_total", {"kind": "bulk_" + result})
-                process._reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry["reason"],
-                                             delivery_id=entry["delivery_id"], direct=True),
-                                    0, 0, f"bulk {result}")
+                _redecide(rt, helpdesk, tid, entry, f"bulk {result}")
+        except Exception as exc:  # noqa: BLE001 - the written ticket is re-decided alone
+            log.error("bulk write: ticket %s after-write failed (%s): re-decided alone", tid,
+                      type(exc).__name__)
+            rt.count("tiergate_writeback_errors_total", {"kind": "bulk_after_write"})
+            _redecide(rt, helpdesk, tid, entry, "after-write failed")
         finally:
             rt.conn.hdel(inflight_key(helpdesk), tid)
 
@@ -259,17 +304,25 @@ def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
     from tiergate.plugin.core.model import TicketUpdate
 
     items = []
+    out: dict[int, str] = {}
     for tid, entry in batch.items():
-        update = TicketUpdate.from_dict(entry["decision"]["update"])
-        item = {"id": tid, **ticket_payload(update, current_tags=None)}
-        stamp = entry["ticket"].get("updated_at")
+        try:
+            update = TicketUpdate.from_dict(entry["decision"]["update"])
+            item = {"id": tid, **ticket_payload(update, current_tags=None)}
+            stamp = entry["ticket"].get("updated_at")
+            json.dumps(item)                  # what the call will send, checked per item
+        except Exception as exc:  # noqa: BLE001 - this item only: re-decided alone
+            log.error("bulk write: ticket %s cannot be sent (%s)", tid, type(exc).__name__)
+            out[tid] = "failed"
+            continue
         if stamp:
             item.update(safe_update=True, updated_stamp=stamp)
         items.append(item)
+    if not items:
+        return out
     with connector._calls(f"update_many of {len(items)} tickets"):
         job = connector._send("put", "tickets/update_many.json", {"tickets": items})["job_status"]
         job = connector._wait_job(job)
-    out: dict[int, str] = {}
     for r in job.get("results") or []:
         tid = int(r.get("id"))
         if r.get("success", True):
@@ -281,7 +334,7 @@ def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
         else:
             out[tid] = "failed"
     if job.get("status") == "completed" and not job.get("results"):
-        out = {tid: "ok" for tid in batch}
+        out.update({item["id"]: "ok" for item in items})
     return out
 
 

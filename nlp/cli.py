@@ -5,6 +5,10 @@ score   JSON lines ``{"text": ...}`` or ``{"comments": [...]}`` on stdin -> one 
         in order: attention_score, sentiment, sentiment_label, complaint, risk_tags, reasons
         (+ amounts, model_score). Batched through ``nlp.pipe``; ``--workers N`` fans chunks out to
         a process pool whose workers each build their own pipeline and return plain dicts.
+        Each line stands alone: bytes are decoded defensively and the texts cleaned and bounded
+        (``nlp.normalise``; a cut is stated in a ``text_budget`` reason); a line that cannot be
+        used yields ``{"line": N, "field": ..., "error": ...}`` in its place. Exit 0, or 1 when
+        every line was bad.
 train   see ``tiergate.nlp.train``.
 eval    see ``tiergate.nlp.evaluate``.
 """
@@ -15,7 +19,7 @@ import os
 import sys
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import click
 
@@ -62,23 +66,86 @@ def _result(en) -> dict[str, Any]:
     return out
 
 
-def _parse(lines: Iterable[tuple[int, str]]) -> list[list[str]]:
+class _Line(NamedTuple):
+    """One input line: its texts (cleaned, bounded) and budget note, or its error object."""
+
+    number: int
+    texts: list[str] | None
+    note: str | None = None
+    error: dict[str, Any] | None = None
+
+
+def _error(number: int, field: str, message: str) -> _Line:
+    return _Line(number, None, error={"line": number, "field": field,
+                                      "error": f"line {number}: field {field!r}: {message}"})
+
+
+def _parse_line(number: int, raw: bytes | str) -> _Line:
+    from tiergate.nlp.normalise import bound_conversation, clean_text
     from tiergate.nlp.records import InputError, parse_comments
 
-    convs = []
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _error(number, "<line>", f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return _error(number, "<line>", "not valid JSON (nested too deeply)")
+    try:
+        comments = parse_comments(obj, number)
+    except InputError as exc:
+        return _error(number, exc.field, exc.message)
+    texts, note = bound_conversation([clean_text(c) for c in comments])
+    return _Line(number, texts, note)
+
+
+def _parse(lines: Iterable[tuple[int, bytes | str]]) -> list[_Line]:
+    out = []
     for number, raw in lines:
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(number, "<line>", f"not valid JSON ({exc.msg} at column {exc.colno})")
-        convs.append(parse_comments(obj, number))
-    return convs
+            out.append(_parse_line(number, raw))
+        except Exception as exc:  # noqa: BLE001 - this line only
+            out.append(_error(number, "<line>", f"could not be read ({type(exc).__name__})"))
+    return out
 
 
-def _numbered(stream) -> Iterator[tuple[int, str]]:
+def _numbered(stream) -> Iterator[tuple[int, bytes | str]]:
     for number, raw in enumerate(stream, 1):
         if raw.strip():
             yield number, raw
+
+
+def _score_lines(enricher, items: list[_Line]) -> list[str]:
+    """One JSON line per item, in order; a conversation that still fails to score becomes the
+    error object of its own line (the chunk is scored again one by one)."""
+    good = [it for it in items if it.texts is not None]
+    try:
+        results: list[Any] = enricher.score_many([it.texts for it in good])
+    except Exception:  # noqa: BLE001 - find the culprit: each conversation alone
+        results = []
+        for it in good:
+            try:
+                results.append(enricher.score_many([it.texts])[0])
+            except Exception as exc:  # noqa: BLE001
+                results.append(exc)
+    scored = dict(zip((it.number for it in good), results))
+    out = []
+    for it in items:
+        if it.error is not None:
+            out.append(json.dumps(it.error))
+            continue
+        result = scored[it.number]
+        if isinstance(result, Exception):
+            from tiergate.nlp.normalise import clean_text
+
+            out.append(json.dumps(_error(it.number, "<line>", "could not be scored ("
+                                         f"{type(result).__name__}: {clean_text(str(result))[:200]})").error))
+            continue
+        row = _result(result)
+        if it.note:
+            row["reasons"].append({"signal": "text_budget", "points": 0.0, "detail": it.note})
+        out.append(json.dumps(row))
+    return out
 
 
 def _worker_init(keywords, model):
@@ -88,8 +155,8 @@ def _worker_init(keywords, model):
     _WORKER = Enricher(keywords, model_path=model)
 
 
-def _worker_score(convs: list[list[str]]) -> list[str]:
-    return [json.dumps(_result(e)) for e in _WORKER.score_many(convs)]  # type: ignore[union-attr]
+def _worker_score(items: list[_Line]) -> list[str]:
+    return _score_lines(_WORKER, items)
 
 
 @click.command()
@@ -100,36 +167,40 @@ def _worker_score(convs: list[list[str]]) -> list[str]:
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Processes; each builds its own pipeline (worth it for large inputs).")
 def score(manifest: str | None, model: str | None, workers: int) -> None:
-    """Score JSON lines from stdin: {"text": ...} or {"comments": [...]} -> one JSON line each."""
-    from tiergate.nlp.records import InputError
-
+    """Score JSON lines from stdin: {"text": ...} or {"comments": [...]} -> one JSON line each
+    (a bad line: {"line": N, "field": ..., "error": ...})."""
     keywords, manifest_model = _load_keywords(manifest)
     model = model or manifest_model
-    stream = _numbered(sys.stdin)
+    stream = _numbered(getattr(sys.stdin, "buffer", sys.stdin))
     out = sys.stdout
-    try:
-        if workers > 1:
-            import multiprocessing as mp
+    lines = errors = 0
 
-            chunks = iter(lambda: _parse(islice(stream, CHUNK)), [])
-            with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
-                    workers, initializer=_worker_init, initargs=(keywords, model)) as pool:
-                for lines in pool.imap(_worker_score, chunks):
-                    out.write("\n".join(lines) + "\n")
-        else:
-            from tiergate.nlp.enrich import Enricher
+    def emit(rows: list[str]) -> None:
+        nonlocal lines, errors
+        lines += len(rows)
+        errors += sum(1 for r in rows if r.startswith('{"line": '))
+        out.write("\n".join(rows) + "\n")
 
-            enricher = Enricher(keywords, model_path=model)
-            while True:
-                convs = _parse(islice(stream, CHUNK))
-                if not convs:
-                    break
-                out.write("\n".join(json.dumps(_result(e)) for e in enricher.score_many(convs))
-                          + "\n")
-        out.flush()
-    except InputError as exc:
-        out.flush()
-        raise click.ClickException(str(exc))
+    chunks = iter(lambda: _parse(islice(stream, CHUNK)), [])
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
+                workers, initializer=_worker_init, initargs=(keywords, model)) as pool:
+            for rows in pool.imap(_worker_score, chunks):
+                emit(rows)
+    else:
+        from tiergate.nlp.enrich import Enricher
+
+        enricher = Enricher(keywords, model_path=model)
+        for items in chunks:
+            emit(_score_lines(enricher, items))
+    out.flush()
+    if errors:
+        click.echo(f"tiergate score: {errors} of {lines} line(s) could not be scored; each has an "
+                   f'"error" object in its place', err=True)
+        if errors == lines:
+            raise click.ClickException("no line could be scored")
 
 
 @click.command()
@@ -164,14 +235,7 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
     click.echo(json.dumps(report, indent=2))
 
 
-@click.command("eval")
-@click.option("--data", default=None, type=click.Path(file_okay=False),
-              help="Labelled data folder (default ../shared/data or $TIERGATE_SHARED_DATA).")
-@click.option("--model", "model", type=click.Path(exists=True, file_okay=False),
-              help="Use this escalation model for the trained risk row instead of training one.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--no-train", is_flag=True, help="Rules only (skip the trained models).")
-def eval_cmd(data: str | None, model: str | None, as_json: bool, no_train: bool) -> None:
+def text_eval(data: str | None, model: str | None, as_json: bool, no_train: bool) -> None:
     """Measure the tagger on labelled public text (proxy labels; see docs/nlp.md)."""
     from tiergate.nlp.evaluate import evaluate, format_table
 

@@ -24,6 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 DATA = Path(__file__).with_name("data") / "static_encoder.npz"
+MAX_WORD = 100                      # characters; longer words are [UNK]
 MAX_PIECES = 16                     # WordPiece: longest word split into at most this many
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _LOCK = threading.Lock()
@@ -69,6 +70,8 @@ class StaticEncoder:
         vocab = self.vocab
         if word in vocab:
             return (vocab[word],)
+        if len(word) > MAX_WORD:          # as BERT: a very long "word" is unknown, not split
+            return (self.unk,)
         out: list[int] = []
         start = 0
         while start < len(word) and len(out) < MAX_PIECES:

@@ -47,13 +47,12 @@ def _rows(path: str):
               help="Use this escalation model for the trained risk row instead of training one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--no-train", is_flag=True, help="Rules only (skip the trained models).")
-@click.pass_context
-def eval_cmd(ctx, tickets, manifest_path, now_text, worst, data, model, as_json, no_train):
+def eval_cmd(tickets, manifest_path, now_text, worst, data, model, as_json, no_train):
     """Judge decisions on labelled tickets (--tickets), or the text figures on labelled data."""
     if not tickets:
-        from tiergate.nlp.cli import eval_cmd as text_eval
+        from tiergate.nlp.cli import text_eval
 
-        return ctx.invoke(text_eval, data=data, model=model, as_json=as_json, no_train=no_train)
+        return text_eval(data, model, as_json, no_train)
     from tiergate.nlp.enrich import Enricher
     from tiergate.plugin.benchmark import decide_rows, score, text_report
 
