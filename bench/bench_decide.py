@@ -77,7 +77,10 @@ def build_manifest(n_triggers: int, seed: int = 1):
                 continue
             fields_used.add(c["field"])
             alls.append(c)
-        anys = [_condition(rng) for _ in range(rng.randrange(0, 3))]
+        # alternatives on fields the `all` list leaves free: `tiergate check` rejects an `any`
+        # that contradicts its `all` list (it could never hold)
+        anys = [c for c in (_condition(rng) for _ in range(rng.randrange(0, 3)))
+                if c["field"] not in fields_used]
         triggers.append({"name": f"bench_{len(triggers)}",
                          "conditions": {"all": alls, "any": anys},
                          "actions": [{"action": "add_tags", "tags": [f"bench_{len(triggers)}"]}]})

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 from tiergate.nlp.amounts import find_amounts
 from tiergate.nlp.gcpause import paused_gc
 from tiergate.nlp.language import detect_language
-from tiergate.nlp.reading import Conversation, Message, read_conversation
+from tiergate.nlp.reading import CUSTOMER_ROLES, Conversation, Message, read_conversation
 from tiergate.nlp.risk import Findings, RiskDetector, keyword_kept
 from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
 from tiergate.nlp.stakes import find_stakes
@@ -67,7 +67,6 @@ POSITIVE_AT = 0.3
 COMPLAINT_SENTIMENT = -0.3
 BLAME_SENTIMENT = -0.05
 CACHE_SIZE = 4096
-CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
 _new_tuple = tuple.__new__
 _FIRST = (0,)
 
@@ -231,18 +230,8 @@ class Enricher:
                     continue
                 texts = flat[k:k + n]
                 read = Conversation(tuple(Message(i, "customer", t) for i, t in enumerate(texts)))
-                language = detect_language("\n".join(texts[-3:]))
-                part = _in_language(scores[k:k + n], texts, language.code)
-                stakes = find_stakes(texts)
-                impact = _impact(stakes)
-                found = self.risk.detect(read, language.code, impact) if language.supported \
-                    else Findings()
-                enrichment = self._combine(_FIRST if n == 1 else range(n), part, model,
-                                           found=found, language=language, texts=texts)
-                out.append(dataclasses.replace(
-                    enrichment, language=language.code, language_supported=language.supported,
-                    stakes={k2: v for k2, v in stakes.to_dict().items() if v not in (None, False)},
-                    closing=found.closing))
+                out.append(self._read_and_combine(read, _FIRST if n == 1 else range(n), texts,
+                                                  scores[k:k + n], model, (), None))
                 k += n
         return out
 
@@ -256,13 +245,18 @@ class Enricher:
         indices = [m.index for m in customer] or [0]
         scores = self.analyse(texts)
         model = self.model_scores(["\n".join(texts)])[0] if self.model is not None else None
-        extra = conversation_reasons(ticket, now)
+        return self._read_and_combine(conv, indices, texts, scores, model,
+                                      conversation_reasons(ticket, now), now)
+
+    def _read_and_combine(self, conv: Conversation, indices: Sequence[int], texts: list[str],
+                          scores: Sequence[TextScore], model: float | None,
+                          extra: Sequence[Reason], now: datetime | None) -> Enrichment:
+        """Language, stakes and the risk detector over the customer's words, then the score."""
         language = detect_language("\n".join(texts[-3:]))
         scores = _in_language(scores, texts, language.code)
         stakes = find_stakes(texts, now)
-        impact = _impact(stakes)
         # a language the detector does not read yields no tags of its own: only the review
-        found = self.risk.detect(conv, language.code, impact) if language.supported \
+        found = self.risk.detect(conv, language.code, _impact(stakes)) if language.supported \
             else Findings()
         enrichment = self._combine(indices, scores, model_score=model, extra=extra, found=found,
                                    language=language, texts=texts)

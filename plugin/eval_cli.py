@@ -15,6 +15,7 @@ import click
 
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
+from tiergate.plugin.benchmark import decide_rows, read_labelled, score, text_report
 from tiergate.plugin.examples import parse_now
 
 HELD_BACK = "heldout"
@@ -26,12 +27,6 @@ def _manifest(path: str | None):
         return path, load_manifest(path)
     except ManifestError as exc:
         raise click.ClickException(f"{path}: {exc}")
-
-
-def _rows(path: str):
-    from tiergate.plugin.benchmark import read_labelled
-
-    return read_labelled(path)
 
 
 @click.command("eval")
@@ -54,10 +49,9 @@ def eval_cmd(tickets, manifest_path, now_text, worst, data, model, as_json, no_t
 
         return text_eval(data, model, as_json, no_train)
     from tiergate.nlp.enrich import Enricher
-    from tiergate.plugin.benchmark import decide_rows, score, text_report
 
     now = parse_now(now_text)
-    rows = _rows(tickets)
+    rows = read_labelled(tickets)
     _, manifest = _manifest(manifest_path)
     enricher = Enricher.from_manifest(manifest)
     result = score(decide_rows(rows, manifest, now, enricher.enrich), worst=worst)
@@ -84,7 +78,7 @@ def calibrate(tickets, manifest_path, now_text, write):
     if HELD_BACK in Path(tickets).name:
         raise click.UsageError(f"{tickets}: held-back tickets are for evaluation only")
     now = parse_now(now_text)
-    rows = _rows(tickets)
+    rows = read_labelled(tickets)
     path, manifest = _manifest(manifest_path)
     detector = Enricher.from_manifest(manifest).risk
     findings = []
