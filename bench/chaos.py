@@ -181,7 +181,9 @@ def outcome_of(ticket: Any) -> Outcome:
 def signed_delivery(ticket_id: int, delivery_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
     from tiergate.connectors.zendesk_webhook import INVOCATION_ID_HEADER, format_timestamp, signed_headers
 
-    body = json.dumps({"ticket_id": str(ticket_id)}).encode()
+    # a desk's event payload differs per event (Zendesk: the event id); the same delivery resent
+    # is byte-identical, so the receiver's signature-digest dedupe treats it as one
+    body = json.dumps({"ticket_id": str(ticket_id), "event_id": delivery_id}).encode()
     headers = signed_headers(body, secret, format_timestamp(datetime.now(timezone.utc)))
     headers.update({"Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
                     INVOCATION_ID_HEADER: delivery_id})

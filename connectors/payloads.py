@@ -54,16 +54,18 @@ def load(schema: Schema, payload: dict) -> dict:
 
 
 class TicketId(fields.Field):
-    """A positive id given as an integer or a string of digits (desks send both)."""
+    """A positive id given as an integer or a string of ASCII digits 0-9 (desks send both).
+    Other Unicode digits (``"١٢"``, ``"１２"``) are refused: ``int()`` would read them, but no desk
+    sends them, and two spellings of one id must not make two dedupe keys."""
 
-    default_error_messages = {"invalid": "must be a positive integer or a string of digits"}
+    default_error_messages = {"invalid": "must be a positive integer or a string of ASCII digits 0-9"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
         if isinstance(value, int):
             number = value
-        elif isinstance(value, str) and value.strip().isdigit():
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             number = int(value.strip())
         else:
             raise self.make_error("invalid")

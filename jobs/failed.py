@@ -1,4 +1,6 @@
-"""``tiergate failed list|retry|purge``: jobs that kept failing, with their reason."""
+"""``tiergate failed list|retry|purge``: jobs that kept failing (the dead-letter list), with their
+reason, and the jobs still waiting to be retried (rescheduled through a vendor outage, a rate
+limit or an open circuit breaker), with why, their attempt and when they run next."""
 from __future__ import annotations
 
 import json
@@ -54,6 +56,36 @@ def failed_jobs(settings: Settings) -> list[dict]:
     return rows
 
 
+def waiting_jobs(settings: Settings) -> list[dict]:
+    """Each rescheduled job waiting in the scheduled registry: ticket, attempt, why, next run,
+    first failure."""
+    from rq.registry import ScheduledJobRegistry
+
+    from tiergate.jobs.queues import queue
+
+    q = queue(Redis.from_url(settings.redis_url), settings)
+    registry = ScheduledJobRegistry(queue=q)
+    rows = []
+    for job_id in registry.get_job_ids():
+        job = q.fetch_job(job_id)
+        if job is None:
+            continue
+        payload = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
+        when = registry.get_scheduled_time(job_id)
+        rows.append({"id": job_id, "description": job.description, "helpdesk": payload.get("helpdesk"),
+                     "ticket_id": payload.get("ticket_id"), "attempt": payload.get("attempt"),
+                     "why": payload.get("why", "scheduled"), "first_failed_at": payload.get("first_failed_at"),
+                     "next_run_at": when.isoformat() if when else None})
+    return sorted(rows, key=lambda r: r["next_run_at"] or "")
+
+
+def breakers(settings: Settings) -> list[dict]:
+    from tiergate.jobs import breaker
+
+    conn = Redis.from_url(settings.redis_url)
+    return [breaker.status(conn, desk) for desk in sorted({settings.helpdesk, "zendesk", "zammad"})]
+
+
 @click.group()
 def failed() -> None:
     """Manage jobs in the failed registry."""
@@ -62,13 +94,23 @@ def failed() -> None:
 @failed.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def list_(as_json: bool) -> None:
-    """List failed jobs with their reason."""
-    rows = failed_jobs(Settings.from_env())
+    """List failed jobs with their reason, then the jobs waiting for a retry and why."""
+    settings = Settings.from_env()
+    rows, waiting, desks = failed_jobs(settings), waiting_jobs(settings), breakers(settings)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        click.echo(json.dumps([{**r, "state": "failed"} for r in rows] + [{**r, "state": "waiting"} for r in waiting],
+                              indent=2, default=str))
         return
     for row in rows:
         click.echo(f"{row['id']}  {row['ended_at']}  {row['description']}\n    {row['reason']}")
+    for row in waiting:
+        click.echo(f"waiting {row['id']}  next {row['next_run_at']}  ticket {row['ticket_id']}  "
+                   f"attempt {row['attempt']}\n    {row['why']}")
+    for desk in desks:
+        if desk["open"]:
+            click.echo(f"circuit open: {desk['helpdesk']} paused until {desk['open_until']:.0f} "
+                       f"(trip {desk['trips']})")
+    click.echo(f"{len(waiting)} waiting job(s)")
     click.echo(f"{len(rows)} failed job(s)")
 
 

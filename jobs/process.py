@@ -8,14 +8,14 @@ No ticket content fails a job: the fetched text is cleaned (``nlp.normalise.clea
 enriched within budgets (``bound_ticket``, stated in the reasons); if enriching still raises, it
 is enriched again on a smaller copy, and if that raises too the ticket is decided on what needs
 no text (delays, follow-ups, customer value) with the risk tag ``unreadable`` (the manifest
-routes it to review) and the reason; if ``decide`` raises, it decides again on that text-free
-view. Each step is logged and counted (``tiergate_jobs_total{kind="content_error",
-outcome=<stage>}``); the decision's reasons say what was not analysed.
+routes it to review) and the reason; if ``decide`` raises, it decides again on the text within
+the budgets, then on that text-free view. Each step is logged and counted
+(``tiergate_jobs_total{kind="content_error", outcome=<stage>}``); the decision's reasons say
+what was not analysed.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import logging
 import random
@@ -23,11 +23,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import requests
 from rq import get_current_job
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, state, timers
+from tiergate.jobs import batching, breaker, state, timers
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.queues import claim_waiting
@@ -40,7 +39,6 @@ from tiergate.plugin.core.model import (Decision, Enrichment, Notification, Reas
 log = logging.getLogger("tiergate.jobs")
 
 MAX_CONFLICTS = 5
-MAX_UNAVAILABLE = 5
 BUSY_RETRY_SECONDS = 2
 UNREADABLE = "unreadable"            # risk tag: the text could not be analysed at all
 FALLBACK_CHARS = 20_000              # budgets of the second attempt at a text that failed
@@ -65,6 +63,12 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
         rt = get_runtime()
         current = get_current_job()
         claim_waiting(rt.conn, d.helpdesk, d.ticket_id, current.id if current else None)
+        if current is not None:                # a backlog: this job takes waiting deliveries along
+            from tiergate.jobs import pool
+
+            together = pool.run_delivery(rt, d, current.id)
+            if together is not None:
+                return together
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at):
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "superseded"})
             return {"status": "superseded", "ticket_id": d.ticket_id}
@@ -72,14 +76,24 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
 
 
 def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
-                   *, attempt: int = 0, runtime: Runtime | None = None, direct: bool = False) -> dict[str, Any]:
+                   *, attempt: int = 0, runtime: Runtime | None = None, direct: bool = False,
+                   first_failed_at: float | None = None) -> dict[str, Any]:
     """Decide on one ticket now and write the result back in one update.
 
     429 → rescheduled after Retry-After (no worker sleeps); 5xx / timeouts → rescheduled with
-    jittered exponential backoff up to ``MAX_UNAVAILABLE`` times, then the job fails with the reason.
+    jittered exponential backoff while the first failure is younger than ``settings.retry_horizon``
+    (``jobs.breaker``), then the job fails with the reason; while the desk's circuit breaker is
+    open the vendor is not called and the job waits for the cool-down.
     """
     rt = runtime or get_runtime()
     again = dict(helpdesk=helpdesk, ticket_id=ticket_id, reason=reason, delivery_id=delivery_id, direct=direct)
+    if first_failed_at is not None:
+        again["first_failed_at"] = first_failed_at
+    until = breaker.open_until(rt.conn, helpdesk)
+    if until is not None:
+        rt.count("tiergate_writeback_errors_total", {"kind": "circuit_open"})
+        return _reschedule(rt, again, attempt, until - time.time() + random.uniform(0, 5),
+                           f"circuit_open: {helpdesk} failing, paused until {_iso(until)}")
     try:
         with ticket_lock(rt.conn, helpdesk, ticket_id):
             result = _decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id, direct=direct)
@@ -89,17 +103,25 @@ def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
     except TicketBusy:
         return _reschedule(rt, again, attempt, BUSY_RETRY_SECONDS, "busy")
     except Unavailable as exc:
-        if attempt >= MAX_UNAVAILABLE:
+        breaker.record_failure(rt.conn, helpdesk)
+        first = first_failed_at if first_failed_at is not None else time.time()
+        if breaker.past_horizon(first, rt.settings.retry_horizon):
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "Unavailable"})
-            raise
+            raise Unavailable(f"{exc} (still failing {rt.settings.retry_horizon:g}s after the first "
+                              f"failure, {attempt + 1} attempts: retry horizon passed)") from None
         rt.count("tiergate_writeback_errors_total", {"kind": "unavailable"})
-        delay = min(60.0, 2.0 ** attempt) * random.uniform(0.5, 1.5)
-        return _reschedule(rt, again, attempt + 1, delay, f"unavailable: {exc}")
+        return _reschedule(rt, {**again, "first_failed_at": first}, attempt + 1, breaker.backoff(attempt),
+                           f"unavailable: {exc}")
     except Exception as exc:
         rt.count("tiergate_jobs_total", {"kind": "process", "outcome": type(exc).__name__})
         raise
+    breaker.record_success(rt.conn, helpdesk)
     rt.count("tiergate_jobs_total", {"kind": "process", "outcome": result["status"]})
     return result
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
 
 
 def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
@@ -215,16 +237,20 @@ def _text_free(ticket: Ticket) -> Ticket:
 
 def _decide(rt: Runtime, ticket: Ticket, enrichment: Enrichment, manifest, now: datetime,
             fired: frozenset[str], parent: Ticket | None) -> Decision:
-    """``decide``; on an exception, decide again on the text-free view; the reasons say what
-    was not analysed."""
+    """``decide``; on an exception, decide again on the text within the budgets, then on the
+    text-free view; the reasons say what was not analysed."""
     try:
-        decision = decide(ticket, enrichment, manifest, now, fired, parent=parent)
+        decision = decide(ticket, enrichment, manifest, now, fired, parent=parent,
+                          note_keys=rt.settings.note_secret)
     except Exception as exc:  # noqa: BLE001 - the ticket still gets a decision
         _content_error(rt, ticket.id, "decide", exc)
-        if not any(r.signal == UNREADABLE for r in enrichment.reasons):
+        decision = _decide_bounded(rt, ticket, enrichment, manifest, now, fired, parent)
+        if decision is None and not any(r.signal == UNREADABLE for r in enrichment.reasons):
             enrichment = text_free_enrichment(ticket, now, exc)
         try:
-            decision = decide(_text_free(ticket), enrichment, manifest, now, fired)
+            if decision is None:
+                decision = decide(_text_free(ticket), enrichment, manifest, now, fired,
+                                  note_keys=rt.settings.note_secret)
         except Exception as again:  # noqa: BLE001 - nothing is written; the reason is kept
             _content_error(rt, ticket.id, "decide_text_free", again)
             return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
@@ -233,6 +259,23 @@ def _decide(rt: Runtime, ticket: Ticket, enrichment: Enrichment, manifest, now: 
                                      f"for a person to look at",))
     said = tuple(r.detail for r in enrichment.reasons if r.signal in (UNREADABLE, "text_budget"))
     return dataclasses.replace(decision, reasons=(*said, *decision.reasons)) if said else decision
+
+
+def _decide_bounded(rt: Runtime, ticket: Ticket, enrichment: Enrichment, manifest, now: datetime,
+                    fired: frozenset[str], parent: Ticket | None) -> Decision | None:
+    """``decide`` on the ticket as enriched (``bound_ticket``: every comment in place, a pasted
+    log in the subject cut to its start, bodies outside the budgets blank), or None."""
+    from tiergate.nlp.normalise import bound_ticket
+
+    try:
+        bounded, _ = bound_ticket(ticket)
+        if bounded is ticket:
+            return None
+        return decide(bounded, enrichment, manifest, now, fired, parent=parent,
+                      note_keys=rt.settings.note_secret)
+    except Exception as exc:  # noqa: BLE001 - then the text-free view
+        _content_error(rt, ticket.id, "decide_bounded", exc)
+        return None
 
 
 def _parent(rt: Runtime, ticket: Ticket) -> Ticket | None:
@@ -250,7 +293,7 @@ def _after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichm
                  decision: Decision, delivery_id: str, reason: str) -> None:
     state.save_fired_state(rt.conn, helpdesk, ticket.id, decision.fired_state)
     for note in decision.notifications:
-        _notify(rt, note)
+        _notify(rt, note, helpdesk, ticket.id)
     for fired in decision.fired:
         rt.count("tiergate_decisions_total", {"trigger": fired.name})
     _save_summary(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
@@ -288,20 +331,12 @@ def _save_summary(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrich
     })
 
 
-def _notify(rt: Runtime, note: Notification) -> None:
-    """Deliver an on-call notification once (fingerprint), by webhook or to an email queue."""
-    key = f"tg:notified:{note.fingerprint or hash(note.body)}"
-    if not rt.conn.set(key, 1, nx=True, ex=30 * 24 * 3600):
-        return
-    if note.kind == "email":
-        rt.conn.rpush(f"tg:outbox:email:{note.route}", json.dumps(note.to_dict()))
-        return
-    try:
-        requests.post(note.target, json=note.to_dict(), timeout=5)
-    except requests.RequestException as exc:
-        rt.conn.delete(key)       # let the retry deliver it
-        rt.count("tiergate_writeback_errors_total", {"kind": "oncall"})
-        raise RuntimeError(f"on-call route {note.route!r} unreachable: {exc}") from None
+def _notify(rt: Runtime, note: Notification, helpdesk: str, ticket_id: int) -> None:
+    """Queue the on-call page, one job per channel of its route (``jobs.oncall``: SMTP,
+    PagerDuty, Slack, webhook; retried, deduplicated by fingerprint, recorded)."""
+    from tiergate.jobs.oncall import enqueue_pages
+
+    enqueue_pages(rt.conn, rt.settings, rt.manifest(), note, helpdesk=helpdesk, ticket_id=ticket_id)
 
 
 def _reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float,
@@ -311,7 +346,7 @@ def _reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float
     delay = max(1.0, float(delay))
     job = queue(rt.conn, rt.settings).enqueue_in(
         timedelta(seconds=delay), "tiergate.jobs.process.process_ticket_job",
-        {**payload, "attempt": attempt},
+        {**payload, "attempt": attempt, "why": why},
         job_id=safe_job_id("tg-retry", payload["helpdesk"], payload["ticket_id"], time.time_ns()),
         retry=abandon_retry(), job_timeout=JOB_TIMEOUT, failure_ttl=7 * 24 * 3600)
     log.info("rescheduled ticket=%s in %.1fs (%s)", payload["ticket_id"], delay, why)
@@ -324,4 +359,5 @@ def process_ticket_job(payload: dict[str, Any]) -> dict[str, Any]:
     with final_on_error():
         return process_ticket(payload["helpdesk"], int(payload["ticket_id"]), payload.get("reason", "timer"),
                               payload.get("delivery_id", "timer"), attempt=int(payload.get("attempt", 0)),
-                              direct=bool(payload.get("direct", False)))
+                              direct=bool(payload.get("direct", False)),
+                              first_failed_at=payload.get("first_failed_at"))

@@ -14,7 +14,8 @@ decision up: ``tiergate.jobs.process.process_ticket`` re-fetches, re-decides and
 
 ``sweep`` walks the helpdesk's unsolved tickets and enqueues a decision for each ticket whose plan
 is missing, overdue, older than its last change, or whose jobs vanished (lost keys, restarts).
-``start_sweeps`` starts a self-rescheduling chain of ``sweep_job`` runs (one per slot).
+``start_sweeps`` starts a self-rescheduling chain of ``sweep_job`` runs (one per slot); each run is
+the incremental sweep of ``jobs/sweep.py`` (``full`` in its payload: this full walk).
 """
 from __future__ import annotations
 
@@ -282,8 +283,11 @@ def sweep_job(payload: dict[str, Any]) -> dict[str, Any]:
     rt = get_runtime()
     interval = int(payload.get("interval") or DEFAULT_SWEEP_INTERVAL)
     try:
-        return sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc),
-                     full=bool(payload.get("full")))
+        if payload.get("full"):
+            return sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc), full=True)
+        from tiergate.jobs.sweep import incremental_sweep   # reads only what changed
+
+        return incremental_sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc))
     finally:
         start_sweeps(rt.conn, rt.settings, interval)
 

@@ -1,12 +1,15 @@
 """``tiergate worker``: an RQ worker (with scheduler) that loads the manifest and the spaCy
-pipeline once in its parent process, so every forked job starts warm."""
+pipeline once and runs every job in the worker process itself (``PooledWorker``, RQ's ``SimpleWorker``
+way: no fork per job); ``--fork`` keeps RQ's fork-per-job worker, whose forked jobs inherit the
+warm pipeline. A delivery job that finds others waiting decides them together
+(``jobs/pool.py``)."""
 from __future__ import annotations
 
 import logging
 import sys
 
 import click
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from tiergate.plugin.config import Settings
@@ -34,6 +37,9 @@ class ReliableWorker(Worker):
         for q in self.queues:
             try:
                 rescue_stranded(self, q)
+                from tiergate.jobs.pool import rescue
+
+                rescue(self.connection, q)
             except Exception:  # noqa: BLE001 - maintenance must not stop the worker
                 logging.getLogger("tiergate.jobs").exception("stranded-job rescue failed")
 
@@ -41,6 +47,14 @@ class ReliableWorker(Worker):
         if job.timeout and job.timeout > 0:
             return int(max(1, min(job.timeout - working_time, self.job_monitoring_interval))) + ABANDON_GRACE
         return self.job_monitoring_interval + ABANDON_GRACE
+
+
+class PooledWorker(ReliableWorker):
+    """``ReliableWorker`` that runs each job in the worker process itself (no fork): the model,
+    connections and caches stay warm across jobs. A job that kills the process is re-run by
+    another worker's abandoned-job clean-up, as with a killed work-horse."""
+
+    execute_job = SimpleWorker.execute_job
 
 
 def rescue_stranded(worker: Worker, q) -> int:
@@ -67,7 +81,7 @@ def rescue_stranded(worker: Worker, q) -> int:
     return rescued
 
 
-def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
+def make_worker(settings: Settings, *, name: str | None = None, fork: bool = False) -> Worker:
     from tiergate.jobs.queues import queue
     from tiergate.jobs.runtime import build_runtime, set_runtime
 
@@ -77,26 +91,35 @@ def make_worker(settings: Settings, *, name: str | None = None) -> Worker:
     from tiergate.jobs.timers import start_sweeps
 
     start_sweeps(runtime.conn, settings)         # the periodic catch-all re-plan (idempotent)
-    return ReliableWorker([queue(runtime.conn, settings)], connection=runtime.conn,
-                          serializer=JSONSerializer, name=name)
+    cls = ReliableWorker if fork else PooledWorker
+    return cls([queue(runtime.conn, settings)], connection=runtime.conn, serializer=JSONSerializer, name=name)
 
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty (tests, one-off runs).")
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 @click.option("--log-level", default="INFO", show_default=True)
-def worker(burst: bool, name: str | None, log_level: str) -> None:
+@click.option("--fork", is_flag=True, help="Fork a process per job (RQ's Worker) instead of running jobs in the worker.")
+def worker(burst: bool, name: str | None, log_level: str, fork: bool) -> None:
     """Run a worker: re-fetch, enrich, decide and write back, plus due SLA timers.
 
     Configured by REDIS_URL, TIERGATE_MANIFEST and the helpdesk variables (ZENDESK_*).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    from tiergate.plugin.redact import install as install_redaction
+
+    install_redaction(settings, ("tiergate", "rq.worker", "rq.scheduler", "rq.queue", "rq.job", "redis"))
     logging.getLogger("tiergate").info("worker settings %s", settings.redacted())
     try:
-        w = make_worker(settings, name=name)
+        w = make_worker(settings, name=name, fork=fork)
     except Exception as exc:  # a bad manifest or unreachable Redis: one clear line, exit 2
-        click.echo(f"tiergate worker: cannot start: {exc}", err=True)
+        from tiergate.plugin.redact import MASK, secret_values
+
+        message = str(exc)
+        for secret in secret_values(settings):
+            message = message.replace(secret, MASK)
+        click.echo(f"tiergate worker: cannot start: {message}", err=True)
         sys.exit(2)
     work_through_outages(w, settings, name=name, burst=burst, log_level=log_level.upper())
 
@@ -135,5 +158,5 @@ def work_through_outages(w: Worker, settings: Settings, *, name: str | None, bur
                 delay = min(5.0, delay * 2)
         rounds += 1
         log.warning("redis is back after %.1fs: resuming", time.monotonic() - began)
-        w = ReliableWorker([queue(runtime.conn, settings)], connection=runtime.conn, serializer=JSONSerializer,
-                           name=f"{name}-r{rounds}" if name else None)
+        w = type(w)([queue(runtime.conn, settings)], connection=runtime.conn, serializer=JSONSerializer,
+                    name=f"{name}-r{rounds}" if name else None)

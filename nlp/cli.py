@@ -81,7 +81,7 @@ def _error(number: int, field: str, message: str) -> _Line:
 
 
 def _parse_line(number: int, raw: bytes | str) -> _Line:
-    from tiergate.nlp.normalise import bound_conversation, clean_text
+    from tiergate.nlp.normalise import CLEAN_LIMIT, bound_conversation, clean_text
     from tiergate.nlp.records import InputError, parse_comments
 
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
@@ -95,7 +95,7 @@ def _parse_line(number: int, raw: bytes | str) -> _Line:
         comments = parse_comments(obj, number)
     except InputError as exc:
         return _error(number, exc.field, exc.message)
-    texts, note = bound_conversation([clean_text(c) for c in comments])
+    texts, note = bound_conversation([clean_text(c, CLEAN_LIMIT) for c in comments])
     return _Line(number, texts, note)
 
 

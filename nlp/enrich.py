@@ -64,6 +64,7 @@ UNKNOWN_LANGUAGE_POINTS = 20
 RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (evaluation F1)
 NEGATIVE_AT = -0.05
 POSITIVE_AT = 0.3
+COMPLAINT_TIP = 0.6       # below this a text with a problem tag reads negative ("thanks, still broken")
 COMPLAINT_SENTIMENT = -0.3
 BLAME_SENTIMENT = -0.05
 CACHE_SIZE = 4096
@@ -98,15 +99,15 @@ def load_default_keywords() -> dict[str, tuple[str, ...]]:
 
 
 def sentiment_label(sentiment: float, tags: Iterable[str] | Mapping[str, Any] = ()) -> str:
-    """negative / neutral / positive: lexicon score, with problem tags tipping a non-positive
-    text to negative; irony ("thanks for nothing", "love how ...") is negative whatever the
+    """negative / neutral / positive: lexicon score, with problem tags tipping a text that is
+    not clearly positive (below ``COMPLAINT_TIP``) to negative; irony ("thanks for nothing", "love how ...") is negative whatever the
     lexicon says, since its praise words are what make the score positive."""
     if not isinstance(tags, (dict, set, frozenset)):
         tags = set(tags)
-    if sentiment <= NEGATIVE_AT or (sentiment < POSITIVE_AT and not COMPLAINT_TAGS.isdisjoint(
+    if sentiment <= NEGATIVE_AT or (sentiment < COMPLAINT_TIP and not COMPLAINT_TAGS.isdisjoint(
             tags)) or "sarcasm" in tags:
         return "negative"
-    if sentiment >= POSITIVE_AT or (sentiment > 0.05 and not tags):
+    if sentiment >= POSITIVE_AT:
         return "positive"
     return "neutral"
 

@@ -3,6 +3,7 @@ or a broken integration put in it.
 
     clean_text(text_or_bytes)   # str: decoded, lone surrogates -> U+FFFD, no control characters
                                 #   but \n and \t, NFC, HTML -> text (scripts and styles dropped)
+    clean_text(raw, limit=n)    # the same of the first n characters (a ``Clipped`` str)
     bound_conversation(texts)   # (kept texts, "analysed the ..." or None); bound_texts: + indices
     clean_ticket(ticket)        # every text field of a Ticket cleaned
     bound_ticket(ticket)        # (Ticket, note): same comments, those outside the budget blanked
@@ -10,6 +11,9 @@ or a broken integration put in it.
 Budgets: the first message (the request, which the subject joins) and the most recent ones are
 kept, up to ``max_comments`` texts and ``max_chars`` characters; an over-long text keeps its start
 (a writer's own words come before what they paste or quote). Every cut is said in one sentence.
+Since only the start of a long text is ever read, ``clean_ticket`` cleans no more than the first
+``CLEAN_LIMIT`` characters of each text (HTML parsing and Unicode normalisation take time in
+proportion to the length), and the sentence still counts the characters of the whole text.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ MAX_SUBJECT = 1_000
 FIRST_SHARE = 10          # the first message keeps at least 1/FIRST_SHARE of the character budget
 MAX_HTML_DEPTH = 2_000    # deeper markup is stripped by pattern: the parser is quadratic in depth
 MAX_RUN = 200             # longer runs without a space (pasted blobs) are split for the analysis
+CLEAN_LIMIT = 20 * MAX_CHARS  # raw characters of one text cleaned at most (see clean_text)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BREAKS = re.compile("\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
@@ -67,14 +72,39 @@ def _as_str(value: Any) -> str:
     return str(value)
 
 
-def clean_text(text: Any) -> str:
+class Clipped(str):
+    """The cleaned start of a longer raw text; ``whole`` is the raw text's length in characters
+    (what the budget sentence counts). Any operation on it returns a plain ``str``."""
+
+    whole: int
+
+    def __new__(cls, text: str = "", whole: int = 0):
+        obj = super().__new__(cls, text)
+        obj.whole = whole
+        return obj
+
+    def __reduce__(self):                  # copies and pickles keep ``whole``
+        return Clipped, (str(self), self.whole)
+
+
+def whole_length(text: str) -> int:
+    """The length of the raw text ``text`` was cleaned from (``Clipped``), else its own."""
+    return max(len(text), getattr(text, "whole", 0))
+
+
+def clean_text(text: Any, limit: int | None = None) -> str:
     """A text any part of the pipeline can take: str or bytes (invalid UTF-8 -> U+FFFD; a UTF-16
     BOM is honoured); lone surrogates -> U+FFFD (pairs are joined); HTML (when it looks like
     HTML) -> plain text with its line breaks, scripts and styles dropped; CR, CRLF and other
-    line separators -> \\n; NUL and every other control character but \\n and \\t removed; NFC."""
+    line separators -> \\n; NUL and every other control character but \\n and \\t removed; NFC.
+    With ``limit``, a longer text is read from its start in windows of ``limit // 10`` raw
+    characters (cut before a tag when one is near) until the text read holds ``limit // 20``
+    characters or ``limit`` were read: the result is then a ``Clipped`` str."""
     text = _as_str(text)
     if not text:
         return ""
+    if limit is not None and len(text) > max(4, limit):
+        return _clean_start(text, max(4, limit))
     if _SURROGATE.search(text):
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     if looks_like_html(text):
@@ -83,6 +113,24 @@ def clean_text(text: Any) -> str:
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return text
+
+
+def _clean_start(text: str, limit: int) -> str:
+    """``clean_text`` of the start of a text longer than ``limit`` (see there)."""
+    parts: list[str] = []
+    at = got = 0
+    while at < min(len(text), limit) and got < limit // 20:
+        cut = min(len(text), at + limit // 10)
+        if cut < len(text):
+            tag = text.rfind("<", max(at, cut - 2_000), cut)
+            cut = tag if tag > at else cut
+            cut += "\ud800" <= text[cut - 1] <= "\udbff"      # a surrogate pair stays whole
+        if piece := clean_text(text[at:cut]):
+            parts.append(piece)
+            got += len(piece)
+        at = cut
+    joined = "\n".join(parts)
+    return joined if at >= len(text) else Clipped(joined, whole_length(text))
 
 
 def looks_like_html(text: str) -> bool:
@@ -188,11 +236,12 @@ def bound_texts(texts: Sequence[Any], max_chars: int = MAX_CHARS,
     ``max_chars`` characters in all. Over the character budget the first text keeps at least a
     tenth of it (its start), the most recent texts fill the rest newest first, the one that does
     not fit keeps its start and older ones are dropped; room left over goes back to the first.
-    Empty texts are neither counted nor kept; runs longer than ``MAX_RUN`` are split
-    (``break_runs``) first; so bounding a bounded input changes nothing."""
+    Empty texts are neither counted nor kept (a ``Clipped`` one is counted: unread, not empty);
+    runs longer than ``MAX_RUN`` are split (``break_runs``) first; so bounding a bounded input
+    changes nothing."""
     originals = ["" if t is None else t if isinstance(t, str) else str(t) for t in texts]
-    items = [break_runs(t) for t in originals]
-    live = [i for i, t in enumerate(items) if t]
+    items = [break_runs(str(t)) for t in originals]
+    live = [i for i, t in enumerate(items) if t or isinstance(originals[i], Clipped)]
     max_chars, max_comments = max(1, int(max_chars)), max(1, int(max_comments))
     if len(live) <= max_comments:
         window = live
@@ -234,9 +283,10 @@ def _note(originals: list[str], items: list[str], live: list[int], indices: list
         else:
             parts.append(f"the last {k:,} of {n:,} comments")
     kept_chars = sum(len(t) for t in kept)
-    cut = any(len(t) < len(items[i]) for t, i in zip(kept, indices))
+    cut = any(len(t) < len(items[i]) for t, i in zip(kept, indices)) or \
+        any(isinstance(originals[i], Clipped) for i in live)
     if cut:
-        total = sum(len(originals[i]) for i in live)
+        total = sum(whole_length(originals[i]) for i in live)
         if n == 1:
             parts.append(f"the first {kept_chars:,} of {total:,} characters")
         else:
@@ -257,20 +307,25 @@ def bound_conversation(texts: Sequence[Any], max_chars: int = MAX_CHARS,
 def clean_ticket(ticket):
     """``ticket`` with subject, description, comment bodies and organization name cleaned
     (the same object when nothing changes)."""
-    comments = tuple(c if c.body == (body := clean_text(c.body)) else
+    comments = tuple(c if c.body == (body := clean_text(c.body, CLEAN_LIMIT)) else
                      dataclasses.replace(c, body=body) for c in ticket.comments or ())
     changes: dict[str, Any] = {}
     for name in ("subject", "description"):
         value = getattr(ticket, name)
-        cleaned = clean_text(value)
+        cleaned = clean_text(value, CLEAN_LIMIT)
         if cleaned != value and not (value is None and cleaned == ""):
             changes[name] = cleaned
     if any(a is not b for a, b in zip(comments, ticket.comments or ())):
         changes["comments"] = comments
     org = ticket.organization
-    if org is not None and isinstance(org.name, str) and clean_text(org.name) != org.name:
-        changes["organization"] = dataclasses.replace(org, name=clean_text(org.name))
+    if org is not None and isinstance(org.name, str) and \
+            (name := clean_text(org.name, CLEAN_LIMIT)) != org.name:
+        changes["organization"] = dataclasses.replace(org, name=name)
     return dataclasses.replace(ticket, **changes) if changes else ticket
+
+
+def _unread(text: str | None) -> str:
+    return text if isinstance(text, Clipped) else ""
 
 
 def bound_ticket(ticket, max_chars: int = MAX_CHARS, max_comments: int = MAX_COMMENTS):
@@ -281,18 +336,22 @@ def bound_ticket(ticket, max_chars: int = MAX_CHARS, max_comments: int = MAX_COM
     comments = ticket.comments or ()
     b = bound_texts([c.body for c in comments], max_chars, max_comments)
     kept = dict(zip(b.indices, b.texts))
-    read = tuple(c if kept.get(i, "") == (c.body or "") else
+    read = tuple(c if kept.get(i, "") == (c.body or "") and not isinstance(c.body, Clipped) else
                  dataclasses.replace(c, body=kept.get(i, "")) for i, c in enumerate(comments))
-    changes: dict[str, Any] = {"comments": read} if read != tuple(comments) else {}
+    changes: dict[str, Any] = ({"comments": read} if any(a is not b for a, b in zip(read, comments))
+                               else {})
     note = b.note
-    description, subject = ticket.description or "", ticket.subject or ""
-    if (text := _head(break_runs(description), max_chars)) != description:
+    description, subject = (ticket.description or _unread(ticket.description),
+                            ticket.subject or _unread(ticket.subject))
+    whole, clipped = whole_length(description), isinstance(description, Clipped)
+    if (text := _head(break_runs(str(description)), max_chars)) != description or clipped:
         changes["description"] = text
-        if not comments and len(description) > max_chars:
-            note = f"analysed the first {len(text):,} of {len(description):,} characters"
-    if (text := _head(break_runs(subject), MAX_SUBJECT)) != subject:
+        if not comments and whole > max_chars:
+            note = f"analysed the first {len(text):,} of {whole:,} characters"
+    whole, clipped = whole_length(subject), isinstance(subject, Clipped)
+    if (text := _head(break_runs(str(subject)), MAX_SUBJECT)) != subject or clipped:
         changes["subject"] = text
-        if len(subject) > MAX_SUBJECT:
+        if whole > MAX_SUBJECT:
             note = (f"{note} and" if note else "analysed") + \
-                f" the first {len(text):,} of {len(subject):,} characters of the subject"
+                f" the first {len(text):,} of {whole:,} characters of the subject"
     return (dataclasses.replace(ticket, **changes) if changes else ticket), note

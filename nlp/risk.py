@@ -35,10 +35,12 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.case_sensitive = False
 _RE2_OPTIONS.max_mem = 256 << 20      # room for the DFA of the largest alternations
 LANGS = ("en", "de", "es", "fr", "pt")
+SET_SCAN_CHARS = 4000               # longer messages are scanned tag by tag (bounded DFA memory)
 SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
 NON_ENGLISH_EXTRA = 0.08      # the encoder is English: other languages need a closer match
 SEMANTIC_MARGIN = 0.06        # nearest positive must beat the nearest negative by this much
 MESSAGES_READ = 4             # the latest customer messages the detector reads
+SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,37 @@ def _compile(by_lang: Mapping[str, Sequence[str]] | None) -> dict[str, list[re.P
     return out
 
 
+def _candidate_sets(tags: Mapping[str, Any]) -> dict[str, tuple[Any, list[str], list]]:
+    """Per language: an RE2 set of every tag's patterns and breakage (index -> tag name), and
+    the expressions RE2 cannot take, compiled by ``re`` one by one."""
+    by_lang: dict[str, tuple[list[str], list[str], list]] = {}
+    for name, spec in tags.items():
+        pats = dict(spec.get("patterns") or {})
+        kws = spec.get("keywords") or []
+        if kws:
+            pats["any"] = list(pats.get("any", [])) + [r"\b" + re.escape(fold(k)) + r"\b"
+                                                        for k in kws]
+        for table in (pats, spec.get("breakage") or {}):
+            for lang, items in table.items():
+                exprs, names, singles = by_lang.setdefault(lang, ([], [], []))
+                folded = [fold(p) for p in items]
+                plain = [p for p in folded if _re2_ok(p)]
+                if plain:
+                    exprs.append("|".join(f"(?:{p})" for p in plain))
+                    names.append(name)
+                singles.extend((name, re.compile(p, re.I)) for p in folded if p not in plain)
+    out: dict[str, tuple[Any, list[str], list]] = {}
+    for lang, (exprs, names, singles) in by_lang.items():
+        scan = None
+        if exprs:
+            scan = re2.Set.SearchSet(_RE2_OPTIONS)
+            for e in exprs:
+                scan.Add(e)
+            scan.Compile()
+        out[lang] = (scan, names, singles)
+    return out
+
+
 _RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
 
 
@@ -106,6 +139,7 @@ class TagRule:
     threshold: float | None
     negatable: bool = True
     pipeline: bool = False       # the keyword pipeline's tag of this name also counts
+    message: bool = False        # read over the whole message (irony spans sentences)
 
 
 def load_defaults() -> dict[str, Any]:
@@ -141,16 +175,19 @@ class RiskDetector:
                            _compile(spec.get("unless")), _compile(spec.get("breakage")),
                            bool(spec.get("needs_impact")), bool(spec.get("state")),
                            spec.get("semantic", True) is not False, spec.get("threshold"),
-                           spec.get("negatable", True) is not False, bool(spec.get("pipeline")))
+                           spec.get("negatable", True) is not False, bool(spec.get("pipeline")),
+                           spec.get("scope") == "message")
             self.rules.append(rule)
             if rule.semantic and spec.get("examples"):
                 examples[name] = (_flat(spec.get("examples")),
                                   _flat(spec.get("negatives")) + _flat(config.get("calm")))
+        self._sets = _candidate_sets(config["tags"])
         cues = config["cues"]
         self.cues = {k: _compile(v) for k, v in cues.items()}
         self.encoder = encoder or StaticEncoder.load()
         self.matcher = ExampleMatcher(self.encoder, examples)
         self.by_name = {r.name: r for r in self.rules}
+        self.message_rules = [r for r in self.rules if r.message]
 
     @classmethod
     def from_config(cls, manifest_risk_tags: Mapping[str, Any] | None = None,
@@ -162,6 +199,14 @@ class RiskDetector:
         return cls(config)
 
     # -- matching ---------------------------------------------------------------------------
+    def _message_hit(self, rule: TagRule, msg, low_msg: str, lang: str) -> Hit | None:
+        """A rule read over one whole message (its match may span sentences)."""
+        m = self._match(rule.patterns, low_msg, lang)
+        if m is None or self._match(rule.unless, low_msg, lang):
+            return None
+        return Hit(rule.name, _sentence_of(msg.text, low_msg, m), msg.index, "pattern",
+                   m.group(0).strip())
+
     def _cue(self, kind: str, text: str, lang: str) -> re.Match | None:
         for lg in _langs(lang):
             for p in self.cues.get(kind, {}).get(lg, ()):
@@ -181,9 +226,20 @@ class RiskDetector:
 
     def _candidates(self, folded: str, lang: str) -> frozenset[str]:
         """The tags whose patterns match somewhere in a message (sentences are read only for
-        these)."""
-        return frozenset(r.name for r in self.rules if (
-            self._match(r.patterns, folded, lang) or self._match(r.breakage, folded, lang)))
+        these): one RE2 set scan per language for messages of ordinary length."""
+        if len(folded) > SET_SCAN_CHARS:     # the set's DFA could run out of memory: one by one
+            return frozenset(r.name for r in self.rules if (
+                self._match(r.patterns, folded, lang) or self._match(r.breakage, folded, lang)))
+        found: set[str] = set()
+        for lg in (*_langs(lang), "any"):
+            entry = self._sets.get(lg)
+            if entry is None:
+                continue
+            scan, names, singles = entry
+            for i in (scan.Match(folded) or ()) if scan is not None else ():
+                found.add(names[i])
+            found.update(name for name, p in singles if name not in found and p.search(folded))
+        return frozenset(found)
 
     def detect(self, conv: Conversation, lang: str = "en", impact: str | None = None
                ) -> Findings:
@@ -218,13 +274,34 @@ class RiskDetector:
         for m in msgs:                                              # rules its message hits)
             low_msg = fold(m.text)
             candidates = self._candidates(low_msg, lang)
-            for s in sentences(m.text):
-                sents.append((m.index, s, fold(s), candidates))
-        semantic = self.matcher.scores([s for _, s, _, _ in sents]) if sents else []
-        for (idx, sent, low, candidates), sem in zip(sents, semantic):
-            for rule in self.rules:
-                m = None
+            for rule in self.message_rules:
                 if rule.name in candidates:
+                    hit = self._message_hit(rule, m, low_msg, lang)
+                    if hit is not None:
+                        found.hits.append(hit)
+            said = sentences(m.text)
+            if len(said) > SENTENCES_READ:
+                found.dropped.append(f"read the first {SENTENCES_READ:,} of {len(said):,} sentences "
+                                     f"of comment {m.index}")
+            for s in said[:SENTENCES_READ]:
+                sents.append((m.index, s, fold(s), candidates))
+        distinct = list(dict.fromkeys(s for _, s, _, _ in sents))
+        scored = dict(zip(distinct, self.matcher.scores(distinct))) if distinct else {}
+        semantic = [scored[s] for _, s, _, _ in sents]
+        repeated: dict[tuple[int, str], tuple[list[Hit], list[str]]] = {}
+        for (idx, sent, low, candidates), sem in zip(sents, semantic):
+            if (idx, sent) in repeated:             # a repeated sentence reads the same again
+                hits, dropped = repeated[(idx, sent)]
+                found.hits.extend(hits)
+                found.dropped.extend(dropped)
+                continue
+            marks = len(found.hits), len(found.dropped)
+            here = self._candidates(low, lang) & candidates if candidates else candidates
+            for rule in self.rules:
+                if rule.message:
+                    continue
+                m = None
+                if rule.name in here:
                     m = self._match(rule.patterns, low, lang) or \
                         self._match(rule.breakage, low, lang)
                 hit = None
@@ -253,6 +330,7 @@ class RiskDetector:
                     found.dropped.append(f"{rule.name}: reported fixed or past: {sent!r}")
                     continue
                 found.hits.append(hit)
+            repeated[(idx, sent)] = found.hits[marks[0]:], found.dropped[marks[1]:]
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not _has_explicit(found, rule):
@@ -261,6 +339,14 @@ class RiskDetector:
         if thanked and any(h.comment_index == latest.index for h in found.hits):
             found.closing = False           # a thank-you that still raises a risk
             found.closing_sentence = None
+        if latest_resolved and not found.closing:
+            settled = sorted({h.tag for h in found.hits if h.comment_index < latest.index
+                              and h.tag != "spam"})
+            if settled:
+                found.dropped.append("earlier messages, settled in the latest: "
+                                     + ", ".join(settled))
+                found.hits = [h for h in found.hits if h.comment_index >= latest.index
+                              or h.tag == "spam"]
         if found.closing:
             if found.hits:
                 found.dropped.append("latest customer message closes the matter: "

@@ -31,12 +31,24 @@ _LOCK = threading.Lock()
 _ENCODER: "StaticEncoder | None" = None
 
 
+class _StripMarks(dict):
+    """``str.translate`` table dropping non-spacing marks (category Mn), filled on first use."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.category(chr(code)) == "Mn" else code
+        if len(self) < 65536:
+            self[code] = value
+        return value
+
+
+_STRIP_MARKS = _StripMarks()
+
+
 def fold(text: str) -> str:
     """Lower case without accents (BERT-uncased normalisation): "Données" -> "donnees"."""
     if text.isascii():
         return text.lower()
-    text = unicodedata.normalize("NFD", text.lower())
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFD", text.lower()).translate(_STRIP_MARKS)
 
 
 class StaticEncoder:
@@ -96,15 +108,23 @@ class StaticEncoder:
         return ids
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One gather and one segmented sum for the whole batch (no per-text numpy calls)."""
         out = np.zeros((len(texts), self.dim), np.float32)
-        table = self.table
+        flat: list[int] = []
+        starts: list[int] = []
+        rows: list[int] = []
         for i, text in enumerate(texts):
             ids = self.ids(text)
             if ids:
-                v = table[ids].mean(0)
-                n = float(np.linalg.norm(v))
-                if n > 0:
-                    out[i] = v / n
+                rows.append(i)
+                starts.append(len(flat))
+                flat.extend(ids)
+        if not flat:
+            return out
+        sums = np.add.reduceat(self.table[np.asarray(flat, np.intp)],
+                               np.asarray(starts, np.intp), axis=0)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        out[rows] = sums / np.clip(norms, 1e-12, None)
         return out
 
 
@@ -147,7 +167,9 @@ class ExampleMatcher:
         for tag, (pmat, ptexts), nmat in zip(self.tags, self.pos, self.neg):
             sims = vecs @ pmat.T
             best = sims.argmax(1)
-            nbest = (vecs @ nmat.T).max(1) if nmat is not None else np.full(len(sentences), -1.0)
-            for i in range(len(sentences)):
-                out[i][tag] = (float(sims[i, best[i]]), float(nbest[i]), ptexts[best[i]])
+            top = sims[np.arange(len(sentences)), best].tolist()
+            nbest = ((vecs @ nmat.T).max(1).tolist() if nmat is not None
+                     else [-1.0] * len(sentences))
+            for i, (b, p, n) in enumerate(zip(best.tolist(), top, nbest)):
+                out[i][tag] = (p, n, ptexts[b])
         return out

@@ -16,6 +16,8 @@ class Settings:
     manifest_path: str | None = None            # None: the embedded default manifest
     webhook_secret: str | None = _secret()
     admin_token: str | None = _secret()
+    metrics_token: str | None = _secret()       # bearer token for GET /metrics (admin token works too)
+    note_secret: str | None = _secret()         # keys of the handoff-note markers, newest first
     helpdesk: str = "zendesk"
     zendesk_subdomain: str | None = None
     zendesk_email: str | None = None
@@ -31,6 +33,7 @@ class Settings:
     max_json_depth: int = 32
     dedupe_ttl: int = 7 * 24 * 3600
     queue_name: str = "tiergate"
+    retry_horizon: float = 6 * 3600.0           # seconds a job is retried through a vendor outage
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     ENV = {
@@ -38,6 +41,8 @@ class Settings:
         "manifest_path": "TIERGATE_MANIFEST",
         "webhook_secret": "TIERGATE_WEBHOOK_SECRET",
         "admin_token": "TIERGATE_ADMIN_TOKEN",
+        "metrics_token": "TIERGATE_METRICS_TOKEN",
+        "note_secret": "TIERGATE_NOTE_SECRET",
         "helpdesk": "TIERGATE_HELPDESK",
         "zendesk_subdomain": "ZENDESK_SUBDOMAIN",
         "zendesk_email": "ZENDESK_EMAIL",
@@ -52,6 +57,7 @@ class Settings:
         "max_body_bytes": "TIERGATE_MAX_BODY_BYTES",
         "max_json_depth": "TIERGATE_MAX_JSON_DEPTH",
         "queue_name": "TIERGATE_QUEUE",
+        "retry_horizon": "TIERGATE_RETRY_HORIZON",
     }
 
     @classmethod
@@ -71,9 +77,11 @@ class Settings:
         return replace(self, **changes)
 
     def redacted(self) -> dict[str, Any]:
-        """For logs: every secret replaced by ``***``."""
+        """For logs: every secret replaced by ``***``, passwords inside URLs too."""
+        from tiergate.plugin.redact import redact_url
+
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = "***" if (not f.repr and value) else value
+            out[f.name] = "***" if (not f.repr and value) else redact_url(value) if f.name.endswith("_url") else value
         return out

@@ -14,7 +14,8 @@ name exists (idempotent), through the desk's API:
 then sends a signed test delivery through ``POST /api/v2/webhooks/test`` and reports whether the
 receiver verified it (see ``TEST_PAYLOAD``). Every object it *created* is recorded in a JSON file
 (``--record``, default ``./tiergate-install.json``); ``uninstall`` deletes exactly those and leaves
-objects install only updated. ``--dry-run`` prints each request (method, path, JSON) and sends none,
+objects install only updated. ``--dry-run`` prints each request (method, path, JSON with secrets and
+tokens shown as ``***``) and sends none,
 not even the look-ups (so it plans as if nothing existed).
 
 For Zammad (``--helpdesk zammad``) the same is done with ``/api/v1/webhooks`` (HMAC-SHA1 signature
@@ -43,6 +44,7 @@ import click
 import requests
 
 from tiergate.plugin.config import Settings
+from tiergate.plugin.install_checks import check_receiver_url, endpoint_url, masked
 
 WEBHOOK_NAME = "tiergate"
 TRIGGER_BODY = '{"ticket_id":"{{ticket.id}}"}'
@@ -91,7 +93,7 @@ class Desk:
     def call(self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = ()) -> Any:
         self.sent.append((method, path, body))
         if self.dry_run:
-            self.echo(f"{method} {path}" + (f" {json.dumps(body, sort_keys=True)}" if body is not None else ""))
+            self.echo(f"{method} {path}" + (f" {json.dumps(masked(body), sort_keys=True)}" if body is not None else ""))
             return None
         try:
             r = requests.request(method, self.base_url + path, json=body, headers=self.headers, auth=self.auth,
@@ -197,7 +199,7 @@ def _upsert(desk: Desk, report: Report, kind: str, existing: dict | None, path: 
 
 def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
     report = Report()
-    endpoint = receiver.rstrip("/") + "/webhooks/zendesk"
+    endpoint = endpoint_url(receiver, "zendesk")
     hooks = [h for h in _pages(desk, "/api/v2/webhooks", "webhooks") if h.get("name") == WEBHOOK_NAME]
     hook_body: dict[str, Any] = {"name": WEBHOOK_NAME, "status": "active", "endpoint": endpoint,
                                  "http_method": "POST", "request_format": "json",
@@ -239,7 +241,7 @@ def install_zammad(desk: Desk, receiver: str, *, secret: str | None) -> Report:
     from tiergate.connectors.zammad_server import default_triggers
 
     report = Report()
-    endpoint = receiver.rstrip("/") + "/webhooks/zammad"
+    endpoint = endpoint_url(receiver, "zammad")
     existing = [h for h in (desk.call("GET", "/api/v1/webhooks") or []) if h.get("name") == WEBHOOK_NAME]
     token = secret or (existing[0].get("signature_token") if existing else None) or _secrets.token_hex(20)
     body = {"name": WEBHOOK_NAME, "endpoint": endpoint, "signature_token": token, "ssl_verify": True,
@@ -274,8 +276,7 @@ def _desk_for(helpdesk: str, settings: Settings, dry_run: bool) -> Desk:
 @click.option("--dry-run", is_flag=True, help="Print the requests instead of sending them.")
 def install(helpdesk: str, receiver: str, secret: str | None, record_path: Path, dry_run: bool) -> None:
     """Create (or update) the webhook, triggers and fields tiergate needs, then test a delivery."""
-    if not re.match(r"^https?://[^/\s]+", receiver):
-        raise click.BadParameter("must be an http(s) URL like https://tiergate.example.com", param_hint="--url")
+    check_receiver_url(receiver)
     settings = Settings.from_env()
     desk = _desk_for(helpdesk, settings, dry_run)
     record = load_record(record_path)

@@ -17,6 +17,27 @@ log = logging.getLogger("tiergate.serve")
 WAITRESS_BODY_SLACK = 64 * 1024
 # idle/slow connections are dropped after this many seconds (helpdesks time out after ~10 s)
 CHANNEL_TIMEOUT = 30
+# Idle connections hold no thread (waitress reads requests in its I/O loop and hands only whole
+# requests to the threads), but past ``connection_limit`` (waitress default 100) it stops
+# accepting, and select() cannot watch descriptors above 1024: poll() and a high limit keep a
+# flood of idle sockets from blocking webhooks. The open-file limit is raised to fit.
+CONNECTION_LIMIT = 4096
+
+
+def _raise_open_files(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (+ slack); returns the connection limit
+    that fits under it."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted + 256 if hard == resource.RLIM_INFINITY else min(hard, wanted + 256)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    except (ImportError, ValueError, OSError):  # pragma: no cover - platform without rlimits
+        return wanted
+    return wanted if soft == resource.RLIM_INFINITY else max(64, min(wanted, soft - 256))
 
 
 def _warn_without_persistence(app) -> None:
@@ -42,9 +63,12 @@ def _warn_without_persistence(app) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Worker threads answering requests.")
+@click.option("--connection-limit", default=CONNECTION_LIMIT, show_default=True,
+              type=click.IntRange(16, 65536), help="Open connections accepted at once (idle ones "
+              "included); the open-file limit is raised to fit.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def serve(host: str, port: int, threads: int, log_level: str) -> None:
+def serve(host: str, port: int, threads: int, connection_limit: int, log_level: str) -> None:
     """Run the webhook receiver (POST /webhooks/<helpdesk>, GET /healthz)."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
@@ -53,6 +77,9 @@ def serve(host: str, port: int, threads: int, log_level: str) -> None:
     except (TypeError, ValueError) as exc:
         click.echo(f"tiergate serve: bad configuration: {exc}", err=True)
         sys.exit(2)
+    from tiergate.plugin.redact import install as install_redaction
+
+    install_redaction(settings, ("tiergate", "waitress", "redis"))
     if not settings.webhook_secret:
         click.echo("tiergate serve: TIERGATE_WEBHOOK_SECRET is required (the helpdesk webhook's "
                    "signing secret); refusing to start", err=True)
@@ -70,10 +97,13 @@ def serve(host: str, port: int, threads: int, log_level: str) -> None:
     _warn_without_persistence(app)
     redacted = settings.redacted()
     click.echo("tiergate serve settings: " + " ".join(f"{k}={redacted[k]}" for k in sorted(redacted)))
+    limit = _raise_open_files(connection_limit)
     server = create_server(app, host=host, port=port, threads=threads, ident="tiergate",
                            max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
-                           clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT)
-    click.echo(f"tiergate serve: listening on http://{host}:{server.effective_port} threads={threads}")
+                           clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT,
+                           connection_limit=limit, asyncore_use_poll=True, backlog=2048)
+    click.echo(f"tiergate serve: listening on http://{host}:{server.effective_port} threads={threads} "
+               f"connection_limit={limit}")
     sys.stdout.flush()
     try:
         server.run()

@@ -7,11 +7,11 @@ and enqueues one job (202), or answers 200 for a duplicate. Redis unreachable ->
 ``Retry-After`` so the helpdesk retries: nothing is acknowledged that was not stored. Every error
 is a JSON body; no traceback, no 500, no secret ever leaves the process.
 
-Dedupe and enqueue stay consistent: the delivery's key is claimed as "pending" (SET NX, short
-TTL), the job is enqueued, then the key is marked done for ``settings.dedupe_ttl``. A failed enqueue
-deletes the key (or it expires) so the helpdesk's retry is accepted; a copy arriving while the
-key is pending is told to retry (503). A 2xx therefore means "in Redis"; surviving a Redis crash
-also needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``always``), which
+Dedupe and enqueue are one atomic Redis script (``tiergate.jobs.intake``, one round trip): the
+job and its dedupe keys (the delivery id, and a digest of the signature headers so a replay under
+a new unsigned id is a duplicate) are stored together or not at all, so a Redis loss at any point
+leaves nothing that refuses the helpdesk's retry. A 2xx therefore means "in Redis"; surviving a
+Redis crash also needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``always``), which
 ``tiergate serve`` checks at start. Anything unexpected answers 503 + Retry-After, never a 500.
 
 Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``, entries
@@ -22,6 +22,7 @@ registered when present.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import re
@@ -38,9 +39,12 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tiergate.connectors.base import PING_EVENT
+from tiergate.jobs.intake import Intake
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
 from tiergate.plugin.config import Settings
-from tiergate.plugin.metrics import Metrics
+from tiergate.plugin.redact import secret_values
+from tiergate.plugin.web_guard import init_app as web_guard_init_app
+from tiergate.plugin.metrics import SPECS, Metrics, _label_key
 from tiergate.plugin.metrics import init_app as metrics_init_app
 from tiergate.plugin.core.errors import ConfigError, DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
 
@@ -54,16 +58,14 @@ WEB_DEFAULTS: dict[str, Any] = {
     "MAX_JSON_DEPTH": None,        # deeper bodies -> 400 too_deep (after the signature check);
                                    # None: settings.max_json_depth
     "RETRY_AFTER": 5,              # seconds, on every 503
-    "PENDING_TTL": 60,             # seconds a dedupe key may stay "pending" if a crash strands it
+    "PENDING_TTL": 60,             # unused since dedupe + enqueue became one atomic script (kept
+                                   # so existing configurations still load)
     "REDIS_TIMEOUT": 1.0,          # socket connect/read timeout to Redis, seconds
     "CLOCK": None,                 # callable -> aware UTC datetime; None: the wall clock
     "VERIFIERS": None,             # {helpdesk: verify callable}; None: the registry's
     "HELPDESKS": None,             # helpdesk names accepted; None: (settings.helpdesk,)
     "REDIS": None,                 # a ready redis.Redis; None: built from settings.redis_url
 }
-
-PENDING, DONE = b"pending", b"1"
-
 
 @dataclass
 class WebState:
@@ -77,6 +79,7 @@ class WebState:
     retry_after: int
     pending_ttl: int
     metrics: Any = None
+    intake: Any = None                   # tiergate.jobs.intake.Intake: dedupe + enqueue, atomic
     metrics_paused_until: float = 0.0    # monotonic; counters are skipped while Redis misbehaves
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -149,18 +152,18 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes, PROPAGATE_EXCEPTIONS=False,
         TRAP_HTTP_EXCEPTIONS=False)
     app.json.sort_keys = False
-    secrets_ = tuple(s for s in (settings.webhook_secret, settings.admin_token,
-                                 settings.zendesk_api_token) if s)
+    secrets_ = secret_values(settings)   # secret settings and passwords inside URLs
     app.extensions[EXTENSION] = WebState(
         settings=settings, redis=conn, verifiers=_verifiers(helpdesks, web["VERIFIERS"]),
         clock=web["CLOCK"] or (lambda: datetime.now(timezone.utc)),
         max_json_depth=int(web["MAX_JSON_DEPTH"] or settings.max_json_depth),
         retry_after=int(web["RETRY_AFTER"]), pending_ttl=int(web["PENDING_TTL"]),
-        metrics=Metrics(conn), secrets=secrets_)
+        metrics=Metrics(conn), intake=Intake(conn, settings), secrets=secrets_)
     _install_redaction(secrets_)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    web_guard_init_app(app, settings)
     metrics_init_app(app, lambda: conn)
     app.config["TIERGATE_SETTINGS"] = settings
     app.config["TIERGATE_REDIS_URL"] = settings.redis_url
@@ -355,7 +358,6 @@ def webhook(helpdesk: str) -> Response:
         return _error(404, "unknown_helpdesk", f"no webhook receiver for {helpdesk!r}; "
                       f"enabled: {sorted(st.verifiers)}", field="helpdesk")
     started = time.perf_counter()
-    _count(RECEIVED, helpdesk=helpdesk)
     try:
         body = _read_body(st.settings.max_body_bytes)
         _check_json_type()
@@ -367,6 +369,7 @@ def webhook(helpdesk: str) -> Response:
     except RecursionError:
         return _rejected(helpdesk, TooDeep("$", f"JSON nested deeper than {st.max_json_depth} levels"))
     if delivery.event_type == PING_EVENT:
+        _count(RECEIVED, helpdesk=helpdesk)
         log.info("webhook test delivery verified helpdesk=%s", helpdesk)
         return jsonify({"status": "verified", "test": True})
     return _store(helpdesk, delivery, st, started)
@@ -375,6 +378,7 @@ def webhook(helpdesk: str) -> Response:
 def _rejected(helpdesk: str, exc: DeliveryError) -> Response:
     reason = getattr(exc, "reason", "bad_request")
     status = getattr(exc, "status", 400)
+    _count(RECEIVED, helpdesk=helpdesk)
     _count(REJECTED, reason=reason)
     log.info("webhook rejected helpdesk=%s status=%s reason=%s", helpdesk, status, reason)
     if isinstance(exc, PayloadError):
@@ -383,52 +387,40 @@ def _rejected(helpdesk: str, exc: DeliveryError) -> Response:
     return _error(status, reason, message)
 
 
-def _dedupe_key(helpdesk: str, delivery_id: str) -> str:
-    return f"tg:dedupe:{helpdesk}:{delivery_id}"
+def _dedupe_keys(helpdesk: str, delivery_id: str, headers: Mapping[str, str]) -> list[str]:
+    """The delivery id the desk sent, and a digest of its signature headers: a signature is an
+    HMAC of the signed content, so a replay under a new unsigned id still hits the second key."""
+    signature = [f"{k.lower()}:{v}" for k, v in headers.items() if "signature" in k.lower()]
+    keys = [f"tg:dedupe:{helpdesk}:{delivery_id}"]
+    if signature:
+        digest = hashlib.sha256("\n".join(sorted(signature)).encode("utf-8", "replace")).hexdigest()
+        keys.append(f"tg:dedupe:{helpdesk}:sig:{digest}")
+    return keys
 
 
 def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
-    """Dedupe then enqueue, consistently: the key is "pending" until the job is stored, is
-    removed if the enqueue fails (so the helpdesk's retry is accepted) and expires on its own
-    after ``pending_ttl`` if even that removal fails."""
-    from tiergate.jobs.queues import enqueue_delivery
+    """Dedupe + enqueue as one atomic Redis script (``tiergate.jobs.intake``): after any failure
+    either the job and its dedupe keys are stored (the retry is a duplicate) or nothing is (the
+    retry is accepted). No "pending" state exists to be stranded by a crash."""
+    from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT
 
-    conn, key = st.redis, _dedupe_key(helpdesk, delivery.delivery_id)
+    counter = None
+    if st.metrics is not None:
+        counter = (f"{st.metrics.prefix}:c:{RECEIVED}", _label_key(SPECS[RECEIVED], {"helpdesk": helpdesk}))
     try:
-        claimed = conn.set(key, PENDING, nx=True, ex=st.pending_ttl)
-        if not claimed:
-            seen = conn.get(key)
+        status, job_id = st.intake.store(delivery, _dedupe_keys(helpdesk, delivery.delivery_id, request.headers),
+                                         st.settings.dedupe_ttl, counter)
     except redis.RedisError as exc:
+        _count(RECEIVED, helpdesk=helpdesk)
         return _redis_down(helpdesk, exc)
-    if not claimed:
-        if seen == PENDING or seen is None:
-            # the same delivery is being stored right now; its outcome is not known yet
-            _count(REJECTED, reason="in_flight")
-            log.info("webhook in flight helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)
-            return _unavailable("in_flight", "this delivery is being stored; retry shortly")
+    if status == IN_FLIGHT:
+        _count(REJECTED, reason="in_flight")
+        log.info("webhook in flight helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)
+        return _unavailable("in_flight", "this delivery is being stored; retry shortly")
+    if status == DUPLICATE:
         _count(DUPLICATES)
         log.info("webhook duplicate helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)
         return jsonify({"status": "duplicate", "delivery_id": delivery.delivery_id})
-    try:
-        job_id = enqueue_delivery(conn, delivery, st.settings)
-    except Exception as exc:  # noqa: BLE001 - whatever failed, the delivery was not stored
-        try:
-            conn.delete(key)
-        except redis.RedisError:
-            pass  # the pending key expires after pending_ttl
-        if isinstance(exc, redis.RedisError):
-            return _redis_down(helpdesk, exc)
-        _count(REJECTED, reason="enqueue_failed")
-        log.error("enqueue failed helpdesk=%s delivery=%s error=%s", helpdesk,
-                  delivery.delivery_id, type(exc).__name__, exc_info=exc)
-        return _unavailable("enqueue_failed", "the delivery could not be stored; retry later")
-    try:
-        conn.set(key, DONE, ex=st.settings.dedupe_ttl)
-    except redis.RedisError as exc:
-        # stored, but the key stays "pending" and expires: a late retry may enqueue the same job
-        # id again, which the idempotent job absorbs. The delivery itself is safe: acknowledge.
-        log.warning("dedupe mark failed helpdesk=%s delivery=%s error=%s", helpdesk,
-                    delivery.delivery_id, type(exc).__name__)
     log.info("webhook queued helpdesk=%s delivery=%s ticket=%s job=%s ms=%.1f", helpdesk,
              delivery.delivery_id, delivery.ticket_id, job_id, (time.perf_counter() - started) * 1e3)
     response = jsonify({"status": "queued", "job_id": job_id, "delivery_id": delivery.delivery_id})

@@ -3,6 +3,7 @@ idempotent notes, timers and explanations."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -48,7 +49,8 @@ ACTION_CASES = [
     ("note", [{"action": "note", "template": "note"}], None, None,
      lambda d: len(d.update.notes) == 1 and not d.update.notes[0].public
      and "Note for x: x: priority is urgent (seen: urgent)" in d.update.notes[0].body
-     and d.update.notes[0].body.endswith(f"[tiergate:{d.update.notes[0].fingerprint}]")),
+     and re.search(rf"\[tiergate:{d.update.notes[0].fingerprint}\.[0-9a-f]{{16}}\]$",
+                   d.update.notes[0].body)),
     ("note runtime failure", [{"action": "note", "template": "broken_at_runtime"}], None, None,
      lambda d: "failed" in d.update.notes[0].body),
     ("public_update", [{"action": "public_update", "template": "promise"}], None, None,

@@ -14,7 +14,13 @@ from tiergate.plugin.core.model import (Change, Comment, ConditionResult, Enrich
                                         FiredTrigger, Ticket)
 from tiergate.plugin.core.templates import SecurityError, check_template, render
 
-MARKER = re.compile(r"\[tiergate:([0-9a-f]{16})\]")
+MARKER = re.compile(r"\[tiergate:([0-9a-f]{16})\.[0-9a-f]{16}\]")
+
+
+def ends_with_marker(body: str, fp: str) -> bool:
+    """The last line is the signed marker of ``fp``."""
+    m = MARKER.fullmatch(body.splitlines()[-1])
+    return bool(m) and m.group(1) == fp
 
 
 def conv(name):
@@ -51,7 +57,7 @@ def test_note_ends_with_its_marker_and_is_deterministic():
     c = conv("outage_with_logs")
     a, b = note_for(c), note_for(c)
     assert a == b and not a.public
-    assert a.body.splitlines()[-1] == f"[tiergate:{a.fingerprint}]"
+    assert ends_with_marker(a.body, a.fingerprint)
     assert MARKER.findall(a.body) == [a.fingerprint]
     assert a.fingerprint == h.fingerprint(9101, "outage_enterprise", "tier3", 0)
 
@@ -69,7 +75,7 @@ def test_rerun_after_our_own_write_keeps_the_fingerprint():
     again = h.handoff_note(after, c["enrichment"], c["escalation"], c["fired"], c["clocks"],
                            MANIFEST, c["now"] + timedelta(minutes=5))
     assert again.fingerprint == first.fingerprint
-    assert f"[tiergate:{first.fingerprint}]" in after.comments[-1].body   # what decide checks
+    assert first.fingerprint in h.trusted_fingerprints(after, {299})      # what decide checks
     # tiergate's own note is not quoted back as "tried" or evidence
     assert again.body.count("Reproduced with curl") == 1
 
@@ -116,7 +122,7 @@ def test_size_limit_trims_quoted_material_and_keeps_the_marker(limit):
     note = h.handoff_note(t, c["enrichment"], c["escalation"], c["fired"], c["clocks"], MANIFEST,
                           c["now"], limit=limit)
     assert len(note.body.encode("utf-8")) <= limit
-    assert note.body.splitlines()[-1] == f"[tiergate:{note.fingerprint}]"
+    assert ends_with_marker(note.body, note.fingerprint)
     assert note.body.startswith("@Cy Engineer (Tier 3)")
 
 
@@ -169,7 +175,9 @@ def test_sandbox_refuses_attribute_access_in_templates():
 
 def test_default_templates_only_use_declared_variables():
     for name, source in h.DEFAULT_TEMPLATES.items():
-        assert check_template(source, h.TEMPLATE_VARIABLES[name]) == [], name
+        if name in h.TEMPLATE_VARIABLES:
+            assert check_template(source, h.TEMPLATE_VARIABLES[name]) == [], name
+    assert h.required_problems(h.DEFAULT_TEMPLATES, [("route", "oncall_page")]) == []
 
 
 def test_manifest_template_is_used_and_a_bad_one_falls_back():
@@ -177,16 +185,16 @@ def test_manifest_template_is_used_and_a_bad_one_falls_back():
     custom = dict(MANIFEST, templates={"handoff": "{{ owner_line }}\nWHY: {{ reason | join(' / ') }}"})
     body = note_for(c, manifest=custom).body
     assert body.startswith("@Cy Engineer (Tier 3)") and "WHY: Trigger `outage_enterprise`" in body
-    assert body.endswith(f"[tiergate:{note_for(c).fingerprint}]")
+    assert ends_with_marker(body, note_for(c).fingerprint)
     evil = dict(MANIFEST, templates={"handoff": "{{ ''.__class__.__mro__ }}"})
     body = note_for(c, manifest=evil).body
-    assert "**Summary:**" in body and "default used" in body and "object" not in body
+    assert "**Summary**" in body and "default used" in body and "object" not in body
 
 
 # -- channels and parent context -------------------------------------------------------------
 def test_every_channel_feeds_the_note_and_is_named():
     body = note_for(conv("login_multichannel")).body
-    assert "3 customer messages via email, chat, phone" in body
+    assert "The customer has written 3 times (email, chat, phone)" in body
     assert "(chat, customer)" in body and "(email, Ana)" in body
     assert "Latest (phone, 40 min ago)" in body
     assert "`AADSTS50105`" in body and "`login-error.png` attached (chat, customer)" in body
@@ -218,8 +226,8 @@ def test_problem_and_merged_links():
 # -- sections -------------------------------------------------------------------------------
 def test_sections_are_filled_from_the_thread():
     body = note_for(conv("outage_with_logs")).body
-    for heading in ("**Summary:**", "**Customer and impact**", "**Why this came to you**",
-                    "**Already tried**", "**Errors, logs, attachments**",
+    for heading in ("**Summary**", "**Impact**", "**Why it escalated**",
+                    "**What was tried**", "**Errors, logs, attachments**",
                     "**Promised to the customer**", "**SLA**", "**Risk signals**"):
         assert heading in body
     assert "212 stores" in body                                     # users affected
@@ -232,11 +240,13 @@ def test_sections_are_filled_from_the_thread():
     assert "-0.3 → -0.8" in body and "worsening" in body
 
 
-def test_empty_sections_are_omitted():
+def test_required_sections_stay_and_say_so_when_empty_optional_ones_go():
     c = conv("refund_within_authority")
     esc = Escalation("tier1", "finance", "functional", 110, 210, "billing")
     body = h.handoff_note(c["ticket"], c["enrichment"], esc, None, (), MANIFEST, c["now"]).body
-    assert "**SLA**" not in body and "**Promised to the customer**" not in body
+    assert "**SLA**\n- no SLA target applies to this ticket" in body
+    assert "**Deadline**\n- none stated" in body
+    assert "**Promised to the customer**" not in body
     assert not re.search(r"\*\*[^*\n]+\*\*\n(?!- )", body)
 
 
@@ -389,7 +399,8 @@ def test_above_authority_names_the_approver():
     (chk,) = h.authority_checks(c["enrichment"], MANIFEST, "tier1")
     assert not chk.within and chk.approver == "management"
     body = note_for(c).body
-    assert "**Authority**" in body and "above Tier 1 authority" in body
+    assert "**Approver**\n- Dee Manager (Management), the new owner, may approve the refund of $250" \
+        in body
     # a credit of 150 goes to the first tier up whose limit covers it
     e = dataclasses.replace(c["enrichment"], amounts={"credit": 150.0})
     (chk,) = h.authority_checks(e, MANIFEST, "tier1")
@@ -418,9 +429,9 @@ def test_real_manifest():
     manifest = load_manifest(default_manifest_path())
     c = conv("outage_with_logs")
     note = note_for(c, manifest=manifest)
-    assert note.body.endswith(f"[tiergate:{note.fingerprint}]") and "**Summary:**" in note.body
+    assert ends_with_marker(note.body, note.fingerprint) and "**Summary**" in note.body
     templates = getattr(manifest, "templates", None) or {}
-    for name in h.DEFAULT_TEMPLATES:
+    for name in h.TEMPLATE_VARIABLES:
         src = templates.get(name) if hasattr(templates, "get") else None
         src = src if isinstance(src, str) else getattr(src, "body", None)
         if isinstance(src, str):
@@ -492,8 +503,17 @@ def test_core_stays_pure():
     """No clock reads and no I/O imports in the handoff core."""
     import inspect
 
+    import importlib
+    import pkgutil
+
+    import tiergate.plugin.core as core
     import tiergate.plugin.core.templates as templates
-    for module in (h, templates):
+    parts = [importlib.import_module(f"tiergate.plugin.core.{m.name}")
+             for m in pkgutil.iter_modules(core.__path__) if m.name.startswith("handoff")]
+    assert len(parts) >= 8
+    for module in (h, templates, *parts):
+        assert module.__doc__ and len(inspect.getsource(module).splitlines()) < 500, module
+        assert "tiergate.plugin.web" not in inspect.getsource(module)
         src = inspect.getsource(module)
         for banned in ("datetime.now", "utcnow", "time.time", "import requests", "import redis",
                        "import flask", "import rq", "import spacy", "open("):

@@ -52,9 +52,16 @@ def imported(stack, example: dict) -> int:
     return tid
 
 
+SECTIONS = [f"**{title}**" for _, title in h.SECTIONS]
+
+
 def handoff_notes(ticket):
     return [c.body for c in ticket.comments
-            if not c.public and "[tiergate:" in c.body and "**Summary:**" in c.body]
+            if not c.public and "[tiergate:" in c.body and "**Summary**" in c.body]
+
+
+def tiergate_comments(ticket):
+    return [c for c in ticket.comments if "[tiergate:" in c.body]
 
 
 def test_escalated_ticket_carries_exactly_one_full_handoff_note(zendesk_stack):
@@ -63,12 +70,18 @@ def test_escalated_ticket_carries_exactly_one_full_handoff_note(zendesk_stack):
     ticket = stack.connector().fetch_ticket(tid)
     notes = handoff_notes(ticket)
     assert len(notes) == 1, [c.body[:80] for c in ticket.comments]
+    # one note for the escalation step: no other tiergate note, no marker in public comments,
+    # and the note is tiergate's own private comment (the only place its marker is believed)
+    ours = tiergate_comments(ticket)
+    assert len(ours) == 1 and not ours[0].public and ours[0].author_id == 299
+    assert h.trusted_fingerprints(ticket, {299})
     body = notes[0]
     assert ticket.group_id != 101
     assert body.startswith("@") and "you own this ticket from now on" in body
-    for heading in ("**Summary:**", "**Customer and impact**", "**Why this came to you**",
-                    "**Already tried**", "**Errors, logs, attachments**",
-                    "**Promised to the customer**", "**Risk signals**", "**Conversation**"):
+    positions = [body.index(heading) for heading in SECTIONS]
+    assert positions == sorted(positions)
+    for heading in ("**Errors, logs, attachments**", "**Promised to the customer**",
+                    "**Risk signals**", "**Conversation**"):
         assert heading in body, heading
     assert "212 stores" in body and "GW-5021" in body and "Cleared the CDN cache" in body
     assert "HTTP 502" in body and "within 1 hour" in body
@@ -100,3 +113,33 @@ def test_manual_escalation_missing_context_then_handoff_comment(zendesk_stack):
     assert len(notes) == 1 and "SYNC-409" in notes[0] and "8 technicians blocked" in notes[0]
     process_ticket("zendesk", tid, "rerun", "handoff-e2e-manual-3", runtime=stack.runtime)
     assert len(handoff_notes(stack.connector().fetch_ticket(tid))) == 1
+
+
+def test_demo_escalations_carry_one_full_note_and_public_comments_no_marker():
+    """What ``tiergate demo --json`` runs (local desk, receiver, worker, examples): every
+    escalated ticket carries exactly one internal note with every section; no public comment
+    carries an internal marker."""
+    from tiergate.connectors.registry import get_connector
+    from tiergate.plugin import data
+    from tiergate.plugin.demo import collect, start_stack, wait_for_jobs
+    from tiergate.plugin.examples import read_examples
+
+    stack = start_stack("zendesk", quiet=True)
+    try:
+        now = datetime.now(timezone.utc)
+        ids = [stack.server.import_example(e, now)
+               for e in read_examples(data.path("tickets.jsonl"))]
+        wait_for_jobs(stack, ids, 240)
+        result = collect(stack, ids)
+        connector = get_connector(stack.settings)
+        tickets = {i: connector.fetch_ticket(i) for i in ids}
+    finally:
+        stack.close()
+    escalated = [row for row in result["tickets"] if row["escalation"]]
+    assert escalated
+    for row in escalated:
+        assert len(row["internal_notes"]) == 1, (row["id"], row["internal_notes"])
+        body = row["internal_notes"][0]
+        assert all(heading in body for heading in SECTIONS), (row["id"], body)
+    public = [c.body for t in tickets.values() for c in t.comments if c.public]
+    assert not [b for b in public if "[tiergate:" in b]

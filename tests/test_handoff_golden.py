@@ -1,7 +1,10 @@
-"""Golden files: every example conversation's rendered notes, checked in under tests/golden.
+"""Golden files: every example conversation's rendered notes, checked in under tests/golden, and
+each section of each handoff note checked against the facts the conversation expects
+(``expect``: section title -> phrases that must appear in it; ``absent``: phrases that must
+appear nowhere).
 
 Regenerate after an intended change with ``TIERGATE_UPDATE_GOLDEN=1`` and review the diff for
-reading quality (short, scannable, no empty sections) before committing.
+reading quality (short, scannable, every required section present) before committing.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ def load(name: str) -> dict:
         "fired": tuple(FiredTrigger.from_dict(f) for f in d.get("fired", ())),
         "clocks": tuple(ClockState.from_dict(c) for c in d.get("clocks", ())),
         "mode": d.get("mode", "auto"), "then": d.get("then"),
+        "expect": d.get("expect"), "absent": d.get("absent", ()),
     }
 
 
@@ -57,7 +61,9 @@ def render_conversation(name: str, manifest=MANIFEST) -> str:
                                     parent=c["parent"]):
             out += ["", "## Public reply" if note.public else "## Internal handoff note", "",
                     note.body]
-    authority = h.authority_note(t, e, manifest, now)
+    # decide writes the authority note only when the ticket stays (an escalation's handoff note
+    # names the one approver instead)
+    authority = h.authority_note(t, e, manifest, now) if c["escalation"] is None else None
     if authority is not None:
         out += ["", "## Authority note", "", authority.body]
     if c["mode"] == "manual":
@@ -76,7 +82,8 @@ def render_conversation(name: str, manifest=MANIFEST) -> str:
 
 
 def test_there_are_several_conversations():
-    assert len(NAMES) >= 6
+    assert len(NAMES) >= 15
+    assert sum(1 for n in NAMES if load(n)["expect"]) >= 15
     assert {"outage_with_logs", "login_multichannel", "refund_within_authority",
             "refund_above_authority", "legal_threat", "angry_repeat_contact",
             "merged_followup"} <= set(NAMES)
@@ -107,7 +114,45 @@ def test_golden_reading_quality(name):
         for i, line in enumerate(lines):
             if re.fullmatch(r"\*\*[^*]+\*\*", line):                 # a section heading
                 assert i + 1 < len(lines) and lines[i + 1].startswith("- "), (name, line)
-        markers = re.findall(r"\[tiergate:[0-9a-f]{16}\]", note)
+        markers = re.findall(r"\[tiergate:[0-9a-f]{16}\.[0-9a-f]{16}\]", note)
         assert len(markers) <= 1 and (not markers or lines[-1] == markers[0]), name
-        assert len(note) < 4000 and len(lines) < 60, f"{name}: note too long to read in one go"
+        assert len(note) < 4500 and len(lines) < 80, f"{name}: note too long to read in one go"
         assert all(len(line) < 400 for line in lines), name
+
+
+def handoff_note_of(name: str) -> str:
+    """The conversation's full handoff note: the escalation's, or the one a manual escalation
+    gets once its context is complete."""
+    c = load(name)
+    t, e, now = c["ticket"], c["enrichment"], c["now"]
+    if c["escalation"] is not None:
+        return h.handoff_note(t, e, c["escalation"], c["fired"], c["clocks"], MANIFEST, now,
+                              parent=c["parent"]).body
+    (note,) = h.manual_escalation_update(with_then(t, c["then"]), e, MANIFEST, now).notes
+    return note.body
+
+
+def sections_of(body: str) -> dict[str, str]:
+    """Section title -> its lines, in the order they appear."""
+    parts = re.split(r"^\*\*([^*\n]+)\*\*$", body, flags=re.M)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+
+WITH_FACTS = [n for n in NAMES if load(n)["expect"]]
+
+
+@pytest.mark.parametrize("name", WITH_FACTS)
+def test_each_section_states_the_expected_facts(name):
+    c = load(name)
+    body = handoff_note_of(name)
+    sections = sections_of(body)
+    required = [title for _, title in h.SECTIONS]
+    assert [t for t in sections if t in required] == required, (name, list(sections))
+    for title in required:
+        assert sections[title].startswith("- "), (name, title)      # present, never empty
+    for title, phrases in c["expect"].items():
+        for phrase in phrases:
+            assert phrase in sections[title], (name, title, phrase, sections[title])
+    text = render_conversation(name)
+    for phrase in c["absent"]:
+        assert phrase not in text, (name, phrase)

@@ -2,14 +2,18 @@
 each case of issue 22 broke the enricher (or the phrase match) before cleaning and bounding."""
 from __future__ import annotations
 
+import copy
+import pickle
 import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tiergate.nlp.enrich import Enricher
-from tiergate.nlp.normalise import (MAX_CHARS, MAX_RUN, bound_conversation, bound_texts,
-                                    bound_ticket, clean_text, clean_ticket)
+from tiergate.nlp.normalise import (CLEAN_LIMIT, MAX_CHARS, MAX_RUN, bound_conversation,
+                                    bound_texts, bound_ticket, clean_text, clean_ticket,
+                                    whole_length)
+from tiergate.nlp.risk import SENTENCES_READ
 from tiergate.plugin.core.model import Comment, Ticket
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
@@ -155,3 +159,54 @@ def test_bounded_ticket_keeps_every_comment_in_place_and_bounding_twice_says_not
     enrichment = enricher.enrich(bounded, NOW)
     assert "login" in tags(enrichment)
     assert max(t.comment_index for t in enrichment.risk_tags) == 2999
+
+
+ROW = "<tr><td>2024-05-06 10:00:00</td><td>ERROR auth failed &amp; gateway 7</td></tr>\n"
+
+
+def test_only_the_start_of_a_huge_text_is_cleaned_and_the_whole_is_counted(enricher):
+    html = "<html><body><p>I cannot log in, log below</p><table>" + ROW * 150_000 + "</table>"
+    t = ticket([customer(1, html)], description=html)
+    c = clean_ticket(t)
+    for text in (c.description, c.comments[0].body):            # HTML parsed on a window only
+        assert MAX_CHARS <= len(text) < CLEAN_LIMIT // 10
+        assert whole_length(text) == len(html)
+        assert text.startswith("I cannot log in, log below\n2024-05-06 10:00:00")
+    assert clean_text(html[:MAX_CHARS * 3]).startswith(c.description[:MAX_CHARS])
+    for copied in (copy.deepcopy(c), pickle.loads(pickle.dumps(c))):
+        assert copied == c and whole_length(copied.description) == len(html)
+    bounded, note = bound_ticket(c)
+    kept = len(bounded.comments[0].body)
+    assert note == f"analysed the first {kept:,} of {len(html):,} characters"
+    assert "login" in tags(enricher.enrich(bounded, NOW))
+    alone, note = bound_ticket(ticket([], description=c.description))
+    assert note == f"analysed the first {len(alone.description):,} of {len(html):,} characters"
+
+
+def test_a_huge_text_of_bare_markup_is_not_read_whole_but_the_cut_is_said():
+    markup = "<div>" * (CLEAN_LIMIT // 4) + "I cannot log in"             # no text in reach
+    text = clean_text(markup, CLEAN_LIMIT)
+    assert text == "" and whole_length(text) == len(markup)
+    b = bound_texts([text, "still broken"])
+    assert b.texts == ["still broken"]
+    assert b.note == f"analysed the last 1 of 2 comments and 12 of {len(markup) + 12:,} characters"
+
+
+def test_a_text_within_the_limit_is_cleaned_whole_as_before():
+    text = "<p>I cannot log in</p>" + "<div>deep " * 100_000
+    assert type(clean_text(text, CLEAN_LIMIT)) is str
+    assert clean_text(text, CLEAN_LIMIT) == clean_text(text)
+
+
+def test_a_repeated_sentence_reads_as_often_as_it_is_said_up_to_the_sentence_budget(enricher):
+    from tiergate.nlp.reading import read_conversation
+
+    def hits(body: str):
+        t, _ = bound_ticket(ticket([customer(1, body)], description=body))
+        return enricher.risk.detect(read_conversation(t, NOW))
+
+    once = hits("My lawyer will contact you.")
+    assert once.hits and not once.dropped
+    many = hits("My lawyer will contact you. " * 8_000)      # 7,144 sentences within the budget
+    assert many.hits == once.hits * (SENTENCES_READ - 1)      # the subject is the first one
+    assert many.dropped == [f"read the first {SENTENCES_READ} of 7,144 sentences of comment 0"]

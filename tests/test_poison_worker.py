@@ -257,3 +257,27 @@ def test_text_that_still_breaks_enrich_and_decide_gets_a_text_free_decision(zend
         assert decision.escalation.to_tier == "review", fired
     else:
         assert len(fired) > 1 and decision.escalation.to_tier != "review", fired
+
+
+def test_a_log_pasted_into_the_subject_is_decided_on_its_text_not_text_free():
+    """867,000 characters of subject make a handoff template exceed its limit: the decision is
+    made again on the ticket as enriched (the subject's first 1,000 characters), with its words,
+    never on the text-free view."""
+    from tiergate.jobs.runtime import Runtime, enricher_for
+    from tiergate.plugin.core.decide import decide
+    from tiergate.plugin.core.templates import TemplateLimitError
+    from tiergate.plugin.simulate import ticket_from_example
+
+    now = datetime(2024, 5, 8, 14, 0, tzinfo=timezone.utc)
+    manifest = load_manifest(default_manifest_path())
+    rt = Runtime(settings=None, conn=None, connector=None, manifests=None)
+    row = dict(EXAMPLES["demo-login"], subject="ERROR line of a pasted log 0x7f3a\n" * 25_500)
+    ticket = process._cleaned(rt, ticket_from_example(row, now, 1))
+    enrichment = process._enrich(rt, enricher_for(manifest), ticket, now)
+    with pytest.raises(TemplateLimitError):
+        decide(ticket, enrichment, manifest, now, frozenset())
+    decision = process._decide(rt, ticket, enrichment, manifest, now, frozenset(), None)
+    assert decision.escalation is not None and decision.fired
+    assert not any("could not be analysed" in r for r in decision.reasons), decision.reasons
+    assert decision.reasons[0].endswith("the first 999 of 867,000 characters of the subject")
+    assert "unknown_language" not in {f.name for f in decision.fired}

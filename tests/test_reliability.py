@@ -19,7 +19,7 @@ from rq.serializers import JSONSerializer
 from fixtures_stack import build_stack, wait_until
 from tiergate.jobs import batching
 from tiergate.jobs.failed import failed
-from tiergate.jobs.process import MAX_UNAVAILABLE, process_ticket
+from tiergate.jobs.process import process_ticket
 from tiergate.jobs.queues import ABANDON_RETRIES
 from tiergate.plugin.core.errors import Unavailable
 
@@ -123,8 +123,9 @@ def test_5xx_reschedules_with_jittered_backoff_then_fails_with_the_reason(zendes
     assert len(scheduled) == 4
     assert job(stack, scheduled[0]).retries_left == ABANDON_RETRIES   # reschedules survive a kill too
     stack.desk.handle.set_knobs(fail_next=1, fail_status=503)
-    with pytest.raises(Unavailable):
-        process_ticket(stack.helpdesk, ticket_id, "t", "d-5xx", attempt=MAX_UNAVAILABLE, runtime=stack.runtime)
+    with pytest.raises(Unavailable, match="retry horizon passed"):   # first failure older than the horizon
+        process_ticket(stack.helpdesk, ticket_id, "t", "d-5xx", attempt=4, runtime=stack.runtime,
+                       first_failed_at=time.time() - stack.settings.retry_horizon - 1)
     assert notes_of(stack, ticket_id) == []
 
 

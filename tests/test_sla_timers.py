@@ -202,7 +202,7 @@ def test_sweep_job_sweeps_and_schedules_the_next_sweep(redis_conn, settings, zen
         set_runtime(None)
     assert out["enqueued"] == 1 and out["reasons"] == {"missing": 1}
     (job,) = queue(redis_conn, settings).jobs
-    assert job.args[0]["ticket_id"] == ticket_id and job.args[0]["reason"] == "sweep:missing"
+    assert job.args[0]["ticket_id"] == ticket_id and job.args[0]["event_type"] == "sweep:missing"
     (next_sweep,) = scheduled(redis_conn, settings)
     assert next_sweep.startswith("tg-sweeper-")
     assert scheduled(redis_conn, settings)[next_sweep] % 60 == 0

@@ -297,7 +297,7 @@ def test_metrics_count_received_rejected_and_duplicates(server, http):
     http.post(server.url + URL, data=raw, headers=headers)
     http.post(server.url + URL, data=raw, headers=headers)
     http.post(server.url + URL, data=raw, headers={"Content-Type": "application/json"})
-    response = http.get(server.url + "/metrics")
+    response = http.get(server.url + "/metrics", headers={"Authorization": "Bearer admin-token-xyz"})
     assert response.status_code == 200
     text = response.text
     assert 'tiergate_webhooks_received_total{helpdesk="zendesk"} 3.0' in text, text

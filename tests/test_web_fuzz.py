@@ -97,5 +97,5 @@ def test_signed_arbitrary_bytes_never_fail_the_server(raw, fuzz_server, redis_se
 
 def test_fuzz_left_only_accepted_deliveries_in_the_queue(fuzz_server, redis_server):
     conn = redis.Redis.from_url(redis_server.url)
-    accepted = len(conn.keys("tg:dedupe:*"))
+    accepted = len([k for k in conn.keys("tg:dedupe:*") if b":sig:" not in k])
     assert queue_len(conn) == accepted

@@ -14,11 +14,13 @@ Pure: templates are rendered with the sandboxed renderer; nothing here reads a c
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from tiergate.plugin.core.conditions import PRIORITIES, Facts, calendar_for
+from tiergate.plugin.core.handoff_text import _bot_ids
 from tiergate.plugin.core.model import ConditionResult, FiredTrigger, Note, Notification
 from tiergate.plugin.core.templates import TemplateError, render
 
@@ -68,6 +70,8 @@ class Effects:
     candidates: list[Candidate] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    # note fingerprint -> (trigger, action type) that wrote it
+    note_sources: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -166,15 +170,37 @@ def resolve_up(manifest: Any, facts: Facts) -> str | None:
 
 
 def episode(facts: Facts) -> int:
-    """Identifies the current episode in fingerprints: human comments so far (tiergate's own
-    notes excluded, so a re-run after our own write yields the same fingerprints)."""
-    return facts.memo("episode", lambda f: sum(1 for c in f.ticket.comments
-                                               if "[tiergate" not in (c.body or "")))
+    """Identifies the current episode in fingerprints: comments by people so far (tiergate's own
+    comments excluded by author, so a re-run after our own write yields the same fingerprints;
+    marker text pasted by someone else changes nothing)."""
+    def count(f: Facts) -> int:
+        bots = _bot_ids(f.manifest)
+        return sum(1 for c in f.ticket.comments if c.author_id not in bots)
+    return facts.memo("episode", count)
 
 
 def apply(action: Any, index: int, trig: Any, fired: FiredTrigger, facts: Facts,
           eff: Effects, reasons: Sequence[str]) -> None:
-    """Append the effects of one action of a fired trigger."""
+    """Append the effects of one action of a fired trigger (notes remember which trigger and
+    action wrote them, in ``eff.note_sources``)."""
+    before = len(eff.notes)
+    try:
+        _apply(action, index, trig, fired, facts, eff, reasons)
+    finally:
+        for n in eff.notes[before:]:
+            eff.note_sources.setdefault(n.fingerprint, (trig.name, action.type))
+
+
+def guidance(body: str) -> str:
+    """A rule note's instruction for the handoff's next step: its text before the ``Why:`` line,
+    without markers."""
+    text = re.split(r"\n\s*Why:", body or "", maxsplit=1)[0]
+    text = re.sub(r"\[tiergate[:-][^\]\n]*\]", "", text)
+    return " ".join(text.split())
+
+
+def _apply(action: Any, index: int, trig: Any, fired: FiredTrigger, facts: Facts,
+           eff: Effects, reasons: Sequence[str]) -> None:
     m = facts.manifest
     t = facts.ticket
     name = trig.name
@@ -208,6 +234,7 @@ def apply(action: Any, index: int, trig: Any, fired: FiredTrigger, facts: Facts,
     elif kind == "notify":
         route = m.oncall.routes[action.route]
         ctx = context(facts, name, fired, reasons)
+        ctx.update(_page_facts(facts, name, route))
         body = render_note(m, action.template or route.template, "notify", ctx)
         eff.notifications.append(Notification(
             route=route.name, kind=route.kind, target=route.target,
@@ -280,6 +307,16 @@ def authority_check(action: Any, index: int, trig: Any, fired: FiredTrigger, fac
                     owner_rank(m, approver), trig.name, trig.index,
                     why=f"{kind} {money(amount, auth.currency)} above {tier_label} limit "
                         f"{money(lim, auth.currency)}"))
+
+
+def _page_facts(facts: Facts, trigger: str, route: Any) -> dict[str, str]:
+    """The handoff's summary, wants, deadline and impact for a page (``oncall_page``)."""
+    from tiergate.plugin.core.handoff import page_facts
+    from tiergate.plugin.core.model import Escalation
+
+    esc = Escalation(None, route.name, "hierarchical", getattr(route, "group_id", None),
+                     getattr(route, "owner_id", None), trigger)
+    return page_facts(facts.ticket, facts.enrichment, esc, (), facts.manifest, facts.now)
 
 
 def _handoff_authority_note(action: Any, facts: Facts, tier: str | None) -> Note | None:

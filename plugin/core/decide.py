@@ -4,8 +4,16 @@ Pure. Steps: build ``Facts``; test every enabled trigger (compiled closures); fi
 episode (a trigger in ``fired_state`` whose conditions still hold stays quiet; one whose
 conditions are false re-arms); run the fired triggers' actions into one ``Effects``; merge
 (rules in ``plugin.core.actions``); add the handoff note for the winning escalation and the
-on-call notification when its owner is closed; drop notes whose fingerprint is already in the
-thread; list timers (time conditions flipping, SLA stages).
+on-call notification when its owner is closed (the page carries the handoff's summary, wants,
+deadline and impact); when a handoff note is written, the winning rule's own note becomes its
+next step and no other internal note is written (one note per escalation step); drop notes
+whose marker tiergate already wrote (a signed marker in its own private note: markers anywhere
+else are ignored and reported as possible forgeries); drop automatic public replies when an
+agent already replied publicly after the customer's latest message; sign internal notes and
+strip markers from public ones; list timers (time conditions flipping, SLA stages).
+
+``note_keys``: the marker secrets from the configuration, newest first (older ones still
+recognise notes written before a rotation); see ``plugin.core.handoff_marker``.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from tiergate.plugin.core import handoff, sla
 from tiergate.plugin.core.conditions import Facts
 from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredTrigger, Note,
                                         Notification, Ticket, TicketUpdate, Timer)
+from tiergate.plugin.core.templates import render
 
 FIRED_TAG_PREFIX = A.FIRED_TAG_PREFIX
 
@@ -28,8 +37,11 @@ def evaluate(facts: Facts, manifest) -> tuple[bool, ...]:
 
 
 def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
-           fired_state: frozenset[str] = frozenset(), *, parent: Ticket | None = None) -> Decision:
-    """``parent``: the ticket this one follows up or was merged from, for the handoff context."""
+           fired_state: frozenset[str] = frozenset(), *, parent: Ticket | None = None,
+           note_keys: Any = None) -> Decision:
+    """``parent``: the ticket this one follows up or was merged from, for the handoff context;
+    ``note_keys``: marker secrets, newest first (``handoff.marker_keys``)."""
+    keys = handoff.marker_keys(note_keys)
     clocks = tuple(sla.clocks(ticket, enrichment, manifest, now))
     facts = Facts(ticket, enrichment, manifest, now, clocks)
     program = manifest.program
@@ -59,7 +71,8 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
         reasons.append(f"re-armed {name}: its conditions no longer hold")
 
     # escalation: one owner
-    escalation, notifications, extra_notes = _escalate(eff, facts, fired, clocks, reasons, parent)
+    escalation, notifications, extra_notes, folded = _escalate(eff, facts, fired, clocks, reasons,
+                                                               parent, keys)
     if escalation is None:
         _manual_escalation(facts, clocks, eff, reasons, parent)
 
@@ -78,19 +91,28 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
     add_tags = tuple(t for t in add if t not in tags)
     remove_tags = tuple(t for t in remove if t in tags and t not in add)
 
-    # notes: skip what the thread already holds
-    thread = "\n".join(c.body or "" for c in ticket.comments)
+    # notes: skip what tiergate already wrote (its own signed markers only)
+    bots = handoff.bot_ids(manifest)
+    written = handoff.trusted_fingerprints(ticket, bots, keys)
+    reasons.extend(handoff.suspect_markers(ticket, bots, keys))
+    answered = handoff.answered_since_customer(ticket)
     notes: list[Note] = []
     seen: set[str] = set()
     for n in [*extra_notes, *eff.notes]:
         fp = n.fingerprint
-        if fp and (fp in seen or f"[tiergate:{fp}]" in thread):
+        if fp and fp in folded:
+            continue
+        if fp and (fp in seen or fp in written):
             if fp not in seen:
                 reasons.append(f"note {fp} already in the thread: not written again")
             seen.add(fp)
             continue
         seen.add(fp)
-        notes.append(n)
+        if n.public and answered:
+            reasons.append(f"public reply {fp} not written: an agent already answered the "
+                           "customer's latest message")
+            continue
+        notes.append(handoff.seal(n, keys))
 
     # priority
     priority = A.top_priority(eff.priorities)
@@ -124,12 +146,12 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
 
 
 def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, reasons,
-              parent: Ticket | None):
+              parent: Ticket | None, keys=None):
     m = facts.manifest
     ticket = facts.ticket
     cand = A.pick_escalation(eff.candidates)
     if cand is None:
-        return None, [], []
+        return None, [], [], frozenset()
     for other in eff.candidates:
         if other is not cand and other.target != cand.target:
             reasons.append(f"escalation to {other.target} ({other.trigger}) outranked by "
@@ -139,7 +161,7 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
     owner = m.owner(cand.target)
     if cand.target == current and ticket.group_id == owner.group_id:
         reasons.append(f"{cand.trigger}: already with {cand.target}, no escalation")
-        return None, [], []
+        return None, [], [], frozenset()
     is_open, cal_name = A.owner_is_open(m, cand.target, facts)
     group_id, owner_id = owner.group_id, owner.owner_id
     route = None
@@ -167,14 +189,24 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
         after_line = (f"After hours: {label} is closed now (calendar {cal_name}); "
                       + (f"on-call paged via route '{route.name}'." if route else
                          "no on-call route is configured, the ticket waits for opening."))
+    folded: frozenset[str] = frozenset()
     if cand.handoff_note:
-        notes.append(_handoff_note(facts, esc, chosen or fired, clocks, after_line, parent))
+        own = (cand.trigger, "note")
+        guidance = [A.guidance(n.body) for n in eff.notes
+                    if not n.public and eff.note_sources.get(n.fingerprint) == own]
+        folded = frozenset(n.fingerprint for n in eff.notes if not n.public and n.fingerprint)
+        if folded:
+            reasons.append(f"{len(folded)} rule note(s) folded into the handoff note")
+        notes.append(_handoff_note(facts, esc, chosen or fired, clocks, after_line, parent,
+                                   guidance, keys))
         warm = _warm_reply(facts, esc, clocks, cand.public_template)
         if warm is not None:
             notes.append(warm)
     if route is not None:
         ctx = A.context(facts, cand.trigger, chosen[0] if chosen else None, reasons)
-        body = A.render_note(m, route.template, "notify", ctx)
+        ctx.update(handoff.page_facts(ticket, facts.enrichment, esc, clocks, m, facts.now))
+        body = (A.render_note(m, route.template, "notify", ctx) if route.template
+                else render(handoff.DEFAULT_TEMPLATES["oncall_page"], ctx))
         notifications.append(Notification(
             route=route.name, kind=route.kind, target=route.target,
             subject=f"[tiergate] after-hours escalation to {label}: ticket #{ticket.id}",
@@ -185,7 +217,7 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
         fp = A.fingerprint(ticket.id, cand.trigger, "escalate-public", A.episode(facts))
         notes.append(A.public_update(cand.public_template, "response", facts, cand.trigger, ft,
                                      reasons, fp))
-    return esc, notifications, notes
+    return esc, notifications, notes, folded
 
 
 def _warm_reply(facts: Facts, esc: Escalation, clocks, template: str | None) -> Note | None:
@@ -215,9 +247,10 @@ def _manual_escalation(facts: Facts, clocks, eff: A.Effects, reasons: list[str],
 
 
 def _handoff_note(facts: Facts, esc: Escalation, fired, clocks, after_line: str,
-                  parent: Ticket | None) -> Note:
+                  parent: Ticket | None, guidance=(), keys=None) -> Note:
     note = handoff.handoff_note(facts.ticket, facts.enrichment, esc, tuple(fired), clocks,
-                                facts.manifest, facts.now, parent=parent)
+                                facts.manifest, facts.now, parent=parent, guidance=guidance,
+                                keys=keys)
     if after_line and "after hours" not in note.body.lower():
         body, sep, footer = note.body.rpartition("\n\n[tiergate:")
         body = f"{body}\n\n{after_line}{sep}{footer}" if sep else f"{note.body}\n\n{after_line}"

@@ -30,6 +30,7 @@ from tiergate.plugin.core import conditions as C
 from tiergate.plugin.core.actions import top_priority
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.risk_schema import risk_tags_field
+from tiergate.plugin.core.oncall_schema import CHANNEL_KINDS, ChannelSchema, SmtpSchema, check_target
 from tiergate.plugin.core.sla_schema import (CalendarsField, SlaConfig, SlaSchema,
                                              check_references)
 
@@ -158,11 +159,12 @@ class Nlp:
 @dataclass(frozen=True)
 class Route:
     name: str
-    kind: str            # webhook | email
+    kind: str            # email | webhook | pagerduty | slack
     target: str
     group_id: int | None = None
     owner_id: int | None = None
     template: str | None = None
+    channels: tuple = ()  # oncall_schema.Channel; empty: page through (kind, target)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class Oncall:
     default: str | None = None
     routes: Mapping[str, Route] = field(default_factory=dict)
     page_requires_organization: bool = False
+    smtp: Any = None      # oncall_schema.Smtp: how email pages leave
 
 
 @dataclass(frozen=True)
@@ -441,8 +444,9 @@ class NlpSchema(Strict):
 
 
 class RouteSchema(Strict):
-    kind = fields.String(required=True, validate=validate.OneOf(("webhook", "email")),
-                         metadata=_d("webhook (POST JSON) or email (queued)."))
+    kind = fields.String(required=True, validate=validate.OneOf(CHANNEL_KINDS),
+                         metadata=_d("email (SMTP), webhook (POST JSON), pagerduty (Events API v2) "
+                                     "or slack (incoming webhook)."))
     target = fields.String(required=True, validate=validate.Length(min=3),
                            metadata=_d("URL for webhook, address for email."))
     group_id = fields.Integer(strict=True, load_default=None, allow_none=True,
@@ -451,14 +455,12 @@ class RouteSchema(Strict):
                               metadata=_d("On-call agent who owns after-hours escalations."))
     template = fields.String(load_default=None, allow_none=True,
                              metadata=_d("Template for the message body."))
+    channels = _Tuple(fields.Nested(ChannelSchema), load_default=(), metadata=_d(
+        "Channels the page goes out through (all of them); empty: the route's kind and target."))
 
     @validates_schema
     def _target(self, data, **kw):
-        t = data.get("target", "")
-        if data.get("kind") == "webhook" and not re.match(r"^https?://[^\s/]+", t):
-            raise ValidationError("a webhook target must be an http(s) URL", "target")
-        if data.get("kind") == "email" and not re.match(r"^[^@\s]+@[^@\s]+$", t):
-            raise ValidationError("an email target must be an address", "target")
+        check_target(data.get("kind"), data.get("target", ""))
 
 
 class OncallSchema(Strict):
@@ -469,12 +471,14 @@ class OncallSchema(Strict):
                          metadata=_d("Named on-call routes."))
     page_requires_organization = fields.Boolean(load_default=False, metadata=_d(
         "Never page for a sender with no organization or a message that reads as spam."))
+    smtp = fields.Nested(SmtpSchema, load_default=None, allow_none=True,
+                         metadata=_d("SMTP server for email pages."))
 
     @post_load
     def _make(self, data, **kw):
         routes = {n: Route(name=n, **r) for n, r in data["routes"].items()}
         return Oncall(default=data["default"], routes=MappingProxyType(routes),
-                      page_requires_organization=data["page_requires_organization"])
+                      page_requires_organization=data["page_requires_organization"], smtp=data["smtp"])
 
 
 class ReviewSchema(Strict):
@@ -757,6 +761,12 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     ref("oncall.default", oncall.get("default"), routes, "on-call route")
     for name, r in _d_(oncall.get("routes")).items():
         ref(f"oncall.routes.{name}.template", _d_(r).get("template"), set(templates), "template")
+    # the handoff note and on-call page templates must print the facts the next person needs
+    from tiergate.plugin.core.handoff_templates import required_problems
+    pages = [(f"oncall.routes.{name}.template", _d_(r).get("template"))
+             for name, r in _d_(oncall.get("routes")).items()
+             if isinstance(_d_(r).get("template"), str)]
+    errs.extend(required_problems(templates, pages))
     # triggers
     tier_ranks = {n: _d_(t).get("order") for n, t in tiers.items()
                   if isinstance(_d_(t).get("order"), int)}

@@ -16,8 +16,9 @@ Metrics (each clock exists only while it is running or paused; a fulfilled metri
 - ``periodic_update_time`` / ``pausable_update_time``: from the latest public agent update
   (tiergate's own public notes count; creation if none) until the next one.
 - ``requester_wait_time`` / ``agent_work_time`` / ``resolution_time``: from creation until solved.
-"Human agent comment": author role ``agent``, public, and not written by tiergate (its notes end
-with ``[tiergate:<fingerprint>]`` or carry a commitment marker).
+"Human agent comment": author role ``agent``, public, and not written by tiergate (written by its
+helpdesk user, ``helpdesk.bot_user_id``, default 299, or carrying one of its markers; its public
+replies carry no ``[tiergate:…]`` marker).
 
 Pauses: a clock is paused while the status is in the metric's ``pause_on`` (default pending and
 hold; requester_wait_time: pending only), using ``ticket.changes`` (field ``status``), and stops
@@ -54,6 +55,7 @@ COMMITMENT_KINDS = {"ack": "acknowledgement", "acknowledgement": "acknowledgemen
                     "response": "response_window", "response_window": "response_window"}
 _MARKER_RE = re.compile(r"\[tiergate-commitment:([a-z_]+):([0-9T:.+\-Z]+)\]")
 _TIERGATE_RE = re.compile(r"\[tiergate(?::|-commitment:)")
+DEFAULT_BOT_USER_ID = 299
 
 
 # -- helpers for templates / actions -------------------------------------------------------------
@@ -201,17 +203,26 @@ class _History:
 
     created: int
     comments: tuple[tuple[int, Comment], ...]
+    bots: frozenset[int] = frozenset({DEFAULT_BOT_USER_ID})
 
 
-def _history(ticket: Ticket, now_us: int) -> _History:
+def _history(ticket: Ticket, now_us: int,
+             bots: frozenset[int] = frozenset({DEFAULT_BOT_USER_ID})) -> _History:
     created = to_us(ticket.created_at) if ticket.created_at else now_us
     timed = sorted(((to_us(c.created_at), c.id, c) for c in ticket.comments
                     if c.created_at is not None), key=lambda x: (x[0], x[1]))
-    return _History(created, tuple((us, c) for us, _id, c in timed if us <= now_us))
+    return _History(created, tuple((us, c) for us, _id, c in timed if us <= now_us), bots)
 
 
-def _human_reply(c: Comment) -> bool:
-    return c.public and c.author_role == "agent" and not is_tiergate_comment(c)
+def _bots(manifest: Any) -> frozenset[int]:
+    """tiergate's own helpdesk user (``helpdesk.bot_user_id``; 299 when not set)."""
+    bot = getattr(getattr(manifest, "helpdesk", None), "bot_user_id", None)
+    return frozenset({int(bot) if bot is not None else DEFAULT_BOT_USER_ID})
+
+
+def _human_reply(c: Comment, bots: frozenset[int] = frozenset({DEFAULT_BOT_USER_ID})) -> bool:
+    return (c.public and c.author_role == "agent" and c.author_id not in bots
+            and not is_tiergate_comment(c))
 
 
 def _customer(c: Comment) -> bool:
@@ -224,11 +235,11 @@ def metric_start(metric: str, ticket: Ticket, now_us: int,
     h = history or _history(ticket, now_us)
     later = h.comments[1:]
     if metric == "first_reply_time":
-        return None if any(_human_reply(c) for _us, c in later) else h.created
+        return None if any(_human_reply(c, h.bots) for _us, c in later) else h.created
     if metric == "next_reply_time":
         last_reply = None
         for i, (_us, c) in enumerate(later):
-            if _human_reply(c):
+            if _human_reply(c, h.bots):
                 last_reply = i
         if last_reply is None:
             return None
@@ -349,7 +360,7 @@ def clocks(ticket: Ticket, enrichment: Enrichment | None, manifest: Any,
         return ()
     now_us = to_us(now)
     timeline = status_timeline(ticket)
-    history = _history(ticket, now_us)
+    history = _history(ticket, now_us, _bots(manifest))
     out: list[ClockState] = []
     policy = select_policy(sla, ticket)
     if policy is not None:
@@ -396,7 +407,7 @@ def _commitment_clocks(history: _History, sla: SlaConfig, calendars: Mapping[str
         if metric not in latest:
             continue
         start, due, index = latest[metric]
-        if due <= start or any(_human_reply(x) for _us, x in comments[index + 1:]):
+        if due <= start or any(_human_reply(x, history.bots) for _us, x in comments[index + 1:]):
             continue
         target_min = cal.business_us(start, due) / MINUTE_US
         if target_min <= 0:

@@ -1,0 +1,94 @@
+"""Dedupe and enqueue a verified delivery in ONE atomic Redis step (one round trip).
+
+The receiver used to claim a dedupe key as "pending", enqueue, then mark the key done: a Redis
+loss between the claim and the enqueue stranded the key and refused the helpdesk's retries. Here
+one Lua script checks the dedupe keys, joins a job still waiting for the same ticket (coalescing,
+as ``queues.enqueue_delivery``), or stores the job exactly as RQ's ``Queue.enqueue_job`` would
+(its commands are recorded on an unexecuted pipeline and replayed inside the script), marks the
+dedupe keys and counts the delivery. Redis runs a script whole or not at all, so after any
+failure (a crash, a lost connection) either everything is stored (a retry is a duplicate) or
+nothing is (a retry is accepted); a command failing inside the script (a key of the wrong type)
+stops it before the dedupe keys are set, so the retry is accepted too.
+
+Dedupe keys: the delivery id the desk sends, and a digest of the signature headers, which are an
+HMAC of the signed content: a captured delivery replayed under a new (unsigned) id is a duplicate.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+
+from tiergate.connectors.base import Delivery
+from tiergate.jobs import queues as Q
+from tiergate.plugin.config import Settings
+
+QUEUED, COALESCED, DUPLICATE = 1, 2, 0
+IN_FLIGHT = 3    # a key left "pending" by a receiver of an earlier version, still storing
+
+_SCRIPT = """
+local nd = tonumber(ARGV[1])
+if ARGV[6] ~= '' then redis.call('HINCRBYFLOAT', ARGV[6], ARGV[7], 1) end
+for i = 1, nd do
+  local seen = redis.call('GET', KEYS[i])
+  if seen == 'pending' then return {3, seen} end
+  if seen then return {0, seen} end
+end
+local wkey = KEYS[nd + 1]
+local jid = ARGV[3]
+local status = 1
+local waiting = redis.call('GET', wkey)
+if waiting and redis.call('EXISTS', ARGV[5] .. waiting) == 1 then
+  status = 2
+  jid = waiting
+else
+  local i = 8
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i])
+    redis.call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+  end
+  redis.call('SET', wkey, jid, 'EX', ARGV[4])
+end
+for i = 1, nd do redis.call('SET', KEYS[i], jid, 'EX', ARGV[2]) end
+return {status, jid}
+"""
+
+
+class Intake:
+    """Per-process: the queue object and the registered script are built once."""
+
+    def __init__(self, conn: Redis, settings: Settings):
+        self.conn = conn
+        self.settings = settings
+        self.queue: Queue = Q.queue(conn, settings)   # caches the server version after one call
+        self.script = conn.register_script(_SCRIPT)
+
+    def _commands(self, delivery: Delivery, job_id: str) -> list:
+        job = self.queue.create_job(
+            Q.PROCESS_FUNC, args=[delivery.to_dict()], job_id=job_id, timeout=Q.JOB_TIMEOUT,
+            result_ttl=Q.RESULT_TTL, failure_ttl=7 * 24 * 3600, retry=Q.abandon_retry(),
+            description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}")
+        pipe = self.conn.pipeline(transaction=False)
+        self.queue.enqueue_job(job, pipeline=pipe)
+        flat: list = []
+        for args, _options in pipe.command_stack:
+            flat.append(len(args))
+            flat.extend(args)
+        pipe.reset()
+        return flat
+
+    def store(self, delivery: Delivery, dedupe_keys: Sequence[str], dedupe_ttl: int,
+              counter: tuple[str, str] | None = None) -> tuple[int, str]:
+        """``(QUEUED | COALESCED | DUPLICATE | IN_FLIGHT, job id)``; ``counter`` is a (hash, field) counted
+        once for every delivery that reaches the script. Raises ``redis.RedisError`` when Redis is unreachable
+        (then nothing, or everything, was stored)."""
+        job_id = Q.job_id_for(delivery)
+        key_hash, field = counter or ("", "")
+        argv = [len(dedupe_keys), int(dedupe_ttl), job_id, Q.JOB_TIMEOUT * 5,
+                Job.redis_job_namespace_prefix, key_hash, field, *self._commands(delivery, job_id)]
+        keys = [*dedupe_keys, Q.waiting_key(delivery.helpdesk, delivery.ticket_id)]
+        status, jid = self.script(keys=keys, args=argv)
+        return int(status), jid.decode() if isinstance(jid, bytes) else str(jid)
