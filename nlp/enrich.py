@@ -333,7 +333,8 @@ class Enricher:
             tags.append(RiskTag(hit.tag, _quote(hit.sentence), hit.comment_index))
             if hit.tag not in details:
                 how = (f'pattern "{hit.detail}"' if hit.how == "pattern" else
-                       f'like "{hit.detail}" (similarity {hit.similarity:.2f})')
+                       f'read by the trained tag reader ({hit.detail})' if hit.how == "model"
+                       else f'like "{hit.detail}" (similarity {hit.similarity:.2f})')
                 details[hit.tag] = f'"{_quote(hit.sentence)}" in comment {hit.comment_index}, {how}'
         if not any((t or "").strip() for t in texts):
             tags.append(RiskTag("no_text", "no customer words to read"))

@@ -29,6 +29,7 @@ import re2
 
 from tiergate.nlp.reading import Conversation, sentences
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
+from tiergate.nlp.tagmodel import TagModel
 
 DEFAULT_PATH = Path(__file__).with_name("default_risk.json")
 _RE2_OPTIONS = re2.Options()
@@ -48,8 +49,8 @@ class Hit:
     tag: str
     sentence: str
     comment_index: int
-    how: str                      # "pattern" | "semantic"
-    detail: str                   # the matched words or the example sentence
+    how: str                      # "pattern" | "semantic" | "model"
+    detail: str                   # the matched words, the example sentence or the model score
     similarity: float | None = None
 
 
@@ -140,6 +141,7 @@ class TagRule:
     negatable: bool = True
     pipeline: bool = False       # the keyword pipeline's tag of this name also counts
     message: bool = False        # read over the whole message (irony spans sentences)
+    model: bool = True           # the trained tag reader may add this tag (nlp.tagmodel)
 
 
 def load_defaults() -> dict[str, Any]:
@@ -162,7 +164,8 @@ def merge_config(base: Mapping[str, Any], override: Mapping[str, Any] | None) ->
 
 
 class RiskDetector:
-    def __init__(self, config: Mapping[str, Any], encoder: StaticEncoder | None = None):
+    def __init__(self, config: Mapping[str, Any], encoder: StaticEncoder | None = None,
+                 tag_model: TagModel | None = None):
         self.rules: list[TagRule] = []
         examples: dict[str, tuple[list[str], list[str]]] = {}
         for name, spec in config["tags"].items():
@@ -176,7 +179,7 @@ class RiskDetector:
                            bool(spec.get("needs_impact")), bool(spec.get("state")),
                            spec.get("semantic", True) is not False, spec.get("threshold"),
                            spec.get("negatable", True) is not False, bool(spec.get("pipeline")),
-                           spec.get("scope") == "message")
+                           spec.get("scope") == "message", spec.get("model", True) is not False)
             self.rules.append(rule)
             if rule.semantic and spec.get("examples"):
                 examples[name] = (_flat(spec.get("examples")),
@@ -188,6 +191,9 @@ class RiskDetector:
         self.matcher = ExampleMatcher(self.encoder, examples)
         self.by_name = {r.name: r for r in self.rules}
         self.message_rules = [r for r in self.rules if r.message]
+        self.tag_model = tag_model if tag_model is not None else TagModel.load()
+        self.model_tags = frozenset(r.name for r in self.rules if r.model) & frozenset(
+            self.tag_model.tags if self.tag_model is not None else ())
 
     @classmethod
     def from_config(cls, manifest_risk_tags: Mapping[str, Any] | None = None,
@@ -199,6 +205,30 @@ class RiskDetector:
         return cls(config)
 
     # -- matching ---------------------------------------------------------------------------
+    def _model_hits(self, found: Findings, msgs, sents: Sequence[tuple[int, str]], lang: str,
+                    resolved_at: int | None) -> None:
+        """Tags the patterns and examples missed that the trained tag reader finds in the
+        customer's words, each quoted by the sentence that reads most like it; the sentence
+        passes the tag's near-miss patterns and, for a state tag, the fixed-or-past reading."""
+        missing = self.model_tags - {h.tag for h in found.hits}
+        if not missing or not sents:
+            return
+        fired = self.tag_model.fired("\n".join(m.text for m in msgs), missing)
+        for tag, score, threshold in fired:
+            rule = self.by_name[tag]
+            idx, sent = sents[self.tag_model.best_sentence(tag, [s for _, s in sents])]
+            low = fold(sent)
+            if self._match(rule.unless, low, lang):
+                found.dropped.append(f"{tag}: tag reader, near miss: {sent!r}")
+                continue
+            if rule.state and (self._cue("resolved", low, lang) or (
+                    self._cue("past", low, lang) and not self._cue("ongoing", low, lang))
+                    or (resolved_at is not None and idx < resolved_at)):
+                found.dropped.append(f"{tag}: reported fixed or past: {sent!r}")
+                continue
+            found.hits.append(Hit(tag, sent, idx, "model",
+                                  f"score {score:.2f}, threshold {threshold:.2f}", round(score, 3)))
+
     def _message_hit(self, rule: TagRule, msg, low_msg: str, lang: str) -> Hit | None:
         """A rule read over one whole message (its match may span sentences)."""
         m = self._match(rule.patterns, low_msg, lang)
@@ -331,6 +361,9 @@ class RiskDetector:
                     continue
                 found.hits.append(hit)
             repeated[(idx, sent)] = found.hits[marks[0]:], found.dropped[marks[1]:]
+        if self.model_tags:
+            self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang,
+                             latest.index if latest_resolved else None)
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not _has_explicit(found, rule):

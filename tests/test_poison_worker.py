@@ -15,6 +15,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from tiergate.jobs import batching, process
 from tiergate.jobs.state import load_summary
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.config import Settings
 from tiergate.plugin.core.model import Comment, Ticket
 
 REPO = Path(__file__).resolve().parent.parent
@@ -270,7 +271,7 @@ def test_a_log_pasted_into_the_subject_is_decided_on_its_text_not_text_free():
 
     now = datetime(2024, 5, 8, 14, 0, tzinfo=timezone.utc)
     manifest = load_manifest(default_manifest_path())
-    rt = Runtime(settings=None, conn=None, connector=None, manifests=None)
+    rt = Runtime(settings=Settings(), conn=None, connector=None, manifests=None)
     row = dict(EXAMPLES["demo-login"], subject="ERROR line of a pasted log 0x7f3a\n" * 25_500)
     ticket = process._cleaned(rt, ticket_from_example(row, now, 1))
     enrichment = process._enrich(rt, enricher_for(manifest), ticket, now)

@@ -57,12 +57,16 @@ def test_burst_writes_back_through_update_many_exactly_once(zendesk_stack, monke
         ticket = stack.connector().fetch_ticket(tid)
         notes = tiergate_notes(ticket)
         fps = fingerprints(notes)
-        assert len(fps) == len(set(fps)) and len(notes) <= 1, (ext, notes)
+        # one handoff note at most; an SLA warning or an after-hours page note may join it,
+        # depending on the hour of the run
+        handoffs = [n for n in notes if "**Why it escalated**" in n]
+        assert len(fps) == len(set(fps)) and len(set(notes)) == len(notes), (ext, notes)
+        assert len(handoffs) <= 1, (ext, notes)
         summary = state.load_summary(stack.conn, "zendesk", tid)
         assert summary is not None, "the flusher records the decision after the write"
         if summary["fired"]:
             escalated += 1
-            assert len(notes) == 1
+            assert notes, "a fired trigger writes its note"
             assert {f"tg_fired_{name}" for name in summary["fired"]} <= set(ticket.tags)
             assert stack.conn.exists(f"tg:fired:zendesk:{tid}"), "fired state stored after the write"
     assert escalated >= 8
