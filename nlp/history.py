@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiergate.nlp.enrich import customer_texts
+from tiergate.nlp.points import customer_texts
 from tiergate.plugin.core.model import Ticket
 
 RESOLVED = frozenset({"solved", "closed"})

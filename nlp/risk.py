@@ -208,15 +208,22 @@ class RiskDetector:
     def _model_hits(self, found: Findings, msgs, sents: Sequence[tuple[int, str]], lang: str,
                     resolved_at: int | None) -> None:
         """Tags the patterns and examples missed that the trained tag reader finds in the
-        customer's words, each quoted by the sentence that reads most like it; the sentence
-        passes the tag's near-miss patterns and, for a state tag, the fixed-or-past reading."""
+        customer's words, each quoted by the sentence that reads most like it; that sentence
+        must reach the tag's threshold on its own (the whole text's score alone is not quoted
+        evidence), and passes the tag's near-miss patterns and, for a state tag, the
+        fixed-or-past reading."""
         missing = self.model_tags - {h.tag for h in found.hits}
         if not missing or not sents:
             return
         fired = self.tag_model.fired("\n".join(m.text for m in msgs), missing)
         for tag, score, threshold in fired:
             rule = self.by_name[tag]
-            idx, sent = sents[self.tag_model.best_sentence(tag, [s for _, s in sents])]
+            best, alone = self.tag_model.best_sentence(tag, [s for _, s in sents])
+            idx, sent = sents[best]
+            if alone < threshold:          # the quoted sentence must say it on its own
+                found.dropped.append(f"{tag}: tag reader, no sentence says it on its own "
+                                     f"(best {alone:.2f}): {sent!r}")
+                continue
             low = fold(sent)
             if self._match(rule.unless, low, lang):
                 found.dropped.append(f"{tag}: tag reader, near miss: {sent!r}")

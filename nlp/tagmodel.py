@@ -126,10 +126,13 @@ class TagModel:
         return [(t, float(p), float(th)) for t, p, th in zip(self.tags, probs, self.thresholds)
                 if p >= th and (wanted is None or t in wanted)]
 
-    def best_sentence(self, tag: str, sentences: Sequence[str]) -> int:
-        """Index of the sentence that reads most like ``tag`` on its own."""
-        j = self.tags.index(tag)
-        return int(np.argmax(self._logits(list(sentences))[:, j])) if sentences else 0
+    def best_sentence(self, tag: str, sentences: Sequence[str]) -> tuple[int, float]:
+        """(index, score) of the sentence that reads most like ``tag`` on its own."""
+        if not sentences:
+            return 0, 0.0
+        logits = self._logits(list(sentences))[:, self.tags.index(tag)]
+        best = int(np.argmax(logits))
+        return best, float(sigmoid(logits[best]))
 
     # -- storage ------------------------------------------------------------------------------
     @classmethod

@@ -3,9 +3,10 @@
     python scripts/train_tag_model.py            # prints the cross-validated figures per tag
 
 Reads the development half of the benchmark (``benchmark/tickets-dev.jsonl``: each ticket's
-live customer words as the detector reads them, labelled with its expected tags) and the
-example sentences and near-miss negatives of ``nlp/default_risk.json``. The held-back half is
-never read.
+live customer words as the detector reads them, labelled with its expected tags; each sentence
+of a ticket that should not escalate is also a negative on its own, so that short everyday
+sentences do not read as risk) and the example sentences and near-miss negatives of
+``nlp/default_risk.json``. The held-back half is never read.
 """
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tiergate.nlp import tagmodel
-from tiergate.nlp.reading import read_conversation
+from tiergate.nlp.reading import read_conversation, sentences
 from tiergate.nlp.risk import MESSAGES_READ, _flat, load_defaults
 from tiergate.plugin.simulate import ticket_from_example
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "benchmark" / "tickets-dev.jsonl"
 NOW = datetime(2026, 12, 3, 10, tzinfo=timezone.utc)
-TAGS = ("security", "privacy", "billing", "legal", "churn", "human_request", "abuse", "outage")
+# human_request and abuse are read well by their patterns; a reader for them fires on short
+# everyday requests ("help me cancel order 123") far more often than it finds new ones
+TAGS = ("security", "privacy", "billing", "legal", "churn", "outage")
+PRECISION = 0.95            # per tag, in cross-validation
+MIN_SENTENCE = 16           # characters: shorter sentences of calm tickets teach nothing
 
 
 def live_words(row: dict, ticket_id: int) -> str:
@@ -36,16 +41,22 @@ def main() -> int:
     for i, line in enumerate(DEV.read_text(encoding="utf-8").splitlines()):
         if line.strip():
             row = json.loads(line)
-            texts.append(live_words(row, i + 1))
+            words = live_words(row, i + 1)
+            texts.append(words)
             labels.append(set(row["label"]["tags"]) & set(TAGS))
             fixed.append(False)
             ids.append(row["external_id"])
+            if not row["label"]["escalate"] and not row["label"]["tags"]:
+                for sentence in sentences(words):
+                    if len(sentence) >= MIN_SENTENCE:
+                        texts.append(sentence), labels.append(set()), fixed.append(True)
     for tag, spec in load_defaults()["tags"].items():
         for sentence in _flat(spec.get("examples")):
             texts.append(sentence), labels.append({tag} & set(TAGS)), fixed.append(True)
         for sentence in _flat(spec.get("negatives")):
             texts.append(sentence), labels.append(set()), fixed.append(True)
-    model, report = tagmodel.train(texts, labels, TAGS, fixed=fixed, ids=ids)
+    model, report = tagmodel.train(texts, labels, TAGS, fixed=fixed, ids=ids,
+                                   precision=PRECISION)
     model.save(tagmodel.DATA)
     for tag, row in report.items():
         print(f"{tag:14} positives {row['positives']:3}  threshold {row['threshold']:.3f}  "

@@ -25,6 +25,7 @@ from tiergate.plugin.core.model import ConditionResult, FiredTrigger, Note, Noti
 from tiergate.plugin.core.templates import TemplateError, render
 
 FIRED_TAG_PREFIX = "tg_fired_"
+ONCALL_PAGED_TAG = "tg_oncall_paged"     # an escalation paged on-call after hours
 AUTHORITY_WITHIN_TAG = "tg_authority_within"
 AUTHORITY_ABOVE_TAG = "tg_authority_above"
 CSM_TAG = "tg_csm_outreach"

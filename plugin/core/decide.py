@@ -75,6 +75,8 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
                                                                parent, keys)
     if escalation is None:
         _manual_escalation(facts, clocks, eff, reasons, parent)
+    elif escalation.after_hours and escalation.oncall_route:
+        eff.add_tags[A.ONCALL_PAGED_TAG] = None
 
     # tags
     tags = set(ticket.tags)
@@ -282,13 +284,14 @@ def _timers(facts: Facts, program, clocks) -> tuple[Timer, ...]:
 
 
 def _dedupe_notifications(items: list[Notification]) -> tuple[Notification, ...]:
-    seen: set[tuple[str, str]] = set()
+    """One page per route per decision: the escalation's own page (it carries the handoff
+    facts) wins over a trigger's ``notify`` to the same route."""
+    seen: set[str] = set()
     out = []
     for n in items:
-        key = (n.route, n.fingerprint)
-        if key in seen:
+        if n.route in seen:
             continue
-        seen.add(key)
+        seen.add(n.route)
         out.append(n)
     return tuple(out)
 
