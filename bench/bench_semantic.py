@@ -6,6 +6,8 @@ Rows (ratios against the keyword pipeline's own analysis of the same texts, in t
   detector (patterns + example matching) for one ticket; target <= 10 ms.
 - ``semantic_tickets_per_s``: the same over a batch on one thread; target >= 500 /s.
 - ``semantic_worker_rss_mb``: RSS after loading the enricher with the encoder; target <= 600 MB.
+- ``tag_reader_one_ticket_ms``: the trained tag reader alone (``TagModel.fired`` on a ticket's
+  live words; part of the detector's cost above).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tiergate.nlp.enrich import Enricher
 from tiergate.nlp.language import detect_language
 from tiergate.nlp.reading import read_conversation
 from tiergate.nlp.stakes import find_stakes
+from tiergate.nlp.tagmodel import TagModel
 from tiergate.plugin.core.model import Comment, Ticket
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
@@ -69,6 +72,12 @@ def run(quick: bool = False) -> list[dict]:
         _semantic(enricher, t)
     took = time.perf_counter() - t0
     per_s = len(batch) / took
+    reader = TagModel.load()
+    lives = ["\n".join(m.text for m in read_conversation(t, NOW).customer) for t in batch]
+    t0 = time.perf_counter()
+    for text in lives:
+        reader.fired(text)
+    reader_one = (time.perf_counter() - t0) / len(batch) * 1000
     one = took / len(batch) * 1000
     base_one = base / len(batch) * 1000
     return [
@@ -76,6 +85,8 @@ def run(quick: bool = False) -> list[dict]:
          "ratio": one / base_one if base_one else None},
         {"name": "semantic_tickets_per_s", "value": per_s, "unit": "tickets/s",
          "baseline": len(batch) / base, "ratio": per_s / (len(batch) / base)},
+        {"name": "tag_reader_one_ticket_ms", "value": reader_one, "unit": "ms",
+         "baseline": base_one, "ratio": reader_one / base_one if base_one else None},
         {"name": "semantic_worker_rss_mb", "value": rss, "unit": "MB", "baseline": 600.0,
          "ratio": rss / 600.0},
     ]

@@ -123,6 +123,11 @@ def run(quick: bool) -> list[dict]:
         first, first_out = cycle()
         idle, idle_out = cycle()
         changed = rng.sample(ids, k)
+        # a change counts once it is later than the plan by more than the sweep's grace
+        from tiergate.jobs.timers import CHANGED_GRACE
+        wait = (now + CHANGED_GRACE - datetime.now(timezone.utc)).total_seconds() + 0.5
+        if wait > 0:
+            time.sleep(wait)
         for tid in changed:
             handle.add_comment(tid, "Any news on this? I am still waiting.")
         time.sleep(0.01)
