@@ -212,7 +212,7 @@ def text_free_enrichment(ticket: Ticket, now: datetime, why: BaseException) -> E
     """What needs no text (response delay, follow-ups, customer value), the risk tag
     ``unreadable`` and a reason naming the failure: the rules that read no text still decide,
     and the manifest's trigger on ``unreadable`` routes the ticket to a person."""
-    from tiergate.nlp.points import conversation_reasons
+    from tiergate.nlp.enrich import conversation_reasons
 
     try:
         extra = [Reason(r.signal, float(r.points), r.detail)
@@ -241,7 +241,7 @@ def _decide(rt: Runtime, ticket: Ticket, enrichment: Enrichment, manifest, now: 
     text-free view; the reasons say what was not analysed."""
     try:
         decision = decide(ticket, enrichment, manifest, now, fired, parent=parent,
-                          note_keys=rt.note_keys)
+                          note_keys=rt.settings.note_secret)
     except Exception as exc:  # noqa: BLE001 - the ticket still gets a decision
         _content_error(rt, ticket.id, "decide", exc)
         decision = _decide_bounded(rt, ticket, enrichment, manifest, now, fired, parent)
@@ -250,7 +250,7 @@ def _decide(rt: Runtime, ticket: Ticket, enrichment: Enrichment, manifest, now: 
         try:
             if decision is None:
                 decision = decide(_text_free(ticket), enrichment, manifest, now, fired,
-                                  note_keys=rt.note_keys)
+                                  note_keys=rt.settings.note_secret)
         except Exception as again:  # noqa: BLE001 - nothing is written; the reason is kept
             _content_error(rt, ticket.id, "decide_text_free", again)
             return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
@@ -272,7 +272,7 @@ def _decide_bounded(rt: Runtime, ticket: Ticket, enrichment: Enrichment, manifes
         if bounded is ticket:
             return None
         return decide(bounded, enrichment, manifest, now, fired, parent=parent,
-                      note_keys=rt.note_keys)
+                      note_keys=rt.settings.note_secret)
     except Exception as exc:  # noqa: BLE001 - then the text-free view
         _content_error(rt, ticket.id, "decide_bounded", exc)
         return None

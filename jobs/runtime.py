@@ -27,11 +27,6 @@ class Runtime:
     def manifest(self):
         return self.manifests.current()
 
-    @property
-    def note_keys(self) -> str | None:
-        """The keys that sign handoff-note markers (TIERGATE_NOTE_SECRET), newest first."""
-        return self.settings.note_secret
-
     def enricher(self, manifest):
         return enricher_for(manifest)
 
