@@ -212,7 +212,7 @@ def text_free_enrichment(ticket: Ticket, now: datetime, why: BaseException) -> E
     """What needs no text (response delay, follow-ups, customer value), the risk tag
     ``unreadable`` and a reason naming the failure: the rules that read no text still decide,
     and the manifest's trigger on ``unreadable`` routes the ticket to a person."""
-    from tiergate.nlp.enrich import conversation_reasons
+    from tiergate.nlp.points import conversation_reasons
 
     try:
         extra = [Reason(r.signal, float(r.points), r.detail)

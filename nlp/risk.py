@@ -216,10 +216,11 @@ class RiskDetector:
         if not missing or not sents:
             return
         fired = self.tag_model.fired("\n".join(m.text for m in msgs), missing)
+        best = self.tag_model.best_sentences([s for _, s in sents]) if fired else {}
         for tag, score, threshold in fired:
             rule = self.by_name[tag]
-            best, alone = self.tag_model.best_sentence(tag, [s for _, s in sents])
-            idx, sent = sents[best]
+            at, alone = best[tag]
+            idx, sent = sents[at]
             if alone < threshold:          # the quoted sentence must say it on its own
                 found.dropped.append(f"{tag}: tag reader, no sentence says it on its own "
                                      f"(best {alone:.2f}): {sent!r}")
@@ -228,13 +229,20 @@ class RiskDetector:
             if self._match(rule.unless, low, lang):
                 found.dropped.append(f"{tag}: tag reader, near miss: {sent!r}")
                 continue
-            if rule.state and (self._cue("resolved", low, lang) or (
-                    self._cue("past", low, lang) and not self._cue("ongoing", low, lang))
-                    or (resolved_at is not None and idx < resolved_at)):
+            if self._fixed_or_past(rule, low, lang, idx, resolved_at):
                 found.dropped.append(f"{tag}: reported fixed or past: {sent!r}")
                 continue
             found.hits.append(Hit(tag, sent, idx, "model",
                                   f"score {score:.2f}, threshold {threshold:.2f}", round(score, 3)))
+
+    def _fixed_or_past(self, rule: TagRule, low: str, lang: str, idx: int,
+                       resolved_at: int | None) -> bool:
+        """A state tag's sentence that reports the matter fixed or past, or that comes before
+        the latest message which says it is resolved."""
+        return rule.state and bool(
+            self._cue("resolved", low, lang)
+            or (self._cue("past", low, lang) and not self._cue("ongoing", low, lang))
+            or (resolved_at is not None and idx < resolved_at))
 
     def _message_hit(self, rule: TagRule, msg, low_msg: str, lang: str) -> Hit | None:
         """A rule read over one whole message (its match may span sentences)."""
@@ -303,6 +311,7 @@ class RiskDetector:
                 thanked = True
         latest_resolved = bool(self._cue("resolved", latest_folded, lang)) and not \
             self._cue("still_open", latest_folded, lang)
+        resolved_at = latest.index if latest_resolved else None
         all_folded = "\n".join(fold(m.text) for m in msgs)
         imp = self._cue("impact", all_folded, lang)
         found.impact = imp.group(0) if imp else impact
@@ -361,16 +370,13 @@ class RiskDetector:
                             hit = Hit(rule.name, sent, idx, "semantic", example, round(pos, 3))
                 if hit is None:
                     continue
-                if rule.state and (self._cue("resolved", low, lang) or (
-                        self._cue("past", low, lang) and not self._cue("ongoing", low, lang))
-                        or (latest_resolved and idx < latest.index)):
+                if self._fixed_or_past(rule, low, lang, idx, resolved_at):
                     found.dropped.append(f"{rule.name}: reported fixed or past: {sent!r}")
                     continue
                 found.hits.append(hit)
             repeated[(idx, sent)] = found.hits[marks[0]:], found.dropped[marks[1]:]
         if self.model_tags:
-            self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang,
-                             latest.index if latest_resolved else None)
+            self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at)
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not _has_explicit(found, rule):

@@ -18,6 +18,7 @@ Trained by ``scripts/train_tag_model.py`` on the benchmark's development half
     model.scores(["someone exported all our contacts and it was none of us"])
     # {"security": 0.31, "privacy": 0.04, ...}
     model.fired("...")                 # [(tag, score, threshold)] at or above the threshold
+    model.best_sentences(sentences)    # {tag: (index, score)} of the sentence that reads most like it
 """
 from __future__ import annotations
 
@@ -126,13 +127,14 @@ class TagModel:
         return [(t, float(p), float(th)) for t, p, th in zip(self.tags, probs, self.thresholds)
                 if p >= th and (wanted is None or t in wanted)]
 
-    def best_sentence(self, tag: str, sentences: Sequence[str]) -> tuple[int, float]:
-        """(index, score) of the sentence that reads most like ``tag`` on its own."""
+    def best_sentences(self, sentences: Sequence[str]) -> dict[str, tuple[int, float]]:
+        """Per tag, (index, score) of the sentence that reads most like it on its own."""
         if not sentences:
-            return 0, 0.0
-        logits = self._logits(list(sentences))[:, self.tags.index(tag)]
-        best = int(np.argmax(logits))
-        return best, float(sigmoid(logits[best]))
+            return {tag: (0, 0.0) for tag in self.tags}
+        logits = self._logits(list(sentences))
+        best = np.argmax(logits, axis=0)
+        return {tag: (int(best[j]), float(sigmoid(logits[best[j], j])))
+                for j, tag in enumerate(self.tags)}
 
     # -- storage ------------------------------------------------------------------------------
     @classmethod
