@@ -235,9 +235,10 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
     click.echo(json.dumps(report, indent=2))
 
 
-def text_eval(data: str | None, model: str | None, as_json: bool, no_train: bool) -> None:
+def text_eval(data: str | None, model: str | None, as_json: bool, no_train: bool,
+              seeds: int = 1) -> None:
     """Measure the tagger on labelled public text (proxy labels; see docs/nlp.md)."""
-    from tiergate.nlp.evaluate import evaluate, format_table
+    from tiergate.nlp.evaluate import SEEDS, across_seeds, evaluate, format_seeds, format_table
 
     folder = Path(data or os.environ.get("TIERGATE_SHARED_DATA") or Path.cwd().parent / "shared"
                   / "data")
@@ -245,8 +246,13 @@ def text_eval(data: str | None, model: str | None, as_json: bool, no_train: bool
                if not (folder / d).is_dir()]
     if missing:
         raise click.ClickException(f"--data {folder}: missing folder(s) {', '.join(missing)}")
-    result = evaluate(folder, model, train=not no_train,
-                      log=lambda s: click.echo(s, err=True))
+    log = lambda s: click.echo(s, err=True)  # noqa: E731
+    if seeds > 1:
+        result = across_seeds(folder, SEEDS[:seeds], train=not no_train, log=log,
+                              model_dir=model)
+        click.echo(json.dumps(result, indent=2) if as_json else format_seeds(result))
+        return
+    result = evaluate(folder, model, train=not no_train, log=log)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:

@@ -109,9 +109,13 @@ class TagModel:
             return out
         pos = np.clip(np.searchsorted(self.cols, ids), 0, len(self.cols) - 1)
         known = self.cols[pos] == ids
+        if n == 1:
+            return out + vals[known] @ self.W[pos[known]]
         rows = np.repeat(np.arange(n), np.diff(indptr))[known]
-        np.add.at(out, rows, vals[known, None] * self.W[pos[known]])
-        return out
+        sums = np.cumsum(vals[known, None] * self.W[pos[known]], axis=0, dtype=np.float64)
+        sums = np.vstack([np.zeros((1, out.shape[1])), sums])
+        ends = np.searchsorted(rows, np.arange(n + 1))
+        return out + sums[ends[1:]] - sums[ends[:-1]]
 
     def score_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(tags)) probabilities."""

@@ -42,12 +42,14 @@ def _manifest(path: str | None):
               help="Use this escalation model for the trained risk row instead of training one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--no-train", is_flag=True, help="Rules only (skip the trained models).")
-def eval_cmd(tickets, manifest_path, now_text, worst, data, model, as_json, no_train):
+@click.option("--seeds", default=1, show_default=True, type=click.IntRange(1, 5),
+              help="Text figures over this many 70/30 split seeds (value per seed, mean, spread).")
+def eval_cmd(tickets, manifest_path, now_text, worst, data, model, as_json, no_train, seeds):
     """Judge decisions on labelled tickets (--tickets), or the text figures on labelled data."""
     if not tickets:
         from tiergate.nlp.cli import text_eval
 
-        return text_eval(data, model, as_json, no_train)
+        return text_eval(data, model, as_json, no_train, seeds)
     from tiergate.nlp.enrich import Enricher
 
     now = parse_now(now_text)

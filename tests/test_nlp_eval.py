@@ -117,3 +117,26 @@ def test_ngram_regression_uses_character_ngrams_for_typos():
     p = model.predict(["refnd missing", "thnks love it"])   # unseen spellings
     assert p[0] > 0.5 > p[1]
     assert np.all(np.isfinite(model.decision(["", "completely unseen words zzz"])))
+
+
+def test_figures_over_split_seeds(shared_data):
+    from tiergate.nlp.evaluate import across_seeds, format_seeds, split
+
+    result = across_seeds(shared_data, (20240917, 1, 2), train=False)
+    assert result["seeds"] == [20240917, 1, 2]
+    rows = {(t["task"], t["metric"], t["subset"]): t for t in result["targets"]}
+    risk = rows["risk", "roc_auc", "held-out 30%"]
+    assert len(risk["values"]) == 3 and risk["min"] <= risk["mean"] <= risk["max"]
+    assert risk["values"][0] == rules_value_on_seed(shared_data, 20240917)
+    # different seeds hold out different rows, so the figures differ
+    assert len(set(risk["values"])) > 1
+    assert risk["met"] == (risk["min"] >= risk["target"])
+    table = format_seeds(result)
+    assert "seed 20240917" in table and "min-max" in table
+    train, test = split(list(range(100)), 1)
+    assert sorted(train + test) == list(range(100)) and split(list(range(100)), 2)[1] != test
+
+
+def rules_value_on_seed(shared_data, seed):
+    result = evaluate(shared_data, train=False, seed=seed)
+    return round(_value(result, "risk", "held-out 30%", "roc_auc"), 4)
