@@ -354,7 +354,7 @@ class RiskDetector:
                 if m is not None:
                     if self._match(rule.unless, low, lang):
                         continue
-                    if rule.negatable and _negated(low, m.start()):
+                    if rule.negatable and _negated(low, m.start(), lang):
                         found.dropped.append(f"{rule.name}: negated: {sent!r}")
                         continue
                     hit = Hit(rule.name, sent, idx, "pattern", m.group(0).strip())
@@ -401,8 +401,14 @@ class RiskDetector:
         return found
 
 
-_NEGATOR = re.compile(r"\b(not|never|no|n't|dont|don't|didn't|won't|wouldn't|isn't|nicht|kein\w*|"
-                      r"nie|nunca|jamas|pas|jamais|nao|nem)\b|n't\b")
+_NEGATORS = {   # per language: Portuguese "no" / "na" mean "in the", never "not"
+    "en": r"not|never|no|dont|don't|didn't|won't|wouldn't|isn't",
+    "de": r"nicht|kein\w*|nie|niemals", "es": r"no|nunca|jamas|tampoco",
+    "fr": r"pas|jamais", "pt": r"nao|nunca|jamais|nem",
+}
+_NEGATOR = {lang: re.compile(rf"\b({words})\b|n't\b") for lang, words in _NEGATORS.items()}
+_ANY_NEGATOR = re.compile(r"\b(" + "|".join(sorted({w for ws in _NEGATORS.values()
+                                                     for w in ws.split("|")})) + r")\b|n't\b")
 _PRONOUN_START = re.compile(r"(i|we|i'?ll|we'?ll|i'?m|we'?re|ich|wir|je|nous|yo|nosotros|eu|nos)\b")
 _CLAUSE = re.compile(r"[,;:]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
@@ -434,17 +440,21 @@ def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequenc
     return True
 
 
-def _negated(folded: str, start: int) -> bool:
-    """A negator among the last four words of the match's own clause ("I'm not going to sue
-    you", "I do not want to speak to a manager")."""
+def _negated(folded: str, start: int, lang: str = "en") -> bool:
+    """A negator of the text's language (or English, read everywhere) among the last four
+    words of the match's own clause ("I'm not going to sue you", "I do not want to speak to a
+    manager"); a language without its own list reads every list's negators."""
     if _PRONOUN_START.match(folded, start):
         return False        # "If this isn't fixed I'll cancel": the threat opens its own clause
     before = folded[:start]
     cut = 0
     for m in _CLAUSE.finditer(before):
         cut = m.end()
-    words = before[cut:].split()[-4:]
-    return bool(_NEGATOR.search(" ".join(words)))
+    words = " ".join(before[cut:].split()[-4:])
+    if lang not in _NEGATOR:
+        return bool(_ANY_NEGATOR.search(words))
+    own = _NEGATOR[lang].search(words)
+    return bool(own or lang != "pt" and _NEGATOR["en"].search(words))
 
 
 def _has_explicit(found: Findings, rule: TagRule) -> bool:

@@ -121,6 +121,26 @@ def test_negated_and_past_events_do_not_tag():
     assert "legal" not in tags_of(ticket(("end-user", "I'm not going to sue you, relax.")))
 
 
+def test_negation_words_belong_to_the_texts_language():
+    # Portuguese "no" is "in the": the threat stands; Spanish "no" negates it
+    pt = ticket(("end-user", "Paguei o plano anual e o aplicativo não abre desde setembro. Se "
+                             "precisar entro no Juizado Especial, tenho tudo guardado."))
+    assert "legal" in tags_of(pt)
+    es = ticket(("end-user", "Tranquilos, no iremos al juzgado por esto, solo quiero saber "
+                             "cómo exportar las facturas."))
+    assert "legal" not in tags_of(es)
+
+
+def test_nobody_in_the_team_is_impact_in_every_language():
+    pt = ticket(("end-user", "A loja virtual está fora do ar desde as 11h. Ninguém da equipe "
+                             "consegue acessar o painel."))
+    assert "outage" in tags_of(pt)
+    de = ticket(("end-user", "Seit heute früh lädt nichts mehr. Niemand im Büro kann arbeiten."))
+    assert "outage" in tags_of(de)
+    one = ticket(("end-user", "O painel não carrega no meu computador, no celular funciona."))
+    assert "outage" not in tags_of(one)
+
+
 def test_outage_by_symptoms_and_impact_without_the_word():
     t = ticket(("end-user", "Since 9am every page just spins. None of our 40 agents can work."))
     assert "outage" in tags_of(t)
