@@ -76,7 +76,7 @@ def _compile(by_lang: Mapping[str, Sequence[str]] | None) -> dict[str, list[re.P
     compiled by ``re`` on its own."""
     out: dict[str, list[Any]] = {}
     for lang, pats in (by_lang or {}).items():
-        folded = [fold(p) for p in pats]
+        folded = [fold_pattern(p) for p in pats]
         plain = [p for p in folded if _re2_ok(p)]
         out[lang] = ([re2.compile("|".join(f"(?:{p})" for p in plain), _RE2_OPTIONS)]
                      if plain else []) + [re.compile(p, re.I) for p in folded if p not in plain]
@@ -96,7 +96,7 @@ def _candidate_sets(tags: Mapping[str, Any]) -> dict[str, tuple[Any, list[str], 
         for table in (pats, spec.get("breakage") or {}):
             for lang, items in table.items():
                 exprs, names, singles = by_lang.setdefault(lang, ([], [], []))
-                folded = [fold(p) for p in items]
+                folded = [fold_pattern(p) for p in items]
                 plain = [p for p in folded if _re2_ok(p)]
                 if plain:
                     exprs.append("|".join(f"(?:{p})" for p in plain))
@@ -112,6 +112,16 @@ def _candidate_sets(tags: Mapping[str, Any]) -> dict[str, tuple[Any, list[str], 
             scan.Compile()
         out[lang] = (scan, names, singles)
     return out
+
+
+_ESCAPE = re.compile(r"(\\.)")
+
+
+def fold_pattern(pattern: str) -> str:
+    """A pattern folded like the text it reads (lower case, no accents), its escapes kept:
+    ``\\S``, ``\\W`` and ``\\B`` must not become ``\\s``, ``\\w`` and ``\\b``."""
+    return "".join(part if part.startswith("\\") else fold(part)
+                   for part in _ESCAPE.split(pattern))
 
 
 _RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")

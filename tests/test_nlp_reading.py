@@ -141,6 +141,40 @@ def test_nobody_in_the_team_is_impact_in_every_language():
     assert "outage" not in tags_of(one)
 
 
+def test_patterns_fold_like_the_text_but_keep_their_escapes():
+    from tiergate.nlp.risk import fold_pattern
+
+    assert fold_pattern(r"\bStürzt\S+\W*(Oh)\.") == r"\bsturzt\S+\W*(oh)\."
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("outage", "Die App stürzt seit dem Update bei allen Außendienstlern beim Start ab."),
+    ("outage", "Our three branches can't open the booking screen, it just sits on a grey "
+               "loading wheel."),
+    ("outage", "Nuestras cinco tiendas llevan toda la mañana sin poder cobrar con tarjeta."),
+    ("privacy", "Your appointment reminder went to my ex-husband's phone with my therapy "
+                "session details."),
+    ("billing", "I closed the account in March and you've taken money every month since."),
+    ("legal", "Next step is a claim in the county court unless the £640 is repaid."),
+    ("legal", "Wir haben die Angelegenheit an unseren Anwalt übergeben."),
+    ("churn", "Wir überlegen ernsthaft, zum Jahresende zu kündigen."),
+    ("security", "Your export link opens a spreadsheet with every customer's address in it."),
+])
+def test_risk_told_without_the_rule_word(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("text", [
+    "Quick question: if our internet goes down, does the app work offline?",
+    "My lawyer client wants to know whether your e-signatures are legally binding in Germany.",
+    "We got double charged by a supplier and I want to record the refund in your app, how?",
+    "Please delete the test user we created yesterday.",
+])
+def test_near_misses_stay_calm(text):
+    risky = {"outage", "security", "privacy", "billing", "legal", "churn"}
+    assert not tags_of(ticket(("end-user", text))) & risky
+
+
 def test_outage_by_symptoms_and_impact_without_the_word():
     t = ticket(("end-user", "Since 9am every page just spins. None of our 40 agents can work."))
     assert "outage" in tags_of(t)
