@@ -124,13 +124,16 @@ class Stakes:
     scale: int | None = None        # the largest count of anything affected (orders, players...)
     scale_phrase: str | None = None
     amounts: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+    contacts: int | None = None     # which contact the customer says this is ("3rd ticket")
+    contacts_phrase: str | None = None
 
     def to_dict(self) -> dict:
         return {"people": self.people, "everyone": self.everyone,
                 "people_phrase": self.people_phrase, "deadline": self.deadline,
                 "deadline_days": self.deadline_days, "money": self.money,
                 "currency": self.currency, "money_phrase": self.money_phrase,
-                "scale": self.scale, "scale_phrase": self.scale_phrase}
+                "scale": self.scale, "scale_phrase": self.scale_phrase,
+                "contacts_stated": self.contacts, "contacts_phrase": self.contacts_phrase}
 
 
 def parse_number(text: str) -> float | None:
@@ -191,9 +194,54 @@ def _deadline_days(m: re.Match, now: datetime | None) -> float | None:
     return None
 
 
+_ORDINALS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+             "5th": 5, "sixth": 6, "6th": 6, "zweite": 2, "dritte": 3, "vierte": 4, "funfte": 5,
+             "fünfte": 5, "segunda": 2, "segundo": 2, "tercera": 3, "tercer": 3, "terceira": 3,
+             "terceiro": 3, "cuarta": 4, "cuarto": 4, "quarta": 4, "quarto": 4, "quinta": 5,
+             "quinto": 5, "deuxieme": 2, "deuxième": 2, "troisieme": 3, "troisième": 3,
+             "quatrieme": 4, "quatrième": 4, "cinquieme": 5, "cinquième": 5}
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "several": 3, "multiple": 3,
+           "many": 3, "countless": 5, "zwei": 2, "drei": 3, "vier": 4, "mehrere": 3, "dos": 2,
+           "tres": 3, "três": 3, "cuatro": 4, "quatro": 4, "varias": 3, "vários": 3,
+           "várias": 3, "deux": 2, "trois": 3, "quatre": 4, "plusieurs": 3}
+_CONTACT_NOUN = (r"(ticket|time (i|we)('ve| have)? (written|contacted|asked|emailed|called|"
+                 r"raised|reported|chased)|email|e-mail|message|request|chaser|follow-?up|"
+                 r"contact|call|mal|anfrage|nachricht|vez|correo|mensaje|reclamo|fois|relance|"
+                 r"demande|chamado|mensagem|contato)")
+_CONTACT_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
+                              + _CONTACT_NOUN + r"\b", re.I)
+_CONTACT_TIMES = re.compile(
+    r"\b(contacted|emailed|called|written to|written|chased|asked|messaged|reported (this|it)( to)?)"
+    r" (you|your (team|support)|support|this)?\s*(\d+|" + "|".join(_COUNTS) + r") times\b|"
+    r"\b(\d+|" + "|".join(_COUNTS) + r") (previous|earlier|other|prior|separate) "
+    r"(tickets|emails|requests|messages|chamados|tickets)\b", re.I)
+
+
+def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
+    """Which contact the customer says this is ("my third ticket", "emailed you 4 times",
+    "two previous tickets" = the third): the largest stated count, with its phrase."""
+    best: tuple[int | None, str | None] = (None, None)
+    for text in texts:
+        for m in _CONTACT_ORDINAL.finditer(text or ""):
+            n = _ORDINALS[m.group(1).lower()]
+            if best[0] is None or n > best[0]:
+                best = (n, m.group(0))
+        for m in _CONTACT_TIMES.finditer(text or ""):
+            word = (m.group(6) or m.group(7) or "").lower()
+            n = int(word) if word.isdigit() else _COUNTS.get(word)
+            if n is None or n > 50:
+                continue
+            if m.group(7):
+                n += 1                      # "two previous tickets": this is the third
+            if best[0] is None or n > best[0]:
+                best = (n, m.group(0))
+    return best
+
+
 def find_stakes(texts: Iterable[str], now: datetime | None = None) -> Stakes:
     """Stakes in ``texts`` (the customer's own words, any order; the latest deadline said
     wins, the largest count and amount win)."""
+    texts = list(texts)
     people = None
     people_phrase = None
     scale = scale_phrase = None
@@ -235,5 +283,7 @@ def find_stakes(texts: Iterable[str], now: datetime | None = None) -> Stakes:
     money = currency = money_phrase = None
     if amounts:
         money, currency, money_phrase = max(amounts, key=lambda a: a[0])
+    contacts, contacts_phrase = find_contacts(texts)
     return Stakes(people, everyone, people_phrase, deadline, deadline_days, money, currency,
-                  money_phrase, scale, scale_phrase, tuple((a, c) for a, c, _ in amounts))
+                  money_phrase, scale, scale_phrase, tuple((a, c) for a, c, _ in amounts),
+                  contacts, contacts_phrase)

@@ -247,3 +247,29 @@ def test_org_field_stakes_reach_the_enrichment():
     en = ENRICHER.enrich(t, NOW)
     assert en.stakes["money"] == 12000.0 and en.stakes["everyone"]
     assert "outage" in en.tags
+
+
+@pytest.mark.parametrize("text,n", [
+    ("This is my third ticket about this, first was #51203.", 3),
+    ("I have emailed you 4 times and nobody answers.", 4),
+    ("Two previous tickets were closed without a fix.", 3),
+    ("Es ist das dritte Mal, dass ich schreibe.", 3),
+    ("Esta es la tercera vez que escribo por lo mismo.", 3),
+    ("I tried 3 times to reset the password.", None),
+    ("Please add a second user.", None),
+])
+def test_contacts_the_customer_states(text, n):
+    assert find_stakes([text]).contacts == n
+
+
+def test_a_new_ticket_that_says_it_is_the_third_goes_to_the_specialists():
+    from tiergate.plugin.core.decide import decide
+    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+
+    manifest = load_manifest(default_manifest_path())
+    text = ("This is my third ticket about this. The label printer still fails after your "
+            "update, I've reinstalled the helper 3 times as told. Please send it to someone "
+            "who can actually look into it.")
+    t = ticket(("end-user", text))
+    d = decide(t, ENRICHER.enrich(t, NOW), manifest, NOW)
+    assert "stuck_told" in {f.name for f in d.fired}

@@ -407,6 +407,9 @@ _STATIC: dict[str, FieldSpec] = {s.name: s for s in [
               "affected (null: not said).", lambda f: f.enrichment.stakes.get("people")),
     FieldSpec("impact.everyone", "bool", "The customer says the whole company / every site / "
               "nobody can work.", lambda f: bool(f.enrichment.stakes.get("everyone"))),
+    FieldSpec("contacts_stated", "number", "Which contact the customer says this is (\"my "
+              "third ticket\", \"emailed you 4 times\"; null: not stated).",
+              lambda f: (f.enrichment.stakes or {}).get("contacts_stated")),
     FieldSpec("deadline_days", "number", "Days to the deadline the customer states (null: "
               "none).", lambda f: f.enrichment.stakes.get("deadline_days")),
     # customer
