@@ -159,6 +159,10 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("legal", "Wir haben die Angelegenheit an unseren Anwalt übergeben."),
     ("churn", "Wir überlegen ernsthaft, zum Jahresende zu kündigen."),
     ("security", "Your export link opens a spreadsheet with every customer's address in it."),
+    ("churn", "Another agency offered to migrate our data for free. Give me a reason not to "
+              "take them up on it."),
+    ("churn", "Le contrat arrive à échéance en mars et la direction hésite à le reconduire."),
+    ("churn", "Please confirm the notice period for ending our agreement."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -169,6 +173,8 @@ def test_risk_told_without_the_rule_word(tag, text):
     "My lawyer client wants to know whether your e-signatures are legally binding in Germany.",
     "We got double charged by a supplier and I want to record the refund in your app, how?",
     "Please delete the test user we created yesterday.",
+    "Can we get the report weekly instead of every 2 days?",
+    "We're migrating our data from our old CRM into your platform, any tips?",
 ])
 def test_near_misses_stay_calm(text):
     risky = {"outage", "security", "privacy", "billing", "legal", "churn"}
