@@ -319,7 +319,11 @@ class RiskDetector:
                 found.closing = True
                 found.closing_sentence = _sentence_of(lead, latest_folded, thanks)
                 thanked = True
-        latest_resolved = bool(self._cue("resolved", latest_folded, lang)) and not \
+        # the latest message says the earlier matter works again, or, after an agent answered
+        # it, moves on to a new question ("Great, I see it. Separate question: ...")
+        moved_on = len(msgs) > 1 and conv.agent_replied_after(msgs[-2].index) and bool(
+            self._cue("moved_on", latest_folded, lang))
+        latest_resolved = bool(self._cue("resolved", latest_folded, lang) or moved_on) and not \
             self._cue("still_open", latest_folded, lang)
         resolved_at = latest.index if latest_resolved else None
         all_folded = "\n".join(fold(m.text) for m in msgs)

@@ -279,3 +279,20 @@ def test_a_new_ticket_that_says_it_is_the_third_goes_to_the_specialists():
     t = ticket(("end-user", text))
     d = decide(t, ENRICHER.enrich(t, NOW), manifest, NOW)
     assert "stuck_told" in {f.name for f in d.fired}
+
+
+def test_a_new_question_after_the_agent_settled_the_old_matter_drops_its_tags():
+    settled = ticket(("end-user", "We were charged twice in May, $120 each."),
+                     ("agent", "Sorry! The duplicate $120 was refunded today."),
+                     ("end-user", "Great, I see it pending. Separate question: can I change the "
+                                  "invoice email address?"))
+    assert "billing" not in tags_of(settled)
+    unanswered = ticket(("end-user", "We were charged twice in May, $120 each."),
+                        ("end-user", "Separate question: can I change the invoice email "
+                                     "address?"))
+    assert "billing" in tags_of(unanswered)
+    still = ticket(("end-user", "We were charged twice in May, $120 each."),
+                   ("agent", "Sorry! The duplicate $120 was refunded today."),
+                   ("end-user", "But the duplicate is still not back on my card. Another "
+                                "question: where is the invoice?"))
+    assert "billing" in tags_of(still)
