@@ -163,6 +163,9 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
               "take them up on it."),
     ("churn", "Le contrat arrive à échéance en mars et la direction hésite à le reconduire."),
     ("churn", "Please confirm the notice period for ending our agreement."),
+    ("security", "Our MFA got switched off for three users and nobody here touched it."),
+    ("security", "Two-factor codes keep arriving on my phone but I'm not trying to log in."),
+    ("security", "Got a 'new device signed in' email from Chrome on Windows, I only use a Mac."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -174,6 +177,8 @@ def test_risk_told_without_the_rule_word(tag, text):
     "We got double charged by a supplier and I want to record the refund in your app, how?",
     "Please delete the test user we created yesterday.",
     "Can we get the report weekly instead of every 2 days?",
+    "I signed in from a new laptop today, how do I mark it as trusted?",
+    "I changed the bank account for payouts, when does it take effect?",
     "We're migrating our data from our old CRM into your platform, any tips?",
 ])
 def test_near_misses_stay_calm(text):
