@@ -166,6 +166,9 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("security", "Our MFA got switched off for three users and nobody here touched it."),
     ("security", "Two-factor codes keep arriving on my phone but I'm not trying to log in."),
     ("security", "Got a 'new device signed in' email from Chrome on Windows, I only use a Mac."),
+    ("privacy", "I'd like you to remove me completely from your systems - name, email, phone."),
+    ("privacy", "Your newsletter went out with all recipients in the CC field, so our members "
+                "now have each other's emails."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
