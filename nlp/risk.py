@@ -319,11 +319,17 @@ class RiskDetector:
                 found.closing = True
                 found.closing_sentence = _sentence_of(lead, latest_folded, thanks)
                 thanked = True
-        # the latest message says the earlier matter works again, or, after an agent answered
-        # it, moves on to a new question ("Great, I see it. Separate question: ...")
-        moved_on = len(msgs) > 1 and conv.agent_replied_after(msgs[-2].index) and bool(
-            self._cue("moved_on", latest_folded, lang))
-        latest_resolved = bool(self._cue("resolved", latest_folded, lang) or moved_on) and not \
+        # the latest message says the earlier matter works again; or, after an agent answered
+        # it, moves on to a new question ("Great, I see it. Separate question: ..."), or thanks
+        # an agent whose reply says it is fixed
+        said_fixed = bool(self._cue("resolved", latest_folded, lang))
+        answered = [m for m in conv.messages if m.author == "agent"
+                    and len(msgs) > 1 and m.index > msgs[-2].index]
+        moved_on = bool(answered) and bool(
+            self._cue("moved_on", latest_folded, lang)
+            or self._cue("gratitude", latest_folded, lang)
+            and any(self._cue("resolved", fold(m.text), lang) for m in answered))
+        latest_resolved = (said_fixed or moved_on) and not \
             self._cue("still_open", latest_folded, lang)
         resolved_at = latest.index if latest_resolved else None
         all_folded = "\n".join(fold(m.text) for m in msgs)
@@ -399,6 +405,11 @@ class RiskDetector:
         if thanked and any(h.comment_index == latest.index for h in found.hits):
             found.closing = False           # a thank-you that still raises a risk
             found.closing_sentence = None
+        if latest_resolved and said_fixed and not found.closing and not any(
+                h.comment_index == latest.index and h.tag != "spam" for h in found.hits):
+            found.closing = True           # "works again": no timer escalates it either
+            found.closing_sentence = _sentence_of(lead, latest_folded, self._cue(
+                "resolved", latest_folded, lang))
         if latest_resolved and not found.closing:
             settled = sorted({h.tag for h in found.hits if h.comment_index < latest.index
                               and h.tag != "spam"})

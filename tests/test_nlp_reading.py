@@ -304,3 +304,20 @@ def test_a_new_question_after_the_agent_settled_the_old_matter_drops_its_tags():
                    ("end-user", "But the duplicate is still not back on my card. Another "
                                 "question: where is the invoice?"))
     assert "billing" in tags_of(still)
+
+
+def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
+    back = ticket(("end-user", "Since 9 nobody in our office can open the app, white screen "
+                               "for all 30 of us."),
+                  ("agent", "Engineers are on it."),
+                  ("end-user", "Whatever you did worked, the team is working again."))
+    e = ENRICHER.enrich(back, NOW)
+    assert e.closing and "outage" not in e.tags
+    thanked = ticket(("end-user", "Since this morning the portal is down for our 200 staff."),
+                     ("agent", "Fixed at 11:05, please retry."),
+                     ("end-user", "Thanks. Is there a status page we can subscribe to?"))
+    assert "outage" not in tags_of(thanked)
+    unfixed = ticket(("end-user", "Since this morning the portal is down for our 200 staff."),
+                     ("agent", "Engineers are looking into it."),
+                     ("end-user", "Thanks. When will it be back?"))
+    assert "outage" in tags_of(unfixed)
