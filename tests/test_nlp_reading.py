@@ -321,3 +321,13 @@ def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
                      ("agent", "Engineers are looking into it."),
                      ("end-user", "Thanks. When will it be back?"))
     assert "outage" in tags_of(unfixed)
+
+
+@pytest.mark.parametrize("text", [
+    "Auch mit Firefox dasselbe. Das geht jetzt seit über einer Woche so, immer noch leer.",
+    "Otra vez lo mismo. Llevo diez días con esto y nadie lo soluciona.",
+    "Toujours rien. Ça fait deux semaines que ça dure.",
+    "Continua igual. Já são 9 dias sem conseguir emitir e ninguém resolve.",
+])
+def test_chasing_in_other_languages_reads_as_repeat_contact(text):
+    assert "repeat_contact" in tags_of(ticket(("end-user", text)))
