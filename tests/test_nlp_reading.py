@@ -331,3 +331,25 @@ def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
 ])
 def test_chasing_in_other_languages_reads_as_repeat_contact(text):
     assert "repeat_contact" in tags_of(ticket(("end-user", text)))
+
+
+def test_numbers_that_contain_a_status_code_are_not_errors():
+    t = ticket(("end-user", "The attendee export for our conference (~4,500 registrants) has "
+                            "been processing for an hour, can you check?"))
+    assert "outage" not in tags_of(t)
+
+
+def test_our_own_customers_chargeback_is_a_how_to_question():
+    t = ticket(("end-user", "One of our own customers has filed a chargeback with their bank "
+                            "for an order. How do I upload evidence in your tool?"))
+    assert not {"billing", "chargeback"} & tags_of(t)
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("security", "A parent logged into the portal and sees the reports and photos of children "
+                 "from another school, not our school at all."),
+    ("privacy", "Roughly 40 patients were sent the letter meant for the person above them on "
+                "the list, with their referral reason and date of birth."),
+])
+def test_other_peoples_records_in_customers_words(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
