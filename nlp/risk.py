@@ -324,7 +324,7 @@ class RiskDetector:
         # an agent whose reply says it is fixed
         said_fixed = bool(self._cue("resolved", latest_folded, lang))
         answered = [m for m in conv.messages if m.author == "agent"
-                    and len(msgs) > 1 and m.index > msgs[-2].index]
+                    and m.index > msgs[-2].index] if len(msgs) > 1 else []
         moved_on = bool(answered) and bool(
             self._cue("moved_on", latest_folded, lang)
             or self._cue("gratitude", latest_folded, lang)

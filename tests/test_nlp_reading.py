@@ -182,6 +182,9 @@ def test_risk_told_without_the_rule_word(tag, text):
     "Can we get the report weekly instead of every 2 days?",
     "I signed in from a new laptop today, how do I mark it as trusted?",
     "I changed the bank account for payouts, when does it take effect?",
+    # a status code inside a number is no error
+    "The attendee export for our conference (~4,500 registrants) has been processing for an "
+    "hour, can you check?",
     "We're migrating our data from our old CRM into your platform, any tips?",
 ])
 def test_near_misses_stay_calm(text):
@@ -331,12 +334,6 @@ def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
 ])
 def test_chasing_in_other_languages_reads_as_repeat_contact(text):
     assert "repeat_contact" in tags_of(ticket(("end-user", text)))
-
-
-def test_numbers_that_contain_a_status_code_are_not_errors():
-    t = ticket(("end-user", "The attendee export for our conference (~4,500 registrants) has "
-                            "been processing for an hour, can you check?"))
-    assert "outage" not in tags_of(t)
 
 
 def test_our_own_customers_chargeback_is_a_how_to_question():
