@@ -243,7 +243,8 @@ class Enricher:
         return dataclasses.replace(
             enrichment, language=language.code, language_supported=language.supported,
             stakes={k: v for k, v in stakes.to_dict().items() if v not in (None, False)},
-            closing=found.closing)
+            closing=found.closing,
+            auto_replies=tuple(m.index for m in conv.messages if m.auto_reply))
 
     # -- scoring ------------------------------------------------------------------------------
     def _combine(self, indices: Sequence[int], scores: Sequence[TextScore],
@@ -315,7 +316,10 @@ class Enricher:
                        f'read by the trained tag reader ({hit.detail})' if hit.how == "model"
                        else f'like "{hit.detail}" (similarity {hit.similarity:.2f})')
                 details[hit.tag] = f'"{_quote(hit.sentence)}" in comment {hit.comment_index}, {how}'
-        if not any((t or "").strip() for t in texts):
+        if found.auto_only:
+            tags.append(RiskTag("auto_reply", "automatic reply"))
+            points["auto_reply"] = 0
+        elif not any((t or "").strip() for t in texts):
             tags.append(RiskTag("no_text", "no customer words to read"))
             details["no_text"] = "the customer's messages hold no words to read (empty, or only " \
                                  "markup or quoted mail): a person decides"
@@ -339,6 +343,9 @@ class Enricher:
             first = first_of[tag]
             reasons.append(Reason(f"risk:{tag}", float(pts), details.get(
                 tag, f'"{first.phrase}" in comment {first.comment_index}')))
+        if found.auto_only:
+            reasons.append(Reason("risk:auto_reply", 0.0, "the customer's only messages are "
+                                  "automatic replies (out of office): nothing to act on"))
         return tuple(tags), first_of, reasons
 
 

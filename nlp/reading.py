@@ -94,9 +94,26 @@ _HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviado|envoy�
                           re.I | re.M)
 
 
+_CONTEXT_LEAD = re.compile(
+    r"\b(for (context|reference|background|your (info|information|records))|as background|fyi|"
+    r"(already|got|was|been|were) (fixed|resolved|sorted|handled|answered|closed)|"
+    r"zur (info|information|kenntnis)|als hintergrund|zum kontext|"
+    r"(bereits|schon) (gelöst|erledigt|behoben|beantwortet)|"
+    r"para (contexto|referencia|referência|tu información|su información|informação)|"
+    r"como (contexto|referencia)|(ya|fue) (resuelto|solucionado|arreglado)|"
+    r"pour (contexte|info|information|référence)|(déjà|a été) (résolu|réglé|corrigé)|"
+    r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I)
+
+
 def forwarded(subject: str | None) -> bool:
     """A subject that says the customer forwards someone's mail to us ("Fwd:", "WG:", "TR:")."""
     return bool(_FORWARD_SUBJECT.match(subject or ""))
+
+
+def forward_is_case(subject: str | None, body: str) -> bool:
+    """A forward that brings the case itself, not old mail sent along "for context" or as a
+    matter "already fixed" (then only the words above it are the customer's)."""
+    return forwarded(subject) and not _CONTEXT_LEAD.search(own_words(body))
 
 
 @lru_cache(maxsize=8192)
@@ -132,8 +149,15 @@ def own_words(text: str, keep_forward: bool = False) -> str:
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
 
-def is_auto_reply(text: str) -> bool:
-    return bool(_AUTO_REPLY.search((text or "")[:400]))
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto-?reply|autoreply|out of (the )?office|abwesenheitsnotiz|"
+    r"automatische antwort|respuesta automática|réponse automatique|resposta automática|"
+    r"fuera de la oficina|absence du bureau)\b[^:]{0,20}:", re.I)
+
+
+def is_auto_reply(text: str, subject: str | None = None) -> bool:
+    """An out-of-office or automatic reply (its text, or a subject such as "Automatic reply:")."""
+    return bool(_AUTO_REPLY.search((text or "")[:400]) or _AUTO_SUBJECT.match(subject or ""))
 
 
 def sentences(text: str) -> list[str]:
@@ -174,8 +198,9 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
     for i, c in enumerate(ticket.comments or ()):
         author = role_of(c, ticket)
         body = c.body or ""
-        auto = author == "customer" and is_auto_reply(body)
-        keep = author == "customer" and first_customer and forwarded(ticket.subject)
+        auto = author == "customer" and is_auto_reply(
+            body, ticket.subject if i == 0 else None)
+        keep = author == "customer" and first_customer and forward_is_case(ticket.subject, body)
         words = own_words(body, keep)
         lead = own_words(body) if keep else ""
         if author == "customer" and first_customer and not auto:
@@ -187,10 +212,11 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
             age = (now - c.created_at).total_seconds() / 60.0
         msgs.append(Message(i, author, words, auto, age, lead))
     if not any(m.author == "customer" and m.text and not m.auto_reply for m in msgs):
-        keep = forwarded(ticket.subject)
+        keep = forward_is_case(ticket.subject, ticket.description or "")
         words = own_words(ticket.description or "", keep)
         lead = own_words(ticket.description or "") if keep else ""
         if subject and not words.startswith(subject):
             words = f"{subject}\n{words}"
-        msgs.insert(0, Message(0, "customer", words.strip(), lead=lead))
+        auto = is_auto_reply(ticket.description or "", ticket.subject)
+        msgs.insert(0, Message(0, "customer", words.strip(), auto, lead=lead))
     return Conversation(tuple(msgs))

@@ -61,6 +61,7 @@ class Findings:
     closing_sentence: str | None = None
     impact: str | None = None      # words that state impact
     dropped: list[str] = field(default_factory=list)   # why a candidate did not count
+    auto_only: bool = False        # the customer's only messages are automatic replies
     semantic_best: dict[str, float] = field(default_factory=dict)  # per tag, for calibration
 
     def tags(self) -> dict[str, Hit]:
@@ -242,6 +243,12 @@ class RiskDetector:
             if self._fixed_or_past(rule, low, lang, idx, resolved_at):
                 found.dropped.append(f"{tag}: reported fixed or past: {sent!r}")
                 continue
+            named = {h.tag for h in found.hits if h.how == "pattern" and h.sentence == sent
+                     and not self.by_name[h.tag].needs_impact}
+            if named:                      # a pattern already says what this sentence is
+                found.dropped.append(f"{tag}: tag reader, the sentence reads as "
+                                     f"{', '.join(sorted(named))}: {sent!r}")
+                continue
             found.hits.append(Hit(tag, sent, idx, "model",
                                   f"score {score:.2f}, threshold {threshold:.2f}", round(score, 3)))
 
@@ -302,15 +309,22 @@ class RiskDetector:
         found = Findings()
         msgs = list(conv.customer)[-MESSAGES_READ:]
         if not msgs:
+            found.auto_only = any(m.auto_reply for m in conv.messages if m.author == "customer")
             return found
         latest = msgs[-1]
         lead = latest.lead or latest.text          # the customer's own words, not a forward
         thanked = False
         latest_folded = fold(lead)
         closing = self._cue("closing", latest_folded, lang)
-        if closing and not self._cue("still_open", latest_folded, lang):
-            found.closing = True
-            found.closing_sentence = _sentence_of(lead, latest_folded, closing)
+        asked = self._cue("close_asked", latest_folded, lang)
+        if closing and _negated(latest_folded, closing.start(), lang):
+            closing = None                # "please do not close this ticket"
+        if asked and _negated(latest_folded, asked.start(), lang):
+            asked = None
+        if closing and not self._cue("still_open", latest_folded, lang) or \
+                asked and not self._cue("still_broken", latest_folded, lang):
+            found.closing = True          # an asked close only yields to "still broken"
+            found.closing_sentence = _sentence_of(lead, latest_folded, closing or asked)
         elif len(msgs) > 1 or conv.agent_replied_after(-1):
             # a short thank-you with no problem left in it closes the matter too
             thanks = self._cue("gratitude", latest_folded, lang)
@@ -374,6 +388,9 @@ class RiskDetector:
                 if m is not None:
                     if self._match(rule.unless, low, lang):
                         continue
+                    if _in_quotes(low, m.start()):
+                        found.dropped.append(f"{rule.name}: inside quotation marks: {sent!r}")
+                        continue
                     if rule.negatable and _negated(low, m.start(), lang):
                         found.dropped.append(f"{rule.name}: negated: {sent!r}")
                         continue
@@ -427,9 +444,9 @@ class RiskDetector:
 
 
 _NEGATORS = {   # per language: Portuguese "no" / "na" mean "in the", never "not"
-    "en": r"not|never|no|dont|don't|didn't|won't|wouldn't|isn't",
-    "de": r"nicht|kein\w*|nie|niemals", "es": r"no|nunca|jamas|tampoco",
-    "fr": r"pas|jamais", "pt": r"nao|nunca|jamais|nem",
+    "en": r"not|never|no|nothing|neither|nor|dont|don't|didn't|won't|wouldn't|isn't",
+    "de": r"nicht|nichts|kein\w*|nie|niemals", "es": r"no|nunca|jamas|tampoco|nada",
+    "fr": r"pas|jamais|rien", "pt": r"nao|nunca|jamais|nem|nada",
 }
 _NEGATOR = {lang: re.compile(rf"\b({words})\b|n't\b") for lang, words in _NEGATORS.items()}
 _ANY_NEGATOR = re.compile(r"\b(" + "|".join(sorted({w for ws in _NEGATORS.values()
@@ -480,6 +497,16 @@ def _negated(folded: str, start: int, lang: str = "en") -> bool:
         return bool(_ANY_NEGATOR.search(words))
     own = _NEGATOR[lang].search(words)
     return bool(own or lang != "pt" and _NEGATOR["en"].search(words))
+
+
+_QUOTE_MARKS = re.compile(r'["“”«»„]')
+
+
+def _in_quotes(folded: str, start: int) -> bool:
+    """The match sits inside a quotation the sentence opens and closes ('a banner saying
+    "please call us"', 'a reply saying "should be fixed now"'): words cited, not said."""
+    before = len(_QUOTE_MARKS.findall(folded, 0, start))
+    return before % 2 == 1 and bool(_QUOTE_MARKS.search(folded, start))
 
 
 def _has_explicit(found: Findings, rule: TagRule) -> bool:

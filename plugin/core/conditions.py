@@ -197,8 +197,9 @@ def _customer_contacts(window_minutes: float) -> Callable[[Facts], int]:
     def g(x: Facts) -> int:
         since = x.now - timedelta(minutes=window_minutes)
         t = x.ticket
-        n = sum(1 for c in t.comments if c.author_role == "end-user" and c.created_at is not None
-                and c.created_at >= since)
+        auto = set(x.enrichment.auto_replies)
+        n = sum(1 for i, c in enumerate(t.comments) if c.author_role == "end-user"
+                and c.created_at is not None and c.created_at >= since and i not in auto)
         if not t.comments and t.created_at is not None and t.created_at >= since:
             n = 1                                   # the description is the first contact
         return n
@@ -393,6 +394,9 @@ _STATIC: dict[str, FieldSpec] = {s.name: s for s in [
               ("negative", "neutral", "positive")),
     FieldSpec("sentiment_shift", "number", "Last customer comment's sentiment minus the first "
               "(negative: getting worse).", _sentiment_shift),
+    FieldSpec("latest_sentiment", "number", "Sentiment -1..1 of the customer's latest comment "
+              "(the conversation's when there is none).",
+              lambda f: (f.enrichment.comment_sentiments or (f.enrichment.sentiment,))[-1]),
     FieldSpec("attention_score", "number", "Attention score 0..100.", _e("attention_score")),
     FieldSpec("model_score", "number", "Trained model probability 0..1 (null: no model).",
               _e("model_score")),

@@ -195,9 +195,10 @@ class Enrichment(_Serial):
     language_supported: bool = True           # the risk detector reads this language
     stakes: Mapping[str, Any] = field(default_factory=dict)   # people, deadline, money (nlp.stakes)
     closing: bool = False                     # the latest customer message closes the matter
+    auto_replies: tuple[int, ...] = ()        # comments that are out-of-office or auto replies
 
     _nested = {"risk_tags": RiskTag, "reasons": Reason}
-    _tuples = ("comment_sentiments",)
+    _tuples = ("comment_sentiments", "auto_replies")
 
     @property
     def tags(self) -> tuple[str, ...]:

@@ -1,0 +1,126 @@
+"""Reading whole threads as a person would: who asked to close, automatic replies, mail sent
+along for context, words cited in quotation marks, and which reading owns a sentence (all real:
+the shipped detector, tag reader and manifest)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from test_nlp_reading import ENRICHER, NOW, tags_of, ticket
+from tiergate.plugin.core.decide import decide
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.model import Comment, Ticket
+
+MANIFEST = load_manifest(default_manifest_path())
+
+
+def decision(t: Ticket):
+    return decide(t, ENRICHER.enrich(t, NOW), MANIFEST, NOW)
+
+
+def escalated_to(t: Ticket) -> str | None:
+    d = decision(t)
+    return d.escalation.to_tier if d.escalation else None
+
+
+def test_an_asked_close_holds_through_a_grumble_but_not_through_still_broken():
+    grumble = ticket(("end-user", "The scheduler shows a grey page for all 40 of our nurses."),
+                     ("agent", "A fix is deployed, could you reload?"),
+                     ("end-user", "Yes, it's back for everyone. Fine to close. Shame the status "
+                                  "page said nothing though, we did not know it was you."))
+    e = ENRICHER.enrich(grumble, NOW)
+    assert e.closing and "outage" not in e.tags
+    broken = ticket(("end-user", "The scheduler shows a grey page for all 40 of our nurses."),
+                    ("agent", "A fix is deployed, could you reload?"),
+                    ("end-user", "You can close it once it works, but it is still not loading "
+                                 "for the night shift."))
+    assert not ENRICHER.enrich(broken, NOW).closing
+
+
+@pytest.mark.parametrize("text", [
+    "Please do not close this ticket until someone confirms the sync works. It failed again "
+    "today for all 6 of our shops.",
+    "Don't close the case again, the payroll export still breaks for our 80 staff.",
+])
+def test_a_close_the_customer_forbids_is_no_close(text):
+    t = ticket(("end-user", "Orders stopped syncing."), ("agent", "Should be fixed now."),
+               ("end-user", text))
+    assert not ENRICHER.enrich(t, NOW).closing
+
+
+def test_words_in_quotation_marks_are_cited_not_said():
+    cited = ticket(("end-user", 'Can our booking page show a banner like "please call us on '
+                                '555 0100" when something breaks?'))
+    assert "human_request" not in tags_of(cited)
+    said = ticket(("end-user", "Please call us on 555 0100, I want to speak to a manager."))
+    assert "human_request" in tags_of(said)
+
+
+def test_an_auto_reply_is_no_contact_and_an_auto_reply_alone_is_nothing_to_act_on():
+    ooo = ("Thank you for your message. I am out of the office until Monday with limited access "
+           "to email. For URGENT matters please call reception.")
+    base = ticket(("end-user", "Invoices print with the wrong logo since the update."),
+                  ("agent", "Could you send a screenshot?"), ("end-user", ooo))
+    e = ENRICHER.enrich(base, NOW)
+    assert e.auto_replies == (2,)
+    fired = {f.name for f in decision(base).fired}
+    assert "angry_repeat_contact" not in fired
+    alone = Ticket(**{**base.__dict__, "subject": "Automatic reply: your request",
+                      "description": ooo, "comments": (
+                          Comment(id=1, author_id=1, author_role="end-user", body=ooo,
+                                  public=True, created_at=NOW - timedelta(hours=1)),)})
+    e = ENRICHER.enrich(alone, NOW)
+    assert "auto_reply" in e.tags and "no_text" not in e.tags
+    assert any(r.signal == "risk:auto_reply" for r in e.reasons)
+    assert escalated_to(alone) is None
+
+
+def test_mail_forwarded_for_context_is_history_and_a_forwarded_case_is_the_case():
+    thread = ("\n\n---------- Forwarded message ---------\nFrom: Tom <tom@shop.example>\n"
+              "Your checkout has been down for hours and we are losing every sale. If this is "
+              "not fixed today we will end the contract and move to another provider.")
+    context = ticket(("end-user", "Forwarding Tom's mail for context, that one got fixed in "
+                                  "May. My question: can we add a second warehouse?" + thread),
+                     subject="Fwd: checkout")
+    assert not {"churn", "outage"} & tags_of(context)
+    case = ticket(("end-user", "See below, please help." + thread), subject="Fwd: checkout")
+    assert "churn" in tags_of(case)
+
+
+@pytest.mark.parametrize("text", [
+    "Our payroll run emailed Jana's payslip to another employee, with her salary and IBAN.",
+    "Die Lohnabrechnung von Frau Kühn ist bei einem anderen Mitarbeiter gelandet.",
+    "El informe del laboratorio de un paciente se envió a otra persona por error.",
+    "Le bulletin de paie de Mme Roux a été envoyé à un autre salarié.",
+    "O holerite da Ana foi enviado para outra pessoa da equipe.",
+])
+def test_personal_documents_sent_to_the_wrong_person_are_privacy_owned_by_privacy(text):
+    t = ticket(("end-user", text))
+    assert "privacy" in tags_of(t)
+    assert escalated_to(t) == "privacy"
+
+
+@pytest.mark.parametrize("text,tag", [
+    ("How do we rotate our webhook secret every quarter? Nothing is compromised, it is policy.",
+     "security"),
+    ("Our in-house counsel has questions on your data processing agreement before we sign: "
+     "where is data hosted?", "legal"),
+    ("Could someone come down to our office and show the team the new rota screen?", "outage"),
+])
+def test_near_misses_in_ordinary_words(text, tag):
+    assert tag not in tags_of(ticket(("end-user", text)))
+
+
+def test_impact_told_by_sites_and_calls_makes_a_blank_page_an_outage():
+    t = ticket(("end-user", "The booking page is blank."), ("agent", "Which location?"),
+               ("end-user", "All of them, we have 5 clinics and we've had 40 calls from people "
+                            "who can't book."))
+    assert "outage" in tags_of(t)
+
+
+def test_a_veiled_threat_against_a_named_agent_is_abuse():
+    t = ticket(("end-user", "I know your name is Sam and I know where your office is. Maybe "
+                            "I'll come round and have a word in person, you'd better hope the "
+                            "money is back by Friday."))
+    assert "abuse" in tags_of(t)
