@@ -45,12 +45,12 @@ _DISCLAIMER = re.compile(
 _PHONE_TAIL = re.compile(r"^\s*(sent from my \w+|von meinem \w+ gesendet|enviado desde mi \w+|"
                          r"envoyé de mon \w+|enviado do meu \w+|get outlook for \w+)\b.*$",
                          re.I | re.M)
-_AUTO_REPLY = re.compile(
-    r"(out of (the )?office|automatic reply|auto-?reply|autoreply|"
-    r"i am (currently )?(away|on (annual )?leave|out of)|abwesenheitsnotiz|"
-    r"automatische antwort|bin (bis|ab) .{0,40} nicht im büro|respuesta automática|"
-    r"fuera de la oficina|réponse automatique|absent(e)? du bureau|resposta automática|"
-    r"fora do escritório)", re.I)
+_AWAY = re.compile(
+    r"(out of (the )?office|i am (currently )?(away|on (annual |parental |sick )?leave|out until)|"
+    r"abwesenheitsnotiz|bin (bis|ab) .{0,40} nicht im büro|fuera de la oficina|"
+    r"absent(e)? du bureau|fora do escritório)", re.I)
+_AUTO_LABEL = re.compile(r"^\s*(automatic reply|auto-?reply|autoreply|automatische antwort|"
+                         r"respuesta automática|réponse automatique|resposta automática)\b", re.I)
 _BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]»]*\s+(?=[^\sa-zà-ÿ0-9])|\n+")
 _ABBREV = re.compile(r"\b(art|no|nr|dr|mr|mrs|ms|st|sr|sra|approx|ca|vs|e\.g|i\.e|z\.b|bzw|inc|ltd|"
                      r"co|corp|ref|tel|ext|abs|para|pág|pag|núm|num|jr|prof)\.$", re.I)
@@ -157,7 +157,9 @@ _AUTO_SUBJECT = re.compile(
 
 def is_auto_reply(text: str, subject: str | None = None) -> bool:
     """An out-of-office or automatic reply (its text, or a subject such as "Automatic reply:")."""
-    return bool(_AUTO_REPLY.search((text or "")[:400]) or _AUTO_SUBJECT.match(subject or ""))
+    head = (text or "")[:400]
+    return bool(_AWAY.search(head) or _AUTO_LABEL.match(head)
+                or _AUTO_SUBJECT.match(subject or ""))
 
 
 def sentences(text: str) -> list[str]:

@@ -124,3 +124,42 @@ def test_a_veiled_threat_against_a_named_agent_is_abuse():
                             "I'll come round and have a word in person, you'd better hope the "
                             "money is back by Friday."))
     assert "abuse" in tags_of(t)
+
+
+@pytest.mark.parametrize("text,tag", [
+    ("Chega de resposta automática! Quero falar com um atendente humano, me liguem até as 18h.",
+     "human_request"),
+    ("Automatic replies again and again. I am out of patience: I want a manager to call me.",
+     "human_request"),
+])
+def test_a_customer_fed_up_with_automatic_replies_is_no_automatic_reply(text, tag):
+    t = ticket(("end-user", text))
+    e = ENRICHER.enrich(t, NOW)
+    assert "auto_reply" not in e.tags and tag in e.tags
+
+
+@pytest.mark.parametrize("text", [
+    "What's the last day we can cancel before the subscription auto-renews? Budget is tight.",
+    "Bis wann müssen wir kündigen, damit sich der Vertrag nicht automatisch verlängert?",
+    "¿Hasta cuándo podemos cancelar para que no se renueve la suscripción?",
+])
+def test_asking_how_late_to_cancel_before_renewal_is_churn(text):
+    assert "churn" in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("text,tag", [
+    ("Unser Datenschutzbeauftragter braucht für das Verzeichnis von Verarbeitungstätigkeiten "
+     "nach DSGVO den AVV. Es gab keinen Vorfall und keine Datenpanne.", "privacy"),
+    ("Es gab keinen Vorfall und keine Datenpanne, wir brauchen nur die TOMs.", "security"),
+    ("Our DPO needs your data processing agreement and sub-processor list for our GDPR records.",
+     "privacy"),
+])
+def test_compliance_paperwork_is_no_privacy_request_or_incident(text, tag):
+    assert tag not in tags_of(ticket(("end-user", text)))
+
+
+def test_records_being_imported_are_no_people_affected():
+    from tiergate.nlp.stakes import find_stakes
+    assert find_stakes(["Importing 2,300 customers from CSV fails at row 1,118."]).people is None
+    assert find_stakes(["Importing 2,300 customers from CSV fails at row 1,118."]).scale is None
+    assert find_stakes(["Since 9am 2,300 customers cannot pay at checkout."]).scale == 2300
