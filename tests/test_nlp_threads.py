@@ -163,3 +163,24 @@ def test_records_being_imported_are_no_people_affected():
     assert find_stakes(["Importing 2,300 customers from CSV fails at row 1,118."]).people is None
     assert find_stakes(["Importing 2,300 customers from CSV fails at row 1,118."]).scale is None
     assert find_stakes(["Since 9am 2,300 customers cannot pay at checkout."]).scale == 2300
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("churn", "Nos planteamos cambiar de proveedor, la verdad es que no nos compensa el precio."),
+    ("churn", "Our contract is up next month and I wouldn't recommend renewing as things stand."),
+    ("human_request", "Who is your supervisor? I want to speak with them directly."),
+    ("abuse", "Your whole team are liars and thieves and you should all be fired."),
+    ("security", "A text claiming to be from your support asked my colleague for her login code."),
+])
+def test_risk_in_everyday_words(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("human_request", "Could I talk to someone about upgrading to the bigger plan? No hurry."),
+    ("security", "How can our admins see the login history of each user?"),
+    ("privacy", "Wie kann ich die Daten eines ehemaligen Mitarbeiters löschen?"),
+    ("privacy", "¿Cómo puedo borrar los datos de un antiguo alumno?"),
+])
+def test_how_to_questions_are_no_requests_or_incidents(tag, text):
+    assert tag not in tags_of(ticket(("end-user", text)))
