@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from mailparser_reply import EmailReplyParser
+from mailparser_reply.constants import MAIL_LANGUAGES
+from mailparser_reply.parser import EmailMessage
 
 from tiergate.plugin.core.model import Ticket
 
@@ -26,7 +27,26 @@ LANGUAGES = ["en", "de", "fr", "es", "pt", "it", "nl", "pl", "sv"]
 CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
 AGENT_ROLES = frozenset({"agent", "admin", "system"})
 
-_PARSER = EmailReplyParser(languages=LANGUAGES)
+
+
+class _Reply(EmailMessage):
+    """mail-parser-reply's message, read only for the text above the first reply header (its
+    ``latest_reply``): the header pattern is built once for our languages instead of per
+    message, and signatures and disclaimers, which ``latest_reply`` never uses, are not
+    searched."""
+
+    def _process_signatures_disclaimers(self, text):
+        return [], ""
+
+
+_READ = [lang for lang in LANGUAGES if lang in MAIL_LANGUAGES]
+_HEADER_REGEX = _Reply(text="", languages=list(_READ)).HEADER_REGEX
+
+
+def _latest_reply(text: str) -> str | None:
+    msg = _Reply(text=text, languages=list(_READ))
+    msg._header_regex = _HEADER_REGEX
+    return msg.read().latest_reply
 _QUOTE_LINE = re.compile(r"^\s*>")
 _FORWARD = re.compile(
     r"^\s*(-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|"
@@ -139,7 +159,7 @@ def own_words(text: str, keep_forward: bool = False) -> str:
             cut = m.start()
     text = text[:cut]
     try:
-        reply = _PARSER.parse_reply(text=text)
+        reply = _latest_reply(text)
     except Exception:          # the parser is best effort; the plain text is still readable
         reply = text
     if not reply.strip() and text.strip():

@@ -184,3 +184,16 @@ def test_risk_in_everyday_words(tag, text):
 ])
 def test_how_to_questions_are_no_requests_or_incidents(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
+
+
+def test_own_words_cut_where_mail_parser_reply_cuts():
+    from mailparser_reply import EmailReplyParser
+
+    from tiergate.nlp.reading import LANGUAGES, _latest_reply
+    library = EmailReplyParser(languages=LANGUAGES)
+    for text in ["Thanks!\n\nOn Tue, 3 Mar 2026 at 10:02, Ana <a@x.example> wrote:\n> old",
+                 "Danke.\nAm 12.03.2026 um 09:14 schrieb Support:\n> alt",
+                 "Merci\n\nLe mar. 3 mars 2026 à 10:02, Paul a écrit :\n> ancien",
+                 "plain text only\nBest regards,\nAnna", "\n\n",
+                 "reply\n\n________________________________\nFrom: A\nSent: today\nold"]:
+        assert _latest_reply(text) == library.parse_reply(text=text)
