@@ -117,6 +117,7 @@ _HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviado|envoy�
 _CONTEXT_LEAD = re.compile(
     r"\b(for (context|reference|background|your (info|information|records))|as background|fyi|"
     r"(already|got|was|been|were) (fixed|resolved|sorted|handled|answered|closed)|"
+    r"no action (is )?needed|incident report|"
     r"zur (info|information|kenntnis)|als hintergrund|zum kontext|"
     r"(bereits|schon) (gelöst|erledigt|behoben|beantwortet)|"
     r"para (contexto|referencia|referência|tu información|su información|informação)|"
@@ -133,7 +134,7 @@ def forwarded(subject: str | None) -> bool:
 def forward_is_case(subject: str | None, body: str) -> bool:
     """A forward that brings the case itself, not old mail sent along "for context" or as a
     matter "already fixed" (then only the words above it are the customer's)."""
-    return forwarded(subject) and not _CONTEXT_LEAD.search(own_words(body))
+    return forwarded(subject) and not _CONTEXT_LEAD.search(f"{subject}\n{own_words(body)}")
 
 
 @lru_cache(maxsize=8192)

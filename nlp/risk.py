@@ -40,6 +40,7 @@ SET_SCAN_CHARS = 4000               # longer messages are scanned tag by tag (bo
 SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
 NON_ENGLISH_EXTRA = 0.08      # the encoder is English: other languages need a closer match
 SEMANTIC_MARGIN = 0.06        # nearest positive must beat the nearest negative by this much
+CITED_IN_QUOTES = frozenset({"human_request", "legal", "churn", "cancel_request"})
 MESSAGES_READ = 4             # the latest customer messages the detector reads
 SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
 
@@ -388,7 +389,7 @@ class RiskDetector:
                 if m is not None:
                     if self._match(rule.unless, low, lang):
                         continue
-                    if _in_quotes(low, m.start()):
+                    if rule.name in CITED_IN_QUOTES and _in_quotes(low, m.start()):
                         found.dropped.append(f"{rule.name}: inside quotation marks: {sent!r}")
                         continue
                     if rule.negatable and _negated(low, m.start(), lang):
@@ -435,6 +436,15 @@ class RiskDetector:
                                      + ", ".join(settled))
                 found.hits = [h for h in found.hits if h.comment_index >= latest.index
                               or h.tag == "spam"]
+        if found.closing and found.closing_sentence:
+            at = lead.find(found.closing_sentence)
+            later = sorted({h.tag for h in found.hits if h.comment_index == latest.index
+                            and h.tag != "spam" and lead.find(h.sentence) > at >= 0})
+            if later:                      # "that worked, thanks. But now ...": a new matter
+                found.dropped.append("latest message settles one matter, then raises "
+                                     + ", ".join(later))
+                found.closing = False
+                found.closing_sentence = None
         if found.closing:
             if found.hits:
                 found.dropped.append("latest customer message closes the matter: "

@@ -18,7 +18,9 @@ from typing import Iterable
 _UNITS = (
     r"people|persons|users|employees|staff|agents|seats|licen[cs]es|colleagues|team ?members|"
     r"customers|clients|stores|shops|branches|sites|locations|offices|clinics|schools|"
-    r"drivers|nurses|doctors|teachers|students|accounts|restaurants|warehouses|"
+    r"drivers|nurses|doctors|teachers|students|accounts|restaurants|warehouses|managers|"
+    r"supervisors|cashiers|pickers|technicians|operators|engineers|developers|reps|"
+    r"businesses|companies|firms|franchisees|members|tenants|guests|patients|"
     r"mitarbeiter(?:innen|inne|n)?|mitarbeitende|nutzer(?:innen)?|benutzer|kunden|filialen|"
     r"standorte|kollegen|kolleginnen|personen|leute|praxen|geschäfte|"
     r"personas|usuarios|empleados|agentes|tiendas|sucursales|clientes|oficinas|sedes|locales|"

@@ -197,3 +197,56 @@ def test_own_words_cut_where_mail_parser_reply_cuts():
                  "plain text only\nBest regards,\nAnna", "\n\n",
                  "reply\n\n________________________________\nFrom: A\nSent: today\nold"]:
         assert _latest_reply(text) == library.parse_reply(text=text)
+
+
+@pytest.mark.parametrize("settled,new", [
+    ("Das mit dem Bon hat geklappt, danke.",
+     'Aber jetzt: seit 7:40 gehen in allen sechs Filialen keine Kartenzahlungen, die Kasse '
+     'zeigt "Zahlungsdienst nicht erreichbar (Fehler 503)".'),
+    ("Merci, l'import est réglé.",
+     "Mais plus grave : depuis 9h aucune commande ne passe sur nos trois sites, page blanche "
+     "au paiement."),
+    ("A promoção funcionou, obrigado.",
+     "Mas agora é urgente: desde as 17h nenhuma das nossas 5 lojas consegue emitir nota, o "
+     "sistema trava."),
+])
+def test_thanks_for_one_matter_then_a_new_outage_is_no_close(settled, new):
+    t = ticket(("end-user", "Small question about a setting."), ("agent", "Here is how."),
+               ("end-user", f"{settled} {new}"))
+    e = ENRICHER.enrich(t, NOW)
+    assert not e.closing and "outage" in e.tags
+    assert escalated_to(t) == "tier_3"
+
+
+def test_an_outage_chased_for_days_is_stuck_not_a_page():
+    rows = [("end-user", "Since Monday the booking site times out for all 12 of our staff.")]
+    rows += [("agent", "Please clear your cache."),
+             ("end-user", "That's the step from Monday, please read my first message. Still "
+                          "timing out for all 12 of us.")]
+    fresh = ticket(*rows)
+    old = Ticket(**{**fresh.__dict__, "created_at": NOW - timedelta(days=9)})
+    assert "repeat_contact" in tags_of(old)
+    assert escalated_to(fresh) == "tier_3"
+    assert escalated_to(old) == "tier_2"
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("repeat_contact", "Eso es exactamente lo que hice el lunes (ver arriba). Nadie me contactó."),
+    ("repeat_contact", "Isso é exatamente o que eu já fiz ontem, ninguém me retornou."),
+    ("abuse", "Me cuesta creer que alguien con dos dedos de frente no lo entienda. Sé muy bien "
+              "quién es usted."),
+    ("privacy", "The results letter I got is for a woman called Joan, with her date of birth and "
+                "medications."),
+    ("outage", "Kitchen screens show no orders in all 4 of our restaurants since 7pm."),
+])
+def test_more_risk_in_customers_words(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("legal", "Os voy a denunciar por hacerme adicto a la app 😂 En serio, gracias."),
+    ("security", "Section 4 of our vendor questionnaire asks whether you have had a data breach."),
+    ("outage", "The way you handled the outage last month was great. Can alerts go out by SMS?"),
+])
+def test_jokes_questionnaires_and_praise_for_the_past_stay_calm(tag, text):
+    assert tag not in tags_of(ticket(("end-user", text)))
