@@ -244,7 +244,8 @@ class Enricher:
             enrichment, language=language.code, language_supported=language.supported,
             stakes={k: v for k, v in stakes.to_dict().items() if v not in (None, False)},
             closing=found.closing,
-            auto_replies=tuple(m.index for m in conv.messages if m.auto_reply))
+            auto_replies=tuple(m.index for m in conv.messages if m.auto_reply),
+            settled_at=found.settled_at)
 
     # -- scoring ------------------------------------------------------------------------------
     def _combine(self, indices: Sequence[int], scores: Sequence[TextScore],

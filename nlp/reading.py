@@ -106,6 +106,9 @@ class Conversation:
     def agent_replied_after(self, index: int) -> bool:
         return any(m.author == "agent" and m.index > index for m in self.messages)
 
+    def agent_replied_before(self, index: int) -> bool:
+        return any(m.author == "agent" and m.index < index for m in self.messages)
+
 
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|wg|tr|rv|enc|i)\s*:", re.I)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|r|res|rif|antw|odp|vs)\s*:", re.I)

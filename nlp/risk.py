@@ -63,6 +63,7 @@ class Findings:
     impact: str | None = None      # words that state impact
     dropped: list[str] = field(default_factory=list)   # why a candidate did not count
     auto_only: bool = False        # the customer's only messages are automatic replies
+    settled_at: int | None = None  # the last earlier customer message that said it was solved
     semantic_best: dict[str, float] = field(default_factory=dict)  # per tag, for calibration
 
     def tags(self) -> dict[str, Hit]:
@@ -278,6 +279,24 @@ class RiskDetector:
                     return m
         return None
 
+    def _settled_at(self, conv: Conversation, lang: str) -> int | None:
+        """The comment index of the last customer message before the latest that said the
+        matter was solved ("works now, thanks", "you can close it"): what the customer writes
+        after it is a new matter, and earlier contacts are not chasing."""
+        for m in reversed(conv.customer[:-1]):
+            low = fold(m.text)
+            if self._cue("still_open", low, lang):
+                continue
+            said = self._cue("resolved", low, lang) or self._cue("closing", low, lang) or \
+                self._cue("close_asked", low, lang)
+            if said and not _negated(low, said.start(), lang):
+                return m.index
+            if conv.agent_replied_before(m.index) and self._cue("gratitude", low, lang) and \
+                    len(m.text) <= 400 and len(sentences(m.text)) <= 3 and \
+                    not self._cue("problem", low, lang):
+                return m.index             # a short thank-you after an agent's answer
+        return None
+
     @staticmethod
     def _match(table: Mapping[str, list[re.Pattern]], text: str, lang: str) -> re.Match | None:
         for lg in (*_langs(lang), "any"):
@@ -308,6 +327,7 @@ class RiskDetector:
                ) -> Findings:
         """``impact``: impact already found elsewhere (a count of people, "whole company")."""
         found = Findings()
+        found.settled_at = self._settled_at(conv, lang)
         msgs = list(conv.customer)[-MESSAGES_READ:]
         if not msgs:
             found.auto_only = any(m.auto_reply for m in conv.messages if m.author == "customer")

@@ -30,8 +30,8 @@ _COUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,\s]\d{3})+|\d+)\s*\+?\s*(?:of\s+(
                     r"(?:de\s+)?(?:nos|nuestros|nuestras|nossos|nossas|unserer|our|my)\s+)?"
                     r"(?:\w+\s+)?(" + _UNITS + r")\b", re.I)
 _RECORDS_VERB = re.compile(
-    r"\b(import\w*|export\w*|upload\w*|migrat\w*|delet\w*|creat\w*|add(ed|ing)?|sync\w*|"
-    r"load(ed|ing)?|enter(ed|ing)?|invit\w*|email(ed|ing)?|messag\w*|send(ing)?|sent|"
+    r"\b(import\w*|export\w*|upload\w*|delet\w*|creat\w*|add(ed|ing)?|sync\w*|"
+    r"load(ed|ing)?|enter(ed|ing)?|email(ed|ing)?|messag\w*|send(ing)?|sent|"
     r"importier\w*|exportier\w*|hochgeladen|hochladen|import(ar|amos|é|e)|export(ar|amos)|"
     r"enviar|enviamos|envoy\w*|importer|exporter)\s+(\w+\s+)?$", re.I)
 _EVERYONE = re.compile(

@@ -250,3 +250,55 @@ def test_more_risk_in_customers_words(tag, text):
 ])
 def test_jokes_questionnaires_and_praise_for_the_past_stay_calm(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
+
+
+def test_contacts_before_the_customer_said_it_was_solved_are_no_chasing():
+    start = NOW - timedelta(days=4)
+
+    def at(hours, role, body):
+        return Comment(id=int(hours), author_id=1 if role == "end-user" else 2, author_role=role,
+                       body=body, public=True, created_at=start + timedelta(hours=hours))
+    comments = (at(0, "end-user", "Reminder texts stopped since Monday, can you check?"),
+                at(2, "agent", "Fixed the sender id, they go out tonight."),
+                at(30, "end-user", "Yes, they all went out this morning. Thanks!"),
+                at(31, "agent", "Great!"),
+                at(94, "end-user", "Unrelated: can a new physio have her own invoice signature? "
+                                   "No rush."))
+    t = Ticket(**{**ticket(("end-user", "x")).__dict__, "comments": comments,
+                  "created_at": start, "description": comments[0].body})
+    e = ENRICHER.enrich(t, NOW)
+    assert e.settled_at == 2
+    assert not {"stale_tier1", "stuck_with_frontline"} & {f.name for f in decision(t).fired}
+
+
+def test_a_spanish_yes_is_no_if():
+    t = ticket(("end-user", "Las clases no aparecen en la app."), ("agent", "Ya están publicadas."),
+               ("end-user", "Sí, ya salen todas. ¡Gracias!"))
+    assert ENRICHER.enrich(t, NOW).closing
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("repeat_contact", "Can the PO number print on invoices? Our finance team keeps asking."),
+    ("security", "How quickly would you notify us in the event of a data breach?"),
+    ("chargeback", "Was passiert eigentlich, wenn ein Kunde bei PayPal eine Rückbuchung aufmacht?"),
+])
+def test_other_peoples_asking_hypotheticals_and_how_tos_are_no_risk(tag, text):
+    assert tag not in tags_of(ticket(("end-user", text)))
+
+
+def test_our_own_wifi_closes_the_question_whether_the_site_is_down():
+    t = ticket(("end-user", "is the site down?"), ("agent", "All green here, any error?"),
+               ("end-user", "nvm!! it was our office wifi, router died. back in now, sorry"))
+    assert ENRICHER.enrich(t, NOW).closing
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("churn", "Le contrat ne sera pas reconduit tacitement : un appel d'offres sera lancé."),
+    ("churn", "Der Gemeinderat hat eine Ausschreibung beschlossen, der Vertrag wird nicht "
+              "automatisch verlängert."),
+    ("churn", "The council will put the contract out to tender next year."),
+    ("outage", "Since 7 the card terminals not connect in all our 3 filiale, customers go away "
+               "without buying."),
+])
+def test_tenders_and_plain_spoken_impact(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))

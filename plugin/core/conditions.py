@@ -198,8 +198,10 @@ def _customer_contacts(window_minutes: float) -> Callable[[Facts], int]:
         since = x.now - timedelta(minutes=window_minutes)
         t = x.ticket
         auto = set(x.enrichment.auto_replies)
+        settled = x.enrichment.settled_at
         n = sum(1 for i, c in enumerate(t.comments) if c.author_role == "end-user"
-                and c.created_at is not None and c.created_at >= since and i not in auto)
+                and c.created_at is not None and c.created_at >= since and i not in auto
+                and (settled is None or i > settled))
         if not t.comments and t.created_at is not None and t.created_at >= since:
             n = 1                                   # the description is the first contact
         return n

@@ -196,6 +196,7 @@ class Enrichment(_Serial):
     stakes: Mapping[str, Any] = field(default_factory=dict)   # people, deadline, money (nlp.stakes)
     closing: bool = False                     # the latest customer message closes the matter
     auto_replies: tuple[int, ...] = ()        # comments that are out-of-office or auto replies
+    settled_at: int | None = None             # last earlier customer comment saying it was solved
 
     _nested = {"risk_tags": RiskTag, "reasons": Reason}
     _tuples = ("comment_sentiments", "auto_replies")
