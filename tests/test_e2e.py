@@ -42,8 +42,13 @@ def test_risky_ticket_is_tagged_noted_and_reassigned(stack, example):
     stack.work()
     ticket = stack.connector().fetch_ticket(ticket_id)
     notes = internal_notes(ticket)
-    assert len(notes) == 1, notes
-    assert "[tiergate:" in notes[0]
+    handoffs = [n for n in notes if "you own this ticket" in n]
+    assert len(handoffs) == 1, notes
+    # a later run may add an SLA warning once the raised priority's clock is nearly spent
+    # (wall-clock and business-hours dependent); nothing else, and nothing twice
+    assert all("[tiergate:" in n for n in notes)
+    assert all(n in handoffs or n.startswith("SLA warning") for n in notes), notes
+    assert len({n.rsplit("[tiergate:", 1)[1] for n in notes}) == len(notes)
     assert ticket.group_id != EXAMPLES[example]["group_id"], "escalated tickets change owner"
     summary = load_summary(stack.conn, stack.helpdesk, ticket_id)
     assert summary["fired"] and summary["escalation"]
