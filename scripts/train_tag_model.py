@@ -26,7 +26,7 @@ NOW = datetime(2026, 12, 3, 10, tzinfo=timezone.utc)
 # human_request and abuse are read well by their patterns; a reader for them fires on short
 # everyday requests ("help me cancel order 123") far more often than it finds new ones
 TAGS = ("security", "privacy", "billing", "legal", "churn", "outage")
-PRECISION = 0.95            # per tag, in cross-validation
+PRECISION = 0.90            # per tag, in cross-validation
 MIN_SENTENCE = 16           # characters: shorter sentences of calm tickets teach nothing
 
 
