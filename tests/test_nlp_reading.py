@@ -169,6 +169,24 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("privacy", "I'd like you to remove me completely from your systems - name, email, phone."),
     ("privacy", "Your newsletter went out with all recipients in the CC field, so our members "
                 "now have each other's emails."),
+    ("churn", "Nos planteamos cambiar de proveedor, la verdad es que no nos compensa el precio."),
+    ("churn", "Our contract is up next month and I wouldn't recommend renewing as things stand."),
+    ("human_request", "Who is your supervisor? I want to speak with them directly."),
+    ("abuse", "Your whole team are liars and thieves and you should all be fired."),
+    ("security", "A text claiming to be from your support asked my colleague for her login code."),
+    ("repeat_contact", "Eso es exactamente lo que hice el lunes (ver arriba). Nadie me contactó."),
+    ("repeat_contact", "Isso é exatamente o que eu já fiz ontem, ninguém me retornou."),
+    ("abuse", "Me cuesta creer que alguien con dos dedos de frente no lo entienda. Sé muy bien "
+              "quién es usted."),
+    ("privacy", "The results letter I got is for a woman called Joan, with her date of birth and "
+                "medications."),
+    ("outage", "Kitchen screens show no orders in all 4 of our restaurants since 7pm."),
+    ("churn", "Le contrat ne sera pas reconduit tacitement : un appel d'offres sera lancé."),
+    ("churn", "Der Gemeinderat hat eine Ausschreibung beschlossen, der Vertrag wird nicht "
+              "automatisch verlängert."),
+    ("churn", "The council will put the contract out to tender next year."),
+    ("outage", "Since 7 the card terminals not connect in all our 3 filiale, customers go away "
+               "without buying."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
