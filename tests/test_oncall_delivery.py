@@ -150,7 +150,11 @@ def test_failing_channels_are_retried_until_delivered_and_never_doubled(redis_co
         time.sleep(1.5)
     finally:
         worker.terminate()
-        out, _ = worker.communicate(timeout=30)
+        try:
+            out, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:       # a loaded machine: the deliveries are what count
+            worker.kill()
+            out, _ = worker.communicate(timeout=30)
     assert len(smtp.messages) == 1 and len(receiver.to("/pd")) == 1, out[-3000:]
     assert len(receiver.to("/slack")) == 1 and len(receiver.to("/hook")) == 1
     assert receiver.to("/hook")[0][2]["fingerprint"] == "fp-test-77"
