@@ -28,7 +28,6 @@ CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "us
 AGENT_ROLES = frozenset({"agent", "admin", "system"})
 
 
-
 class _Reply(EmailMessage):
     """mail-parser-reply's message, read only for the text above the first reply header (its
     ``latest_reply``): the header pattern is built once for our languages instead of per
@@ -47,6 +46,8 @@ def _latest_reply(text: str) -> str | None:
     msg = _Reply(text=text, languages=list(_READ))
     msg._header_regex = _HEADER_REGEX
     return msg.read().latest_reply
+
+
 _QUOTE_LINE = re.compile(r"^\s*>")
 _FORWARD = re.compile(
     r"^\s*(-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|"

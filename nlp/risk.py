@@ -291,10 +291,17 @@ class RiskDetector:
                 self._cue("close_asked", low, lang)
             if said and not _negated(low, said.start(), lang):
                 return m.index
-            if conv.agent_replied_before(m.index) and self._cue("gratitude", low, lang) and \
-                    len(m.text) <= 400 and len(sentences(m.text)) <= 3 and \
-                    not self._cue("problem", low, lang):
+            if conv.agent_replied_before(m.index) and self._short_thanks(m.text, low, lang):
                 return m.index             # a short thank-you after an agent's answer
+        return None
+
+    def _short_thanks(self, text: str, low: str, lang: str) -> re.Match | None:
+        """The thanks of a short message (at most 400 characters, three sentences) with no
+        problem left in it ("Thanks, all good!"): it closes the matter it answers."""
+        thanks = self._cue("gratitude", low, lang)
+        if thanks and len(text) <= 400 and len(sentences(text)) <= 3 \
+                and not self._cue("problem", low, lang):
+            return thanks
         return None
 
     @staticmethod
@@ -348,9 +355,8 @@ class RiskDetector:
             found.closing_sentence = _sentence_of(lead, latest_folded, closing or asked)
         elif len(msgs) > 1 or conv.agent_replied_after(-1):
             # a short thank-you with no problem left in it closes the matter too
-            thanks = self._cue("gratitude", latest_folded, lang)
-            if thanks and len(lead) <= 400 and len(sentences(lead)) <= 3 \
-                    and not self._cue("problem", latest_folded, lang):
+            thanks = self._short_thanks(lead, latest_folded, lang)
+            if thanks:
                 found.closing = True
                 found.closing_sentence = _sentence_of(lead, latest_folded, thanks)
                 thanked = True
