@@ -20,6 +20,7 @@ Requests time out after ``timeout`` seconds (default 10). No urllib3 retries are
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from dataclasses import replace
@@ -132,7 +133,7 @@ class ZendeskConnector:
         if params:
             kwargs["params"] = dict(params)
         response = api._call_api(getattr(self.session, method), self._url(path), **kwargs)
-        return response.json() if response.content else {}
+        return json.loads(response.content) if response.content else {}
 
     # -- Connector protocol ---------------------------------------------------------------------
     def verify_delivery(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Delivery:

@@ -26,6 +26,7 @@ Behaviour worth knowing:
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import itertools
 import json
@@ -462,8 +463,7 @@ class State:
                    "plain_body": body, "public": bool(public), "attachments": files, "audit_id": None,
                    "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
                    "created_at": _iso(at), "metadata": {"system": {}, "custom": {}}}
-        self.comments[tid].append(comment)
-        self.comments[tid].sort(key=lambda c: parse_time(c["created_at"]))
+        _insort(self.comments[tid], comment)
         if not public:
             self.tickets[tid]["is_public"] = self.tickets[tid]["is_public"] and len(self.comments[tid]) > 1
         return comment
@@ -480,11 +480,11 @@ class State:
         for event in events:
             if event.get("type") == "Comment":
                 event["audit_id"] = audit["id"]
-                for c in self.comments[tid]:
+                for c in reversed(self.comments[tid]):
                     if c["id"] == event["id"]:
                         c["audit_id"] = audit["id"]
-        self.audits[tid].append(audit)
-        self.audits[tid].sort(key=lambda a: parse_time(a["created_at"]))
+                        break
+        _insort(self.audits[tid], audit)
         return copy.deepcopy(audit)
 
     def set_tags(self, ticket_id: int, mode: str, tags: list[str], safe: dict) -> list[str]:
@@ -834,21 +834,30 @@ def _ids_arg() -> list[int]:
         raise ApiError(400, "InvalidInput", "ids: comma-separated integers expected") from None
 
 
+def _insort(items: list[dict], item: dict) -> None:
+    """Keeps a thread in ``created_at`` order; an item newer than the last one is appended."""
+    if items and parse_time(items[-1]["created_at"]) > parse_time(item["created_at"]):
+        bisect.insort(items, item, key=lambda c: parse_time(c["created_at"]))
+    else:
+        items.append(item)
+
+
 def _page(items: list[dict], key: str) -> dict:
-    """Cursor pagination when ``page[size]``/``page[after]`` is asked for, offset otherwise."""
+    """Cursor pagination when ``page[size]``/``page[after]`` is asked for, offset otherwise; only
+    the page's items are copied (call it under the state's lock)."""
     base = request.base_url
     if "page[size]" in request.args or "page[after]" in request.args:
         size = min(int(request.args.get("page[size]", 100)), 100)
         start = int(request.args.get("page[after]") or 0)
         chunk, more = items[start:start + size], start + size < len(items)
         after = str(start + size) if more else None
-        return {key: chunk, "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start) if start else None},
+        return {key: copy.deepcopy(chunk), "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start) if start else None},
                 "links": {"next": f"{base}?page[size]={size}&page[after]={after}" if more else None, "prev": None}}
     per = min(int(request.args.get("per_page", 100)), 100)
     page = max(int(request.args.get("page", 1)), 1)
     chunk = items[(page - 1) * per: page * per]
     more = page * per < len(items)
-    return {key: chunk, "next_page": f"{base}?page={page + 1}&per_page={per}" if more else None,
+    return {key: copy.deepcopy(chunk), "next_page": f"{base}?page={page + 1}&per_page={per}" if more else None,
             "previous_page": f"{base}?page={page - 1}&per_page={per}" if page > 1 else None, "count": len(items)}
 
 
@@ -967,7 +976,7 @@ def create_app(state: State) -> Flask:
     @app.get(f"{api}/tickets")
     def tickets_list():
         with state.lock:
-            return jsonify(_page(sorted(copy.deepcopy(list(state.tickets.values())), key=lambda t: t["id"]), "tickets"))
+            return jsonify(_page(sorted(state.tickets.values(), key=lambda t: t["id"]), "tickets"))
 
     @app.get(f"{api}/tickets/show_many")
     def tickets_show_many():
@@ -1052,16 +1061,16 @@ def create_app(state: State) -> Flask:
     def tickets_comments(ticket_id: int):
         with state.lock:
             state.ticket(ticket_id)
-            comments = copy.deepcopy(state.comments[ticket_id])
-        if request.args.get("sort_order") == "desc":
-            comments.reverse()
-        return jsonify(_page(comments, "comments"))
+            comments = state.comments[ticket_id]
+            if request.args.get("sort_order") == "desc":
+                comments = comments[::-1]
+            return jsonify(_page(comments, "comments"))
 
     @app.get(f"{api}/tickets/<int:ticket_id>/audits")
     def tickets_audits(ticket_id: int):
         with state.lock:
             state.ticket(ticket_id)
-            return jsonify(_page(copy.deepcopy(state.audits[ticket_id]), "audits"))
+            return jsonify(_page(state.audits[ticket_id], "audits"))
 
     @app.post(f"{api}/tickets/<int:ticket_id>/satisfaction_rating")
     def tickets_rate(ticket_id: int):
@@ -1073,7 +1082,7 @@ def create_app(state: State) -> Flask:
     @app.get(f"{api}/satisfaction_ratings")
     def satisfaction_list():
         with state.lock:
-            return jsonify(_page(copy.deepcopy(list(state.satisfaction_ratings.values())), "satisfaction_ratings"))
+            return jsonify(_page(list(state.satisfaction_ratings.values()), "satisfaction_ratings"))
 
     @app.get(f"{api}/satisfaction_ratings/<int:rid>")
     def satisfaction_show(rid: int):
@@ -1107,8 +1116,8 @@ def create_app(state: State) -> Flask:
     @app.get(f"{api}/search")
     def search():
         with state.lock:
-            results = [{**copy.deepcopy(t), "result_type": "ticket"} for t in _search(state, request.args.get("query", ""))]
-        page = _page(results, "results")
+            results = [{**t, "result_type": "ticket"} for t in _search(state, request.args.get("query", ""))]
+            page = _page(results, "results")
         page.setdefault("count", len(results))
         return jsonify(page)
 
@@ -1117,7 +1126,7 @@ def create_app(state: State) -> Flask:
     def users_list():
         with state.lock:
             users = [u for u in state.users.values() if not request.args.get("role") or u["role"] == request.args["role"]]
-            return jsonify(_page(copy.deepcopy(users), "users"))
+            return jsonify(_page(users, "users"))
 
     @app.get(f"{api}/users/<int:user_id>")
     def users_show(user_id: int):
@@ -1137,7 +1146,7 @@ def create_app(state: State) -> Flask:
         with state.lock:
             found = [u for u in state.users.values()
                      if q and (q == (u.get("email") or "").lower() or q in u["name"].lower() or q == str(u.get("external_id")))]
-            return jsonify(_page(copy.deepcopy(found), "users"))
+            return jsonify(_page(found, "users"))
 
     @app.post(f"{api}/users")
     def users_create():
@@ -1161,7 +1170,7 @@ def create_app(state: State) -> Flask:
     @app.get(f"{api}/groups")
     def groups_list():
         with state.lock:
-            return jsonify(_page(copy.deepcopy(list(state.groups.values())), "groups"))
+            return jsonify(_page(list(state.groups.values()), "groups"))
 
     @app.get(f"{api}/groups/<int:group_id>")
     def groups_show(group_id: int):
@@ -1180,7 +1189,7 @@ def create_app(state: State) -> Flask:
     @app.get(f"{api}/organizations")
     def orgs_list():
         with state.lock:
-            return jsonify(_page(copy.deepcopy(list(state.organizations.values())), "organizations"))
+            return jsonify(_page(list(state.organizations.values()), "organizations"))
 
     @app.get(f"{api}/organizations/<int:org_id>")
     def orgs_show(org_id: int):
@@ -1290,7 +1299,7 @@ def create_app(state: State) -> Flask:
         def list_(coll=coll):
             with state.lock:
                 items = sorted(_collection(coll).values(), key=lambda o: (o.get("position") or 0, str(o["id"])))
-                return jsonify(_page(copy.deepcopy(items), coll.rsplit("/", 1)[-1] if coll != "slas/policies"
+                return jsonify(_page(items, coll.rsplit("/", 1)[-1] if coll != "slas/policies"
                                      else "sla_policies"))
 
         def create(coll=coll, one=one):

@@ -53,6 +53,7 @@ FEATURE_LAYERS = (3, 4, 5)
 FEATURE_DIM = DIM * len(FEATURE_LAYERS)
 BATCH_SIZE = 8                             # smaller batches ran faster here (cache-sized)
 CACHE_SIZE = 10_000                        # texts (1.5 KB each; 4.6 KB as features)
+CACHED_CHARS = 20_000                      # a longer text is encoded afresh, never kept
 
 
 class EmbeddingsUnavailable(TiergateError, ImportError):
@@ -297,7 +298,9 @@ def _cached(kind: str, texts: Sequence[str], dim: int, compute) -> np.ndarray:
         vecs = compute(todo)
         with _LOCK:
             for t, v in zip(todo, vecs):
-                _CACHE[kind, t] = hits[t] = v
+                hits[t] = v
+                if len(t) <= CACHED_CHARS:
+                    _CACHE[kind, t] = v
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
     out = np.zeros((len(texts), dim), np.float32)

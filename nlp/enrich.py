@@ -46,7 +46,9 @@ POSITIVE_AT = 0.3
 COMPLAINT_TIP = 0.6       # below this a text with a problem tag reads negative ("thanks, still broken")
 COMPLAINT_SENTIMENT = -0.3
 BLAME_SENTIMENT = -0.05
-CACHE_SIZE = 4096
+CACHE_SIZE = 4096           # texts kept with their scores, at most
+CACHE_CHARS = 4_000_000     # characters of them, at most
+CACHED_CHARS = 20_000       # a longer text is never kept
 _new_tuple = tuple.__new__
 _FIRST = (0,)
 
@@ -111,6 +113,7 @@ class Enricher:
 
             self.model = TextClassifier.load(model_path)
         self._cache: OrderedDict[str, TextScore] = OrderedDict()
+        self._cached_chars = 0
         self._lock = threading.Lock()
         self.risk = RiskDetector.from_config(risk_tags, thresholds)
 
@@ -160,10 +163,11 @@ class Enricher:
             if keep:
                 with self._lock:
                     for text, score in zip(fresh, scores):
-                        if len(text) < 20000:
+                        if len(text) < CACHED_CHARS and text not in self._cache:
                             self._cache[text] = score
-                    while len(self._cache) > CACHE_SIZE:
-                        self._cache.popitem(last=False)
+                            self._cached_chars += len(text)
+                    while len(self._cache) > CACHE_SIZE or self._cached_chars > CACHE_CHARS:
+                        self._cached_chars -= len(self._cache.popitem(last=False)[0])
         return out  # type: ignore[return-value]
 
     def _from_doc(self, doc, text: str) -> TextScore:

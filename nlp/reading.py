@@ -141,11 +141,21 @@ def forward_is_case(subject: str | None, body: str) -> bool:
     return forwarded(subject) and not _CONTEXT_LEAD.search(f"{subject}\n{own_words(body)}")
 
 
-@lru_cache(maxsize=8192)
 def own_words(text: str, keep_forward: bool = False) -> str:
     """The author's own words of one message: no quoted or forwarded mail, no signature,
     disclaimer or phone tail. ``keep_forward``: the customer forwards a colleague's mail as
-    the case itself ("Fwd: payroll export"): its text stays, without the header lines."""
+    the case itself ("Fwd: payroll export"): its text stays, without the header lines.
+    Messages up to ``CACHED_CHARS`` are remembered (a ticket is read again on every update);
+    longer ones are read afresh, so the cache stays small whatever is pasted."""
+    if len(text or "") > CACHED_CHARS:
+        return _own_words(text, keep_forward)
+    return _own_words_cached(text, keep_forward)
+
+
+CACHED_CHARS = 20_000
+
+
+def _own_words(text: str, keep_forward: bool = False) -> str:
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return ""
@@ -173,6 +183,8 @@ def own_words(text: str, keep_forward: bool = False) -> str:
     out = _PHONE_TAIL.sub("", "\n".join(lines))
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
+
+_own_words_cached = lru_cache(maxsize=8192)(_own_words)
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(automatic reply|auto-?reply|autoreply|out of (the )?office|abwesenheitsnotiz|"

@@ -13,6 +13,7 @@ on the same strategies.
 from __future__ import annotations
 
 import json
+import math
 import os
 import unicodedata
 from datetime import datetime, timezone
@@ -63,6 +64,13 @@ small = st.one_of(poison_text, poison_text, html_soup, binary,
                   st.sampled_from(["", " ", "\n\n", "\x00", "\ud800"]))
 
 
+def _log_sizes(top: int):
+    """Sizes from 1 to ``top``, as many of each order of magnitude (a pasted log is more often
+    kilobytes than ten megabytes); ``top`` itself is always among them."""
+    steps = max(1, int(math.log2(top) * 8))
+    return st.integers(0, steps).map(lambda e: top if e == steps else int(2 ** (e / 8)))
+
+
 def fields(profile: dict):
     """Subjects and bodies: mostly ``small``, now and then deeply nested markup or a huge text
     (``rare`` in ``plain + rare``)."""
@@ -71,7 +79,7 @@ def fields(profile: dict):
         lambda t: f"<{t[0]}>" * t[1] + t[2] + f"</{t[0]}>" * (t[1] // 2))
     huge = st.tuples(st.sampled_from(["ERROR line of a pasted log 0x7f3a\n", "\U0001F600\u200d",
                                       "<tr><td>cell</td></tr>", "A" * 64, "I cannot log in. "]),
-                     st.integers(1, profile["huge"])).map(
+                     _log_sizes(profile["huge"])).map(
         lambda t: t[0] * max(1, t[1] // len(t[0])))
     return st.one_of(*[small] * profile["plain"], *[nested, huge] * profile["rare"])
 

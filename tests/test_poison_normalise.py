@@ -210,3 +210,26 @@ def test_a_repeated_sentence_reads_as_often_as_it_is_said_up_to_the_sentence_bud
     many = hits("My lawyer will contact you. " * 8_000)      # 7,144 sentences within the budget
     assert many.hits == once.hits * (SENTENCES_READ - 1)      # the subject is the first one
     assert many.dropped == [f"read the first {SENTENCES_READ} of 7,144 sentences of comment 0"]
+
+
+def test_what_the_worker_remembers_between_tickets_is_bounded_by_characters(monkeypatch):
+    """Texts read again on every update are remembered, but a pasted log is not, and the
+    remembered texts together stay within a character budget, whatever tickets arrive."""
+    from tiergate.nlp import enrich, reading
+
+    monkeypatch.setattr(enrich, "CACHE_CHARS", 60_000)
+    fresh = Enricher()
+    texts = [f"ticket {i}: the export fails again. " * 120 for i in range(40)]   # ~4,600 chars
+    fresh.analyse(texts)
+    assert 0 < fresh._cached_chars <= 60_000
+    assert fresh._cached_chars == sum(map(len, fresh._cache))
+    assert len(fresh._cache) < 40 and texts[-1] in fresh._cache and texts[0] not in fresh._cache
+    log = "ERROR line of a pasted log 0x7f3a\n" * 1_000                          # 34,000 chars
+    fresh.analyse([log])
+    assert log not in fresh._cache
+
+    before = reading._own_words_cached.cache_info().currsize
+    assert reading.own_words(log + "\nOn Mon, Bob wrote:\n> hi") == log.strip()
+    assert reading._own_words_cached.cache_info().currsize == before
+    reading.own_words("A short message that is read again. " + str(before))
+    assert reading._own_words_cached.cache_info().currsize == before + 1

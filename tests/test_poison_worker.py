@@ -260,13 +260,13 @@ def test_text_that_still_breaks_enrich_and_decide_gets_a_text_free_decision(zend
         assert len(fired) > 1 and decision.escalation.to_tier != "review", fired
 
 
-def test_a_log_pasted_into_the_subject_is_decided_on_its_text_not_text_free():
-    """867,000 characters of subject make a handoff template exceed its limit: the decision is
-    made again on the ticket as enriched (the subject's first 1,000 characters), with its words,
-    never on the text-free view."""
+def test_a_log_pasted_into_the_subject_is_decided_at_once_on_its_text():
+    """867,000 characters of subject: the handoff note quotes only the subject's first
+    characters, so its template stays within its limits and the first decision stands, made
+    on the ticket as enriched (the subject's first 1,000 characters) with its words."""
     from tiergate.jobs.runtime import Runtime, enricher_for
     from tiergate.plugin.core.decide import decide
-    from tiergate.plugin.core.templates import TemplateLimitError
+    from tiergate.plugin.core.handoff_text import SUBJECT_CHARS
     from tiergate.plugin.simulate import ticket_from_example
 
     now = datetime(2024, 5, 8, 14, 0, tzinfo=timezone.utc)
@@ -275,10 +275,15 @@ def test_a_log_pasted_into_the_subject_is_decided_on_its_text_not_text_free():
     row = dict(EXAMPLES["demo-login"], subject="ERROR line of a pasted log 0x7f3a\n" * 25_500)
     ticket = process._cleaned(rt, ticket_from_example(row, now, 1))
     enrichment = process._enrich(rt, enricher_for(manifest), ticket, now)
-    with pytest.raises(TemplateLimitError):
-        decide(ticket, enrichment, manifest, now, frozenset())
-    decision = process._decide(rt, ticket, enrichment, manifest, now, frozenset(), None)
+    decision = decide(ticket, enrichment, manifest, now, frozenset())
     assert decision.escalation is not None and decision.fired
+    again = process._decide(rt, ticket, enrichment, manifest, now, frozenset(), None)
+    assert again.fired == decision.fired and again.update == decision.update
     assert not any("could not be analysed" in r for r in decision.reasons), decision.reasons
-    assert decision.reasons[0].endswith("the first 999 of 867,000 characters of the subject")
+    assert any(r.detail.endswith("the first 999 of 867,000 characters of the subject")
+               for r in enrichment.reasons if r.signal == "text_budget"), enrichment.reasons
     assert "unknown_language" not in {f.name for f in decision.fired}
+    notes = decision.update.notes
+    assert notes and all(len(n.body) < 20_000 for n in notes), [len(n.body) for n in notes]
+    quoted = [ln for n in notes for ln in n.body.splitlines() if "ERROR line of a pasted log" in ln]
+    assert quoted and all(ln.count("0x7f3a") <= SUBJECT_CHARS // 30 + 1 for ln in quoted), quoted

@@ -17,9 +17,9 @@ from tiergate.plugin.core.handoff_authority import _fit
 from tiergate.plugin.core.handoff_facts import NoteFacts, note_facts
 from tiergate.plugin.core.handoff_marker import marker
 from tiergate.plugin.core.handoff_templates import SECTIONS
-from tiergate.plugin.core.handoff_text import (_bot_ids, _clock_time, _currency, _find_tier, code,
-                                               _mention, _people, _render, _required, escape,
-                                               quote, _ago, _channel)
+from tiergate.plugin.core.handoff_text import (SUBJECT_CHARS, _bot_ids, _clock_time, _currency,
+                                               _find_tier, _mention, _people, _render, _required,
+                                               clip, code, escape, quote, _ago, _channel)
 from tiergate.plugin.core.handoff_thread import (Item, _Ctx, _evidence, _handoff_fields,
                                                  _macros, _promises, _thread, _tried,
                                                  _users_affected, _is_customer)
@@ -164,7 +164,7 @@ def context(ticket: Ticket, enrichment: Enrichment | None, escalation: Escalatio
         "risk": S._risk_lines(ticket, enrichment, n),
         "thread": _thread_lines(ticket, parent, facts, now, n),
         "fingerprint": fp,
-        "ticket": {"id": ticket.id, "subject": escape(ticket.subject),
+        "ticket": {"id": ticket.id, "subject": escape(clip(ticket.subject, SUBJECT_CHARS)),
                    "priority": ticket.priority, "status": ticket.status},
         "escalation": {"trigger": escalation.trigger, "to_tier": escalation.to_tier,
                        "from_tier": escalation.from_tier, "kind": escalation.kind},

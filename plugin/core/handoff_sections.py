@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from tiergate.plugin.core.handoff_facts import NoteFacts, deadline_at
-from tiergate.plugin.core.handoff_text import (INCOMPLETE_TAG, _ago, _channel, _clock_time,
-                                               _minutes, _money, _segment, _span, code, escape,
-                                               quote)
+from tiergate.plugin.core.handoff_text import (INCOMPLETE_TAG, SUBJECT_CHARS, _ago, _channel,
+                                               _clock_time, _minutes, _money, _segment, _span, clip,
+                                               code, escape, quote)
 from tiergate.plugin.core.handoff_thread import sentence_with
 from tiergate.plugin.core.model import (ClockState, Enrichment, Escalation, FiredTrigger,
                                         Ticket)
@@ -201,10 +201,10 @@ def summary_text(ticket: Ticket, enrichment: Enrichment | None, facts: NoteFacts
     who = "The customer"
     if org is not None:
         who = escape(org.name) + (f" ({_segment(org.segment)})" if org.segment else "")
-    subject = " ".join((ticket.subject or "").split())
+    subject = clip(ticket.subject, SUBJECT_CHARS)
     if not subject and facts.contacts:
-        first = facts.contacts[0].body or ""
-        subject = next((s for s in re.split(r"(?<=[.!?])\s+", first.strip()) if s), "")
+        first = clip(facts.contacts[0].body, SUBJECT_CHARS)
+        subject = next((s for s in re.split(r"(?<=[.!?])\s+", first) if s), "")
     what = f"reports \u201c{escape(subject)}\u201d" if subject else "opened a request"
     tags = list(dict.fromkeys(r.tag for r in (enrichment.risk_tags if enrichment else ())
                               if r.tag not in _GENERIC_TAGS))

@@ -19,6 +19,7 @@ from tiergate.plugin.core.templates import TemplateError, compile_template, rend
 ZENDESK_COMMENT_LIMIT = 64 * 1024        # bytes of one comment body
 BOT_USER_ID = 299
 INCOMPLETE_TAG = "handoff_incomplete"
+SUBJECT_CHARS = 300                        # of the subject a note shows
 DEFAULT_REQUIRED = ("steps", "logs", "impact")
 DEFAULT_NEXT_UPDATE_MINUTES = 240
 
@@ -60,8 +61,13 @@ def code(text: Any) -> str:
 
 
 def clip(text: str, n: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: max(1, n - 1)].rstrip() + "…"
+    """``text`` on one line, at most ``n`` characters (an ellipsis marks a cut); only its start is
+    read, so a text of megabytes costs no more than a short one."""
+    raw = (text or "").lstrip()
+    head = " ".join(raw[: 4 * n + 64].split())
+    if len(head) <= n and len(raw) <= 4 * n + 64:
+        return head
+    return head[: max(1, n - 1)].rstrip() + "…"
 
 
 def quote(text: str, n: int) -> str:
