@@ -66,12 +66,14 @@ _DISCLAIMER = re.compile(
 _PHONE_TAIL = re.compile(r"^\s*(sent from my \w+|von meinem \w+ gesendet|enviado desde mi \w+|"
                          r"envoyé de mon \w+|enviado do meu \w+|get outlook for \w+)\b.*$",
                          re.I | re.M)
-_AWAY = re.compile(
-    r"(out of (the )?office|i am (currently )?(away|on (annual |parental |sick )?leave|out until)|"
-    r"abwesenheitsnotiz|bin (bis|ab) .{0,40} nicht im büro|fuera de la oficina|"
-    r"absent(e)? du bureau|fora do escritório)", re.I)
-_AUTO_LABEL = re.compile(r"^\s*(automatic reply|auto-?reply|autoreply|automatische antwort|"
-                         r"respuesta automática|réponse automatique|resposta automática)\b", re.I)
+_AUTO_WORDS = (r"automatic reply|auto-?reply|autoreply|automatische antwort|respuesta automática|"
+               r"réponse automatique|resposta automática")
+_OFFICE_WORDS = (r"out of (the )?office|abwesenheitsnotiz|fuera de la oficina|absent(e)? du bureau|"
+                 r"absence du bureau|fora do escritório")
+_AWAY = re.compile(rf"({_OFFICE_WORDS}|i am (currently )?(away|on (annual |parental |sick )?leave|"
+                   r"out until)|bin (bis|ab) .{0,40} nicht im büro)", re.I)
+_AUTO_LABEL = re.compile(rf"^\s*({_AUTO_WORDS})\b", re.I)
+_AUTO_SUBJECT = re.compile(rf"^\s*({_AUTO_WORDS}|{_OFFICE_WORDS})\b[^:]{{0,20}}:", re.I)
 _BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]»]*\s+(?=[^\sa-zà-ÿ0-9])|\n+")
 _ABBREV = re.compile(r"\b(art|no|nr|dr|mr|mrs|ms|st|sr|sra|approx|ca|vs|e\.g|i\.e|z\.b|bzw|inc|ltd|"
                      r"co|corp|ref|tel|ext|abs|para|pág|pag|núm|num|jr|prof)\.$", re.I)
@@ -185,11 +187,6 @@ def _own_words(text: str, keep_forward: bool = False) -> str:
 
 
 _own_words_cached = lru_cache(maxsize=8192)(_own_words)
-
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(automatic reply|auto-?reply|autoreply|out of (the )?office|abwesenheitsnotiz|"
-    r"automatische antwort|respuesta automática|réponse automatique|resposta automática|"
-    r"fuera de la oficina|absence du bureau)\b[^:]{0,20}:", re.I)
 
 
 def is_auto_reply(text: str, subject: str | None = None) -> bool:
