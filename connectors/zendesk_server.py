@@ -399,6 +399,8 @@ class State:
         with self.lock:
             if self.tickets.pop(ticket_id, None) is None:
                 raise _not_found("ticket")
+            self.comments.pop(ticket_id, None)
+            self.audits.pop(ticket_id, None)
 
     def import_ticket(self, data: dict) -> dict:
         """``POST /api/v2/imports/tickets``: comments keep their ``created_at``; no triggers run."""
@@ -793,10 +795,13 @@ class Sender:
             status, error = r.status_code, None if r.status_code < 400 else r.text[:200]
         except requests.RequestException as exc:
             status, error = None, f"{type(exc).__name__}: {exc}"
+        retryable = status is None or status >= 500 or status == 429
+        again = bool(error) and retryable and job["attempts"] <= retries
         with self.state.lock:
             job["status"], job["error"], job["ok"] = status, error, error is None
-        retryable = status is None or status >= 500 or status == 429
-        if error and retryable and job["attempts"] <= retries:
+            if not again:
+                job["body"] = None          # delivered or given up: only its record is kept
+        if again:
             self.put(job, delay=backoff * (2 ** (job["attempts"] - 1)))
 
 
