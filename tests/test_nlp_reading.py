@@ -187,6 +187,16 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "The council will put the contract out to tender next year."),
     ("outage", "Since 7 the card terminals not connect in all our 3 filiale, customers go away "
                "without buying."),
+    ("privacy", "Quiero saber qué datos personales tenéis sobre mí y con quién los habéis cedido."),
+    ("privacy", "Dites-moi quelles informations vous détenez sur moi, et à qui vous les avez "
+                "communiquées."),
+    ("security", "The account page says last login 02:40 from Minsk; none of us was awake then."),
+    ("security", "Someone added a button to our booking page that we never created."),
+    ("security", "Nos clients reçoivent des courriels qui ressemblent trait pour trait à vos "
+                 "relances, l'expéditeur n'est pas votre domaine."),
+    ("security", "Seit heute sehen wir statt unserer Kunden die Kunden einer fremden Praxis."),
+    ("security", "The report lists employees of a firm we have nothing to do with."),
+    ("abuse", "I know which street she lives on and I will post her home address online."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -251,7 +261,16 @@ def test_risk_tags_from_customer_words(text, tag):
     ("What is your refund policy for annual plans?", "billing"),
     ("How do I enable two-factor authentication for my team?", "security"),
     ("How do I delete a user from my team?", "privacy"),
-    ("Please cancel my order #1234, I ordered the wrong size.", "churn")])
+    ("Please cancel my order #1234, I ordered the wrong size.", "churn"),
+    ("Hemos tenido que cancelar varios pedidos de clientes por el retraso del proveedor.",
+     "cancel_request"),
+    ("Your trainer never made me feel dumb, even with my many questions.", "abuse"),
+    ("Maybe a stupid question, but where is the export button?", "abuse"),
+    ("¿Qué datos necesitáis de nosotros para dar de alta la integración?", "privacy"),
+    ("Le nouveau modèle ressemble à votre ancien site, très joli.", "security"),
+    ("These two invoices belong to our sister company, could you move them to their account?",
+     "security"),
+    ("Wir wollen die Kundendaten der übernommenen Firma importieren.", "security")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 

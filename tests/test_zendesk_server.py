@@ -264,6 +264,43 @@ def test_import_example_keeps_timestamps_and_creates_people(zendesk_server, webh
     assert len(webhook_receiver.received) == 1       # API imports run no triggers
 
 
+def test_imported_thread_is_read_back_in_time_order_page_by_page(zendesk_server):
+    """Comments arrive out of order (a mail client's late sync): the comments and audits
+    endpoints answer in ``created_at`` order, 100 per page, and a deleted ticket takes its
+    thread with it."""
+    user = zendesk_server.state.add_user("Out Of Order", "ooo@x.example")
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    minutes = [(i * 37) % 250 for i in range(250)]              # every minute 0..249, shuffled
+    r = api(zendesk_server, "POST", "imports/tickets.json", json={"ticket": {
+        "subject": "sync", "requester_id": user["id"], "created_at": base.isoformat(),
+        "comments": [{"author_id": user["id"], "value": f"m{m}",
+                      "created_at": (base + timedelta(minutes=m)).isoformat()} for m in minutes]}})
+    tid = r.json()["ticket"]["id"]
+    bodies, url = [], f"tickets/{tid}/comments.json"
+    while url:
+        page = api(zendesk_server, "GET", url).json()
+        bodies += [c["body"] for c in page["comments"]]
+        url = page["next_page"] and page["next_page"].split("/api/v2/", 1)[1]
+    assert bodies == [f"m{m}" for m in range(250)]
+    audits = api(zendesk_server, "GET", f"tickets/{tid}/audits.json", params={"per_page": 100}).json()
+    stamps = [a["created_at"] for a in audits["audits"]]
+    assert len(stamps) == 100 and stamps == sorted(stamps)
+    zendesk_server.delete_ticket(tid)
+    assert api(zendesk_server, "GET", f"tickets/{tid}/comments.json").status_code == 404
+    assert tid not in zendesk_server.state.comments and tid not in zendesk_server.state.audits
+
+
+def test_a_finished_delivery_keeps_its_record_but_not_its_body(zendesk_server, webhook_receiver):
+    install(zendesk_server, webhook_receiver.url, DEMO_TRIGGERS)
+    api(zendesk_server, "POST", "tickets.json", json={"ticket": {
+        "subject": "Down", "comment": {"body": "all down " * 1000},
+        "requester": {"name": "C", "email": "c@x.example"}}})
+    webhook_receiver.wait(1)
+    assert zendesk_server.wait_deliveries(5)
+    [record] = zendesk_server.deliveries()
+    assert record["ok"] and record["body"] is None
+
+
 @pytest.mark.parametrize("path, key, body", [
     ("triggers", "trigger", {"title": "t", "conditions": {"all": [], "any": []}, "actions": []}),
     ("ticket_fields", "ticket_field", {"type": "tagger", "title": "Tier"}),
