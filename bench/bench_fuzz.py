@@ -86,8 +86,11 @@ def fuzz(tickets: int, batch: int, workers: int = 1, log=print, minutes: float =
     from fixtures_stack import build_stack
     from test_content_fuzz import PROFILES, tickets as strategy
     from test_poison_worker import seed_owners
+    from tiergate.jobs.memory import return_large_blocks
     from tiergate.jobs.state import load_summary
     from tiergate.plugin.embedded import start_redis
+
+    return_large_blocks()                 # the in-process desk holds and frees multi-MB texts too
 
     tmp = Path(tempfile.mkdtemp(prefix="tg-fuzz-"))
     server = start_redis()

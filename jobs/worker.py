@@ -12,6 +12,7 @@ import click
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
+from tiergate.jobs.memory import return_large_blocks
 from tiergate.plugin.config import Settings
 
 HEARTBEAT_EVERY = 2        # seconds between a busy worker's heartbeats (RQ default 30)
@@ -106,6 +107,7 @@ def worker(burst: bool, name: str | None, log_level: str, fork: bool) -> None:
     Configured by REDIS_URL, TIERGATE_MANIFEST and the helpdesk variables (ZENDESK_*).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return_large_blocks()
     settings = Settings.from_env()
     from tiergate.plugin.redact import install as install_redaction
 
