@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+ROUND = 500                # tickets generated per hypothesis run (seeded by its first ticket's number)
 MAX_OWN_RSS_MB = 6_000     # the in-process desk holds a batch of tickets; stop well before the box
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 os.environ.setdefault("TIERGATE_FUZZ", "bench")
@@ -76,7 +77,7 @@ class _Enough(KeyboardInterrupt):
 
 
 def fuzz(tickets: int, batch: int, workers: int = 1, log=print, minutes: float = 0) -> dict:
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, given, seed, settings
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry
@@ -147,9 +148,6 @@ def fuzz(tickets: int, batch: int, workers: int = 1, log=print, minutes: float =
             f"{totals['undecided']} not, {time.monotonic() - began:.0f}s, worker RSS "
             f"{[_status(p.proc.pid).get('VmRSS') for p in procs]} MB, horse peak {watch.horse_peak} MB")
 
-    @given(obj=strategy(PROFILES["bench"]))
-    @settings(max_examples=tickets, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
     def one(obj):
         if stopped:                       # an error ends the run; hypothesis must not shrink it
             raise _Enough                 # (a KeyboardInterrupt: hypothesis lets it through)
@@ -180,7 +178,12 @@ def fuzz(tickets: int, batch: int, workers: int = 1, log=print, minutes: float =
         timer.start()
     try:
         try:
-            one()
+            for round_ in range(0, tickets, ROUND):   # a fresh engine per round: hypothesis keeps
+                if stopped:                           # about 1 MB per example it has run
+                    break
+                seed(round_)(settings(max_examples=min(ROUND, tickets - round_), deadline=None,
+                                      database=None, suppress_health_check=list(HealthCheck))(
+                    given(obj=strategy(PROFILES["bench"]))(one)))()
         except _Enough:
             pass
         if pending and not stopped:

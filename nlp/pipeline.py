@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import spacy
 from spacy.attrs import ID, IS_UPPER, LOWER, NORM
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
@@ -170,7 +171,8 @@ class LookupLemmatizer:
             rules[text] = new
         nlp.tokenizer.rules = rules
         self.known = frozenset(hash_string(w) for w in lemmas) | \
-            frozenset(hash_string(w) for w in lemmas.values())
+            frozenset(hash_string(w) for w in lemmas.values()) | \
+            frozenset(hash_string(w) for w in STOP_WORDS)      # "each" is no typo of "reach"
 
     def __call__(self, doc: Doc) -> Doc:
         return doc
