@@ -197,6 +197,7 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("security", "Seit heute sehen wir statt unserer Kunden die Kunden einer fremden Praxis."),
     ("security", "The report lists employees of a firm we have nothing to do with."),
     ("abuse", "I know which street she lives on and I will post her home address online."),
+    ("churn", "The new editor doubled our bookkeeping time and we have had enough."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -270,7 +271,14 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Le nouveau modèle ressemble à votre ancien site, très joli.", "security"),
     ("These two invoices belong to our sister company, could you move them to their account?",
      "security"),
-    ("Wir wollen die Kundendaten der übernommenen Firma importieren.", "security")])
+    ("Wir wollen die Kundendaten der übernommenen Firma importieren.", "security"),
+    ("Could each person on the team get their own login instead of sharing one?",
+     "human_request"),
+    ("Harbour Lettings Ltd is a member of the Property Redress Scheme and The Property "
+     "Ombudsman.", "legal"),
+    ("A patient asked us to remove her details from our list, how do I do that in the app?",
+     "privacy"),
+    ("We have had enough time to try the new layout, all fine.", "churn")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 

@@ -254,3 +254,17 @@ def test_our_own_wifi_closes_the_question_whether_the_site_is_down():
     t = ticket(("end-user", "is the site down?"), ("agent", "All green here, any error?"),
                ("end-user", "nvm!! it was our office wifi, router died. back in now, sorry"))
     assert ENRICHER.enrich(t, NOW).closing
+
+
+def test_close_away_after_a_long_chase_closes_the_matter():
+    chased = ticket(("end-user", "Invoice PDFs open blank on every iPhone of ours."),
+                    ("agent", "Which iOS version?"),
+                    ("end-user", "18.1. Still blank, any news? Customers keep ringing me."),
+                    ("end-user", "Chasing again, still blank for my customers too."),
+                    ("agent", "The fix went out last night, could you try a new invoice?"),
+                    ("end-user", "Finally!! Opened four invoices on two phones, every page "
+                                 "shows.\n\nCheers Ana for staying on it. Close away.\n\n"
+                                 "On Thu, 4 Dec 2025 at 08:12, Support wrote:\n"
+                                 "> The fix went out last night"))
+    e = ENRICHER.enrich(chased, NOW)
+    assert e.closing and escalated_to(chased) is None, e.reasons
