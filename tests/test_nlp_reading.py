@@ -198,6 +198,8 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("security", "The report lists employees of a firm we have nothing to do with."),
     ("abuse", "I know which street she lives on and I will post her home address online."),
     ("churn", "The new editor doubled our bookkeeping time and we have had enough."),
+    ("churn", "Renewal is next month and we have a trial with RotaPro lined up, just so you know."),
+    ("outage", "Wages didn't go out this morning, 95 carers are unpaid."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -278,7 +280,11 @@ def test_risk_tags_from_customer_words(text, tag):
      "Ombudsman.", "legal"),
     ("A patient asked us to remove her details from our list, how do I do that in the app?",
      "privacy"),
-    ("We have had enough time to try the new layout, all fine.", "churn")])
+    ("We have had enough time to try the new layout, all fine.", "churn"),
+    ("We booked a demo with your team next week to look at the reporting add-on.", "churn"),
+    ("Finance is moving us onto a 2-year prepaid contract, please send the paperwork.", "churn"),
+    ("Not disputing anything, just want to avoid the chargeback mess we had with our old "
+     "provider.", "chargeback")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -376,6 +382,10 @@ def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
     "Otra vez lo mismo. Llevo diez días con esto y nadie lo soluciona.",
     "Toujours rien. Ça fait deux semaines que ça dure.",
     "Continua igual. Já são 9 dias sem conseguir emitir e ninguém resolve.",
+    "Tres llamadas después, seguimos igual.",
+    "Fünf Nachrichten später ist es immer noch genau gleich.",
+    "Quatre relances plus tard, toujours au même point.",
+    "Seven emails later and still nothing works.",
 ])
 def test_chasing_in_other_languages_reads_as_repeat_contact(text):
     assert "repeat_contact" in tags_of(ticket(("end-user", text)))
