@@ -26,6 +26,9 @@ UNCONFIGURED_SECRET = b"tiergate-unconfigured-note-secret"
 
 MARKER_RE = re.compile(r"\[tiergate:([0-9a-f]{16})(?:\.([0-9a-f]{16}))?\]")
 _ANY_MARKER = re.compile(r"\n*\[tiergate:[^\]\n]{0,80}\]")
+#: Any internal tiergate marker: the note marker ``[tiergate:…]`` and the others
+#: (``[tiergate-commitment:…]``, ``[tiergate-step:…]``); none may reach a customer.
+INTERNAL_MARKER_RE = re.compile(r"\[tiergate(?::|-[a-z]+:)")
 
 
 def fingerprint(ticket_id: Any, trigger: str, to_tier: str, episode: Any = 0,
@@ -131,6 +134,13 @@ def contains_marker(text: str) -> bool:
     return bool(_ANY_MARKER.search(text or ""))
 
 
+def has_internal_marker(text: str) -> bool:
+    """True when ``text`` carries any internal tiergate marker (``[tiergate:…]``,
+    ``[tiergate-commitment:…]``, ...)."""
+    return bool(INTERNAL_MARKER_RE.search(text or ""))
+
+
 __all__ = ["fingerprint", "marker", "marker_keys", "mac", "verifies", "seal", "public_text",
            "public_body", "trusted_fingerprints", "suspect_markers", "contains_marker",
+           "has_internal_marker", "INTERNAL_MARKER_RE",
            "MARKER_RE", "UNCONFIGURED_SECRET"]
