@@ -156,3 +156,48 @@ def test_demo_escalations_carry_one_full_note_and_public_comments_no_marker():
     for row in rows:
         assert row["public_comments"] == [c.body for c in tickets[row["id"]].comments
                                           if c.public and c.author_id == 299]
+
+
+def test_outage_acknowledgement_promise_is_kept_private_and_runs_the_sla_clock(zendesk_stack):
+    """The ``outage_ack`` public reply promises an update; the customer sees no marker, the
+    promise is recorded in tiergate's private note of the same write, and the SLA commitment
+    clock (read from the helpdesk's copy of the ticket) runs until an agent answers."""
+    from tiergate.plugin.core import sla
+    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+
+    stack = zendesk_stack
+    example = {
+        "external_id": "handoff-e2e-ack", "subject": "Dashboard still down",
+        "description": "Hello, the dashboard does not load for us since this morning.",
+        "priority": "urgent", "status": "open", "type": "incident", "channel": "web",
+        "tags": ["tg_outage"], "age_minutes": 45, "group_id": 103, "assignee_id": 203,
+        "requester": {"name": "Kim Ops", "email": "kim.ack@customer.example"},
+        "organization": {"name": "Ack Corp", "segment": "smb", "account_value": 1000,
+                         "renewal_in_days": 300},
+        "comments": [],
+    }
+    tid = imported(stack, example)
+    ticket = stack.connector().fetch_ticket(tid)
+    ours = [c for c in ticket.comments if c.author_id == 299]
+    replies = [c for c in ours if c.public]
+    assert len(replies) == 1 and "We will update you by" in replies[0].body, \
+        [(c.public, c.body[:80]) for c in ticket.comments]
+    assert not INTERNAL_MARKER.search(replies[0].body)
+    (record,) = [c for c in ours if not c.public and "[tiergate-commitment:ack:" in c.body]
+    assert "an acknowledgement by" in record.body
+    manifest = load_manifest(default_manifest_path())
+    now = datetime.now(timezone.utc)
+    ack = {c.metric: c for c in sla.clocks(ticket, None, manifest, now)}.get("acknowledgement")
+    assert ack is not None and ack.policy == "commitment" and not ack.breached
+    assert ack.due_at is not None and ack.due_at > now
+    # a re-run writes neither the reply nor the record again
+    process_ticket("zendesk", tid, "rerun", "handoff-e2e-ack-rerun", runtime=stack.runtime)
+    again = stack.connector().fetch_ticket(tid)
+    assert len([c for c in again.comments if c.author_id == 299]) == len(ours)
+    # an agent's public answer keeps the promise: the clock stops
+    stack.desk.handle.state.update_ticket(
+        tid, {"comment": {"body": "We found the cause and are rolling back.", "public": True}},
+        author_id=203, via="web")
+    answered = stack.connector().fetch_ticket(tid)
+    later = datetime.now(timezone.utc)
+    assert "acknowledgement" not in {c.metric for c in sla.clocks(answered, None, manifest, later)}

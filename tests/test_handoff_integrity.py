@@ -117,8 +117,10 @@ def test_rotated_secret_still_recognises_older_notes():
 def test_public_replies_carry_no_marker():
     d = run(thread(), ESCALATE, ACK)
     public = [n for n in d.update.notes if n.public]
-    assert public and all("[tiergate:" not in n.body for n in public)
+    assert public and all("[tiergate" not in n.body for n in public)     # no marker of any kind
     assert all("[tiergate:" in n.body for n in private_notes(d))
+    # the reply's promise is recorded in tiergate's private note instead
+    assert any("[tiergate-commitment:response:" in n.body for n in private_notes(d))
 
 
 def test_no_automatic_public_reply_after_an_agent_answered():

@@ -9,8 +9,9 @@ deadline and impact); when a handoff note is written, the winning rule's own not
 next step and no other internal note is written (one note per escalation step); drop notes
 whose marker tiergate already wrote (a signed marker in its own private note: markers anywhere
 else are ignored and reported as possible forgeries); drop automatic public replies when an
-agent already replied publicly after the customer's latest message; sign internal notes and
-strip markers from public ones; list timers (time conditions flipping, SLA stages).
+agent already replied publicly after the customer's latest message; move a public reply's
+commitment marker into a private note of the same update (``commitments``); sign internal notes
+and strip markers from public ones; list timers (time conditions flipping, SLA stages).
 
 ``note_keys``: the marker secrets from the configuration, newest first (older ones still
 recognise notes written before a rotation); see ``plugin.core.handoff_marker``.
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from tiergate.plugin.core import actions as A
-from tiergate.plugin.core import handoff, sla
+from tiergate.plugin.core import commitments, handoff, sla
 from tiergate.plugin.core.conditions import Facts
 from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredTrigger, Note,
                                         Notification, Ticket, TicketUpdate, Timer)
@@ -114,7 +115,9 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
             reasons.append(f"public reply {fp} not written: an agent already answered the "
                            "customer's latest message")
             continue
-        notes.append(handoff.seal(n, keys))
+        notes.append(n)
+    # promises are recorded in a private note, never shown to the customer
+    notes = [handoff.seal(n, keys) for n in commitments.record(notes)]
 
     # priority
     priority = A.top_priority(eff.priorities)

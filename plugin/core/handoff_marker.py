@@ -29,6 +29,7 @@ _ANY_MARKER = re.compile(r"\n*\[tiergate:[^\]\n]{0,80}\]")
 #: Any internal tiergate marker: the note marker ``[tiergate:…]`` and the others
 #: (``[tiergate-commitment:…]``, ``[tiergate-step:…]``); none may reach a customer.
 INTERNAL_MARKER_RE = re.compile(r"\[tiergate(?::|-[a-z]+:)")
+_ANY_INTERNAL = re.compile(r"\n*\[tiergate(?::|-[a-z]+:)[^\]\n]{0,120}\]")
 
 
 def fingerprint(ticket_id: Any, trigger: str, to_tier: str, episode: Any = 0,
@@ -82,8 +83,8 @@ def seal(note: Note, keys: Sequence[bytes] | None = None) -> Note:
 
 
 def public_text(body: str) -> str:
-    """A public body without tiergate's note markers."""
-    return _ANY_MARKER.sub("", body or "").rstrip()
+    """A public body without any of tiergate's internal markers."""
+    return _ANY_INTERNAL.sub("", body or "").rstrip()
 
 
 def public_body(note: Note) -> Note:
