@@ -44,7 +44,13 @@ DEFAULT_TEXTS = {
         "{{ reasons | join('; ') }}"),
     "goodwill_credit": (
         "Goodwill credit suggested: {{ amount_text }}. Why: {{ reasons | join('; ') }}"),
-    "notify": "[{{ trigger }}] ticket #{{ ticket.id }}: {{ ticket.subject }}\n{{ reasons | join('\n') }}",
+    # an on-call page carries the handoff's summary, wants, deadline and impact (``_page_facts``)
+    "notify": ("[{{ trigger }}] ticket #{{ ticket.id }}: {{ ticket.subject }}\n"
+               "Summary: {{ summary }}\n"
+               "Customer wants: {{ wants }}\n"
+               "Deadline: {{ deadline }}\n"
+               "Impact: {{ impact }}\n"
+               "{{ reasons | join('\n') }}"),
 }
 
 
