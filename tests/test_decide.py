@@ -317,3 +317,30 @@ def test_timers_only_when_the_rest_already_holds():
     d, _ = run(trig("late", [{"action": "add_tags", "tags": ["late"]}], conditions=cond),
                t=ticket(priority="urgent", status="pending"))
     assert [t.name for t in d.timers if t.kind == "trigger"] == ["late"]
+
+
+# -- authority: one note per amount, whichever rules check it -----------------------------------
+def test_money_at_stake_that_is_the_refund_asked_gets_one_authority_note():
+    """Demo ticket 8: one rule checks the money at stake, another the refund asked; both are the
+    same $40, so the agent reads one note about the refund (never "a money of $40")."""
+    doc = doc_with(trig("money_rule", [{"action": "authority_check", "kinds": ["money"]}]),
+                   trig("refund_rule", [{"action": "authority_check"}]))
+    doc["authority"]["limits"]["tier_1"]["money"] = 100
+    e = enrichment(amounts={"refund": 40.0}, stakes={"money": 40.0})
+    d, _ = run(doc=doc, e=e)
+    assert [f.name for f in d.fired] == ["money_rule", "refund_rule"]
+    (note,) = d.update.notes
+    assert not note.public and note.body.count("[tiergate:") == 1
+    assert "refund of $40" in note.body and "may approve it now" in note.body.replace("\n", " ")
+    assert "money" not in note.body.split("[tiergate:")[0]
+    # the same ticket state decided again writes the same note (same fingerprint)
+    again, _ = run(doc=doc, e=e)
+    assert [n.fingerprint for n in again.update.notes] == [note.fingerprint]
+
+
+def test_money_at_stake_alone_reads_as_an_amount():
+    doc = doc_with(trig("money_rule", [{"action": "authority_check", "kinds": ["money"]}]))
+    doc["authority"]["limits"]["tier_1"]["money"] = 100
+    d, _ = run(doc=doc, e=enrichment(stakes={"money": 40.0}))
+    (note,) = d.update.notes
+    assert "amount of $40" in note.body and "money" not in note.body.split("[tiergate:")[0]
