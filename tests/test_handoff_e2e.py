@@ -144,6 +144,13 @@ def test_demo_escalations_carry_one_full_note_and_public_comments_no_marker():
         assert len(row["internal_notes"]) == 1, (row["id"], row["internal_notes"])
         body = row["internal_notes"][0]
         assert all(heading in body for heading in SECTIONS), (row["id"], body)
+    # a ticket settled within authority gets one note per amount, worded for a person (two
+    # rules check the same $40: money at stake and the refund asked)
+    (refund,) = [row for row in result["tickets"] if row["subject"] == "Refund for duplicate charge"]
+    assert not refund["escalation"]
+    assert sum(n.count("[tiergate:") for n in refund["internal_notes"]) == 1, refund
+    assert "refund of $40" in refund["internal_notes"][0]
+    assert "a money of" not in refund["internal_notes"][0]
     # any internal marker: the note marker and every other one ([tiergate-commitment:…], ...)
     public = [c.body for t in tickets.values() for c in t.comments if c.public]
     assert not [b for b in public if INTERNAL_MARKER.search(b)]
@@ -201,3 +208,29 @@ def test_outage_acknowledgement_promise_is_kept_private_and_runs_the_sla_clock(z
     answered = stack.connector().fetch_ticket(tid)
     later = datetime.now(timezone.utc)
     assert "acknowledgement" not in {c.metric for c in sla.clocks(answered, None, manifest, later)}
+
+
+def test_new_customer_message_before_anyone_acted_supersedes_the_note_once(zendesk_stack):
+    """The customer writes again after the escalation and before any agent acted: tiergate
+    writes one note that replaces its handoff note (naming it), with the new message in it; a
+    re-run writes nothing more."""
+    stack = zendesk_stack
+    tid = imported(stack, as_import("outage_with_logs", "handoff-e2e-supersede"))
+    ticket = stack.connector().fetch_ticket(tid)
+    (first,) = handoff_notes(ticket)
+    old_fp = h.trusted_fingerprints(ticket, {299})
+    stack.desk.handle.state.update_ticket(
+        tid, {"comment": {"body": "Update: our warehouse scanners are failing as well now.",
+                          "public": True}}, author_id=ticket.requester_id, via="web")
+    process_ticket("zendesk", tid, "comment", "handoff-e2e-supersede-1", runtime=stack.runtime)
+    after = stack.connector().fetch_ticket(tid)
+    notes = handoff_notes(after)
+    assert len(notes) == 2 and notes[0] == first, [n[:120] for n in notes]
+    assert notes[1].startswith("**Replaces the earlier handoff note of ")
+    assert any(fp in notes[1].split("\n")[0] for fp in old_fp)
+    assert "warehouse scanners are failing" in notes[1]
+    assert all(heading in notes[1] for heading in SECTIONS)
+    for n in range(2):
+        process_ticket("zendesk", tid, "rerun", f"handoff-e2e-supersede-r{n}",
+                       runtime=stack.runtime)
+    assert len(handoff_notes(stack.connector().fetch_ticket(tid))) == 2

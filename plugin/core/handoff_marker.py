@@ -29,7 +29,7 @@ _ANY_MARKER = re.compile(r"\n*\[tiergate:[^\]\n]{0,80}\]")
 #: Any internal tiergate marker: the note marker ``[tiergate:…]`` and the others
 #: (``[tiergate-commitment:…]``, ``[tiergate-step:…]``); none may reach a customer.
 INTERNAL_MARKER_RE = re.compile(r"\[tiergate(?::|-[a-z]+:)")
-_ANY_INTERNAL = re.compile(r"\n*\[tiergate(?::|-[a-z]+:)[^\]\n]{0,120}\]")
+_ANY_INTERNAL = re.compile(r"\n*\[tiergate(?::|-[a-z]+:)[^\]\n]{0,800}\]")
 
 
 def fingerprint(ticket_id: Any, trigger: str, to_tier: str, episode: Any = 0,
