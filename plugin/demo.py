@@ -123,15 +123,25 @@ def collect(stack: DemoStack, ticket_ids: list[int]) -> dict[str, Any]:
     from tiergate.connectors.registry import get_connector
     from tiergate.jobs.state import load_summary
 
+    from tiergate.plugin.core.handoff import bot_ids
+    from tiergate.plugin.core.handoff_marker import has_internal_marker
+    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+
     conn = Redis.from_url(stack.settings.redis_url)
     connector = get_connector(stack.settings)
+    bots = bot_ids(load_manifest(stack.settings.manifest_path or default_manifest_path()))
     rows = []
     for ticket_id in ticket_ids:
         ticket = connector.fetch_ticket(ticket_id)
         summary = load_summary(conn, stack.helpdesk, ticket_id) or {}
+        public = [c for c in ticket.comments if c.public]
         rows.append({
             "id": ticket.id, "subject": ticket.subject, "tags": sorted(ticket.tags),
             "internal_notes": [c.body for c in ticket.comments if not c.public],
+            # what the customer sees from tiergate, and whether any public comment (by anyone)
+            # carries an internal marker ([tiergate:…], [tiergate-commitment:…], ...)
+            "public_comments": [c.body for c in public if c.author_id in bots],
+            "public_marker": any(has_internal_marker(c.body) for c in public),
             "group_id": ticket.group_id, "assignee_id": ticket.assignee_id, "priority": ticket.priority,
             "attention_score": summary.get("attention_score"),
             "risk_tags": sorted({r["tag"] for r in summary.get("risk_tags", [])}),

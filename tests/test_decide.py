@@ -53,13 +53,20 @@ ACTION_CASES = [
                    d.update.notes[0].body)),
     ("note runtime failure", [{"action": "note", "template": "broken_at_runtime"}], None, None,
      lambda d: "failed" in d.update.notes[0].body),
+    # the reply carries no marker; the promise is recorded in tiergate's private note of the
+    # same update (the SLA commitment clock reads it there)
     ("public_update", [{"action": "public_update", "template": "promise"}], None, None,
-     lambda d: d.update.notes[0].public
+     lambda d: [n.public for n in d.update.notes] == [True, False]
      and "We will update you by 16:00 CET" in d.update.notes[0].body     # 13:00Z + 2h, Berlin
-     and "[tiergate-commitment:response:2026-11-25T15:00:00Z]" in d.update.notes[0].body),
+     and "[tiergate" not in d.update.notes[0].body
+     and "[tiergate-commitment:response:2026-11-25T15:00:00Z]" in d.update.notes[1].body
+     and "a response by 2026-11-25 15:00 UTC" in d.update.notes[1].body
+     and re.search(r"\[tiergate:[0-9a-f]{16}\.[0-9a-f]{16}\]$", d.update.notes[1].body)),
     ("public_update ack", [{"action": "public_update", "template": "promise",
                             "commitment": "ack"}], None, None,
-     lambda d: "[tiergate-commitment:ack:2026-11-25T13:30:00Z]" in d.update.notes[0].body),
+     lambda d: "[tiergate" not in d.update.notes[0].body
+     and "[tiergate-commitment:ack:2026-11-25T13:30:00Z]" in d.update.notes[1].body
+     and not d.update.notes[1].public),
     ("escalate up", [{"action": "escalate", "to": "up"}], None, None,
      lambda d: d.escalation.to_tier == "tier_2" and d.escalation.kind == "hierarchical"
      and d.update.group_id == 102 and d.update.assignee_id == 202
@@ -75,7 +82,8 @@ ACTION_CASES = [
      lambda d: d.escalation is not None and not d.update.notes),
     ("escalate with public", [{"action": "escalate", "to": "tier_2",
                                "public_template": "promise"}], None, None,
-     lambda d: [n.public for n in d.update.notes] == [False, True]),
+     lambda d: [n.public for n in d.update.notes] == [False, True]
+     and "[tiergate" not in d.update.notes[1].body),
     ("escalate up at top", [{"action": "escalate", "to": "up"}],
      ticket(priority="urgent", group_id=104), None,
      lambda d: d.escalation is None and any("top tier" in r for r in d.reasons)),
@@ -309,3 +317,30 @@ def test_timers_only_when_the_rest_already_holds():
     d, _ = run(trig("late", [{"action": "add_tags", "tags": ["late"]}], conditions=cond),
                t=ticket(priority="urgent", status="pending"))
     assert [t.name for t in d.timers if t.kind == "trigger"] == ["late"]
+
+
+# -- authority: one note per amount, whichever rules check it -----------------------------------
+def test_money_at_stake_that_is_the_refund_asked_gets_one_authority_note():
+    """Demo ticket 8: one rule checks the money at stake, another the refund asked; both are the
+    same $40, so the agent reads one note about the refund (never "a money of $40")."""
+    doc = doc_with(trig("money_rule", [{"action": "authority_check", "kinds": ["money"]}]),
+                   trig("refund_rule", [{"action": "authority_check"}]))
+    doc["authority"]["limits"]["tier_1"]["money"] = 100
+    e = enrichment(amounts={"refund": 40.0}, stakes={"money": 40.0})
+    d, _ = run(doc=doc, e=e)
+    assert [f.name for f in d.fired] == ["money_rule", "refund_rule"]
+    (note,) = d.update.notes
+    assert not note.public and note.body.count("[tiergate:") == 1
+    assert "refund of $40" in note.body and "may approve it now" in note.body.replace("\n", " ")
+    assert "money" not in note.body.split("[tiergate:")[0]
+    # the same ticket state decided again writes the same note (same fingerprint)
+    again, _ = run(doc=doc, e=e)
+    assert [n.fingerprint for n in again.update.notes] == [note.fingerprint]
+
+
+def test_money_at_stake_alone_reads_as_an_amount():
+    doc = doc_with(trig("money_rule", [{"action": "authority_check", "kinds": ["money"]}]))
+    doc["authority"]["limits"]["tier_1"]["money"] = 100
+    d, _ = run(doc=doc, e=enrichment(stakes={"money": 40.0}))
+    (note,) = d.update.notes
+    assert "amount of $40" in note.body and "money" not in note.body.split("[tiergate:")[0]

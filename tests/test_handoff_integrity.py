@@ -117,8 +117,10 @@ def test_rotated_secret_still_recognises_older_notes():
 def test_public_replies_carry_no_marker():
     d = run(thread(), ESCALATE, ACK)
     public = [n for n in d.update.notes if n.public]
-    assert public and all("[tiergate:" not in n.body for n in public)
+    assert public and all("[tiergate" not in n.body for n in public)     # no marker of any kind
     assert all("[tiergate:" in n.body for n in private_notes(d))
+    # the reply's promise is recorded in tiergate's private note instead
+    assert any("[tiergate-commitment:response:" in n.body for n in private_notes(d))
 
 
 def test_no_automatic_public_reply_after_an_agent_answered():
@@ -174,6 +176,32 @@ def test_check_rejects_an_oncall_page_without_what_the_customer_wants():
         load_manifest(doc)
     assert any(path == "oncall.routes.mail.template" and "wants" in msg
                for path, msg in err.value.errors)
+
+
+def test_check_rejects_a_notify_action_template_that_drops_a_page_fact():
+    """A trigger's ``notify`` pages on-call too: its template must carry the same four facts."""
+    doc = doc_with(trig("page_now", [{"action": "notify", "route": "mail",
+                                      "template": "short_page"}]))
+    doc["templates"]["short_page"] = "{{ summary }} {{ wants }} {{ impact }}"
+    with pytest.raises(ManifestError) as err:
+        load_manifest(doc)
+    assert [(p, m) for p, m in err.value.errors if "drops" in m] == [
+        ("triggers[0].actions[0].template", "on-call page template 'short_page' drops required "
+         "fact(s) deadline; a page must print deadline, impact, summary, wants")]
+    doc["templates"]["short_page"] += " {{ deadline }}"
+    load_manifest(doc)
+
+
+def test_default_notify_page_carries_summary_wants_deadline_and_impact():
+    from tiergate.plugin.core.actions import DEFAULT_TEXTS
+
+    assert h.required_problems({"notify": DEFAULT_TEXTS["notify"]}, [("r", "notify")]) == []
+    d = run(thread(), trig("page_now", [{"action": "notify", "route": "mail"}]))
+    (page,) = d.notifications
+    assert "Summary: The customer reports" in page.body
+    assert "Customer wants: “Please fix it by Friday.”" in page.body
+    assert "Deadline: “by Friday”" in page.body
+    assert "Impact: People affected: “40 of our stores”" in page.body
 
 
 def test_shipped_manifest_passes_the_check():

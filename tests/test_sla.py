@@ -256,24 +256,45 @@ def test_renewal_tightening_depends_on_now():
 
 
 # -- commitments -------------------------------------------------------------------------------------
+def bot_note(minutes: float, body: str) -> Comment:
+    """tiergate's own private note (its helpdesk user 299), where it records its promises."""
+    return Comment(id=next(_ids), author_id=299, author_role="agent", body=body, public=False,
+                   created_at=T0 + timedelta(minutes=minutes))
+
+
 def test_commitment_marker_starts_a_clock_until_a_human_replies():
     due = commitment_due(MANIFEST, "ack", at(5))
     assert due == at(35)
-    note = com("agent", 5, f"We received your request and will reply by 09:35.\n"
-                           f"{commitment_marker('ack', due)}\n[tiergate:fp1]")
-    t = ticket(comments=[com("end-user", 0), note])
+    reply = com("agent", 5, "We received your request and will reply by 09:35.")
+    reply = Comment(reply.id, 299, "agent", reply.body, True, reply.created_at)
+    note = bot_note(5, f"Promised an acknowledgement.\n{commitment_marker('ack', due)}\n"
+                       "[tiergate:fp1]")
+    t = ticket(comments=[com("end-user", 0), reply, note])
     c = by_metric(clocks(t, None, MANIFEST, at(20)))
     ack = c["acknowledgement"]
     assert ack.policy == "commitment" and ack.target_minutes == 30 and ack.elapsed_minutes == 15
     assert ack.due_at == at(35) and ack.warn_at == ((75, "2024-03-11T08:27:30Z"),)
     assert "first_reply_time" in c            # the promise is not a reply
-    replied = ticket(comments=[com("end-user", 0), note, com("agent", 25, "Hello!")])
+    replied = ticket(comments=[com("end-user", 0), reply, note, com("agent", 25, "Hello!")])
     assert "acknowledgement" not in by_metric(clocks(replied, None, MANIFEST, at(30)))
 
 
+@pytest.mark.parametrize("author,public", [(201, False), (201, True), (1, True)])
+def test_a_commitment_marker_written_by_anyone_else_starts_no_clock(author, public):
+    """Only tiergate's own comments record its promises: marker text pasted by an agent or a
+    customer is not a promise."""
+    pasted = Comment(id=next(_ids), author_id=author, author_role="end-user" if author == 1
+                     else "agent", body=f"ok {commitment_marker('ack', at(35))}", public=public,
+                     created_at=at(5))
+    t = ticket(comments=[com("end-user", 0), pasted])
+    assert "acknowledgement" not in by_metric(clocks(t, None, MANIFEST, at(20)))
+    assert "acknowledgement" in by_metric(clocks(
+        ticket(comments=[com("end-user", 0), bot_note(5, pasted.body)]), None, MANIFEST, at(20)))
+
+
 def test_response_window_commitment_and_latest_marker_wins():
-    first = com("agent", 5, f"update soon {commitment_marker('response', at(125))}")
-    second = com("agent", 60, f"update by 12:00 {commitment_marker('response_window', at(240))}")
+    first = bot_note(5, f"update soon {commitment_marker('response', at(125))}")
+    second = bot_note(60, f"update by 12:00 {commitment_marker('response_window', at(240))}")
     t = ticket(comments=[com("end-user", 0), first, second])
     rw = by_metric(clocks(t, None, MANIFEST, at(100)))["response_window"]
     assert rw.started_at == at(60) and rw.due_at == at(240) and rw.target_minutes == 180

@@ -31,20 +31,29 @@ AUTHORITY_ABOVE_TAG = "tg_authority_above"
 CSM_TAG = "tg_csm_outreach"
 GOODWILL_TAG = "tg_goodwill_credit"
 
+#: How an amount kind reads in a note ("money": any sum at stake, not a request word).
+KIND_LABELS = {"money": "amount"}
+
 DEFAULT_TEXTS = {
     "authority_within": (
-        "Within your authority: the customer asks for a {{ kind }} of {{ amount }}. "
+        "Within your authority: the {{ kind }} of {{ amount }} the customer asks about. "
         "{{ tier }} may approve up to {{ limit }}, so you may approve it now; "
         "no escalation needed."),
     "authority_above": (
-        "Above {{ tier }} authority: the customer asks for a {{ kind }} of "
-        "{{ amount }} (limit {{ limit }}). Routed to {{ approver }} for approval."),
+        "Above {{ tier }} authority: the {{ kind }} of {{ amount }} the customer asks about "
+        "(limit {{ limit }}). Routed to {{ approver }} for approval."),
     "csm_outreach": (
         "Customer-success outreach suggested for {{ organization or 'this customer' }}: "
         "{{ reasons | join('; ') }}"),
     "goodwill_credit": (
         "Goodwill credit suggested: {{ amount_text }}. Why: {{ reasons | join('; ') }}"),
-    "notify": "[{{ trigger }}] ticket #{{ ticket.id }}: {{ ticket.subject }}\n{{ reasons | join('\n') }}",
+    # an on-call page carries the handoff's summary, wants, deadline and impact (``_page_facts``)
+    "notify": ("[{{ trigger }}] ticket #{{ ticket.id }}: {{ ticket.subject }}\n"
+               "Summary: {{ summary }}\n"
+               "Customer wants: {{ wants }}\n"
+               "Deadline: {{ deadline }}\n"
+               "Impact: {{ impact }}\n"
+               "{{ reasons | join('\n') }}"),
 }
 
 
@@ -284,7 +293,8 @@ def authority_check(action: Any, index: int, trig: Any, fired: FiredTrigger, fac
         fp = fingerprint(facts.ticket.id, trig.name, index, kind, amount, episode(facts))
         approver = auth.approvers.get(kind) or (m.tier_chain()[-1].name if m.tiers else None)
         appr_owner = m.owner(approver) if approver else None
-        ctx = context(facts, trig.name, fired, reasons, kind=kind, mention="",
+        ctx = context(facts, trig.name, fired, reasons, kind=KIND_LABELS.get(kind, kind),
+                      mention="",
                       amount=money(amount, auth.currency), amount_value=amount,
                       limit=money(lim, auth.currency), limit_value=limit, tier=tier_label,
                       approver=getattr(appr_owner, "label", "") or approver or "",
@@ -329,7 +339,14 @@ def _handoff_authority_note(action: Any, facts: Facts, tier: str | None) -> Note
     except ImportError:  # pragma: no cover
         return None
     wanted = set(action.kinds or ("refund", "discount", "credit"))
-    amounts = {k: v for k, v in (facts.enrichment.amounts or {}).items() if k in wanted}
+    asked = facts.enrichment.amounts or {}
+    amounts = {k: v for k, v in asked.items() if k in wanted}
+    money = (facts.enrichment.stakes or {}).get("money") if "money" in wanted else None
+    if isinstance(money, (int, float)) and not isinstance(money, bool):
+        # money at stake that is the refund / credit / discount asked for is that request: one
+        # note (same fingerprint) whichever rule checks it
+        same = [k for k, v in asked.items() if abs(float(v) - float(money)) < 0.005]
+        amounts[same[0] if same else "money"] = asked[same[0]] if same else money
     if not amounts:
         return None
     import dataclasses

@@ -9,19 +9,24 @@ deadline and impact); when a handoff note is written, the winning rule's own not
 next step and no other internal note is written (one note per escalation step); drop notes
 whose marker tiergate already wrote (a signed marker in its own private note: markers anywhere
 else are ignored and reported as possible forgeries); drop automatic public replies when an
-agent already replied publicly after the customer's latest message; sign internal notes and
-strip markers from public ones; list timers (time conditions flipping, SLA stages).
+agent already replied publicly after the customer's latest message; move a public reply's
+commitment marker into a private note of the same update (``commitments``); sign internal notes
+and strip markers from public ones; when no new escalation step happens, supersede tiergate's latest
+handoff note whose facts changed before anyone acted (``handoff_supersede``; the handoff note
+carries a signed step line for that); list timers (time conditions flipping, SLA stages).
 
 ``note_keys``: the marker secrets from the configuration, newest first (older ones still
 recognise notes written before a rotation); see ``plugin.core.handoff_marker``.
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from tiergate.plugin.core import actions as A
-from tiergate.plugin.core import handoff, sla
+from tiergate.plugin.core import commitments, handoff, sla
+from tiergate.plugin.core import handoff_supersede as supersede
 from tiergate.plugin.core.conditions import Facts
 from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredTrigger, Note,
                                         Notification, Ticket, TicketUpdate, Timer)
@@ -73,7 +78,13 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
     # escalation: one owner
     escalation, notifications, extra_notes, folded = _escalate(eff, facts, fired, clocks, reasons,
                                                                parent, keys)
+    step_fp, step_esc = None, escalation
+    if escalation is not None and extra_notes and not extra_notes[0].public:
+        step_fp = extra_notes[0].fingerprint
     if escalation is None:
+        superseding, step_esc, folded = _supersede(facts, clocks, eff, reasons, parent, keys)
+        if superseding is not None:
+            extra_notes, step_fp = [superseding], superseding.fingerprint
         _manual_escalation(facts, clocks, eff, reasons, parent)
     elif escalation.after_hours and escalation.oncall_route:
         eff.add_tags[A.ONCALL_PAGED_TAG] = None
@@ -114,7 +125,9 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
             reasons.append(f"public reply {fp} not written: an agent already answered the "
                            "customer's latest message")
             continue
-        notes.append(handoff.seal(n, keys))
+        notes.append(n)
+    # promises are recorded in a private note, never shown to the customer
+    notes = [handoff.seal(n, keys) for n in commitments.record(notes)]
 
     # priority
     priority = A.top_priority(eff.priorities)
@@ -132,6 +145,9 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
 
     update = TicketUpdate(add_tags=add_tags, remove_tags=remove_tags, notes=tuple(notes),
                           group_id=group_id, assignee_id=assignee_id, priority=priority)
+    if step_fp and step_esc is not None:      # the handoff note remembers its step and facts
+        update = dataclasses.replace(update, notes=tuple(supersede.mark_step(
+            notes, step_fp, step_esc, ticket, update, enrichment, manifest, now, bots, keys)))
     timers = _timers(facts, [ct for ct in program if ct.trigger.name not in state], clocks)
     notifs = _dedupe_notifications([*notifications, *eff.notifications])
     if notifs and manifest.oncall.page_requires_organization and (
@@ -220,6 +236,27 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
         notes.append(A.public_update(cand.public_template, "response", facts, cand.trigger, ft,
                                      reasons, fp))
     return esc, notifications, notes, folded
+
+
+def _supersede(facts: Facts, clocks, eff: A.Effects, reasons: list[str],
+               parent: Ticket | None, keys):
+    """One note replacing tiergate's latest handoff note when its facts changed before anyone
+    acted (``handoff_supersede``); the rules' own notes fold into it as its next step."""
+    by_name = {ct.trigger.name: ct for ct in facts.manifest.program}
+    private = [n for n in eff.notes if not n.public and n.fingerprint]
+    guidance = [A.guidance(n.body) for n in private]
+
+    def render(esc: Escalation) -> Note:
+        ct = by_name.get(esc.trigger)
+        fired = FiredTrigger(esc.trigger, ct.group.explain(facts) if ct is not None else ())
+        return _handoff_note(facts, esc, [fired], clocks, "", parent, guidance, keys)
+
+    note, esc, line = supersede.supersede(facts.ticket, clocks, handoff.bot_ids(facts.manifest),
+                                          keys, render)
+    if note is None:
+        return None, None, frozenset()
+    reasons.append(line)
+    return note, esc, frozenset(n.fingerprint for n in private)
 
 
 def _warm_reply(facts: Facts, esc: Escalation, clocks, template: str | None) -> Note | None:

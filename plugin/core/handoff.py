@@ -16,6 +16,8 @@ Pure: no I/O, no clock reads (``now`` is passed in). Public API:
   deadline and impact as one line each, for on-call pages.
 - ``authority_checks`` / ``authority_note`` (``handoff_authority``), ``manual_escalation_update``
   and friends (``handoff_manual``), ``parse_handoff_comment`` (``handoff_thread``).
+- Stale notes (``handoff_supersede``): a handoff note carries a signed step line; when its
+  facts change before anyone acts, ``decide`` writes one note that replaces it.
 - Markers (``handoff_marker``): ``fingerprint``, ``seal``, ``trusted_fingerprints``,
   ``suspect_markers``, ``marker_keys``; ``answered_since_customer`` tells whether a person (or
   tiergate) already replied publicly after the customer's latest message.

@@ -22,6 +22,10 @@ from tiergate.plugin.core.handoff_text import (TierInfo, _currency, _find_tier, 
 from tiergate.plugin.core.model import Enrichment, Note, Ticket
 
 
+#: How an amount kind reads in a note ("money": any sum at stake, not a request word).
+_KIND_LABELS = {"money": "amount"}
+
+
 @dataclass(frozen=True)
 class AuthorityCheck:
     """One amount asked for, against the current tier's limit."""
@@ -106,7 +110,8 @@ def authority_note(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: d
         default = "authority_within" if chk.within else "authority_above"
         name = (template_within if chk.within else template_above) or default
         parts.append(_render(manifest, name, {
-            "mention": mention, "kind": escape(chk.kind), "amount": _money(chk.amount, currency),
+            "mention": mention, "kind": escape(_KIND_LABELS.get(chk.kind, chk.kind)),
+            "amount": _money(chk.amount, currency),
             "limit": _money(chk.limit, currency), "tier": escape(chk.tier_label),
             "approver": chk.approver_mention}, default))
     key = ",".join(f"{c.kind}={c.amount:g}" for c in checks)

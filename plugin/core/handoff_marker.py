@@ -26,6 +26,10 @@ UNCONFIGURED_SECRET = b"tiergate-unconfigured-note-secret"
 
 MARKER_RE = re.compile(r"\[tiergate:([0-9a-f]{16})(?:\.([0-9a-f]{16}))?\]")
 _ANY_MARKER = re.compile(r"\n*\[tiergate:[^\]\n]{0,80}\]")
+#: Any internal tiergate marker: the note marker ``[tiergate:…]`` and the others
+#: (``[tiergate-commitment:…]``, ``[tiergate-step:…]``); none may reach a customer.
+INTERNAL_MARKER_RE = re.compile(r"\[tiergate(?::|-[a-z]+:)")
+_ANY_INTERNAL = re.compile(r"\n*\[tiergate(?::|-[a-z]+:)[^\]\n]{0,800}\]")
 
 
 def fingerprint(ticket_id: Any, trigger: str, to_tier: str, episode: Any = 0,
@@ -79,8 +83,8 @@ def seal(note: Note, keys: Sequence[bytes] | None = None) -> Note:
 
 
 def public_text(body: str) -> str:
-    """A public body without tiergate's note markers."""
-    return _ANY_MARKER.sub("", body or "").rstrip()
+    """A public body without any of tiergate's internal markers."""
+    return _ANY_INTERNAL.sub("", body or "").rstrip()
 
 
 def public_body(note: Note) -> Note:
@@ -131,6 +135,13 @@ def contains_marker(text: str) -> bool:
     return bool(_ANY_MARKER.search(text or ""))
 
 
+def has_internal_marker(text: str) -> bool:
+    """True when ``text`` carries any internal tiergate marker (``[tiergate:…]``,
+    ``[tiergate-commitment:…]``, ...)."""
+    return bool(INTERNAL_MARKER_RE.search(text or ""))
+
+
 __all__ = ["fingerprint", "marker", "marker_keys", "mac", "verifies", "seal", "public_text",
            "public_body", "trusted_fingerprints", "suspect_markers", "contains_marker",
+           "has_internal_marker", "INTERNAL_MARKER_RE",
            "MARKER_RE", "UNCONFIGURED_SECRET"]

@@ -385,9 +385,18 @@ class Promise:
 def _promises(ticket: Ticket, ctx: _Ctx) -> list[Promise]:
     out: list[Promise] = []
     for c in _thread(ticket):
-        if not c.public or c.author_role != "agent":
-            continue
         body = c.body or ""
+        if not c.public:
+            # tiergate records the promise of its public reply in its own private note
+            if _is_bot(c, ctx):
+                for kind, due_text in _COMMIT_MARKER.findall(body):
+                    what = {"ack": "an acknowledgement", "response": "a response"}.get(
+                        kind, escape(kind))
+                    out.append(Promise(Item(f"{what} (tiergate commitment)", "", "pre"),
+                                       _source(c, ticket, ctx), parse_time(due_text), True))
+            continue
+        if c.author_role != "agent":
+            continue
         for kind, due_text in _COMMIT_MARKER.findall(body):
             due = parse_time(due_text)
             what = {"ack": "an acknowledgement", "response": "a response"}.get(kind, escape(kind))

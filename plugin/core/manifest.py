@@ -766,6 +766,10 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     pages = [(f"oncall.routes.{name}.template", _d_(r).get("template"))
              for name, r in _d_(oncall.get("routes")).items()
              if isinstance(_d_(r).get("template"), str)]
+    pages += [(f"triggers[{i}].actions[{j}].template", _d_(a).get("template"))
+              for i, trig in enumerate(_l_(doc.get("triggers")))
+              for j, a in enumerate(_l_(_d_(trig).get("actions")))
+              if _d_(a).get("action") == "notify" and isinstance(_d_(a).get("template"), str)]
     errs.extend(required_problems(templates, pages))
     # triggers
     tier_ranks = {n: _d_(t).get("order") for n, t in tiers.items()

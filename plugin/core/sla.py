@@ -29,12 +29,15 @@ Tightening: each policy ``tighten`` rule whose ``when`` holds (all keys: segment
 within N days, attention score above X, account value above Y, priorities) offers
 ``target * factor`` or an absolute ``target_minutes``; the tightest target wins.
 
-Micro-commitments: a public note by tiergate promising an acknowledgement or a response carries
-the marker ``[tiergate-commitment:<kind>:<due ISO-8601 UTC>]`` (kind ``ack`` or ``response``;
-make it with ``commitment_marker``; compute the due instant with ``commitment_due``). The latest
-marker of each kind starts a clock (metric ``acknowledgement`` / ``response_window``, policy
-``commitment``) from the note's time to the promised instant, fulfilled by the next public human
-agent comment. Commitments do not pause.
+Micro-commitments: when a public reply by tiergate promises an acknowledgement or a response,
+tiergate's private note of the same update carries the marker
+``[tiergate-commitment:<kind>:<due ISO-8601 UTC>]`` (kind ``ack`` or ``response``; make it with
+``commitment_marker``; compute the due instant with ``commitment_due``; ``plugin.core.commitments``
+moves it out of the reply, customers never see it). A marker counts only in a comment written by
+tiergate's own helpdesk user (private; a public one written before the marker moved still counts);
+marker text from anyone else is ignored. The latest marker of each kind starts a clock (metric
+``acknowledgement`` / ``response_window``, policy ``commitment``) from the note's time to the
+promised instant, fulfilled by the next public human agent comment. Commitments do not pause.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ DEFAULT_BOT_USER_ID = 299
 
 # -- helpers for templates / actions -------------------------------------------------------------
 def commitment_marker(kind: str, due: datetime) -> str:
-    """The footer a public commitment note carries: ``[tiergate-commitment:ack:2024-..Z]``."""
+    """The commitment marker (in tiergate's private note): ``[tiergate-commitment:ack:2024-..Z]``."""
     short = {"acknowledgement": "ack", "response_window": "response"}.get(kind, kind)
     if short not in COMMITMENT_KINDS:
         raise ValueError(f"unknown commitment kind '{kind}'; allowed: ack, response")
@@ -388,7 +391,7 @@ def _commitment_clocks(history: _History, sla: SlaConfig, calendars: Mapping[str
     latest: dict[str, tuple[int, int, int]] = {}       # metric -> (note µs, due µs, index)
     comments = history.comments
     for i, (us, com) in enumerate(comments):
-        if not (com.public and com.author_role == "agent") or "[tiergate-commitment:" not in com.body:
+        if com.author_id not in history.bots or "[tiergate-commitment:" not in com.body:
             continue
         for kind, due_text in _MARKER_RE.findall(com.body):
             metric = COMMITMENT_KINDS.get(kind)
