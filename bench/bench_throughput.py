@@ -106,12 +106,14 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
         ids = [desk.import_example(examples[i % len(examples)], now) for i in range(n)]
         _wait(lambda: len(set(q.job_ids) - before) >= n, 120, f"{n} deliveries queued", 0.1)
         job_ids = list(set(q.job_ids) - before)
+        released = time.time()
         resume(conn)
         keys = [state._summary_key("zendesk", tid) for tid in ids]
         _wait(lambda: conn.exists(*keys) == len(keys), 600, "every ticket decided", 0.02)
         done = time.time()
         jobs = [j for j in Job.fetch_many(job_ids, connection=conn, serializer=JSONSerializer) if j]
-        began = min(j.started_at.timestamp() for j in jobs if j.started_at)
+        started = [j.started_at.timestamp() for j in jobs if j.started_at]
+        began = min(started) if started else released    # pooled: jobs decided by a peer never start
         statuses: dict[str, int] = {}
         for j in jobs:
             statuses[str(j.get_status())] = statuses.get(str(j.get_status()), 0) + 1
