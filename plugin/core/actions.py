@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from tiergate.plugin.core.conditions import PRIORITIES, Facts, calendar_for
+from tiergate.plugin.core.handoff_authority import KIND_LABELS
 from tiergate.plugin.core.handoff_text import _bot_ids
 from tiergate.plugin.core.model import ConditionResult, FiredTrigger, Note, Notification
 from tiergate.plugin.core.templates import TemplateError, render
@@ -30,9 +31,6 @@ AUTHORITY_WITHIN_TAG = "tg_authority_within"
 AUTHORITY_ABOVE_TAG = "tg_authority_above"
 CSM_TAG = "tg_csm_outreach"
 GOODWILL_TAG = "tg_goodwill_credit"
-
-#: How an amount kind reads in a note ("money": any sum at stake, not a request word).
-KIND_LABELS = {"money": "amount"}
 
 DEFAULT_TEXTS = {
     "authority_within": (

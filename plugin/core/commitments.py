@@ -34,18 +34,23 @@ def split(body: str) -> tuple[str, list[str]]:
     return _MARKER_LINE.sub("", body).rstrip(), found
 
 
+def what(kind: str) -> str | None:
+    """``an acknowledgement`` for the marker kind ``ack`` (None for a kind not promised)."""
+    return _WHAT.get(kind)
+
+
 def describe(marker: str) -> str:
     """``an acknowledgement by 2026-11-25 13:30 UTC`` for a commitment marker."""
     m = COMMITMENT_RE.fullmatch(marker)
     if m is None:
         return marker
-    what = _WHAT.get(m.group(1), m.group(1))
+    promised = what(m.group(1)) or m.group(1)
     try:
         due: datetime | None = parse_time(m.group(2))
     except ValueError:
         due = None
     when = due.strftime("%Y-%m-%d %H:%M UTC") if due is not None else m.group(2)
-    return f"{what} by {when}"
+    return f"{promised} by {when}"
 
 
 def _lines(markers: Sequence[str]) -> str:
@@ -80,4 +85,4 @@ def record(notes: Sequence[Note]) -> list[Note]:
     return out
 
 
-__all__ = ["COMMITMENT_RE", "record", "split", "describe"]
+__all__ = ["COMMITMENT_RE", "record", "split", "describe", "what"]

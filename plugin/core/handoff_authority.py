@@ -23,7 +23,7 @@ from tiergate.plugin.core.model import Enrichment, Note, Ticket
 
 
 #: How an amount kind reads in a note ("money": any sum at stake, not a request word).
-_KIND_LABELS = {"money": "amount"}
+KIND_LABELS = {"money": "amount"}
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def authority_note(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: d
         default = "authority_within" if chk.within else "authority_above"
         name = (template_within if chk.within else template_above) or default
         parts.append(_render(manifest, name, {
-            "mention": mention, "kind": escape(_KIND_LABELS.get(chk.kind, chk.kind)),
+            "mention": mention, "kind": escape(KIND_LABELS.get(chk.kind, chk.kind)),
             "amount": _money(chk.amount, currency),
             "limit": _money(chk.limit, currency), "tier": escape(chk.tier_label),
             "approver": chk.approver_mention}, default))

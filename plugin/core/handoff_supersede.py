@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from tiergate.plugin.core.handoff_marker import fingerprint, mac, marker_keys, verifies
+from tiergate.plugin.core.handoff_marker import MARKER_RE, fingerprint, mac, marker_keys, verifies
 from tiergate.plugin.core.handoff_thread import _is_customer
 from tiergate.plugin.core.model import ClockState, Comment, Escalation, Note, Ticket
 
@@ -102,8 +102,8 @@ def latest_step(ticket: Ticket, bots: frozenset[int], keys: Sequence[bytes]) -> 
             esc = Escalation(from_tier=data.get("from"), to_tier=str(data.get("to")),
                              kind=str(data.get("k") or "hierarchical"), group_id=data.get("g"),
                              owner_id=data.get("o"), trigger=data["t"])
-            fps = re.findall(r"\[tiergate:([0-9a-f]{16})", c.body or "")
-            return Step(i, c, esc, str(data.get("sla") or ""), fps[-1] if fps else "")
+            fps = MARKER_RE.findall(c.body or "")
+            return Step(i, c, esc, str(data.get("sla") or ""), fps[-1][0] if fps else "")
     return None
 
 

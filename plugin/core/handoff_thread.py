@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 from tiergate.plugin.core.handoff_text import (DEFAULT_REQUIRED, _channel, _get, clip, code,
                                                escape, quote)
 from tiergate.nlp.reading import AGENT_ROLES, CUSTOMER_ROLES
+from tiergate.plugin.core.commitments import COMMITMENT_RE, what as _promised
 from tiergate.plugin.core.model import Comment, Ticket, parse_time
 
 
@@ -81,7 +82,7 @@ _PROMISE = re.compile(
     r"\b(?:we(?:'| wi)ll|i(?:'| wi)ll|we are going to|i am going to|you(?:'| wi)ll (?:hear|receive|"
     r"get|have)|expect (?:an? )?(?:update|reply|answer|fix|call|response)|"
     r"(?:promise|commit) to)\b", re.I)
-_COMMIT_MARKER = re.compile(r"\[tiergate-commitment:([a-z_]+):([0-9T:.+\-Z]+)\]")
+_COMMIT_MARKER = COMMITMENT_RE
 _NUMWORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
              "twelve": 12, "24": 24, "48": 48}
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -390,8 +391,7 @@ def _promises(ticket: Ticket, ctx: _Ctx) -> list[Promise]:
             # tiergate records the promise of its public reply in its own private note
             if _is_bot(c, ctx):
                 for kind, due_text in _COMMIT_MARKER.findall(body):
-                    what = {"ack": "an acknowledgement", "response": "a response"}.get(
-                        kind, escape(kind))
+                    what = _promised(kind) or escape(kind)
                     out.append(Promise(Item(f"{what} (tiergate commitment)", "", "pre"),
                                        _source(c, ticket, ctx), parse_time(due_text), True))
             continue
@@ -399,7 +399,7 @@ def _promises(ticket: Ticket, ctx: _Ctx) -> list[Promise]:
             continue
         for kind, due_text in _COMMIT_MARKER.findall(body):
             due = parse_time(due_text)
-            what = {"ack": "an acknowledgement", "response": "a response"}.get(kind, escape(kind))
+            what = _promised(kind) or escape(kind)
             out.append(Promise(Item(f"{what} (tiergate commitment)", "", "pre"),
                                _source(c, ticket, ctx), due, True))
         clean = _COMMIT_MARKER.sub("", re.sub(r"\[tiergate:[0-9a-f]+\]", "", body))

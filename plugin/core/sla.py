@@ -47,6 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from tiergate.plugin.core.calendar import ALWAYS_OPEN, MINUTE_US, Calendar, from_us, to_us
+from tiergate.plugin.core.commitments import COMMITMENT_RE
 from tiergate.plugin.core.model import (ClockState, Comment, Enrichment, Ticket, Timer,
                                         format_time, parse_time)
 from tiergate.plugin.core.sla_schema import (Commitments, MetricTarget, Policy, SlaConfig,
@@ -56,7 +57,7 @@ STOPPED = frozenset({"solved", "closed", "deleted"})
 COMMITMENT_POLICY = "commitment"
 COMMITMENT_KINDS = {"ack": "acknowledgement", "acknowledgement": "acknowledgement",
                     "response": "response_window", "response_window": "response_window"}
-_MARKER_RE = re.compile(r"\[tiergate-commitment:([a-z_]+):([0-9T:.+\-Z]+)\]")
+_MARKER_RE = COMMITMENT_RE
 _TIERGATE_RE = re.compile(r"\[tiergate(?::|-commitment:)")
 DEFAULT_BOT_USER_ID = 299
 
