@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from tiergate.plugin.core.conditions import PRIORITIES, Facts, calendar_for
+from tiergate.plugin.core.condition_facts import Facts, calendar_for
+from tiergate.plugin.core.condition_fields import PRIORITIES
+from tiergate.plugin.core.condition_reasons import explain_line
 from tiergate.plugin.core.handoff_authority import KIND_LABELS
 from tiergate.plugin.core.handoff_text import _bot_ids
-from tiergate.plugin.core.model import ConditionResult, FiredTrigger, Note, Notification
+from tiergate.plugin.core.model import FiredTrigger, Note, Notification
 from tiergate.plugin.core.templates import TemplateError, render
 
 FIRED_TAG_PREFIX = "tg_fired_"
@@ -96,26 +98,6 @@ def money(amount: float | None, currency: str = "USD") -> str:
     sym = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
     text = f"{amount:,.2f}".removesuffix(".00")
     return f"{sym}{text}" if sym else f"{text} {currency}"
-
-
-def explain_line(c: ConditionResult) -> str:
-    exp = c.expected
-    if isinstance(exp, dict) and "value" in exp:
-        unit = exp.get("unit") or (f"in {exp['window_hours']}h" if "window_hours" in exp else "")
-        exp = f"{exp['value']} {unit}".strip()
-    elif isinstance(exp, dict) and "tier" in exp:
-        exp = f"{exp['tier']} tier's limit"
-    actual = c.actual
-    if isinstance(actual, float):
-        actual = round(actual, 2)
-    return f"{c.field} {c.operator.replace('_', ' ')} {exp if exp is not None else ''}".rstrip() \
-        + f" (seen: {actual})"
-
-
-def trigger_reason(ft: FiredTrigger, description: str = "") -> str:
-    held = [explain_line(c) for c in ft.conditions if c.held]
-    head = f"{ft.name}" + (f" ({description})" if description else "")
-    return f"{head}: " + ("; ".join(held) if held else "no conditions (always)")
 
 
 def context(facts: Facts, trigger: str, fired: FiredTrigger | None, reasons: Sequence[str],
@@ -420,5 +402,5 @@ def owner_is_open(manifest: Any, name: str, facts: Facts) -> tuple[bool, str | N
 
 
 __all__ = ["Effects", "Candidate", "apply", "pick_escalation", "top_priority", "fingerprint",
-           "with_footer", "money", "explain_line", "trigger_reason", "resolve_up",
+           "with_footer", "money", "resolve_up",
            "owner_is_open", "FIRED_TAG_PREFIX", "DEFAULT_TEXTS", "episode"]
