@@ -17,7 +17,7 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from tiergate.plugin.core.conditions import Facts
+from tiergate.plugin.core.condition_facts import Facts
 from tiergate.plugin.core.decide import decide, evaluate
 from tiergate.plugin.core.manifest import load_manifest
 from tiergate.plugin.core.model import Comment, Enrichment, Organization, RiskTag, Ticket

@@ -22,8 +22,8 @@ For Zammad (``--helpdesk zammad``) the same is done with ``/api/v1/webhooks`` (H
 token) and ``/api/v1/triggers``; Zammad has no test-delivery endpoint, so the report says so.
 
 ``import-sla`` reads Zendesk's ``/api/v2/slas/policies`` and ``/api/v2/business_hours/schedules``
-and prints the manifest's ``sla`` and ``calendars`` keys (``plugin/core/sla_schema.py`` shapes) as
-JSON; anything that does not map (a filter condition other than priority, an unknown time zone) is
+and prints the manifest's ``sla`` and ``calendars`` keys (``plugin/core/sla_schema.py`` and
+``calendar_schema.py`` shapes) as JSON; anything that does not map (a filter condition other than priority, an unknown time zone) is
 reported on stderr, never silently dropped.
 
 Plain ``requests`` is used for every call: ``--dry-run`` must show the exact requests, and zenpy's

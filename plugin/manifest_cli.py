@@ -7,7 +7,8 @@ import sys
 import click
 
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import default_manifest_path, json_schema, load_manifest
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest_jsonschema import json_schema
 
 
 def summary(m) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import Manifest, default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest_model import Manifest
 
 log = logging.getLogger("tiergate.manifest")
 

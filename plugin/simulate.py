@@ -27,7 +27,8 @@ import click
 from tiergate.plugin.core.decide import decide
 from tiergate.plugin.examples import read_examples
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import Manifest, default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest_model import Manifest
 from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket,
                                         TicketUpdate, format_time)
 

@@ -6,8 +6,10 @@ from functools import lru_cache
 
 import pytest
 
-from tiergate.plugin.core.conditions import (OPERATORS, Facts, compile_condition, field_spec,
-                                             validate_condition)
+from tiergate.plugin.core.condition_checks import validate_condition
+from tiergate.plugin.core.condition_compile import compile_condition, compile_group
+from tiergate.plugin.core.condition_facts import Facts
+from tiergate.plugin.core.condition_fields import ALL_OPERATORS, OPERATORS, field_spec
 from tiergate.plugin.core.manifest import load_manifest
 from tiergate.plugin.core.model import Change, ClockState
 
@@ -196,7 +198,6 @@ def test_condition(field, op, value, params, t, e, clocks, expected):
 
 
 def test_every_type_and_operator_is_covered():
-    from tiergate.plugin.core.conditions import ALL_OPERATORS
 
     assert {c[1] for c in CASES} == set(ALL_OPERATORS)
     assert {field_spec(c[0]).type for c in CASES} == set(OPERATORS)
@@ -254,8 +255,6 @@ def test_condition_validation_errors(cond, key):
 
 def test_explanations_carry_values():
     m = manifest()
-    from tiergate.plugin.core.conditions import compile_group
-
     g = compile_group({"all": [{"field": "priority", "operator": "is", "value": "urgent"},
                                {"field": "age", "operator": "greater_than", "value": 1}],
                        "any": [{"field": "risk_tags", "operator": "includes", "value": "legal"}]},

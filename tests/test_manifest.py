@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import (ACTION_PARAMS, Manifest, default_manifest_path,
-                                           json_schema, load_manifest)
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest_jsonschema import json_schema
+from tiergate.plugin.core.manifest_model import Manifest
+from tiergate.plugin.core.manifest_schema import ACTION_PARAMS
 from tiergate.plugin.manifest_cli import check, manifest as manifest_group, schema
 
 from test_manifest_base import base_doc

@@ -6,8 +6,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from tiergate.plugin.core.calendar import Calendar
-from tiergate.plugin.core.sla_schema import (Commitments, SlaConfig, SlaSchema, error_pairs,
-                                             load_sections)
+from tiergate.plugin.core.sla_config import Commitments, SlaConfig
+from tiergate.plugin.core.sla_schema import SlaSchema, error_pairs, load_sections
 
 GOOD = {
     "calendars": {

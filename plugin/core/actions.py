@@ -13,16 +13,21 @@ Pure: templates are rendered with the sandboxed renderer; nothing here reads a c
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from tiergate.plugin.core.conditions import PRIORITIES, Facts, calendar_for
+from tiergate.plugin.core import sla
+from tiergate.plugin.core.condition_facts import Facts, calendar_for
+from tiergate.plugin.core.condition_fields import PRIORITIES
+from tiergate.plugin.core.condition_reasons import explain_line
+from tiergate.plugin.core.handoff import authority_note, page_facts
 from tiergate.plugin.core.handoff_authority import KIND_LABELS
 from tiergate.plugin.core.handoff_text import _bot_ids
-from tiergate.plugin.core.model import ConditionResult, FiredTrigger, Note, Notification
+from tiergate.plugin.core.model import Escalation, FiredTrigger, Note, Notification
 from tiergate.plugin.core.templates import TemplateError, render
 
 FIRED_TAG_PREFIX = "tg_fired_"
@@ -96,26 +101,6 @@ def money(amount: float | None, currency: str = "USD") -> str:
     sym = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
     text = f"{amount:,.2f}".removesuffix(".00")
     return f"{sym}{text}" if sym else f"{text} {currency}"
-
-
-def explain_line(c: ConditionResult) -> str:
-    exp = c.expected
-    if isinstance(exp, dict) and "value" in exp:
-        unit = exp.get("unit") or (f"in {exp['window_hours']}h" if "window_hours" in exp else "")
-        exp = f"{exp['value']} {unit}".strip()
-    elif isinstance(exp, dict) and "tier" in exp:
-        exp = f"{exp['tier']} tier's limit"
-    actual = c.actual
-    if isinstance(actual, float):
-        actual = round(actual, 2)
-    return f"{c.field} {c.operator.replace('_', ' ')} {exp if exp is not None else ''}".rstrip() \
-        + f" (seen: {actual})"
-
-
-def trigger_reason(ft: FiredTrigger, description: str = "") -> str:
-    held = [explain_line(c) for c in ft.conditions if c.held]
-    head = f"{ft.name}" + (f" ({description})" if description else "")
-    return f"{head}: " + ("; ".join(held) if held else "no conditions (always)")
 
 
 def context(facts: Facts, trigger: str, fired: FiredTrigger | None, reasons: Sequence[str],
@@ -320,8 +305,6 @@ def authority_check(action: Any, index: int, trig: Any, fired: FiredTrigger, fac
 
 def _page_facts(facts: Facts, trigger: str, route: Any) -> dict[str, str]:
     """The handoff's summary, wants, deadline and impact for a page (``oncall_page``)."""
-    from tiergate.plugin.core.handoff import page_facts
-    from tiergate.plugin.core.model import Escalation
 
     esc = Escalation(None, route.name, "hierarchical", getattr(route, "group_id", None),
                      getattr(route, "owner_id", None), trigger)
@@ -331,10 +314,6 @@ def _page_facts(facts: Facts, trigger: str, route: Any) -> dict[str, str]:
 def _handoff_authority_note(action: Any, facts: Facts, tier: str | None) -> Note | None:
     """The handoff area's authority note (one note for every amount with a limit), if any."""
     if tier is None:
-        return None
-    try:
-        from tiergate.plugin.core.handoff import authority_note
-    except ImportError:  # pragma: no cover
         return None
     wanted = set(action.kinds or ("refund", "discount", "credit"))
     asked = facts.enrichment.amounts or {}
@@ -347,8 +326,6 @@ def _handoff_authority_note(action: Any, facts: Facts, tier: str | None) -> Note
         amounts[same[0] if same else "money"] = asked[same[0]] if same else money
     if not amounts:
         return None
-    import dataclasses
-
     enrichment = dataclasses.replace(facts.enrichment, amounts=amounts)
     return authority_note(facts.ticket, enrichment, facts.manifest, facts.now, tier=tier,
                           template_within=action.template_within,
@@ -376,11 +353,10 @@ def public_update(template: str, commitment: str, facts: Facts, trigger: str,
 
 def _commitment(manifest: Any, kind: str, now: datetime) -> tuple[datetime, str]:
     try:
-        from tiergate.plugin.core import sla
         due = sla.commitment_due(manifest, kind, now)
         due = _round_up(due, 15)
         return due, sla.commitment_marker(kind, due)
-    except (ImportError, AttributeError, KeyError):
+    except (AttributeError, KeyError):
         minutes = 30 if kind == "ack" else 120
         return _round_up(now + timedelta(minutes=minutes), 15), ""
 
@@ -420,5 +396,5 @@ def owner_is_open(manifest: Any, name: str, facts: Facts) -> tuple[bool, str | N
 
 
 __all__ = ["Effects", "Candidate", "apply", "pick_escalation", "top_priority", "fingerprint",
-           "with_footer", "money", "explain_line", "trigger_reason", "resolve_up",
+           "with_footer", "money", "resolve_up",
            "owner_is_open", "FIRED_TAG_PREFIX", "DEFAULT_TEXTS", "episode"]

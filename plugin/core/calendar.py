@@ -160,7 +160,7 @@ class Calendar:
             merged.append(tuple((s, e) for s, e in out))
         country = None
         if self.holiday_country:
-            import holidays  # pure data package
+            import holidays  # ~60 ms to import; only calendars naming a country need it
 
             country = holidays.country_holidays(self.holiday_country,
                                                 subdiv=self.holiday_subdivision)

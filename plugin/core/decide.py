@@ -27,7 +27,8 @@ from typing import Any
 from tiergate.plugin.core import actions as A
 from tiergate.plugin.core import commitments, handoff, sla
 from tiergate.plugin.core import handoff_supersede as supersede
-from tiergate.plugin.core.conditions import Facts
+from tiergate.plugin.core.condition_facts import Facts
+from tiergate.plugin.core.condition_reasons import trigger_reason
 from tiergate.plugin.core.model import (Decision, Enrichment, Escalation, FiredTrigger, Note,
                                         Notification, Ticket, TicketUpdate, Timer)
 from tiergate.plugin.core.templates import render
@@ -67,7 +68,7 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
     reasons: list[str] = []
     eff = A.Effects()
     for ct, ft in zip(fired_cts, fired):
-        line = A.trigger_reason(ft, ct.trigger.description)
+        line = trigger_reason(ft, ct.trigger.description)
         reasons.append(f"fired {line}")
         for i, action in enumerate(ct.trigger.actions):
             A.apply(action, i, ct.trigger, ft, facts, eff, [line])

@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 from tiergate.plugin.core.handoff_marker import MARKER_RE, fingerprint, mac, marker_keys, verifies
 from tiergate.plugin.core.handoff_thread import _is_customer
 from tiergate.plugin.core.model import ClockState, Comment, Escalation, Note, Ticket
+from tiergate.plugin.core.sla import clocks as sla_clocks, stage
 
 STEP_RE = re.compile(r"\[tiergate-step:([A-Za-z0-9_-]{1,600})\.([0-9a-f]{16})\]")
 _STAGE_METRICS_SKIPPED = ("commitment",)        # tiergate's own promises: not a fact of the step
@@ -54,8 +55,6 @@ class Step:
 
 def sla_state(clocks: Sequence[ClockState]) -> str:
     """Digest of each running clock's target and stage (``ok``, ``warn:<pct>``, ``breach``)."""
-    from tiergate.plugin.core.sla import stage
-
     parts = sorted(f"{c.metric}:{round(c.target_minutes, 1)}:{stage(c)}" for c in clocks
                    if c.policy not in _STAGE_METRICS_SKIPPED)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
@@ -168,8 +167,6 @@ def mark_step(notes: Sequence[Note], fp: str, esc: Escalation, ticket: Ticket, u
     """``notes`` with the step line added to the (sealed) handoff note ``fp``. The SLA state it
     records is the one after this very update lands (priority, group, assignee, tags and
     tiergate's own comments applied), so tiergate's own write never reads as "the SLA moved"."""
-    from tiergate.plugin.core import sla
-
     if not any(n.fingerprint == fp and not n.public for n in notes):
         return list(notes)
     bot = min(bots) if bots else None
@@ -182,7 +179,7 @@ def mark_step(notes: Sequence[Note], fp: str, esc: Escalation, ticket: Ticket, u
         priority=update.priority or ticket.priority,
         group_id=update.group_id if update.group_id is not None else ticket.group_id,
         assignee_id=update.assignee_id if update.assignee_id is not None else ticket.assignee_id)
-    state = sla_state(sla.clocks(after, enrichment, manifest, now))
+    state = sla_state(sla_clocks(after, enrichment, manifest, now))
     return [with_step(n, esc, state, keys) if n.fingerprint == fp and not n.public else n
             for n in notes]
 

@@ -1,5 +1,5 @@
 """The delivery part of the manifest's ``oncall`` section: the channels a route pages through and
-the SMTP server email pages leave by (composed into ``OncallSchema`` by ``manifest.py``).
+the SMTP server email pages leave by (composed into ``OncallSchema`` by ``manifest_schema.py``).
 
 ```json
 "oncall": {

@@ -50,7 +50,7 @@ from tiergate.plugin.core.calendar import ALWAYS_OPEN, MINUTE_US, Calendar, from
 from tiergate.plugin.core.commitments import COMMITMENT_RE
 from tiergate.plugin.core.model import (ClockState, Comment, Enrichment, Ticket, Timer,
                                         format_time, parse_time)
-from tiergate.plugin.core.sla_schema import (Commitments, MetricTarget, Policy, SlaConfig,
+from tiergate.plugin.core.sla_config import (Commitments, MetricTarget, Policy, SlaConfig,
                                              Tighten, policy_calendar_name)
 
 STOPPED = frozenset({"solved", "closed", "deleted"})
