@@ -67,7 +67,7 @@ def _baseline(settings_for, sample: int, now: datetime) -> float:
     from redis import Redis
 
     from tiergate.connectors.zendesk import from_settings
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import timers
 
     handle = start_server(port=0)
@@ -87,7 +87,7 @@ def _baseline(settings_for, sample: int, now: datetime) -> float:
 def run(quick: bool) -> list[dict]:
     from redis import Redis
 
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import sweep
     from tiergate.jobs.runtime import build_runtime, set_runtime
     from tiergate.plugin.config import Settings

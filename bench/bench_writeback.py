@@ -49,7 +49,7 @@ def _writes(handle) -> int:
 def run(quick: bool) -> list[dict]:
     from redis import Redis
 
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import batching, process
     from tiergate.plugin.config import Settings
     from tiergate.plugin.embedded import start_redis

@@ -270,7 +270,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
     from rq.serializers import JSONSerializer
 
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import batching
     from tiergate.jobs.process import process_ticket
     from tiergate.jobs.queues import queue

@@ -238,7 +238,7 @@ def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
 
 # -- install: Zammad ---------------------------------------------------------------------------
 def install_zammad(desk: Desk, receiver: str, *, secret: str | None) -> Report:
-    from tiergate.connectors.zammad_server import default_triggers
+    from tiergate.localdesk.zammad.triggers import default_triggers
 
     report = Report()
     endpoint = endpoint_url(receiver, "zammad")

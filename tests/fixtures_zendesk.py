@@ -20,7 +20,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from tiergate.connectors.zendesk import ZendeskConnector, from_settings
-from tiergate.connectors.zendesk_server import ServerHandle, start_server
+from tiergate.localdesk.zendesk import ServerHandle, start_server
 from tiergate.plugin.config import Settings
 
 WEBHOOK_SECRET = "test-webhook-secret"
