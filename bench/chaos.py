@@ -3,7 +3,7 @@
 ``python bench/chaos.py [--webhooks 20000] [--tickets 2000] [--workers 2] [--max-seconds 600] [--json]``
 
 Loopback only, bounded in time. It starts a private redis-server, the local Zendesk-compatible
-server (``connectors.zendesk_server``), the real receiver (``plugin.web.create_app`` under
+server (``tiergate.localdesk.zendesk``), the real receiver (``plugin.web.create_app`` under
 werkzeug's threaded server) and ``--workers`` real ``tiergate worker`` processes. It seeds
 ``--tickets`` tickets from ``examples/tickets.jsonl`` (some escalate, some stay calm), computes
 each template's expected outcome with one clean in-process run, then sends ``--webhooks`` signed
