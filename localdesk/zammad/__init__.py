@@ -28,7 +28,8 @@ lists them; ``handle.reset()`` / ``POST /_control/reset`` go back to the seeded 
 
 Modules: ``server`` (start_server, ServerHandle), ``app`` (the Flask app: gate, control plane),
 ``tickets`` and ``admin`` (views), ``desk`` (domain logic), ``store`` (state, knobs), ``triggers``
-(conditions, ``default_triggers``), ``delivery`` (webhook sender), ``account`` (the demo account).
+(the conditions it evaluates), ``delivery`` (webhook sender), ``account`` (the demo account). The
+triggers tiergate installs are ``connectors/zammad_triggers.py``.
 """
 from tiergate.localdesk.zammad.server import ServerHandle, start_server
 

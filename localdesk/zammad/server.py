@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
+from tiergate.connectors.zammad_triggers import default_triggers
 from tiergate.localdesk.common import quiet_server, start_thread
 from tiergate.localdesk.zammad.account import (BOT_ID, DEFAULT_GROUP, DEFAULT_TOKEN, EXAMPLE_CHANNEL, EXAMPLE_STATUS,
                                                NOBODY_ID, PRIORITIES, ts)
@@ -17,7 +18,6 @@ from tiergate.localdesk.zammad.app import create_app, stats_of
 from tiergate.localdesk.zammad.delivery import CountingQueue, Delivery
 from tiergate.localdesk.zammad.desk import Desk
 from tiergate.localdesk.zammad.store import Knobs, ZammadState
-from tiergate.localdesk.zammad.triggers import default_triggers
 
 
 @dataclass

@@ -1,10 +1,10 @@
-"""Zammad triggers: the conditions the local Zammad understands (and refuses others with 422),
-their evaluation, and ``default_triggers``, the trigger objects tiergate needs in a Zammad desk."""
+"""Zammad triggers in the local Zammad: the conditions it understands (others are refused with
+422) and their evaluation against a ticket event."""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from tiergate.localdesk.zammad.account import SENDER_IDS, ApiError
+from tiergate.localdesk.zammad.account import ApiError
 
 CONDITION_KEYS = {"ticket.action", "article.sender_id", "article.internal", "ticket.group_id",
                   "ticket.state_id", "ticket.priority_id"}
@@ -45,22 +45,3 @@ def holds(condition: Mapping[str, Any], t: dict, event: dict) -> bool:
         if not ok:
             return False
     return True
-
-
-def default_triggers(webhook_id: int, name: str = "tiergate", *, group_change: bool = True) -> list[dict[str, Any]]:
-    """The trigger objects tiergate needs in Zammad's shape (conditions + notification.webhook):
-    ticket created, customer article, and (``group_change``) group changed."""
-    perform = {"notification.webhook": {"webhook_id": str(webhook_id)}}
-    base = {"perform": perform, "active": True, "activator": "action",
-            "execution_condition_mode": "always", "disable_notification": True, "note": "tiergate"}
-    return [
-        {**base, "name": f"{name}: ticket created",
-         "condition": {"ticket.action": {"operator": "is", "value": "create"}}},
-        {**base, "name": f"{name}: customer article",
-         "condition": {"ticket.action": {"operator": "is", "value": "update"},
-                       "article.sender_id": {"operator": "is", "value": [str(SENDER_IDS["Customer"])]}}},
-    ] + ([
-        {**base, "name": f"{name}: group changed",
-         "condition": {"ticket.action": {"operator": "is", "value": "update"},
-                       "ticket.group_id": {"operator": "has changed"}}},
-    ] if group_change else [])

@@ -1,5 +1,6 @@
 """The local Zendesk's in-memory account: one ``State`` guarded by one lock, composed of the
-per-resource stores (directory, tickets, comments, triggers, webhooks)."""
+per-resource stores (directory, tickets, comments, triggers, webhooks): mixins whose methods work
+on the attributes ``State`` sets up here."""
 from __future__ import annotations
 
 import itertools
