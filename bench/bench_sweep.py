@@ -66,8 +66,8 @@ def _drain(settings) -> None:
 def _baseline(settings_for, sample: int, now: datetime) -> float:
     from redis import Redis
 
-    from tiergate.connectors.zendesk import from_settings
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.connectors.zendesk import from_connection
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import timers
 
     handle = start_server(port=0)
@@ -76,7 +76,7 @@ def _baseline(settings_for, sample: int, now: datetime) -> float:
         conn = Redis.from_url(settings.redis_url)
         ids = _seed(handle, sample, now)
         _plan(conn, settings, ids, now)
-        connector = from_settings(settings)
+        connector = from_connection(settings.connection())
         before = _calls(handle)
         timers.sweep(conn, settings, connector, now)
         return (_calls(handle) - before) / sample
@@ -87,7 +87,7 @@ def _baseline(settings_for, sample: int, now: datetime) -> float:
 def run(quick: bool) -> list[dict]:
     from redis import Redis
 
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import sweep
     from tiergate.jobs.runtime import build_runtime, set_runtime
     from tiergate.plugin.config import Settings

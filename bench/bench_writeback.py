@@ -33,13 +33,13 @@ def _decisions(handle, n: int, now: datetime):
 
 def _runtime(settings, conn):
     from tiergate.jobs.runtime import Runtime
-    from tiergate.connectors.zendesk import from_settings
+    from tiergate.connectors.zendesk import from_connection
 
     class Manifests:
         def current(self):
             raise RuntimeError("not needed")
 
-    return Runtime(settings=settings, conn=conn, connector=from_settings(settings), manifests=Manifests())
+    return Runtime(settings=settings, conn=conn, connector=from_connection(settings.connection()), manifests=Manifests())
 
 
 def _writes(handle) -> int:
@@ -49,7 +49,7 @@ def _writes(handle) -> int:
 def run(quick: bool) -> list[dict]:
     from redis import Redis
 
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import batching, process
     from tiergate.plugin.config import Settings
     from tiergate.plugin.embedded import start_redis

@@ -3,7 +3,7 @@
 ``python bench/chaos.py [--webhooks 20000] [--tickets 2000] [--workers 2] [--max-seconds 600] [--json]``
 
 Loopback only, bounded in time. It starts a private redis-server, the local Zendesk-compatible
-server (``connectors.zendesk_server``), the real receiver (``plugin.web.create_app`` under
+server (``tiergate.localdesk.zendesk``), the real receiver (``plugin.web.create_app`` under
 werkzeug's threaded server) and ``--workers`` real ``tiergate worker`` processes. It seeds
 ``--tickets`` tickets from ``examples/tickets.jsonl`` (some escalate, some stay calm), computes
 each template's expected outcome with one clean in-process run, then sends ``--webhooks`` signed
@@ -270,7 +270,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
     from rq.serializers import JSONSerializer
 
-    from tiergate.connectors.zendesk_server import start_server
+    from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import batching
     from tiergate.jobs.process import process_ticket
     from tiergate.jobs.queues import queue

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import importlib
 
-from tiergate.plugin.config import Settings
+from tiergate.connectors.connection import DeskConnection
 
-# helpdesk name -> "module:factory"; factory(settings) -> Connector
+# helpdesk name -> "module:factory"; factory(connection: DeskConnection) -> Connector
 CONNECTORS: dict[str, str] = {
-    "zendesk": "tiergate.connectors.zendesk:from_settings",
-    "zammad": "tiergate.connectors.zammad:from_settings",
+    "zendesk": "tiergate.connectors.zendesk:from_connection",
+    "zammad": "tiergate.connectors.zammad:from_connection",
 }
 
 # helpdesk name -> "module:function"; function(headers, body, secret, now, tolerance) -> Delivery.
@@ -19,10 +19,11 @@ VERIFIERS: dict[str, str] = {
 }
 
 
-def get_connector(settings: Settings):
+def get_connector(connection: DeskConnection):
+    """The connector for ``connection.helpdesk``, built from ``connection``."""
     try:
-        target = CONNECTORS[settings.helpdesk]
+        target = CONNECTORS[connection.helpdesk]
     except KeyError:
-        raise ValueError(f"helpdesk: unknown {settings.helpdesk!r}; known: {sorted(CONNECTORS)}") from None
+        raise ValueError(f"helpdesk: unknown {connection.helpdesk!r}; known: {sorted(CONNECTORS)}") from None
     module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)(settings)
+    return getattr(importlib.import_module(module), attr)(connection)

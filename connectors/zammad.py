@@ -28,9 +28,11 @@ One decision is several requests here (Zammad has no combined tag + note + field
 fields, then notes, then tags; a failure midway leaves earlier writes applied, and the retried job
 re-fetches and re-decides (notes carry fingerprints and tag writes are idempotent).
 
-Errors: timeouts / connection errors / 5xx → ``Unavailable``; 429 → ``RateLimited`` (Retry-After,
-default 5 s); 404 → ``NotFound``; 409 (and a 422 that says the object changed) → ``Conflict``;
-other 4xx → ``ConnectorError`` with Zammad's message (retrying cannot fix a validation error).
+Errors: timeouts / connection errors → ``Unavailable``; HTTP statuses are mapped by
+``connectors/http_errors.status_to_error``: 5xx → ``Unavailable``; 429 → ``RateLimited``
+(Retry-After, default 5 s); 404 → ``NotFound``; 409 (and a 422 that says the object changed) →
+``Conflict``; other 4xx → ``ConnectorError`` with Zammad's message (retrying cannot fix a
+validation error).
 """
 from __future__ import annotations
 
@@ -43,8 +45,9 @@ import requests
 
 from tiergate.connectors import zammad_webhook
 from tiergate.connectors.base import Delivery
-from tiergate.plugin.core.errors import (Conflict, ConnectorError, InvalidSignature, NotFound, RateLimited,
-                                         Unavailable)
+from tiergate.connectors.connection import DeskConnection
+from tiergate.connectors.http_errors import status_to_error
+from tiergate.plugin.core.errors import Conflict, ConnectorError, InvalidSignature, NotFound, Unavailable
 from tiergate.plugin.core.model import Change, Comment, Organization, Ticket, TicketUpdate, parse_time
 
 NOBODY_ID = 1
@@ -119,38 +122,16 @@ class ZammadConnector:
         except requests.RequestException as exc:
             raise Unavailable(f"zammad: {method} {path} failed ({exc})") from None
         status = resp.status_code
-        if status < 400:
-            if not resp.content:
-                return None
-            try:
-                return resp.json()
-            except ValueError:
-                raise Unavailable(f"zammad: {method} {path} answered {status} with a non-JSON body") from None
-        message = self._message(resp)
-        where = f"zammad: {method} {path} → {status}: {message}"
-        if status == 429:
-            try:
-                retry = float(resp.headers.get("Retry-After", "5"))
-            except ValueError:
-                retry = 5.0
-            raise RateLimited(retry, where)
-        if status == 404:
-            raise NotFound(where)
-        if status == 409 or (status == 422 and re.search(r"(?i)changed|stale|conflict|outdated", message)):
-            raise Conflict(where)
-        if status >= 500:
-            raise Unavailable(where)
-        raise ConnectorError(where)
-
-    @staticmethod
-    def _message(resp: requests.Response) -> str:
+        error = status_to_error(status, resp.headers, resp.content, what=f"zammad: {method} {path}",
+                                default_retry_after=5.0)
+        if error is not None:
+            raise error
+        if not resp.content:
+            return None
         try:
-            data = resp.json()
+            return resp.json()
         except ValueError:
-            return resp.text[:200]
-        if isinstance(data, dict):
-            return str(data.get("error_human") or data.get("error") or data)[:300]
-        return str(data)[:300]
+            raise Unavailable(f"zammad: {method} {path} answered {status} with a non-JSON body") from None
 
     def _reference(self) -> tuple[dict[int, str], dict[int, str]]:
         if self._priorities is None or self._states is None:
@@ -335,11 +316,12 @@ class ZammadConnector:
                 self.apply(ticket_id, update, expected_updated_at=None, delivery_id=delivery_id)
 
 
-def from_settings(settings: Any) -> ZammadConnector:
-    """The connector for ``ZAMMAD_URL`` / ``ZAMMAD_TOKEN`` (Settings ``zammad_url`` / ``zammad_api_token``)."""
-    if not settings.zammad_url:
+def from_connection(connection: DeskConnection) -> ZammadConnector:
+    """The connector for ``connection``'s Zammad (``zammad_url`` / ``zammad_api_token``, set from
+    ``ZAMMAD_URL`` / ``ZAMMAD_TOKEN``)."""
+    if not connection.zammad_url:
         raise ValueError("ZAMMAD_URL: required for helpdesk zammad (e.g. https://desk.example.com)")
-    if not settings.zammad_api_token:
+    if not connection.zammad_api_token:
         raise ValueError("ZAMMAD_TOKEN: required for helpdesk zammad (an agent's API token)")
-    return ZammadConnector(settings.zammad_url, settings.zammad_api_token,
-                           webhook_secret=settings.webhook_secret)
+    return ZammadConnector(connection.zammad_url, connection.zammad_api_token,
+                           webhook_secret=connection.webhook_secret)

@@ -1,6 +1,6 @@
 """Zendesk connector: zenpy over real HTTP, translated into tiergate's model and error tree.
 
-``from_settings(settings) -> ZendeskConnector``. Reads use zenpy's object API (ticket, comments,
+``from_connection(connection) -> ZendeskConnector``. Reads use zenpy's object API (ticket, comments,
 users, organization, audits); writes go through zenpy's request path with a hand-built payload so
 one ``PUT /api/v2/tickets/{id}.json`` carries tags, one internal note, group, assignee, priority,
 custom fields and ``safe_update`` + ``updated_stamp`` together.
@@ -8,14 +8,15 @@ custom fields and ``safe_update`` + ``updated_stamp`` together.
 Pointing at a local server: zenpy reads ``ZENPY_FORCE_SCHEME`` / ``ZENPY_FORCE_NETLOC`` from
 ``os.environ`` on every request (``zenpy/lib/api.py: BaseApi._build_url / base_url``), and its
 response handlers only accept responses whose URL contains that netloc. So when
-``settings.zendesk_scheme/netloc`` are set the connector writes them into ``os.environ``
+``connection.zendesk_scheme/netloc`` are set the connector writes them into ``os.environ``
 (process-wide) in its constructor and again before each call, and removes them when it has none;
 one process therefore talks to one Zendesk at a time (workers, the demo and tests all do).
 
 Never sleeping: zenpy sleeps through every 429 ``Retry-After``. The connector hands zenpy a
 ``requests.Session`` whose ``request`` raises ``RateLimited(retry_after)`` as soon as a 429 comes
 back (before zenpy's sleep loop runs), and ``Unavailable`` on timeouts and refused connections.
-Requests time out after ``timeout`` seconds (default 10). No urllib3 retries are mounted.
+Requests time out after ``timeout`` seconds (default 10). No urllib3 retries are mounted. HTTP
+error statuses become errors through ``connectors/http_errors.status_to_error``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ import os
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import requests
@@ -34,27 +34,15 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from tiergate.connectors import zendesk_webhook
 from tiergate.connectors.base import Delivery
-from tiergate.plugin.config import Settings
-from tiergate.plugin.core.errors import (Conflict, ConnectorError, NotFound, RateLimited, TiergateError,
-                                         Unavailable)
+from tiergate.connectors.connection import DeskConnection
+from tiergate.connectors.http_errors import status_to_error
+from tiergate.plugin.core.errors import ConnectorError, NotFound, TiergateError, Unavailable
 from tiergate.plugin.core.model import (Change, Comment, Organization, Ticket, TicketUpdate, format_time,
                                         parse_time)
 
 AUDITED_FIELDS = ("group_id", "status", "priority", "assignee_id")
 SEGMENTS = ("vip", "enterprise", "smb")
 DEFAULT_TIMEOUT = 10.0
-
-
-def _retry_after(response: requests.Response) -> float:
-    raw = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(raw) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return 1.0
 
 
 class _NoSleepSession(requests.Session):
@@ -66,7 +54,7 @@ class _NoSleepSession(requests.Session):
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise Unavailable(f"zendesk {method} {url}: {type(exc).__name__}") from None
         if response.status_code == 429:
-            raise RateLimited(_retry_after(response), f"zendesk {method} {url}: 429")
+            raise status_to_error(429, response.headers, response.content, what=f"zendesk {method} {url}")
         return response
 
 
@@ -233,30 +221,21 @@ class ZendeskConnector:
             start = end
 
 
-def from_settings(settings: Settings) -> ZendeskConnector:
-    """The connector configured by ``Settings`` (``ZENDESK_*``, ``ZENPY_FORCE_*``, webhook secret)."""
+def from_connection(connection: DeskConnection) -> ZendeskConnector:
+    """The connector for ``connection``'s Zendesk (subdomain, email, token, scheme/netloc, webhook secret)."""
     return ZendeskConnector(
-        settings.zendesk_subdomain or "", settings.zendesk_email or "", settings.zendesk_api_token or "",
-        webhook_secret=settings.webhook_secret, scheme=settings.zendesk_scheme, netloc=settings.zendesk_netloc,
-        timeout=float(settings.zendesk_timeout),
-        timestamp_tolerance=settings.timestamp_tolerance)
+        connection.zendesk_subdomain or "", connection.zendesk_email or "", connection.zendesk_api_token or "",
+        webhook_secret=connection.webhook_secret, scheme=connection.zendesk_scheme,
+        netloc=connection.zendesk_netloc, timeout=float(connection.zendesk_timeout),
+        timestamp_tolerance=connection.timestamp_tolerance)
 
 
 # -- translation (pure) -------------------------------------------------------------------------
 def _translate(response: requests.Response | None, what: str) -> ConnectorError:
     if response is None:
         return Unavailable(f"{what}: no response")
-    code = response.status_code
-    detail = response.text[:200]
-    if code == 404:
-        return NotFound(f"{what}: 404 {detail}")
-    if code == 409:
-        return Conflict(f"{what}: 409 {detail}")
-    if code == 429:
-        return RateLimited(_retry_after(response), f"{what}: 429")
-    if code >= 500:
-        return Unavailable(f"{what}: {code} {detail}")
-    return ConnectorError(f"{what}: {code} {detail}")
+    return (status_to_error(response.status_code, response.headers, response.content, what=what)
+            or ConnectorError(f"{what}: {response.status_code} {response.reason}"))
 
 
 def ticket_payload(update: TicketUpdate, *, current_tags: Sequence[str] | None) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def build_runtime(settings: Settings) -> Runtime:
     from tiergate.plugin.manifest_store import ManifestStore
 
     conn = Redis.from_url(settings.redis_url)
-    runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings),
+    runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings.connection()),
                       manifests=ManifestStore.from_settings(settings, conn))
     # one API budget per helpdesk account, shared by every worker through Redis (jobs/ratelimit.py)
     from tiergate.jobs.ratelimit import attach_budget, budget_wanted, manifest_budget

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from tiergate.connectors.connection import DeskConnection
+
 
 def _secret() -> Any:
     return field(default=None, repr=False)
@@ -75,6 +77,10 @@ class Settings:
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
+
+    def connection(self) -> DeskConnection:
+        """What a connector needs from these settings (same field names)."""
+        return DeskConnection(**{f.name: getattr(self, f.name) for f in fields(DeskConnection)})
 
     def redacted(self) -> dict[str, Any]:
         """For logs: every secret replaced by ``***``, passwords inside URLs too."""

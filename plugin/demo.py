@@ -128,7 +128,7 @@ def collect(stack: DemoStack, ticket_ids: list[int]) -> dict[str, Any]:
     from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 
     conn = Redis.from_url(stack.settings.redis_url)
-    connector = get_connector(stack.settings)
+    connector = get_connector(stack.settings.connection())
     bots = bot_ids(load_manifest(stack.settings.manifest_path or default_manifest_path()))
     rows = []
     for ticket_id in ticket_ids:

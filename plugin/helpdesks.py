@@ -20,7 +20,7 @@ class LocalZendesk:
 
     @classmethod
     def start(cls) -> "LocalZendesk":
-        from tiergate.connectors.zendesk_server import start_server
+        from tiergate.localdesk.zendesk import start_server
 
         return cls(start_server(port=0, email=DEMO_EMAIL, token=DEMO_TOKEN))
 
@@ -44,7 +44,7 @@ class LocalZammad:
 
     @classmethod
     def start(cls) -> "LocalZammad":
-        from tiergate.connectors.zammad_server import start_server
+        from tiergate.localdesk.zammad import start_server
 
         return cls(start_server(port=0))
 

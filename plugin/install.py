@@ -43,6 +43,7 @@ from typing import Any, Callable, Mapping
 import click
 import requests
 
+from tiergate.connectors.zammad_triggers import default_triggers
 from tiergate.plugin.config import Settings
 from tiergate.plugin.install_checks import check_receiver_url, endpoint_url, masked
 
@@ -238,8 +239,6 @@ def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
 
 # -- install: Zammad ---------------------------------------------------------------------------
 def install_zammad(desk: Desk, receiver: str, *, secret: str | None) -> Report:
-    from tiergate.connectors.zammad_server import default_triggers
-
     report = Report()
     endpoint = endpoint_url(receiver, "zammad")
     existing = [h for h in (desk.call("GET", "/api/v1/webhooks") or []) if h.get("name") == WEBHOOK_NAME]

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from tiergate.connectors.zammad import ZammadConnector
-from tiergate.connectors.zammad_server import start_server
+from tiergate.localdesk.zammad import start_server
 
 ZAMMAD_WEBHOOK_SECRET = "zammad-test-signing-token"
 

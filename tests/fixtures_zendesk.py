@@ -19,8 +19,8 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from tiergate.connectors.zendesk import ZendeskConnector, from_settings
-from tiergate.connectors.zendesk_server import ServerHandle, start_server
+from tiergate.connectors.zendesk import ZendeskConnector, from_connection
+from tiergate.localdesk.zendesk import ServerHandle, start_server
 from tiergate.plugin.config import Settings
 
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -46,7 +46,7 @@ def zendesk_settings(zendesk_server) -> Settings:
 
 @pytest.fixture
 def zendesk_connector(zendesk_settings) -> ZendeskConnector:
-    return from_settings(zendesk_settings)
+    return from_connection(zendesk_settings.connection())
 
 
 class _Quiet(WSGIRequestHandler):

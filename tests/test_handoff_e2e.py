@@ -134,7 +134,7 @@ def test_demo_escalations_carry_one_full_note_and_public_comments_no_marker():
                for e in read_examples(data.path("tickets.jsonl"))]
         wait_for_jobs(stack, ids, 240)
         result = collect(stack, ids)
-        connector = get_connector(stack.settings)
+        connector = get_connector(stack.settings.connection())
         tickets = {i: connector.fetch_ticket(i) for i in ids}
     finally:
         stack.close()

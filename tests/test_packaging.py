@@ -15,11 +15,12 @@ def test_wheel_file_list(tmp_path: Path, repo_root: Path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"tiergate"}
-    for generic in ("plugin", "connectors", "nlp", "jobs"):
+    for generic in ("plugin", "connectors", "nlp", "jobs", "localdesk"):
         assert generic not in top, f"{generic}/ must not be a top-level package"
         assert f"tiergate/{generic}/__init__.py" in names
     for needed in ("tiergate/plugin/core/model.py", "tiergate/jobs/process.py",
                    "tiergate/connectors/base.py", "tiergate/plugin/data/manifest.json",
+                   "tiergate/localdesk/zendesk/server.py", "tiergate/localdesk/zammad/server.py",
                    "tiergate/plugin/data/tickets.jsonl", "tiergate/plugin/openapi.json",
                    "tiergate/nlp/default_keywords.json",
                    "tiergate/plugin/analytics/templates/dashboard.html"):

@@ -9,7 +9,7 @@ import pytest
 from fixtures_zammad import ZAMMAD_WEBHOOK_SECRET, zammad_receiver, zammad_connector, zammad_server  # noqa: F401
 from tiergate.connectors import zammad_webhook
 from tiergate.connectors.base import Connector
-from tiergate.connectors.zammad import ZammadConnector, from_settings
+from tiergate.connectors.zammad import ZammadConnector, from_connection
 from tiergate.plugin.config import Settings
 from tiergate.plugin.core.errors import (Conflict, InvalidSignature, MissingSignature, NotFound, PayloadError,
                                          RateLimited, Unavailable)
@@ -255,14 +255,14 @@ def test_bad_token_is_a_connector_error_not_retryable(zammad_server):
     assert type(exc.value) is ConnectorError and "401" in str(exc.value)
 
 
-def test_from_settings_reads_environment(monkeypatch, zammad_server):
+def test_connection_from_environment_settings_builds_the_connector(monkeypatch, zammad_server):
     monkeypatch.setenv("ZAMMAD_URL", zammad_server.url)
     monkeypatch.setenv("ZAMMAD_TOKEN", zammad_server.token)
-    conn = from_settings(Settings.from_env(helpdesk="zammad", webhook_secret="s"))
+    conn = from_connection(Settings.from_env(helpdesk="zammad", webhook_secret="s").connection())
     assert conn.name == "zammad" and conn.webhook_secret == "s"
     monkeypatch.delenv("ZAMMAD_URL")
     with pytest.raises(ValueError, match="ZAMMAD_URL"):
-        from_settings(Settings.from_env(helpdesk="zammad"))
+        from_connection(Settings.from_env(helpdesk="zammad").connection())
 
 
 def test_knobs_over_http_stats_and_reset(zammad_server, zammad_connector):

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tiergate.connectors.base import Connector
-from tiergate.connectors.zendesk import ZendeskConnector, from_settings
+from tiergate.connectors.connection import DeskConnection
+from tiergate.connectors.registry import get_connector
+from tiergate.connectors.zendesk import ZendeskConnector, from_connection
 from tiergate.connectors.zendesk_webhook import format_timestamp, signed_headers
 from tiergate.plugin.core.errors import Conflict, NotFound, RateLimited, Unavailable
 from tiergate.plugin.core.model import Note, TicketUpdate
@@ -28,6 +31,17 @@ EXAMPLE = {
 
 def puts(server) -> int:
     return server.count("PUT", "/tickets/")
+
+
+def test_settings_hand_the_connector_its_connection_with_secrets_out_of_repr(zendesk_settings):
+    connection = zendesk_settings.connection()
+    for f in fields(DeskConnection):
+        assert getattr(connection, f.name) == getattr(zendesk_settings, f.name), f.name
+    assert zendesk_settings.zendesk_api_token not in repr(connection)
+    assert zendesk_settings.webhook_secret not in repr(connection)
+    assert get_connector(connection).netloc == zendesk_settings.zendesk_netloc
+    with pytest.raises(ValueError, match="helpdesk: unknown 'nodesk'"):
+        get_connector(replace(connection, helpdesk="nodesk"))
 
 
 def test_connector_satisfies_protocol_and_settings(zendesk_connector, zendesk_settings):
@@ -195,7 +209,7 @@ def test_5xx_is_unavailable(zendesk_server, zendesk_connector, status):
 
 def test_timeout_and_refused_connection_are_unavailable(zendesk_server, zendesk_settings):
     ticket = zendesk_server.seed_ticket()
-    slow = from_settings(zendesk_settings.with_(zendesk_timeout=0.2))
+    slow = from_connection(zendesk_settings.with_(zendesk_timeout=0.2).connection())
     zendesk_server.set_knobs(latency_ms=1000)
     started = time.monotonic()
     with pytest.raises(Unavailable):
@@ -206,7 +220,7 @@ def test_timeout_and_refused_connection_are_unavailable(zendesk_server, zendesk_
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
-    dead = from_settings(zendesk_settings.with_(zendesk_netloc=f"127.0.0.1:{free}"))
+    dead = from_connection(zendesk_settings.with_(zendesk_netloc=f"127.0.0.1:{free}").connection())
     with pytest.raises(Unavailable):
         dead.fetch_ticket(1)
 
@@ -244,7 +258,7 @@ def test_iter_tickets_filters_status_and_time(zendesk_server, zendesk_connector)
 
 def test_unauthorized_is_not_retried_as_unavailable(zendesk_settings):
     from tiergate.plugin.core.errors import ConnectorError
-    bad = from_settings(zendesk_settings.with_(zendesk_api_token="wrong"))
+    bad = from_connection(zendesk_settings.with_(zendesk_api_token="wrong").connection())
     with pytest.raises(ConnectorError) as exc:
         bad.fetch_ticket(1)
     assert not isinstance(exc.value, (Unavailable, NotFound)) and "401" in str(exc.value)
@@ -271,10 +285,10 @@ def test_racing_writers_with_one_stamp_exactly_one_wins(zendesk_server, zendesk_
     from concurrent.futures import ThreadPoolExecutor
 
     ticket = zendesk_server.seed_ticket(tags=["base"])
-    stamp = from_settings(zendesk_settings).fetch_ticket(ticket["id"]).updated_at
+    stamp = from_connection(zendesk_settings.connection()).fetch_ticket(ticket["id"]).updated_at
 
     def write(i: int) -> str:
-        connector = from_settings(zendesk_settings)
+        connector = from_connection(zendesk_settings.connection())
         try:
             connector.apply(ticket["id"], TicketUpdate(add_tags=(f"w{i}",), notes=(Note(f"note {i}"),)),
                             expected_updated_at=stamp, delivery_id=f"d{i}")

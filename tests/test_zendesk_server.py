@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tiergate.connectors import zendesk_webhook as zw
-from tiergate.connectors.zendesk_server import BOT_ID, DEFAULT_AGENTS, DEFAULT_GROUPS, TEST_SIGNING_SECRET
+from tiergate.localdesk.zendesk.account import BOT_ID, DEFAULT_AGENTS, DEFAULT_GROUPS, TEST_SIGNING_SECRET
 from tiergate.plugin.core.model import parse_time
 
 

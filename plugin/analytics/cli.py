@@ -150,7 +150,7 @@ def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | Non
             raise click.ClickException(f"manifest: {exc}") from None
     log = open_log(db, settings=settings)
     try:
-        connector = get_connector(settings)
+        connector = get_connector(settings.connection())
     except (ValueError, ImportError) as exc:
         raise click.ClickException(f"helpdesk: {exc}") from None
     seen = 0
