@@ -24,10 +24,11 @@ from typing import Any, Callable, Sequence
 
 import click
 
+from tiergate.plugin.cli_defaults import resolve_manifest
 from tiergate.plugin.core.decide import decide
 from tiergate.plugin.examples import read_examples
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import Manifest, default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import Manifest, load_manifest
 from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket,
                                         TicketUpdate, format_time)
 
@@ -293,12 +294,12 @@ def diff(a: Run, b: Run) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
-def _load(path: str | None) -> Manifest:
+def _load(path: str) -> Manifest:
     try:
-        return load_manifest(path or default_manifest_path())
+        return load_manifest(path)
     except ManifestError as exc:
         lines = "\n".join(f"{p or '(root)'}: {m}" for p, m in exc.errors)
-        raise click.ClickException(f"manifest {path or 'default'} is invalid:\n{lines}") from None
+        raise click.ClickException(f"manifest {path} is invalid:\n{lines}") from None
 
 
 def _text(run: Run) -> str:
@@ -331,7 +332,8 @@ def _text(run: Run) -> str:
 @click.option("--tickets", "tickets_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="JSON lines of example tickets (examples/tickets.jsonl format).")
 @click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
-              help="Manifest to simulate (default: the embedded one).")
+              help="Manifest to simulate (default: $TIERGATE_MANIFEST, else ./manifest.json, "
+                   "else the shipped one).")
 @click.option("--against", "against_path", default=None, type=click.Path(dir_okay=False),
               help="A second manifest: report the difference A -> B.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -346,7 +348,9 @@ def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horiz
 
     now = parse_time(now_text) if now_text else datetime.now(timezone.utc)
     rows = read_examples(Path(tickets_path))
-    a = _load(manifest_path)
+    choice = resolve_manifest(manifest_path)
+    click.echo(choice.line("manifest"), err=as_json)
+    a = _load(choice.value)
     run_a = simulate_rows(rows, a, now, neutral_enrichment if no_nlp else None, horizon)
     if against_path:
         b = _load(against_path)
