@@ -120,7 +120,8 @@ def report(month: Period | None, fmt: str, output: Path | None, db: str | None) 
         choice = resolve_db(db)
     except NoDecisionLog as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"decision log: {redact_url(choice.value)} ({choice.why})", err=True)
+    if db is None:
+        click.echo(f"decision log: {redact_url(choice.value)} ({choice.why})", err=True)
     log = open_log(choice.value)
     try:
         text = render(report_dict(log, month), fmt)
