@@ -1,4 +1,4 @@
-"""``tiergate simulate``: replay ticket histories through enrichment + decide on a simulated clock.
+"""``tiergate simulate``: example tickets through the worker's decision path on a simulated clock.
 
 Each line of ``--tickets`` is an example ticket (``examples/tickets.jsonl`` format, HACKING.md).
 By default a ticket reaches tiergate whole at the examples' "now", as in ``tiergate demo`` (the
