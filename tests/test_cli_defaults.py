@@ -1,7 +1,8 @@
 """What the ``tiergate`` commands use when nothing is named, and that they say so: the manifest of
 ``check`` / ``simulate`` / ``demo``, the decision log of ``report`` (the demo's, never a fresh
-empty database), ``install --receiver-url`` and its dry run without credentials, and one decision
-path for ``demo`` and ``simulate`` (same tickets, same --now: same tags, group and priority)."""
+empty database), ``install --receiver-url`` and its dry run without credentials, one decision
+path for ``demo`` and ``simulate`` (same tickets, same --now: same tags, group and priority), and
+``scripts/test.sh`` saying what it uses without installing system packages or switching databases."""
 from __future__ import annotations
 
 import json
@@ -163,3 +164,54 @@ def test_demo_and_simulate_agree_on_every_ticket(tmp_path):
     assert report.returncode == 0, report.stderr
     assert "the last tiergate demo's log" in report.stderr
     assert json.loads(report.stdout)["tickets"] == 10
+
+
+# -- scripts/test.sh: says what it uses, installs no system package, switches no database --------
+def _stub(path: Path, body: str) -> None:
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+
+
+def _test_sh(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """scripts/test.sh in a copy of the tree whose .venv python, redis-cli, chromium, apt-get and
+    pg_isready are stubs: returns what the script printed and what pytest was started with."""
+    root = tmp_path / "tree"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "test.sh").write_text((REPO / "scripts" / "test.sh").read_text())
+    (root / ".venv" / "bin").mkdir(parents=True)
+    calls = tmp_path / "calls.log"
+    _stub(root / ".venv" / "bin" / "python",
+          f'case "$*" in *pytest*) echo "pytest $* PG=${{TIERGATE_TEST_PG_URL:-}} '
+          f'BROWSER=${{TIERGATE_CHROMIUM:-}}" >> {calls};; esac; exit 0')
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stub(bin_dir / "redis-cli", "exit 0")
+    _stub(bin_dir / "chromium", "exit 0")
+    for tool in ("apt-get", "apt", "pg_isready", "sudo"):
+        _stub(bin_dir / tool, f'echo "{tool} $*" >> {calls}; exit 0')
+    run_env = {k: v for k, v in os.environ.items() if k not in ("TIERGATE_TEST_PG_URL", "TIERGATE_CHROMIUM")}
+    run_env["PATH"] = f"{bin_dir}:{run_env.get('PATH', '/usr/bin:/bin')}"
+    run_env.update(env or {})
+    res = subprocess.run(["bash", str(root / "scripts" / "test.sh"), *args], env=run_env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return res.stdout, calls.read_text()
+
+
+def test_test_sh_says_what_it_uses_and_stays_on_sqlite(tmp_path):
+    out, calls = _test_sh(tmp_path, "-q", "tests/x.py")
+    assert "test.sh: Redis: one answers on 127.0.0.1:6379" in out
+    assert f"test.sh: browser: the system's Chromium at {tmp_path / 'bin' / 'chromium'}" in out
+    assert "test.sh: databases: SQLite only" in out
+    assert "apt" not in calls and "pg_isready" not in calls and "sudo" not in calls
+    assert f"pytest -m pytest -q tests/x.py PG= BROWSER={tmp_path / 'bin' / 'chromium'}" in calls
+
+
+def test_test_sh_uses_postgresql_only_when_asked(tmp_path):
+    out, calls = _test_sh(tmp_path, "--pg", "-q")
+    assert "test.sh: databases: SQLite and PostgreSQL at postgresql+psycopg://postgres@127.0.0.1:5432/test (--pg)" in out
+    assert "pytest -m pytest -q PG=postgresql+psycopg://postgres@127.0.0.1:5432/test" in calls
+    again = tmp_path / "again"
+    again.mkdir()
+    out, calls = _test_sh(again, env={"TIERGATE_TEST_PG_URL": "postgresql+psycopg://u:pw@db:5432/t"})
+    assert "PostgreSQL at postgresql+psycopg://u:***@db:5432/t (TIERGATE_TEST_PG_URL)" in out
