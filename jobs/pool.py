@@ -5,7 +5,7 @@ of them (``TIERGATE_WORKER_BATCH``, default 100; 1 turns batching off) and decid
 together (``run``):
 - one ``fetch_many`` for every ticket (``jobs/bulkfetch.py``: about 1 call per ticket instead of
   4-5), each ticket under its own lock (a locked ticket's delivery is rescheduled, as alone);
-- enrich and decide per ticket exactly as ``process._decide_and_apply`` does;
+- enrich and decide per ticket with ``process.decide_ticket``, as ``process._decide_and_apply`` does;
 - one ``update_many`` (+ its job_status) for the writes (``batching.write_batch``: per-item
   ``safe_update`` stamps, tag deltas), then ``process._after_write`` per written ticket.
 A ticket whose bulk write conflicted or failed, and a ticket with parked decisions, is decided
@@ -230,13 +230,11 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
             if batching.is_parked(rt.conn, helpdesk, d.ticket_id):
                 results[i] = _alone(rt, helpdesk, d, direct=False)   # parks behind its waiting decision
                 continue
-            ticket = process._cleaned(rt, raw)
-            now = process.utcnow()
-            enrichment = process._enrich(rt, enricher, ticket, now)
-            fired = state.fired_state(rt.conn, helpdesk, ticket)
-            decision = process._decide(rt, ticket, enrichment, manifest, now, fired, process._parent(rt, ticket))
+            fired = state.fired_state(rt.conn, helpdesk, raw)
+            ticket, enrichment, decision = process.decide_ticket(rt, enricher, raw, manifest, process.utcnow(),
+                                                                 fired, process._parent(rt, raw))
             update = decision.update
-            if update.is_empty() or state.only_mirror_cleanup(update):
+            if not process.writes(decision):
                 process._after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
                 batching.mark_fresh(rt.conn, helpdesk, d.ticket_id, fetched_at)
                 results[i] = _result("unchanged", decision, d.ticket_id)

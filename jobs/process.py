@@ -130,12 +130,11 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
     enricher = rt.enricher(manifest)
     for attempt in range(1, MAX_CONFLICTS + 1):
         fetched_at = time.time()
-        ticket = _cleaned(rt, rt.connector.fetch_ticket(ticket_id))  # NotFound propagates
-        now = utcnow()
-        enrichment = _enrich(rt, enricher, ticket, now)   # the words within the budgets
-        fired = state.fired_state(rt.conn, helpdesk, ticket)
-        decision = _decide(rt, ticket, enrichment, manifest, now, fired, _parent(rt, ticket))
-        written = not (decision.update.is_empty() or state.only_mirror_cleanup(decision.update))
+        fetched = rt.connector.fetch_ticket(ticket_id)  # NotFound propagates
+        fired = state.fired_state(rt.conn, helpdesk, fetched)
+        ticket, enrichment, decision = decide_ticket(rt, enricher, fetched, manifest, utcnow(), fired,
+                                                     _parent(rt, fetched))
+        written = writes(decision)
         if written and not direct and batching.should_park(rt, helpdesk, ticket_id):
             # a burst: the flusher writes it with update_many, then runs _after_write
             batching.park(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
@@ -156,6 +155,21 @@ def _decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                 "ticket_id": ticket_id, "attempts": attempt,
                 "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
     raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")
+
+
+def decide_ticket(rt: Runtime, enricher, fetched: Ticket, manifest, now: datetime, fired: frozenset[str],
+                  parent: Ticket | None) -> tuple[Ticket, Enrichment, Decision]:
+    """The one decision path (the worker's jobs and ``tiergate simulate``): the fetched ticket
+    cleaned, enriched within the budgets, decided, each step with its fallbacks."""
+    ticket = _cleaned(rt, fetched)
+    enrichment = _enrich(rt, enricher, ticket, now)
+    return ticket, enrichment, _decide(rt, ticket, enrichment, manifest, now, fired, parent)
+
+
+def writes(decision: Decision) -> bool:
+    """Whether the decision is written to the helpdesk (an update that would only drop stale
+    ``tg_fired_*`` mirror tags is not)."""
+    return not (decision.update.is_empty() or state.only_mirror_cleanup(decision.update))
 
 
 def _failure(exc: BaseException) -> str:

@@ -22,9 +22,12 @@ from typing import Any
 
 import click
 
+from tiergate.plugin.cli_defaults import (NoDecisionLog, demo_db_path, demo_db_url, resolve_db,
+                                          resolve_manifest)
 from tiergate.plugin.config import Settings
 from tiergate.plugin.embedded import serve_wsgi, start_redis, stop_process
 from tiergate.plugin.examples import read_examples
+from tiergate.plugin.redact import redact_url
 
 @dataclass
 class DemoStack:
@@ -42,7 +45,11 @@ class DemoStack:
         self.exits.close()
 
 
-def start_stack(helpdesk: str, *, quiet: bool, now: datetime | None = None) -> DemoStack:
+def start_stack(helpdesk: str, *, quiet: bool, now: datetime | None = None,
+                db_url: str | None = None, manifest_path: str | None = None) -> DemoStack:
+    """The demo's parts; the decision log at ``db_url`` (default: ``TIERGATE_DB_URL``, else a
+    file in the stack's own temporary folder), the rules of ``manifest_path`` (default:
+    ``TIERGATE_MANIFEST``, else the shipped manifest)."""
     from tiergate.plugin import helpdesks
 
     workdir = tempfile.mkdtemp(prefix="tiergate-demo-")
@@ -65,8 +72,8 @@ def start_stack(helpdesk: str, *, quiet: bool, now: datetime | None = None) -> D
     admin_token = os.environ.get("TIERGATE_ADMIN_TOKEN") or secrets.token_urlsafe(16)
     settings = Settings.from_env(
         redis_url=redis_url, helpdesk=helpdesk, webhook_secret=secret, admin_token=admin_token,
-        db_url=os.environ.get("TIERGATE_DB_URL") or f"sqlite:///{workdir}/tiergate-demo.sqlite",
-        **desk.settings_overrides())
+        db_url=db_url or os.environ.get("TIERGATE_DB_URL") or f"sqlite:///{workdir}/tiergate-demo.sqlite",
+        **({"manifest_path": manifest_path} if manifest_path else {}), **desk.settings_overrides())
     stack.settings = settings
     http = serve_wsgi(create_app(settings))
     stack.exits.callback(http.shutdown)
@@ -185,15 +192,23 @@ def print_table(result: dict[str, Any]) -> None:
 @click.option("--now", "now_text", default=None,
               help="Decide as if it were this instant (ISO-8601, e.g. 2026-12-05T22:30:00Z): "
                    "ticket ages count back from it and the worker's clock stands still at it.")
+@click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
+              help="The rules (default: $TIERGATE_MANIFEST, else ./manifest.json, else the shipped one).")
 def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float, keep: bool,
-         now_text: str | None) -> None:
+         now_text: str | None, manifest_path: str | None) -> None:
     """Run the whole path on the example tickets and print what agents now see."""
     from tiergate.plugin import data
     from tiergate.plugin.examples import parse_now
 
     fixed = parse_now(now_text) if now_text else None
     examples = read_examples(tickets_path or data.path("tickets.jsonl"))
-    stack = start_stack(helpdesk, quiet=as_json, now=fixed)
+    rules = resolve_manifest(manifest_path)
+    log_choice = demo_db_url()
+    fresh_demo_log(log_choice.value)
+    click.echo(rules.line("manifest"), err=as_json)
+    click.echo(f"decision log: {redact_url(log_choice.value)} ({log_choice.why})", err=as_json)
+    stack = start_stack(helpdesk, quiet=as_json, now=fixed, db_url=log_choice.value,
+                        manifest_path=rules.value)
     try:
         now = fixed or datetime.now(timezone.utc)
         ticket_ids = [stack.server.import_example(example, now) for example in examples]
@@ -211,6 +226,15 @@ def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float
         stack.close()
 
 
+def fresh_demo_log(db_url: str) -> None:
+    """Each demo run starts its own log: the previous demo's file is removed (only that file;
+    a database named by ``TIERGATE_DB_URL`` is left as it is)."""
+    own = demo_db_path()
+    if db_url == f"sqlite:///{own}":
+        own.parent.mkdir(parents=True, exist_ok=True)
+        own.unlink(missing_ok=True)
+
+
 def _wait_for_interrupt() -> None:
     try:
         while True:
@@ -225,7 +249,13 @@ def _print_report(stack: DemoStack, keep: bool) -> None:
 
     click.echo()
     click.echo(summary_text(DecisionLog.from_settings(stack.settings)))
-    click.echo(f"decision log: {stack.settings.db_url}  (tiergate report --db {stack.settings.db_url})")
+    shown = redact_url(stack.settings.db_url)
+    try:
+        by_default = resolve_db(None).value == stack.settings.db_url
+    except NoDecisionLog:
+        by_default = False
+    click.echo(f"decision log: {shown}  ("
+               + ("tiergate report reads it by default" if by_default else f"tiergate report --db {shown}") + ")")
     if keep:
         click.echo(f"dashboard: {stack.receiver_url}/dashboard  admin token: {stack.settings.admin_token}  "
                    "(Ctrl-C stops everything)")

@@ -1,6 +1,6 @@
 """``tiergate install`` / ``uninstall`` / ``import-sla``: set tiergate up in the desk an admin runs.
 
-``install --helpdesk zendesk --url https://RECEIVER`` creates, or updates when one with the same
+``install --helpdesk zendesk --receiver-url https://RECEIVER`` creates, or updates when one with the same
 name exists (idempotent), through the desk's API:
 - the webhook ``tiergate`` pointing at ``<url>/webhooks/zendesk`` with a signing secret (the one
   given by ``--secret`` / ``TIERGATE_WEBHOOK_SECRET``, else Zendesk's own). The secret is always
@@ -116,6 +116,10 @@ class Desk:
 
 
 def zendesk_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[str], None] = click.echo) -> Desk:
+    if dry_run and not (settings.zendesk_email and settings.zendesk_api_token):
+        return Desk(_planned_base(settings.zendesk_scheme, settings.zendesk_netloc or (
+            f"{settings.zendesk_subdomain}.zendesk.com" if settings.zendesk_subdomain else None)),
+            {"Accept": "application/json"}, dry_run=True, echo=echo)
     if not (settings.zendesk_email and settings.zendesk_api_token):
         raise click.UsageError("ZENDESK_EMAIL and ZENDESK_API_TOKEN are required")
     netloc = settings.zendesk_netloc or (f"{settings.zendesk_subdomain}.zendesk.com"
@@ -129,10 +133,17 @@ def zendesk_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[s
 
 def zammad_desk(settings: Settings, *, dry_run: bool = False, echo: Callable[[str], None] = click.echo) -> Desk:
     url, token = settings.zammad_url, settings.zammad_api_token
+    if dry_run and not (url and token):
+        return Desk((url or "<ZAMMAD_URL>").rstrip("/"), {"Accept": "application/json"}, dry_run=True, echo=echo)
     if not url or not token:
         raise click.UsageError("ZAMMAD_URL and ZAMMAD_TOKEN are required")
     return Desk(url.rstrip("/"), {"Accept": "application/json", "Authorization": f"Token token={token}",
                                   "X-Zammad-Suppress-Notifications": "true"}, dry_run=dry_run, echo=echo)
+
+
+def _planned_base(scheme: str | None, netloc: str | None) -> str:
+    """The desk's base URL for a dry run without credentials (a placeholder where unset)."""
+    return f"{scheme or 'https'}://{netloc or '<ZENDESK_SUBDOMAIN>.zendesk.com'}"
 
 
 def _pages(desk: Desk, path: str, key: str) -> list[dict]:
@@ -267,17 +278,29 @@ def _desk_for(helpdesk: str, settings: Settings, dry_run: bool) -> Desk:
 
 @click.command()
 @click.option("--helpdesk", type=click.Choice(["zendesk", "zammad"]), default="zendesk", show_default=True)
-@click.option("--url", "receiver", required=True, help="The tiergate receiver's public base URL (https://...).")
+@click.option("--receiver-url", "receiver", default=None, metavar="URL",
+              help="The tiergate receiver's public base URL (https://...).  [required]")
+@click.option("--url", "old_receiver", default=None, hidden=True, help="Deprecated: --receiver-url.")
 @click.option("--secret", default=None, envvar="TIERGATE_WEBHOOK_SECRET",
               help="Signing secret for a new webhook (default: TIERGATE_WEBHOOK_SECRET, else the desk's own).")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_RECORD, show_default=True, help="Where the ids of created objects are kept.")
 @click.option("--dry-run", is_flag=True, help="Print the requests instead of sending them.")
-def install(helpdesk: str, receiver: str, secret: str | None, record_path: Path, dry_run: bool) -> None:
-    """Create (or update) the webhook, triggers and fields tiergate needs, then test a delivery."""
+def install(helpdesk: str, receiver: str | None, old_receiver: str | None, secret: str | None,
+            record_path: Path, dry_run: bool) -> None:
+    """Create (or update) the webhook, triggers and fields tiergate needs, then test a delivery.
+    With --dry-run: print the planned requests (secrets masked); no credentials needed."""
+    if old_receiver:
+        click.echo("warning: --url is deprecated; use --receiver-url", err=True)
+    receiver = receiver or old_receiver
+    if not receiver:
+        raise click.MissingParameter(param_hint="'--receiver-url'", param_type="option")
     check_receiver_url(receiver)
     settings = Settings.from_env()
     desk = _desk_for(helpdesk, settings, dry_run)
+    if dry_run:
+        click.echo(f"dry run: planning against {desk.base_url} (credentials "
+                   f"{'given' if desk.auth or 'Authorization' in desk.headers else 'not needed'})")
     record = load_record(record_path)
     if record and record.get("helpdesk") not in (None, helpdesk):
         raise click.UsageError(f"{record_path} records an install into {record['helpdesk']}; use another --record")

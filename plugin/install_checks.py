@@ -33,11 +33,11 @@ def check_receiver_url(url: str) -> str:
     except ValueError:
         parts, host = None, ""
     if parts is None or parts.scheme not in ("http", "https") or not host or " " in url:
-        raise click.BadParameter("must be an https URL like https://tiergate.example.com", param_hint="--url")
+        raise click.BadParameter("must be an https URL like https://tiergate.example.com", param_hint="--receiver-url")
     loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
     if parts.scheme == "http" and not loopback:
         raise click.BadParameter(f"must use https (http is accepted only for localhost): {parts.scheme}://{host}",
-                                 param_hint="--url")
+                                 param_hint="--receiver-url")
     return url
 
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from tiergate.plugin.cli_defaults import resolve_manifest
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.core.manifest_jsonschema import json_schema
@@ -23,9 +24,14 @@ def summary(m) -> str:
 
 @click.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-def check(path):
+@click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
+              help="The manifest to check (same as PATH; default: $TIERGATE_MANIFEST, else "
+                   "./manifest.json, else the shipped one).")
+def check(path, manifest_path):
     """Validate a manifest: exit 0 and a summary, or exit 1 and every error (one a line)."""
-    target = path or str(default_manifest_path())
+    choice = resolve_manifest(path or manifest_path)
+    click.echo(choice.line("manifest"))
+    target = choice.value
     try:
         m = load_manifest(target)
     except ManifestError as exc:

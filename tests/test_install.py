@@ -52,7 +52,7 @@ def _run(cmd, args, env):
 def test_install_uninstall_round_trip_leaves_desk_as_it_was(zendesk_server, receiver, tmp_path, redis_conn):
     record = tmp_path / "rec.json"
     before = _desk_state(zendesk_server)
-    res = _run(inst.install, ["--url", receiver, "--record", str(record), "--secret", SECRET], _env(zendesk_server))
+    res = _run(inst.install, ["--receiver-url", receiver, "--record", str(record), "--secret", SECRET], _env(zendesk_server))
     assert res.exit_code == 0, res.output
     assert "arrived and verified" in res.output
     assert SECRET not in res.output and "the one given" in res.output
@@ -81,9 +81,9 @@ def test_reinstall_is_idempotent_and_uninstall_still_removes_everything(zendesk_
     record = tmp_path / "rec.json"
     before = _desk_state(zendesk_server)
     env = _env(zendesk_server)
-    assert _run(inst.install, ["--url", receiver, "--record", str(record), "--secret", SECRET], env).exit_code == 0
+    assert _run(inst.install, ["--receiver-url", receiver, "--record", str(record), "--secret", SECRET], env).exit_code == 0
     first = _desk_state(zendesk_server)["collections"]
-    res = _run(inst.install, ["--url", receiver, "--record", str(record), "--secret", SECRET], env)
+    res = _run(inst.install, ["--receiver-url", receiver, "--record", str(record), "--secret", SECRET], env)
     assert res.exit_code == 0, res.output
     assert "created 0" in res.output and "created 1" not in res.output
     again = _desk_state(zendesk_server)["collections"]
@@ -104,7 +104,7 @@ def test_install_updates_an_existing_webhook_and_keeps_it_on_uninstall(zendesk_s
         "signing_secret": {"algorithm": "sha256", "secret": SECRET}}})
     hook_id = r.json()["webhook"]["id"]
     record = tmp_path / "rec.json"
-    res = _run(inst.install, ["--url", receiver, "--record", str(record)], env)
+    res = _run(inst.install, ["--receiver-url", receiver, "--record", str(record)], env)
     assert res.exit_code == 0, res.output
     hook = zendesk_server.state.collections["webhooks"][hook_id]
     assert (hook["endpoint"], hook["status"]) == (receiver + "/webhooks/zendesk", "active")
@@ -117,7 +117,7 @@ def test_install_updates_an_existing_webhook_and_keeps_it_on_uninstall(zendesk_s
 
 
 def test_install_reports_a_refused_signature(zendesk_server, receiver, tmp_path):
-    res = CliRunner().invoke(inst.install, ["--url", receiver, "--record", str(tmp_path / "r.json"),
+    res = CliRunner().invoke(inst.install, ["--receiver-url", receiver, "--record", str(tmp_path / "r.json"),
                                             "--secret", "not-the-receivers-secret"], env=_env(zendesk_server))
     assert res.exit_code != 0
     assert "signature was refused (401)" in res.output
@@ -126,7 +126,7 @@ def test_install_reports_a_refused_signature(zendesk_server, receiver, tmp_path)
 def test_dry_run_sends_nothing(zendesk_server, tmp_path):
     before = zendesk_server.stats()["total"]
     record = tmp_path / "rec.json"
-    res = _run(inst.install, ["--url", "https://tiergate.example.com", "--record", str(record), "--dry-run"],
+    res = _run(inst.install, ["--receiver-url", "https://tiergate.example.com", "--record", str(record), "--dry-run"],
                _env(zendesk_server))
     assert res.exit_code == 0, res.output
     assert zendesk_server.stats()["total"] == before
@@ -141,8 +141,8 @@ def test_dry_run_sends_nothing(zendesk_server, tmp_path):
 
 
 def test_bad_url_is_a_usage_error(zendesk_server, tmp_path):
-    res = CliRunner().invoke(inst.install, ["--url", "tiergate.example.com"], env=_env(zendesk_server))
-    assert res.exit_code == 2 and "--url" in res.output
+    res = CliRunner().invoke(inst.install, ["--receiver-url", "tiergate.example.com"], env=_env(zendesk_server))
+    assert res.exit_code == 2 and "--receiver-url" in res.output
 
 
 def test_uninstall_without_record_is_a_usage_error(tmp_path, zendesk_server):
@@ -218,17 +218,17 @@ def test_zammad_install_round_trip_and_dry_run(zammad_server, tmp_path):  # noqa
     record = tmp_path / "z.json"
     before = zammad_server.snapshot()
     n = zammad_server.stats()["total"]
-    res = _run(inst.install, ["--helpdesk", "zammad", "--url", "https://tg.example", "--record", str(record),
+    res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record),
                               "--dry-run"], env)
     assert res.exit_code == 0 and zammad_server.stats()["total"] == n
     assert sum(l.startswith("POST /api/v1/triggers {") for l in res.output.splitlines()) == 3
-    res = _run(inst.install, ["--helpdesk", "zammad", "--url", "https://tg.example", "--record", str(record),
+    res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record),
                               "--secret", SECRET], env)
     assert res.exit_code == 0, res.output
     hooks = list(zammad_server.state.webhooks.values())
     assert [(h["endpoint"], h["signature_token"]) for h in hooks] == [("https://tg.example/webhooks/zammad", SECRET)]
     assert len(zammad_server.state.triggers) == 3
-    res = _run(inst.install, ["--helpdesk", "zammad", "--url", "https://tg.example", "--record", str(record)], env)
+    res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record)], env)
     assert res.exit_code == 0 and "created 0" in res.output and len(zammad_server.state.triggers) == 3
     assert _run(inst.uninstall, ["--record", str(record)], env).exit_code == 0
     after = zammad_server.snapshot()

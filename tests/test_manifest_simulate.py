@@ -76,7 +76,7 @@ def test_against_diff_and_cli(tmp_path):
     res = runner.invoke(simulate, ["--tickets", str(tickets), "--manifest", str(pa), "--against",
                                    str(pb), "--json", "--now", "2026-11-25T13:00:00Z", "--no-nlp"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["a"]["escalation_rate"] == 0.0 and out["b"]["escalation_rate"] == 0.5
     assert out["diff"]["tickets_changed"][0]["external_id"] == "u"
     assert out["diff"]["trigger_counts"] == {}

@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from tiergate.plugin.analytics.metrics import Period, parse_month
+from tiergate.plugin.cli_defaults import NoDecisionLog, resolve_db
+from tiergate.plugin.redact import redact_url
 
 
 def _month(ctx, param, value: str | None) -> Period | None:
@@ -107,12 +109,20 @@ def _emit(text: str, output: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-@DB_OPTION
+@click.option("--db", "db", metavar="URL", default=None,
+              help="Decision log database URL (default: TIERGATE_DB_URL, else ./tiergate.sqlite, else "
+                   "the last demo's log; never a new empty database).")
 def report(month: Period | None, fmt: str, output: Path | None, db: str | None) -> None:
     """Escalation metrics for a month: rates, times, CSAT, breakdowns, review queue."""
     from tiergate.plugin.analytics.report import render, report_dict
 
-    log = open_log(db)
+    try:
+        choice = resolve_db(db)
+    except NoDecisionLog as exc:
+        raise click.ClickException(str(exc)) from None
+    if db is None:
+        click.echo(f"decision log: {redact_url(choice.value)} ({choice.why})", err=True)
+    log = open_log(choice.value)
     try:
         text = render(report_dict(log, month), fmt)
     finally:
