@@ -29,10 +29,12 @@ from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, vali
 from tiergate.plugin.core import conditions as C
 from tiergate.plugin.core.actions import top_priority
 from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.core.manifest_layers import resolve, site_file_schema
 from tiergate.plugin.core.risk_schema import risk_tags_field
 from tiergate.plugin.core.oncall_schema import CHANNEL_KINDS, ChannelSchema, SmtpSchema, check_target
 from tiergate.plugin.core.sla_schema import (CalendarsField, SlaConfig, SlaSchema,
                                              check_references)
+from tiergate.plugin.data import read_json
 
 NAME_RE = r"^[a-z][a-z0-9_]{0,62}$"
 NAME_MSG = "must be a lower-case name: a-z, 0-9 and _, starting with a letter"
@@ -999,9 +1001,10 @@ def content_hash(doc: Mapping[str, Any]) -> str:
 
 
 def read_document(path_or_dict: Any) -> dict[str, Any]:
-    """A manifest file (or dict) -> plain dict; unreadable / non-JSON -> ManifestError."""
+    """A manifest file (or dict) -> plain dict; unreadable / non-JSON -> ManifestError.
+    A site file (``extends``) comes back merged over the shipped defaults (manifest_layers)."""
     if isinstance(path_or_dict, Mapping):
-        return json.loads(json.dumps(path_or_dict))
+        return resolve(json.loads(json.dumps(path_or_dict)), read_json)
     path = Path(path_or_dict)
     try:
         text = path.read_text(encoding="utf-8")
@@ -1014,7 +1017,7 @@ def read_document(path_or_dict: Any) -> dict[str, Any]:
                                   f"{exc.msg}")]) from None
     if not isinstance(doc, dict):
         raise ManifestError([("", "the manifest must be a JSON object")])
-    return doc
+    return resolve(doc, read_json)
 
 
 def load_manifest(path_or_dict: Any) -> Manifest:
@@ -1118,7 +1121,7 @@ def json_schema() -> dict[str, Any]:
         {"if": {"properties": {"field": {"const": name}}},
          "then": {"properties": {"operator": {"enum": list(C.field_spec(name).operators)}}}}
         for name in sorted(C._STATIC)]
-    return out
+    return site_file_schema(out)
 
 
 def _schema_obj(schema: Schema, defs: dict[str, Any]) -> dict[str, Any]:
