@@ -16,10 +16,11 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from tiergate.plugin.core.condition_facts import Facts
 from tiergate.plugin.core.decide import decide, evaluate
-from tiergate.plugin.core.manifest import load_manifest
+from tiergate.plugin.core.manifest import load_manifest, read_document
 from tiergate.plugin.core.model import Comment, Enrichment, Organization, RiskTag, Ticket
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=timezone.utc)
@@ -61,11 +62,7 @@ def _condition(rng: random.Random) -> dict:
 
 
 def build_manifest(n_triggers: int, seed: int = 1):
-    from pathlib import Path
-
-    import json
-
-    doc = json.loads((Path(__file__).resolve().parent.parent / "manifest.json").read_text())
+    doc = read_document(Path(__file__).resolve().parent.parent / "manifest.json")
     rng = random.Random(seed)
     triggers = []
     while len(triggers) < n_triggers:

@@ -326,13 +326,13 @@ def bench_lag_pipeline(quick: bool) -> list[dict]:
     from tiergate.jobs.queues import queue
     from tiergate.plugin.config import Settings
     from tiergate.plugin.core import sla
-    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
     from tiergate.plugin.helpdesks import LocalZendesk
 
     # due timers arrive at 2/s: several times the steady rate of 10,000 open tickets whose stages
     # spread over hours (~1/s), well inside one worker's capacity (~4 decisions/s forking per job)
     planned, due, window = (2_000, 40, 20.0) if quick else (10_000, 200, 100.0)
-    doc = json.loads(Path(default_manifest_path()).read_text())
+    doc = read_document(default_manifest_path())
     # the shared API budget is the real ceiling (each decision costs ~6 calls): at the default
     # 400/min a single account cannot write more than ~1.1 warnings/s whatever the timers do, so
     # this run uses the High Volume plan's 2,500/min to measure the timer + decision path itself

@@ -40,6 +40,8 @@ from typing import Any
 
 import requests
 
+from tiergate.plugin.core.manifest import read_document
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "tickets.jsonl"
 CHAOS_TAIL = 60.0     # seconds of kills and faults after the last webhook, then the backlog drains
@@ -145,7 +147,7 @@ def ticket_from_template(template: dict, n: int) -> dict:
 
 def chaos_manifest(tmp: Path) -> str:
     """The default manifest with an account budget that does not throttle a loopback run."""
-    data = json.loads((REPO / "manifest.json").read_text())
+    data = read_document(REPO / "manifest.json")
     data.setdefault("helpdesk", {})["rate_limit_per_minute"] = 100000
     path = tmp / "manifest.json"
     path.write_text(json.dumps(data))

@@ -1,4 +1,4 @@
-"""``tiergate check``, ``tiergate schema`` and ``tiergate manifest log``."""
+"""``tiergate check``, ``tiergate schema`` and ``tiergate manifest log|record|show``."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import click
 
 from tiergate.plugin.cli_defaults import resolve_manifest
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 
 
@@ -50,7 +50,7 @@ def schema():
 
 @click.group("manifest")
 def manifest():
-    """Manifest versions and history."""
+    """Manifest versions, history and the effective document."""
 
 
 def _history(redis_url: str | None, file: str | None):
@@ -117,7 +117,32 @@ def record_cmd(path, redis_url, file):
     click.echo(f"recorded {m.version}" if entry else f"{m.version} is already the latest entry")
 
 
+@manifest.command("show")
+@click.option("--manifest", "path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The manifest or site file (default: $TIERGATE_MANIFEST, else "
+                   "./manifest.json, else the shipped one).")
+@click.option("--effective", is_flag=True,
+              help="Print the document in force: a site file merged over the shipped defaults.")
+def show_cmd(path, effective):
+    """Print the manifest file as it is, or with --effective the merged document (JSON)."""
+    choice = resolve_manifest(path)
+    click.echo(choice.line("manifest"), err=True)
+    target = choice.value
+    if not effective:
+        with open(target, encoding="utf-8") as fh:
+            click.echo(fh.read(), nl=False)
+        return
+    try:
+        doc = read_document(target)
+    except ManifestError as exc:
+        for p, msg in exc.errors:
+            click.echo(f"{p or '(root)'}: {msg}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
 manifest.add_command(log_cmd)
 manifest.add_command(record_cmd)
+manifest.add_command(show_cmd)
 
 __all__ = ["check", "schema", "manifest", "summary"]

@@ -6,7 +6,10 @@ manifest that fails to load never replaces the one in force: the error is logged
 and kept in ``last_error``. Each manifest that comes into force is recorded once (by version) in
 the history: a Redis list when a connection is given, else a local JSON-lines file. Entries hold
 the changelog (author/date/message from the file), when it came into force, and a readable diff
-against the previous version; ``tiergate manifest log`` prints them.
+against the previous version; ``tiergate manifest log`` prints them. The history keeps the
+effective document (a site file merged over the shipped defaults, which is what ``version``
+hashes): a tiergate upgrade that changes a default comes into force as a new version whose diff
+shows the change.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tiergate.plugin.cli import main
+from tiergate.plugin.core.manifest import read_document
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "benchmark" / "tickets-dev.jsonl"
@@ -68,7 +69,7 @@ def test_shipped_thresholds_come_from_the_development_half():
                                        "--manifest", str(ROOT / "manifest.json")])
     assert result.exit_code == 0, result.output
     computed = json.loads(result.output[:result.output.rindex("}") + 1])["thresholds"]
-    shipped = json.loads((ROOT / "manifest.json").read_text())["nlp"]["thresholds"]
+    shipped = read_document(ROOT / "manifest.json")["nlp"]["thresholds"]
     assert shipped == computed
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 from tiergate.plugin.core.manifest_model import Manifest
 from tiergate.plugin.core.manifest_schema import ACTION_PARAMS
@@ -345,11 +345,11 @@ def test_schema_cli_validates_the_manifest():
     assert sch["properties"]["triggers"]["description"]
     assert "operator" in sch["$defs"]["Condition"]["properties"]
     v = jsonschema_rs.validator_for(sch)
-    doc = json.loads((REPO / "manifest.json").read_text())
+    doc = read_document(REPO / "manifest.json")
     assert v.is_valid(doc), [e.message for e in v.iter_errors(doc)][:5]
     doc["triggers"][0]["actions"][0]["bogus"] = 1
     assert not v.is_valid(doc)
-    doc = json.loads((REPO / "manifest.json").read_text())
+    doc = read_document(REPO / "manifest.json")
     doc["tiers"]["tier_1"]["order"] = "x"
     assert not v.is_valid(doc)
     assert json_schema()["$defs"]["Action"]["allOf"]
@@ -376,6 +376,6 @@ def test_manifest_log_cli(tmp_path):
 def test_shipped_manifest_keywords_match_the_enricher_defaults(repo_root):
     """The demo manifest carries the same keyword lists the enricher falls back to, so a desk
     running the shipped manifest and one without keyword lists tag alike."""
-    manifest = json.loads((repo_root / "manifest.json").read_text())
+    manifest = read_document(repo_root / "manifest.json")
     defaults = json.loads((repo_root / "nlp" / "default_keywords.json").read_text())
     assert manifest["keywords"] == defaults

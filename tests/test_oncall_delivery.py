@@ -18,7 +18,7 @@ from oncall_support import Receiver, SmtpServer
 from tiergate.jobs import oncall
 from tiergate.jobs.pages_log import pages
 from tiergate.plugin.config import Settings
-from tiergate.plugin.core.manifest import load_manifest
+from tiergate.plugin.core.manifest import load_manifest, read_document
 from tiergate.plugin.core.model import Notification
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,7 +39,7 @@ def receiver():
 
 
 def _manifest(repo_root, smtp: SmtpServer, receiver: Receiver, channels: list[dict]) -> dict:
-    doc = json.loads((repo_root / "manifest.json").read_text())
+    doc = read_document(repo_root / "manifest.json")
     doc["oncall"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "sender": "tiergate@demo.example", "timeout": 5}
     doc["oncall"]["routes"]["support_oncall"]["channels"] = channels
     # the support desk is closed all of today: every ticket now is after hours

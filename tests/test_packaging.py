@@ -29,10 +29,14 @@ def test_wheel_file_list(tmp_path: Path, repo_root: Path):
     for module in ("_signals", "_amounts"):
         assert [n for n in names if n.startswith(f"tiergate/nlp/{module}.") and
                 n.endswith((".so", ".pyd"))], f"the compiled {module} is missing"
-    # the shipped manifest is the real file's content, not a dangling link
+    # the shipped manifest (the demo's site file) is the real file's content, not a dangling
+    # link, next to the defaults it extends
     with zipfile.ZipFile(wheel) as zf:
         shipped = json.loads(zf.read("tiergate/plugin/data/manifest.json"))
+        defaults = json.loads(zf.read("tiergate/plugin/data/default_manifest.json"))
     assert shipped == json.loads((repo_root / "manifest.json").read_text())
+    assert shipped["extends"] == "tiergate:default"
+    assert defaults == json.loads((repo_root / "plugin/data/default_manifest.json").read_text())
     entry = [n for n in names if n.endswith("entry_points.txt")]
     with zipfile.ZipFile(wheel) as zf:
         assert "tiergate = tiergate.plugin.cli:main" in zf.read(entry[0]).decode()

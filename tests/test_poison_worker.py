@@ -14,7 +14,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from tiergate.jobs import batching, process
 from tiergate.jobs.state import load_summary
-from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.config import Settings
 from tiergate.plugin.core.model import Comment, Ticket
 
@@ -214,7 +214,7 @@ REVIEW_TRIGGER = {
 
 def review_manifest():
     """The default manifest with the trigger issue 22 asks for (unless it has one already)."""
-    data = json.loads(Path(default_manifest_path()).read_text())
+    data = read_document(default_manifest_path())
     if not any("unreadable" in json.dumps(t.get("conditions")) for t in data["triggers"]):
         data["triggers"].append(REVIEW_TRIGGER)
     return load_manifest(data)

@@ -22,6 +22,7 @@ from tiergate.jobs.failed import failed
 from tiergate.jobs.process import process_ticket
 from tiergate.jobs.queues import ABANDON_RETRIES
 from tiergate.plugin.core.errors import Unavailable
+from tiergate.plugin.core.manifest import read_document
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -159,7 +160,7 @@ def test_budget_applies_to_real_accounts_and_on_request_to_loopback_desks():
 
 def test_shared_budget_sized_from_the_manifest_refuses_before_sending(redis_conn, redis_url, tmp_path, monkeypatch):
     monkeypatch.setenv("TIERGATE_RATE_BUDGET", "on")
-    data = json.loads((REPO / "manifest.json").read_text())
+    data = read_document(REPO / "manifest.json")
     data["helpdesk"]["rate_limit_per_minute"] = 6
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -26,11 +27,18 @@ from marshmallow import ValidationError
 from tiergate.plugin.core.condition_compile import Group, compile_all, compile_group
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest_checks import flatten_errors, semantic_errors
+from tiergate.plugin.core.manifest_layers import resolve
 from tiergate.plugin.core.manifest_model import Condition, Manifest, Team, Tier, Trigger
 from tiergate.plugin.core.manifest_schema import ManifestSchema
 from tiergate.plugin.core.sla_schema import check_references
 
-SHIPPED_DATA_PACKAGE = "tiergate.plugin.data"     # holds the default manifest.json
+SHIPPED_DATA_PACKAGE = "tiergate.plugin.data"     # holds default_manifest.json and the demo's site file
+
+
+@lru_cache(maxsize=4)
+def read_shipped(name: str) -> Any:
+    """A JSON file shipped in the package data, parsed once per process (do not modify it)."""
+    return json.loads(resources.files(SHIPPED_DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8"))
 
 
 def content_hash(doc: Mapping[str, Any]) -> str:
@@ -41,7 +49,7 @@ def content_hash(doc: Mapping[str, Any]) -> str:
 def read_document(path_or_dict: Any) -> dict[str, Any]:
     """A manifest file (or dict) -> plain dict; unreadable / non-JSON -> ManifestError."""
     if isinstance(path_or_dict, Mapping):
-        return json.loads(json.dumps(path_or_dict))
+        return resolve(json.loads(json.dumps(path_or_dict)), read_shipped)
     path = Path(path_or_dict)
     try:
         text = path.read_text(encoding="utf-8")
@@ -54,7 +62,7 @@ def read_document(path_or_dict: Any) -> dict[str, Any]:
                                   f"{exc.msg}")]) from None
     if not isinstance(doc, dict):
         raise ManifestError([("", "the manifest must be a JSON object")])
-    return doc
+    return resolve(doc, read_shipped)
 
 
 def load_manifest(path_or_dict: Any) -> Manifest:

@@ -13,6 +13,7 @@ from tiergate.plugin.core.calendar_schema import CalendarSchema, CalendarsField
 from tiergate.plugin.core.condition_fields import (ALL_OPERATORS, AMOUNT_KINDS, SLA_METRICS,
                                                    field_spec, fixed_field_names)
 from tiergate.plugin.core.manifest_schema import ACTION_PARAMS, ManifestSchema
+from tiergate.plugin.core.manifest_layers import site_file_schema
 
 
 def json_schema() -> dict[str, Any]:
@@ -37,7 +38,7 @@ def json_schema() -> dict[str, Any]:
         {"if": {"properties": {"field": {"const": name}}},
          "then": {"properties": {"operator": {"enum": list(field_spec(name).operators)}}}}
         for name in fixed_field_names()]
-    return out
+    return site_file_schema(out)
 
 
 def _schema_obj(schema: Schema, defs: dict[str, Any]) -> dict[str, Any]:
