@@ -170,12 +170,13 @@ def test_demo_site_file_decides_the_examples_like_the_full_document():
 def test_manifest_show_prints_the_site_file_or_the_effective_document():
     runner = CliRunner()
     raw = runner.invoke(manifest_group, ["show", "--manifest", str(SITE)])
-    assert raw.exit_code == 0 and raw.output == SITE.read_text()
+    assert raw.exit_code == 0 and raw.stdout == SITE.read_text()
     eff = runner.invoke(manifest_group, ["show", "--effective", "--manifest", str(SITE)])
     assert eff.exit_code == 0, eff.output
-    assert json.loads(eff.output) == read_document(SITE)
+    assert json.loads(eff.stdout) == read_document(SITE)
     default = runner.invoke(manifest_group, ["show", "--effective"])
-    assert json.loads(default.output) == json.loads(eff.output)
+    assert json.loads(default.stdout) == json.loads(eff.stdout)
+    assert "manifest: " in default.stderr and "manifest: " not in default.stdout
 
 
 def test_manifest_show_effective_reports_errors(tmp_path):
