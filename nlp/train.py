@@ -35,27 +35,17 @@ Never train into the package folder on data you may not redistribute (e.g. CC BY
 """
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from tiergate.nlp import embed
 from tiergate.nlp import metrics as M
+from tiergate.nlp.enrich import Enricher
 from tiergate.nlp.records import read_history
-
-
-def folds_for(labels: Sequence[bool | int], k: int, seed: int) -> list[list[int]]:
-    """Stratified fold assignment: indices of each class (escalated first, or each level from
-    the highest down) shuffled and dealt round-robin."""
-    rng = random.Random(seed)
-    out: list[list[int]] = [[] for _ in range(k)]
-    for cls in sorted(set(labels), reverse=True):
-        idx = [i for i, y in enumerate(labels) if y == cls]
-        rng.shuffle(idx)
-        for n, i in enumerate(idx):
-            out[n % k].append(i)
-    return out
+from tiergate.nlp.stack import (fit_ladder, folds_for, thresholds_of, use_embeddings,
+                                with_features)
 
 
 def _report(labels: Sequence[bool], probs: Sequence[float], k: int) -> dict[str, float]:
@@ -78,9 +68,6 @@ def cross_validate(texts: Sequence[str], levels: Sequence[int], *, k: int = 5, e
     against its threshold. ``rules``: the out-of-the-box Enricher whose signals are stacked
     (built here when not given); ``embeddings`` / ``embedded`` as ``fit_stacked``'s (the rows'
     vectors, computed once)."""
-    from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_ladder, thresholds_of, with_features
-
     levels = [int(v) for v in levels]
     steps_at = thresholds_of(levels)
     rules = rules or Enricher(None)
@@ -122,8 +109,6 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     started = time.perf_counter()
     with open(history, encoding="utf-8") as fh:
         texts, levels = read_history(fh)
-    from tiergate.nlp.stack import thresholds_of
-
     steps_at = thresholds_of(levels)
     lowest = min(levels, default=0)
     n_pos = sum(v > lowest for v in levels)
@@ -140,10 +125,6 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     if len(steps_at) > 1:
         report["levels"] = {str(v): c for v, c in sorted(Counter(levels).items())}
     k = min(folds, n_top, len(levels) - n_top)
-    from tiergate.nlp import embed
-    from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_ladder, use_embeddings
-
     embeddings = use_embeddings(embeddings)
     report["embeddings"] = embeddings
     embedded = None
