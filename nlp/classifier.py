@@ -14,7 +14,7 @@ the older ``embed.npy`` (a regression on the final sentence embedding) is refuse
 ``ConfigError`` that says to retrain. A model trained on graded history (``"kind": "ladder"``)
 is a folder of stacked models, one per level threshold (``level1/``, ``level2/``, ...), plus
 ``ladder.npy`` (the regression over all of their outputs, see ``LadderClassifier``).
-``TextClassifier.load`` returns the right class; all answer ``predict_positive(texts)``.
+``tiergate.nlp.stacked.load`` returns the right class; all answer ``predict_positive(texts)``.
 """
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import spacy
+from spacy.training import Example
+from spacy.util import fix_random_seed, minibatch
 
 from tiergate.plugin.core.errors import ConfigError
 
@@ -51,10 +54,6 @@ def train_textcat(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 
                   seed: int = 0, dropout: float = 0.1, batch: int = 32,
                   ngram: int = 2):
     """A fresh ``spacy.blank("en")`` + exclusive ``textcat`` trained on (texts, label names)."""
-    import spacy
-    from spacy.training import Example
-    from spacy.util import fix_random_seed, minibatch
-
     fix_random_seed(seed)
     names = sorted(set(labels))
     nlp = spacy.blank("en")

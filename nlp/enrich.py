@@ -33,9 +33,9 @@ from tiergate.nlp.points import risk_tags as tags_of_comments
 from tiergate.nlp.reading import Conversation, Message, read_conversation
 from tiergate.nlp.risk import Findings, RiskDetector, keyword_kept
 from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
-from tiergate.nlp.stakes import find_stakes
 from tiergate.nlp.textscore import TextScore
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
+from tiergate.plugin.core.stakes import find_stakes
 
 log = logging.getLogger("tiergate.nlp")
 _CAPS = re.compile(r"\b[A-Z][A-Z'’]+\b")

@@ -12,6 +12,8 @@ import math
 import os
 from functools import lru_cache
 
+import vaderSentiment
+
 from tiergate.nlp.lemmas import lemma_lookup
 
 # VADER constants (vaderSentiment.vaderSentiment, MIT); copied so the module import stays cheap.
@@ -56,8 +58,6 @@ DOMAIN_VALENCE = {
 @lru_cache(maxsize=1)
 def vader_tables() -> tuple[dict[str, float], dict[str, float]]:
     """(lexicon word -> valence, booster word -> increment), with domain overrides applied."""
-    import vaderSentiment
-
     path = os.path.join(os.path.dirname(vaderSentiment.__file__), "vader_lexicon.txt")
     lexicon: dict[str, float] = {}
     with open(path, encoding="utf-8") as fh:

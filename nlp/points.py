@@ -8,9 +8,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Mapping, Sequence
 
-from tiergate.nlp.reading import CUSTOMER_ROLES
 from tiergate.nlp.textscore import TextScore
-from tiergate.plugin.core.model import Reason, RiskTag, Ticket
+from tiergate.plugin.core.model import CUSTOMER_ROLES, Reason, RiskTag, Ticket
 
 # Points per risk tag found anywhere in the customer's comments (unknown tags: DEFAULT_TAG_POINTS).
 # Ordered by how serious the reproach is: accusation / blame ("you lied", "refused to") and

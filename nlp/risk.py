@@ -27,9 +27,10 @@ from typing import Any, Mapping, Sequence
 
 import re2
 
-from tiergate.nlp.reading import Conversation, sentences
+from tiergate.nlp.reading import Conversation
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.tagmodel import TagModel
+from tiergate.plugin.core.sentences import sentences
 
 DEFAULT_PATH = Path(__file__).with_name("default_risk.json")
 _RE2_OPTIONS = re2.Options()

@@ -19,8 +19,9 @@ out-of-the-box rule signals by a ridge logistic regression fit on their out-of-f
 (inner folds); with graded history one more regression over every step's outputs answers "will
 it reach the top level" (``fit_ladder``). Ridges are chosen by inner cross-validation.
 Everything is trained here, nothing is downloaded; the folder loads offline
-(``TextClassifier.load``). Point the manifest's ``nlp_model`` (or ``tiergate score --model``)
-at it; its probability then leads the text part of the attention score (the ``model`` reason).
+(``tiergate.nlp.enrich.load_model``). Point the manifest's ``nlp_model`` (or ``tiergate score
+--model``) at it; its probability then leads the text part of the attention score (the ``model``
+reason).
 Before the final fit, k-fold cross-validation (stratified, seeded; the whole procedure, inner
 folds included, is repeated in each outer fold) reports accuracy, precision, recall, F1 and
 ROC-AUC at threshold 0.5 against the top level, the same for the textcat alone, and each

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tiergate.nlp import tagmodel
-from tiergate.nlp.reading import read_conversation, sentences
+from tiergate.nlp.reading import read_conversation
+from tiergate.plugin.core.sentences import sentences
 from tiergate.nlp.risk import MESSAGES_READ, _flat, load_defaults
 from tiergate.plugin.simulate import ticket_from_example
 

@@ -9,11 +9,12 @@ import pytest
 
 from tiergate.nlp.enrich import Enricher
 from tiergate.nlp.language import detect_language
-from tiergate.nlp.reading import own_words, read_conversation, sentences
+from tiergate.nlp.reading import own_words, read_conversation
 from tiergate.nlp.risk import RiskDetector
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.sentiment_intl import intl_sentiment
-from tiergate.nlp.stakes import find_money, find_stakes, parse_number
+from tiergate.plugin.core.sentences import sentences
+from tiergate.plugin.core.stakes import find_money, find_stakes, parse_number
 from tiergate.plugin.core.model import Comment, Organization, Ticket
 
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)     # a Thursday
