@@ -32,7 +32,6 @@ import spacy
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 
-from tiergate.plugin.core.errors import ConfigError
 
 META = "tiergate.json"
 POSITIVE = "ESCALATE"

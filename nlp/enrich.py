@@ -31,7 +31,8 @@ from tiergate.nlp.points import (COMPLAINT_TAGS, DEFAULT_TAG_POINTS, NEGATIVE_AT
                                   WEIGHTS, conversation_reasons, model_reason, text_reasons)
 from tiergate.nlp.points import risk_tags as tags_of_comments
 from tiergate.nlp.reading import Conversation, Message, read_conversation
-from tiergate.nlp.risk import Findings, RiskDetector, keyword_kept
+from tiergate.nlp.risk import RiskDetector, keyword_kept
+from tiergate.nlp.risk_rules import Findings
 from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
 from tiergate.nlp.textscore import TextScore
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket

@@ -20,7 +20,6 @@ before ``spacy.load`` of a saved pipeline that uses them).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np

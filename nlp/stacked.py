@@ -10,6 +10,7 @@ needs nothing from the enricher.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Callable, Sequence

@@ -143,7 +143,7 @@ def test_nobody_in_the_team_is_impact_in_every_language():
 
 
 def test_patterns_fold_like_the_text_but_keep_their_escapes():
-    from tiergate.nlp.risk import fold_pattern
+    from tiergate.nlp.risk_rules import fold_pattern
 
     assert fold_pattern(r"\bStürzt\S+\W*(Oh)\.") == r"\bsturzt\S+\W*(oh)\."
 
