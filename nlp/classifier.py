@@ -1,5 +1,6 @@
 """Trained text classifiers: a spaCy ``textcat`` (``spacy.TextCatBOW.v3``), a hashed word +
-character n-gram logistic regression (numpy), and the stacked model ``tiergate train`` saves.
+character n-gram logistic regression (numpy), an embedding ridge regression, and the files of
+the stacked model ``tiergate train`` saves (built from them in ``tiergate.nlp.stacked``).
 
 A saved model is a plain spaCy pipeline folder (``spacy.blank("en")`` + ``textcat``, no custom
 components, so ``spacy.load`` works offline) plus ``tiergate.json``:

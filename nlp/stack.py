@@ -1,5 +1,6 @@
-"""A stacked classifier: a small logistic regression (numpy) over a textcat's probability, a
-hashed n-gram regression's logit and the rule signals of the out-of-the-box enricher.
+"""Fitting the stacked classifier (``tiergate.nlp.stacked``): a small logistic regression
+(numpy) over a textcat's probability, a hashed n-gram regression's logit and the rule signals of
+the out-of-the-box enricher.
 
 ``fit_stacked`` is what ``tiergate train`` fits on a history labelled escalated / not;
 ``fit_ladder`` what it fits on graded history (``level`` 0..N): one stacked model per level
