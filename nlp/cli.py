@@ -147,7 +147,8 @@ def _score_lines(enricher, items: list[_Line]) -> list[str]:
 
 def _worker_init(keywords, model):
     global _WORKER
-    from tiergate.nlp.enrich import Enricher    # spaCy: ~0.8 s that `--help` need not pay
+    # spaCy: ~1 s (-X importtime) that `--help` need not pay
+    from tiergate.nlp.enrich import Enricher
 
     _WORKER = Enricher(keywords, model_path=model)
 
@@ -185,7 +186,8 @@ def score(manifest: str | None, model: str | None, workers: int) -> None:
             for rows in pool.imap(_worker_score, chunks):
                 emit(rows)
     else:
-        from tiergate.nlp.enrich import Enricher    # spaCy: ~0.8 s that `--help` need not pay
+        # spaCy: ~1 s (-X importtime) that `--help` need not pay
+        from tiergate.nlp.enrich import Enricher
 
         enricher = Enricher(keywords, model_path=model)
         for items in chunks:
@@ -214,7 +216,8 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
           embeddings: bool | None) -> None:
     """Train the escalation classifier from resolved-ticket history (escalated / not, or graded
     levels); report k-fold quality."""
-    from tiergate.nlp.train import train_from_history    # spaCy: ~1.1 s `--help` need not pay
+    # spaCy: ~1 s (-X importtime) that `--help` need not pay
+    from tiergate.nlp.train import train_from_history
 
     try:
         report = train_from_history(history, out, folds=folds, epochs=epochs, seed=seed,
@@ -231,7 +234,7 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
 def text_eval(data: str | None, model: str | None, as_json: bool, no_train: bool,
               seeds: int = 1) -> None:
     """Measure the tagger on labelled public text (proxy labels; see docs/nlp.md)."""
-    # spaCy and the trainers: ~1.1 s that `tiergate eval --help` need not pay
+    # spaCy and the trainers: ~1 s (-X importtime) that `tiergate eval --help` need not pay
     from tiergate.nlp.evaluate import SEEDS, across_seeds, evaluate, format_seeds, format_table
 
     folder = Path(data or os.environ.get("TIERGATE_SHARED_DATA") or Path.cwd().parent / "shared"

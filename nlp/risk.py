@@ -51,7 +51,8 @@ class RiskDetector:
                 pats = {**pats, "any": list(pats.get("any", [])) +
                         [r"\b" + re.escape(fold(k)) + r"\b" for k in kws]}
             rule = TagRule(name, int(spec.get("points", 10)), compile_patterns(pats),
-                           compile_patterns(spec.get("unless")), compile_patterns(spec.get("breakage")),
+                           compile_patterns(spec.get("unless")),
+                           compile_patterns(spec.get("breakage")),
                            bool(spec.get("needs_impact")), bool(spec.get("state")),
                            spec.get("semantic", True) is not False, spec.get("threshold"),
                            spec.get("negatable", True) is not False, bool(spec.get("pipeline")),
@@ -59,7 +60,8 @@ class RiskDetector:
             self.rules.append(rule)
             if rule.semantic and spec.get("examples"):
                 examples[name] = (flat_phrases(spec.get("examples")),
-                                  flat_phrases(spec.get("negatives")) + flat_phrases(config.get("calm")))
+                                  flat_phrases(spec.get("negatives"))
+                                  + flat_phrases(config.get("calm")))
         self._sets = candidate_sets(config["tags"])
         cues = config["cues"]
         self.cues = {k: compile_patterns(v) for k, v in cues.items()}

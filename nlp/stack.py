@@ -157,7 +157,6 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
     ridge) is chosen by cross-validation on these rows only. Final parts are refit on all rows.
     ``embedded``: the texts' encoder features (``embed.features``) when already computed (else
     computed here)."""
-    from tiergate.nlp.enrich import Enricher
     texts = [str(t or "") for t in texts]
     y = np.asarray(labels, bool)
     with_emb, embedded = with_features(texts, embeddings, embedded, log)
