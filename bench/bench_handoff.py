@@ -3,7 +3,7 @@
 ``handoff.note_ms`` — milliseconds to build one internal handoff note (facts computed from the
 ticket, thread read, sections, template render, marker) over the example conversations in
 ``examples/conversations`` with the shipped manifest, as the worker builds it: the enrichment
-already holds the stakes (``nlp.stakes``), as ``Enricher.enrich`` leaves them. The budget is
+already holds the stakes (``plugin.core.stakes``), as ``Enricher.enrich`` leaves them. The budget is
 2 ms a note (``baseline`` 2.0, ``ratio`` = value / budget: at most 1 means within budget).
 
 ``handoff.note_vs_template`` — the same figure against rendering the built-in ``handoff``
@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from tiergate.nlp.stakes import find_stakes  # noqa: E402
+from tiergate.plugin.core.stakes import find_stakes  # noqa: E402
 from tiergate.plugin.core import handoff as h  # noqa: E402
 from tiergate.plugin.core import handoff_render as render_mod  # noqa: E402
 from tiergate.plugin.core.handoff_facts import note_facts  # noqa: E402

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from tiergate.nlp.enrich import Enricher
 from tiergate.nlp.language import detect_language
 from tiergate.nlp.reading import read_conversation
-from tiergate.nlp.stakes import find_stakes
+from tiergate.plugin.core.stakes import find_stakes
 from tiergate.nlp.tagmodel import TagModel
 from tiergate.plugin.core.model import Comment, Ticket
 

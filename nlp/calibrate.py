@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from tiergate.nlp.risk import SEMANTIC_THRESHOLD, Findings, RiskDetector
+from tiergate.nlp.risk import SEMANTIC_THRESHOLD, RiskDetector
+from tiergate.nlp.risk_rules import Findings
 
 GRID = tuple(round(0.40 + 0.02 * i, 2) for i in range(29))     # 0.40 .. 0.96
 

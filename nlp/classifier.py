@@ -1,5 +1,6 @@
 """Trained text classifiers: a spaCy ``textcat`` (``spacy.TextCatBOW.v3``), a hashed word +
-character n-gram logistic regression (numpy), and the stacked model ``tiergate train`` saves.
+character n-gram logistic regression (numpy), an embedding ridge regression, and the files of
+the stacked model ``tiergate train`` saves (built from them in ``tiergate.nlp.stacked``).
 
 A saved model is a plain spaCy pipeline folder (``spacy.blank("en")`` + ``textcat``, no custom
 components, so ``spacy.load`` works offline) plus ``tiergate.json``:
@@ -14,7 +15,7 @@ the older ``embed.npy`` (a regression on the final sentence embedding) is refuse
 ``ConfigError`` that says to retrain. A model trained on graded history (``"kind": "ladder"``)
 is a folder of stacked models, one per level threshold (``level1/``, ``level2/``, ...), plus
 ``ladder.npy`` (the regression over all of their outputs, see ``LadderClassifier``).
-``TextClassifier.load`` returns the right class; all answer ``predict_positive(texts)``.
+``tiergate.nlp.stacked.load`` returns the right class; all answer ``predict_positive(texts)``.
 """
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import spacy
+from spacy.training import Example
+from spacy.util import fix_random_seed, minibatch
 
-from tiergate.plugin.core.errors import ConfigError
 
 META = "tiergate.json"
 POSITIVE = "ESCALATE"
@@ -51,10 +54,6 @@ def train_textcat(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 
                   seed: int = 0, dropout: float = 0.1, batch: int = 32,
                   ngram: int = 2):
     """A fresh ``spacy.blank("en")`` + exclusive ``textcat`` trained on (texts, label names)."""
-    import spacy
-    from spacy.training import Example
-    from spacy.util import fix_random_seed, minibatch
-
     fix_random_seed(seed)
     names = sorted(set(labels))
     nlp = spacy.blank("en")
@@ -74,6 +73,13 @@ def train_textcat(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 
     return nlp
 
 
+def read_meta(path: Path) -> dict:
+    """A model folder's ``tiergate.json`` ({} when it has none)."""
+    if (path / META).exists():
+        return json.loads((path / META).read_text(encoding="utf-8"))
+    return {}
+
+
 class TextClassifier:
     """Wraps a trained pipeline: ``predict_positive(texts)``, ``predict_cats(texts)``."""
 
@@ -84,19 +90,10 @@ class TextClassifier:
 
     @classmethod
     def load(cls, path: str | Path) -> "TextClassifier":
-        import spacy
-
+        """A plain textcat folder (``tiergate.nlp.stacked.load`` reads every kind)."""
         path = Path(path)
-        meta = {}
-        if (path / META).exists():
-            meta = json.loads((path / META).read_text(encoding="utf-8"))
-        if meta.get("kind") == "ladder":
-            return LadderClassifier.from_folder(meta, path)
-        nlp = spacy.load(path)
-        if meta.get("kind") == "stacked":
-            return StackedClassifier.from_folder(nlp, meta.get("positive_label", POSITIVE),
-                                                 meta, path)
-        return cls(nlp, meta.get("positive_label", POSITIVE), meta)
+        meta = read_meta(path)
+        return cls(spacy.load(path), meta.get("positive_label", POSITIVE), meta)
 
     def save(self, path: str | Path, **meta) -> None:
         path = Path(path)
@@ -300,166 +297,3 @@ class EmbeddingRidge:
     def load(cls, path: Path) -> "EmbeddingRidge":
         with np.load(path, allow_pickle=False) as z:
             return cls(z["mean"], z["scale"], z["w"], float(z["b"]))
-
-
-# -- the stacked model `tiergate train` saves ---------------------------------------------------
-
-class StackedClassifier(TextClassifier):
-    """``tiergate train``'s model: a logistic regression (``stack.npy``) over the rule signals of
-    the out-of-the-box enricher (default keywords, built inside the model), the textcat's
-    probability, the n-gram regression's logit (``ngram.npz``) and, when ``embedding`` is set,
-    the output of the ridge regression on the encoder features (``embed.npz``). Same interface
-    as ``TextClassifier``; ``predict_positive`` returns the stacked probability."""
-
-    def __init__(self, nlp, positive: str, meta: dict, ngram: NgramLR, weights, tags,
-                 embedding: EmbeddingRidge | None = None):
-        super().__init__(nlp, positive, meta)
-        self.ngram = ngram
-        self.weights = np.asarray(weights, dtype=float)
-        self.tags = list(tags)
-        self.embedding = embedding
-        self._rules = None
-
-    def rules(self):
-        if self._rules is None:
-            from tiergate.nlp.enrich import Enricher
-
-            self._rules = Enricher(None)
-        return self._rules
-
-    def features(self, texts: Sequence[str]) -> np.ndarray:
-        from tiergate.nlp import stack
-
-        texts = [str(t or "") for t in texts]
-        tc = self.textcat_positive(texts)
-        x = stack.model_features(texts, self.rules(), self.tags, tc, self.ngram.decision(texts))
-        if self.embedding is not None:
-            from tiergate.nlp import embed
-
-            x = np.c_[x, self.embedding.decision(embed.features(texts))]
-        return x
-
-    def predict_positive(self, texts: Sequence[str]) -> list[float]:
-        if not texts:
-            return []
-        from tiergate.nlp import stack
-
-        return [float(p) for p in stack.predict_logistic(self.weights, self.features(texts))]
-
-    def predict_cats(self, texts: Sequence[str], batch_size: int = 512) -> list[dict[str, float]]:
-        neg = next((lb for lb in self.meta.get("labels", []) if lb != self.positive), NEGATIVE)
-        return [{self.positive: p, neg: 1.0 - p} for p in self.predict_positive(texts)]
-
-    def save(self, path: str | Path, **meta) -> None:
-        path = Path(path)
-        if self.embedding is not None:
-            from tiergate.nlp import embed
-
-            meta = {"embedding_model": embed.MODEL_NAME,
-                    "embedding_layers": list(embed.FEATURE_LAYERS), **meta}
-        super().save(path, kind="stacked", tags=self.tags, **meta)
-        self.ngram.save(path / NGRAM_FILE)
-        np.save(path / STACK_FILE, self.weights)
-        for old in (OLD_EMBED_FILE, EMBED_FILE):    # an older model saved into the same folder
-            if (path / old).exists():
-                (path / old).unlink()
-        if self.embedding is not None:
-            self.embedding.save(path / EMBED_FILE)
-
-    @classmethod
-    def from_folder(cls, nlp, positive: str, meta: dict, path: Path) -> "StackedClassifier":
-        if (path / OLD_EMBED_FILE).exists():
-            raise ConfigError(
-                f"{path}: {OLD_EMBED_FILE} is the sentence-embedding column of an older tiergate; "
-                "retrain the model with `tiergate train`")
-        embedding = None
-        if (path / EMBED_FILE).exists():
-            from tiergate.nlp import embed
-
-            try:
-                embed.require()
-            except embed.EmbeddingsUnavailable as exc:
-                raise embed.EmbeddingsUnavailable(
-                    f"{path}: this model uses sentence embeddings ({EMBED_FILE}); {exc}") from None
-            embedding = EmbeddingRidge.load(path / EMBED_FILE)
-            layers = tuple(meta.get("embedding_layers", ()))
-            if layers != embed.FEATURE_LAYERS:
-                raise ConfigError(
-                    f"{path}: embedding_layers {list(layers)} in {META}; this tiergate reads "
-                    f"{list(embed.FEATURE_LAYERS)}; retrain the model with `tiergate train`")
-        return cls(nlp, positive, meta, NgramLR.load(path / NGRAM_FILE),
-                   np.load(path / STACK_FILE), meta.get("tags", []), embedding)
-
-
-class LadderClassifier:
-    """A model of graded history (``tiergate train`` with ``level`` 0..N): one
-    ``StackedClassifier`` per threshold (``steps[i]`` answers "level >= thresholds[i]"), and a
-    logistic regression (``ladder.npy``) over the rule signals once and every step's model
-    columns (textcat probability, n-gram logit, embedding output), fit on the top threshold.
-    ``predict_positive`` = the probability of reaching the top level; ``steps[0]`` is the
-    "escalated at all" model."""
-
-    def __init__(self, steps: Sequence[StackedClassifier], thresholds: Sequence[int], weights,
-                 meta: dict | None = None):
-        self.steps = list(steps)
-        self.thresholds = [int(t) for t in thresholds]
-        self.weights = np.asarray(weights, dtype=float)
-        self.meta = meta or {}
-        tags = {tuple(s.tags) for s in self.steps}
-        if len(tags) != 1 or len(self.steps) != len(self.thresholds):
-            raise ConfigError("ladder: every step must share the rule tags, one per threshold")
-
-    @property
-    def rule_width(self) -> int:
-        from tiergate.nlp.stack import RULE_SIGNALS
-
-        return len(RULE_SIGNALS) + len(self.steps[0].tags)
-
-    def join(self, step_features: Sequence[np.ndarray]) -> np.ndarray:
-        """The ladder's columns from each step's own features (rule part taken once)."""
-        r = self.rule_width
-        return np.c_[step_features[0], *[x[:, r:] for x in step_features[1:]]]
-
-    def predict_positive(self, texts: Sequence[str]) -> list[float]:
-        return self.predict_steps(texts)[0]
-
-    def predict_steps(self, texts: Sequence[str]) -> tuple[list[float], list[list[float]]]:
-        """(the probability of the top level, each step's own probability), every step's
-        features computed once."""
-        if not texts:
-            return [], [[] for _ in self.steps]
-        from tiergate.nlp import stack
-
-        rules = self.steps[0].rules()
-        for step in self.steps[1:]:
-            step._rules = rules         # one spaCy pipeline for all steps
-        feats = [s.features(texts) for s in self.steps]
-        top = stack.predict_logistic(self.weights, self.join(feats))
-        return ([float(p) for p in top],
-                [[float(p) for p in stack.predict_logistic(s.weights, x)]
-                 for s, x in zip(self.steps, feats)])
-
-    def textcat_positive(self, texts: Sequence[str]) -> list[float]:
-        """The top step's textcat probability alone."""
-        return self.steps[-1].textcat_positive(texts)
-
-    def save(self, path: str | Path, **meta) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        for t, step in zip(self.thresholds, self.steps):
-            step.save(path / f"level{t}", threshold=t)
-        np.save(path / LADDER_FILE, self.weights)
-        self.meta = {"kind": "ladder", "thresholds": self.thresholds,
-                     "positive_label": POSITIVE, **meta}
-        (path / META).write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
-
-    @classmethod
-    def from_folder(cls, meta: dict, path: Path) -> "LadderClassifier":
-        thresholds = meta.get("thresholds") or []
-        missing = [f"level{t}" for t in thresholds if not (path / f"level{t}" / META).exists()]
-        if not thresholds or missing or not (path / LADDER_FILE).exists():
-            raise ConfigError(f"{path}: incomplete ladder model (missing "
-                              f"{', '.join(missing) or LADDER_FILE}); retrain with "
-                              "`tiergate train`")
-        steps = [TextClassifier.load(path / f"level{t}") for t in thresholds]
-        return cls(steps, thresholds, np.load(path / LADDER_FILE), meta)

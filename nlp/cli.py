@@ -15,6 +15,7 @@ eval    see ``tiergate.nlp.evaluate``.
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import sys
 from itertools import islice
@@ -22,6 +23,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
 import click
+
+from tiergate.nlp.embed import EmbeddingsUnavailable
+from tiergate.nlp.normalise import CLEAN_LIMIT, bound_conversation, clean_text
+from tiergate.nlp.records import InputError, parse_comments
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 
 CHUNK = 2000
 _WORKER = None
@@ -31,8 +37,6 @@ def _load_keywords(manifest: str | None) -> tuple[Any, str | None]:
     """(keywords or None, model path or None) from a manifest file, defensively."""
     if not manifest:
         try:
-            from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
-
             path = default_manifest_path()
             if Path(path).exists():
                 m = load_manifest(path)
@@ -41,8 +45,6 @@ def _load_keywords(manifest: str | None) -> tuple[Any, str | None]:
             pass
         return None, None
     try:
-        from tiergate.plugin.core.manifest import load_manifest
-
         m = load_manifest(manifest)
         return getattr(m, "keywords", None) or None, getattr(m, "nlp_model", None)
     except ImportError:
@@ -81,9 +83,6 @@ def _error(number: int, field: str, message: str) -> _Line:
 
 
 def _parse_line(number: int, raw: bytes | str) -> _Line:
-    from tiergate.nlp.normalise import CLEAN_LIMIT, bound_conversation, clean_text
-    from tiergate.nlp.records import InputError, parse_comments
-
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     try:
         obj = json.loads(text)
@@ -136,8 +135,6 @@ def _score_lines(enricher, items: list[_Line]) -> list[str]:
             continue
         result = scored[it.number]
         if isinstance(result, Exception):
-            from tiergate.nlp.normalise import clean_text
-
             out.append(json.dumps(_error(it.number, "<line>", "could not be scored ("
                                          f"{type(result).__name__}: {clean_text(str(result))[:200]})").error))
             continue
@@ -150,6 +147,7 @@ def _score_lines(enricher, items: list[_Line]) -> list[str]:
 
 def _worker_init(keywords, model):
     global _WORKER
+    # spaCy: ~1 s (-X importtime) that `--help` need not pay
     from tiergate.nlp.enrich import Enricher
 
     _WORKER = Enricher(keywords, model_path=model)
@@ -183,13 +181,12 @@ def score(manifest: str | None, model: str | None, workers: int) -> None:
 
     chunks = iter(lambda: _parse(islice(stream, CHUNK)), [])
     if workers > 1:
-        import multiprocessing as mp
-
         with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
                 workers, initializer=_worker_init, initargs=(keywords, model)) as pool:
             for rows in pool.imap(_worker_score, chunks):
                 emit(rows)
     else:
+        # spaCy: ~1 s (-X importtime) that `--help` need not pay
         from tiergate.nlp.enrich import Enricher
 
         enricher = Enricher(keywords, model_path=model)
@@ -219,8 +216,7 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
           embeddings: bool | None) -> None:
     """Train the escalation classifier from resolved-ticket history (escalated / not, or graded
     levels); report k-fold quality."""
-    from tiergate.nlp.embed import EmbeddingsUnavailable
-    from tiergate.nlp.records import InputError
+    # spaCy: ~1 s (-X importtime) that `--help` need not pay
     from tiergate.nlp.train import train_from_history
 
     try:
@@ -238,6 +234,7 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
 def text_eval(data: str | None, model: str | None, as_json: bool, no_train: bool,
               seeds: int = 1) -> None:
     """Measure the tagger on labelled public text (proxy labels; see docs/nlp.md)."""
+    # spaCy and the trainers: ~1 s (-X importtime) that `tiergate eval --help` need not pay
     from tiergate.nlp.evaluate import SEEDS, across_seeds, evaluate, format_seeds, format_table
 
     folder = Path(data or os.environ.get("TIERGATE_SHARED_DATA") or Path.cwd().parent / "shared"

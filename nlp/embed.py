@@ -154,7 +154,7 @@ class MiniLM:
     """The encoder; ``embed(texts)`` -> (n, 384) float32, mean-pooled, L2-normalised."""
 
     def __init__(self, path: str | Path):
-        from tokenizers import Tokenizer
+        from tokenizers import Tokenizer   # the optional extra (tiergate[embeddings])
 
         path = Path(path)
         cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))

@@ -20,19 +20,23 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+from tiergate.nlp import stacked
 from tiergate.nlp.amounts import find_amounts
 from tiergate.nlp.gcpause import paused_gc
 from tiergate.nlp.language import detect_language
+from tiergate.nlp.pipeline import SIGNALS_KEY, build_nlp
 from tiergate.nlp.points import (COMPLAINT_TAGS, DEFAULT_TAG_POINTS, NEGATIVE_AT, TAG_POINTS,
                                   WEIGHTS, conversation_reasons, model_reason, text_reasons)
 from tiergate.nlp.points import risk_tags as tags_of_comments
 from tiergate.nlp.reading import Conversation, Message, read_conversation
-from tiergate.nlp.risk import Findings, RiskDetector, keyword_kept
+from tiergate.nlp.risk import RiskDetector, keyword_kept
+from tiergate.nlp.risk_rules import Findings
 from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
-from tiergate.nlp.stakes import find_stakes
+from tiergate.nlp.textscore import TextScore
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
+from tiergate.plugin.core.stakes import find_stakes
 
 log = logging.getLogger("tiergate.nlp")
 _CAPS = re.compile(r"\b[A-Z][A-Z'’]+\b")
@@ -53,30 +57,16 @@ _new_tuple = tuple.__new__
 _FIRST = (0,)
 
 
-class TextScore(NamedTuple):
-    """What the pipeline says about one text (cached per text)."""
-
-    sentiment: float
-    sentence_count: int
-    words: int
-    caps_words: int
-    exclaims: int
-    punct_runs: int
-    blame: int
-    context: int
-    second_person: bool
-    risks: tuple[tuple[str, str], ...]   # (tag, phrase) in text order; (tag, lower phrase) once
-    amounts: Mapping[str, float]
-
-    @property
-    def shouting(self) -> bool:
-        return self.caps_words >= 3 and self.caps_words >= 0.3 * max(1, self.words)
-
-
 def load_default_keywords() -> dict[str, tuple[str, ...]]:
     with open(DEFAULT_KEYWORDS_PATH, encoding="utf-8") as fh:
         data = json.load(fh)
     return {tag: tuple(phrases) for tag, phrases in data.items()}
+
+
+def load_model(path: str | Path):
+    """The trained model saved in ``path`` (``tiergate.nlp.stacked.load``); a stacked model's
+    rule signals come from the out-of-the-box enricher (default keywords, no model)."""
+    return stacked.load(path, make_rules=lambda: Enricher(None))
 
 
 def sentiment_label(sentiment: float, tags: Iterable[str] | Mapping[str, Any] = ()) -> str:
@@ -99,8 +89,6 @@ class Enricher:
     def __init__(self, keywords: Mapping[str, Sequence[str]] | None = None,
                  model_path: str | None = None, risk_tags: Mapping[str, Any] | None = None,
                  thresholds: Mapping[str, float] | None = None):
-        from tiergate.nlp.pipeline import SIGNALS_KEY, build_nlp
-
         if not keywords:
             keywords = load_default_keywords()
         self.keywords = {str(t): tuple(str(p) for p in ps) for t, ps in dict(keywords).items()}
@@ -109,9 +97,7 @@ class Enricher:
         self.model = None
         self.model_path = model_path
         if model_path:
-            from tiergate.nlp.classifier import TextClassifier
-
-            self.model = TextClassifier.load(model_path)
+            self.model = load_model(model_path)
         self._cache: OrderedDict[str, TextScore] = OrderedDict()
         self._cached_chars = 0
         self._lock = threading.Lock()

@@ -51,8 +51,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-
+from tiergate.nlp import embed, stack
 from tiergate.nlp import metrics as M
+from tiergate.nlp.classifier import NEGATIVE, POSITIVE, TextClassifier, train_textcat
+from tiergate.nlp.enrich import RISK_THRESHOLD, Enricher
 
 SEED = 20240917
 TRAIN_SHARE = 0.7
@@ -151,10 +153,6 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
     ``embeddings``: as ``tiergate train`` (None = on when the extra is installed). ``seed``
     draws the 70 / 30 split; ``memo`` (text -> rules enrichment) lets several seeds share one
     scoring pass."""
-    from tiergate.nlp import stack
-    from tiergate.nlp.classifier import NEGATIVE, POSITIVE, TextClassifier, train_textcat
-    from tiergate.nlp.enrich import RISK_THRESHOLD, Enricher
-
     started = time.perf_counter()
     data = Path(data)
     rules = Enricher(None)
@@ -222,8 +220,6 @@ def evaluate(data: Path, model_dir: str | Path | None = None, *, train: bool = T
             embeddings = emb_used = stack.use_embeddings(embeddings)
             emb_tr = None
             if embeddings:
-                from tiergate.nlp import embed
-
                 t0 = time.perf_counter()
                 embed.features([r["text"] for r in comp])   # all at once; kept in embed's cache
                 emb_tr = embed.features(tr_texts)           # (so predictions reuse the vectors)

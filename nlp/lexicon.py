@@ -12,6 +12,10 @@ import math
 import os
 from functools import lru_cache
 
+import vaderSentiment
+
+from tiergate.nlp.lemmas import lemma_lookup
+
 # VADER constants (vaderSentiment.vaderSentiment, MIT); copied so the module import stays cheap.
 B_INCR = 0.293
 B_DECR = -0.293
@@ -54,8 +58,6 @@ DOMAIN_VALENCE = {
 @lru_cache(maxsize=1)
 def vader_tables() -> tuple[dict[str, float], dict[str, float]]:
     """(lexicon word -> valence, booster word -> increment), with domain overrides applied."""
-    import vaderSentiment
-
     path = os.path.join(os.path.dirname(vaderSentiment.__file__), "vader_lexicon.txt")
     lexicon: dict[str, float] = {}
     with open(path, encoding="utf-8") as fh:
@@ -68,8 +70,6 @@ def vader_tables() -> tuple[dict[str, float], dict[str, float]]:
                     continue
     lexicon.update(DOMAIN_VALENCE)
     # inflected forms the lexicon lacks take their lemma's valence ("refunds", "crashes")
-    from tiergate.nlp.pipeline import lemma_lookup
-
     for form, lemma in lemma_lookup().items():
         if form not in lexicon and lemma in lexicon and form.isalpha():
             lexicon[form] = lexicon[lemma]

@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from selectolax.lexbor import LexborHTMLParser
+
 MAX_CHARS = 200_000
 MAX_COMMENTS = 50
 MAX_SUBJECT = 1_000
@@ -157,8 +159,6 @@ def html_to_text(markup: str) -> str:
     if _nesting(markup) > MAX_HTML_DEPTH:
         text = _strip_tags(flat)
     else:
-        from selectolax.lexbor import LexborHTMLParser
-
         tree = LexborHTMLParser(flat)
         tree.strip_tags(list(_DROPPED))
         root = tree.body or tree.root

@@ -20,7 +20,6 @@ before ``spacy.load`` of a saved pipeline that uses them).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -32,6 +31,7 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
 from tiergate.nlp import lexicon as lx
+from tiergate.nlp.lemmas import lemma_lookup
 from tiergate.nlp.amounts import MONEY_HINTS
 from tiergate.nlp._signals import FLAGS, FORM_SHIFT, PhraseTrie, Scanner
 from tiergate.nlp._signals import Signals  # noqa: F401  (what doc._.tg returns)
@@ -179,25 +179,6 @@ class LookupLemmatizer:
 
     def pipe(self, docs, batch_size: int = 128):
         return docs
-
-
-@lru_cache(maxsize=1)
-def lemma_lookup() -> dict[str, str]:
-    """spacy-lookups-data ``en_lemma_lookup`` (WordNet-derived, permissive licence), with
-    lower-cased forms."""
-    import gzip
-    import json
-    from pathlib import Path
-
-    import spacy_lookups_data
-
-    path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lemma_lookup.json.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        raw = json.load(fh)
-    out: dict[str, str] = {}
-    for form, lemma in raw.items():
-        out.setdefault(form.lower(), lemma.lower())
-    return out
 
 
 @Language.factory("tiergate_signals")

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from tiergate.nlp.reading import CUSTOMER_ROLES
-from tiergate.plugin.core.model import Reason, RiskTag, Ticket
-
-if TYPE_CHECKING:
-    from tiergate.nlp.enrich import TextScore
+from tiergate.nlp.textscore import TextScore
+from tiergate.plugin.core.model import CUSTOMER_ROLES, Reason, RiskTag, Ticket
 
 # Points per risk tag found anywhere in the customer's comments (unknown tags: DEFAULT_TAG_POINTS).
 # Ordered by how serious the reproach is: accusation / blame ("you lied", "refused to") and

@@ -5,12 +5,11 @@ Each comment is cut down to its author's own words: quoted replies and forwarded
 ``LANGUAGES``, by ``mail-parser-reply``), signatures, legal disclaimers and phone tails are
 removed; auto-replies ("out of office") are recognised and carry no words. Who wrote each part
 is known (customer, agent, internal note), the latest customer message is singled out (it
-weighs most), and each text is split into sentences for the risk detector.
+weighs most).
 
     conv = read_conversation(ticket)
     conv.customer            # the customer's messages, oldest first (own words only)
     conv.latest              # the latest customer message or None
-    sentences(text)          # sentence split that keeps the words of each sentence
 """
 from __future__ import annotations
 
@@ -21,11 +20,9 @@ from functools import lru_cache
 from mailparser_reply.constants import MAIL_LANGUAGES
 from mailparser_reply.parser import EmailMessage
 
-from tiergate.plugin.core.model import Ticket
+from tiergate.plugin.core.model import AGENT_ROLES, CUSTOMER_ROLES, Ticket
 
 LANGUAGES = ["en", "de", "fr", "es", "pt", "it", "nl", "pl", "sv"]
-CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
-AGENT_ROLES = frozenset({"agent", "admin", "system"})
 
 
 class _Reply(EmailMessage):
@@ -74,9 +71,7 @@ _AWAY = re.compile(rf"({_OFFICE_WORDS}|i am (currently )?(away|on (annual |paren
                    r"out until)|bin (bis|ab) .{0,40} nicht im büro)", re.I)
 _AUTO_LABEL = re.compile(rf"^\s*({_AUTO_WORDS})\b", re.I)
 _AUTO_SUBJECT = re.compile(rf"^\s*({_AUTO_WORDS}|{_OFFICE_WORDS})\b[^:]{{0,20}}:", re.I)
-_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]»]*\s+(?=[^\sa-zà-ÿ0-9])|\n+")
-_ABBREV = re.compile(r"\b(art|no|nr|dr|mr|mrs|ms|st|sr|sra|approx|ca|vs|e\.g|i\.e|z\.b|bzw|inc|ltd|"
-                     r"co|corp|ref|tel|ext|abs|para|pág|pag|núm|num|jr|prof)\.$", re.I)
+
 
 
 @dataclass(frozen=True)
@@ -194,22 +189,6 @@ def is_auto_reply(text: str, subject: str | None = None) -> bool:
     head = (text or "")[:400]
     return bool(_AWAY.search(head) or _AUTO_LABEL.match(head)
                 or _AUTO_SUBJECT.match(subject or ""))
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences of ``text``: split at line breaks and at . ! ? followed by a capital (not
-    after abbreviations such as "Art." or "No."), stripped, empty ones dropped."""
-    out: list[str] = []
-    start = 0
-    text = text or ""
-    for m in _BREAK.finditer(text):
-        piece = text[start:m.start()]
-        if m.group(0).strip() == "" and "\n" not in m.group(0) and _ABBREV.search(piece):
-            continue
-        out.append(piece)
-        start = m.end()
-    out.append(text[start:])
-    return [p.strip() for p in out if len(p.strip()) > 1]
 
 
 def role_of(comment, ticket: Ticket) -> str:

@@ -19,23 +19,17 @@ customer's words.
 """
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import re2
-
-from tiergate.nlp.reading import Conversation, sentences
+from tiergate.nlp.reading import Conversation
+from tiergate.nlp.risk_reading import has_explicit, in_quotes, negated, sentence_of
+from tiergate.nlp.risk_rules import (Findings, Hit, TagRule, candidate_sets, compile_patterns,
+                                     flat_phrases, langs_read, load_defaults, merge_config)
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.tagmodel import TagModel
+from tiergate.plugin.core.sentences import sentences
 
-DEFAULT_PATH = Path(__file__).with_name("default_risk.json")
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.case_sensitive = False
-_RE2_OPTIONS.max_mem = 256 << 20      # room for the DFA of the largest alternations
-LANGS = ("en", "de", "es", "fr", "pt")
 SET_SCAN_CHARS = 4000               # longer messages are scanned tag by tag (bounded DFA memory)
 SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
 NON_ENGLISH_EXTRA = 0.08      # the encoder is English: other languages need a closer match
@@ -43,137 +37,6 @@ SEMANTIC_MARGIN = 0.06        # nearest positive must beat the nearest negative 
 CITED_IN_QUOTES = frozenset({"human_request", "legal", "churn", "cancel_request"})
 MESSAGES_READ = 4             # the latest customer messages the detector reads
 SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
-
-
-@dataclass(frozen=True)
-class Hit:
-    tag: str
-    sentence: str
-    comment_index: int
-    how: str                      # "pattern" | "semantic" | "model"
-    detail: str                   # the matched words, the example sentence or the model score
-    similarity: float | None = None
-
-
-@dataclass
-class Findings:
-    hits: list[Hit] = field(default_factory=list)
-    closing: bool = False          # the latest customer message closes the matter
-    closing_sentence: str | None = None
-    impact: str | None = None      # words that state impact
-    dropped: list[str] = field(default_factory=list)   # why a candidate did not count
-    auto_only: bool = False        # the customer's only messages are automatic replies
-    settled_at: int | None = None  # the last earlier customer message that said it was solved
-    semantic_best: dict[str, float] = field(default_factory=dict)  # per tag, for calibration
-
-    def tags(self) -> dict[str, Hit]:
-        first: dict[str, Hit] = {}
-        for h in self.hits:
-            first.setdefault(h.tag, h)
-        return first
-
-
-def _compile(by_lang: Mapping[str, Sequence[str]] | None) -> dict[str, list[re.Pattern]]:
-    """One alternation per language, compiled by RE2 (one linear pass over the text whatever
-    the number of patterns); an expression RE2 cannot take (look-behind, back-references) is
-    compiled by ``re`` on its own."""
-    out: dict[str, list[Any]] = {}
-    for lang, pats in (by_lang or {}).items():
-        folded = [fold_pattern(p) for p in pats]
-        plain = [p for p in folded if _re2_ok(p)]
-        out[lang] = ([re2.compile("|".join(f"(?:{p})" for p in plain), _RE2_OPTIONS)]
-                     if plain else []) + [re.compile(p, re.I) for p in folded if p not in plain]
-    return out
-
-
-def _candidate_sets(tags: Mapping[str, Any]) -> dict[str, tuple[Any, list[str], list]]:
-    """Per language: an RE2 set of every tag's patterns and breakage (index -> tag name), and
-    the expressions RE2 cannot take, compiled by ``re`` one by one."""
-    by_lang: dict[str, tuple[list[str], list[str], list]] = {}
-    for name, spec in tags.items():
-        pats = dict(spec.get("patterns") or {})
-        kws = spec.get("keywords") or []
-        if kws:
-            pats["any"] = list(pats.get("any", [])) + [r"\b" + re.escape(fold(k)) + r"\b"
-                                                        for k in kws]
-        for table in (pats, spec.get("breakage") or {}):
-            for lang, items in table.items():
-                exprs, names, singles = by_lang.setdefault(lang, ([], [], []))
-                folded = [fold_pattern(p) for p in items]
-                plain = [p for p in folded if _re2_ok(p)]
-                if plain:
-                    exprs.append("|".join(f"(?:{p})" for p in plain))
-                    names.append(name)
-                singles.extend((name, re.compile(p, re.I)) for p in folded if p not in plain)
-    out: dict[str, tuple[Any, list[str], list]] = {}
-    for lang, (exprs, names, singles) in by_lang.items():
-        scan = None
-        if exprs:
-            scan = re2.Set.SearchSet(_RE2_OPTIONS)
-            for e in exprs:
-                scan.Add(e)
-            scan.Compile()
-        out[lang] = (scan, names, singles)
-    return out
-
-
-_ESCAPE = re.compile(r"(\\.)")
-
-
-def fold_pattern(pattern: str) -> str:
-    """A pattern folded like the text it reads (lower case, no accents), its escapes kept:
-    ``\\S``, ``\\W`` and ``\\B`` must not become ``\\s``, ``\\w`` and ``\\b``."""
-    return "".join(part if part.startswith("\\") else fold(part)
-                   for part in _ESCAPE.split(pattern))
-
-
-_RE2_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
-
-
-def _re2_ok(pattern: str) -> bool:
-    if _RE2_UNSUPPORTED.search(pattern):     # look-around, back-references: re only
-        return False
-    try:
-        re2.compile(pattern, _RE2_OPTIONS)
-        return True
-    except Exception:   # re2.error: a construct RE2 does not support
-        return False
-
-
-@dataclass
-class TagRule:
-    name: str
-    points: int
-    patterns: dict[str, list[re.Pattern]]
-    unless: dict[str, list[re.Pattern]]
-    breakage: dict[str, list[re.Pattern]]
-    needs_impact: bool
-    state: bool
-    semantic: bool
-    threshold: float | None
-    negatable: bool = True
-    pipeline: bool = False       # the keyword pipeline's tag of this name also counts
-    message: bool = False        # read over the whole message (irony spans sentences)
-    model: bool = True           # the trained tag reader may add this tag (nlp.tagmodel)
-
-
-def load_defaults() -> dict[str, Any]:
-    with open(DEFAULT_PATH, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def merge_config(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The manifest's ``risk_tags`` over the defaults: a tag's fields replace the default's
-    fields one by one; ``{"enabled": false}`` removes a tag."""
-    tags = {k: dict(v) for k, v in base["tags"].items()}
-    for name, spec in (override or {}).items():
-        if spec.get("enabled") is False:
-            tags.pop(name, None)
-            continue
-        merged = dict(tags.get(name, {}))
-        merged.update({k: v for k, v in spec.items() if k != "enabled"})
-        tags[name] = merged
-    return {"tags": tags, "cues": base["cues"], "calm": base.get("calm", {})}
 
 
 class RiskDetector:
@@ -187,19 +50,21 @@ class RiskDetector:
             if kws:
                 pats = {**pats, "any": list(pats.get("any", [])) +
                         [r"\b" + re.escape(fold(k)) + r"\b" for k in kws]}
-            rule = TagRule(name, int(spec.get("points", 10)), _compile(pats),
-                           _compile(spec.get("unless")), _compile(spec.get("breakage")),
+            rule = TagRule(name, int(spec.get("points", 10)), compile_patterns(pats),
+                           compile_patterns(spec.get("unless")),
+                           compile_patterns(spec.get("breakage")),
                            bool(spec.get("needs_impact")), bool(spec.get("state")),
                            spec.get("semantic", True) is not False, spec.get("threshold"),
                            spec.get("negatable", True) is not False, bool(spec.get("pipeline")),
                            spec.get("scope") == "message", spec.get("model", True) is not False)
             self.rules.append(rule)
             if rule.semantic and spec.get("examples"):
-                examples[name] = (_flat(spec.get("examples")),
-                                  _flat(spec.get("negatives")) + _flat(config.get("calm")))
-        self._sets = _candidate_sets(config["tags"])
+                examples[name] = (flat_phrases(spec.get("examples")),
+                                  flat_phrases(spec.get("negatives"))
+                                  + flat_phrases(config.get("calm")))
+        self._sets = candidate_sets(config["tags"])
         cues = config["cues"]
-        self.cues = {k: _compile(v) for k, v in cues.items()}
+        self.cues = {k: compile_patterns(v) for k, v in cues.items()}
         self.encoder = encoder or StaticEncoder.load()
         self.matcher = ExampleMatcher(self.encoder, examples)
         self.by_name = {r.name: r for r in self.rules}
@@ -268,11 +133,11 @@ class RiskDetector:
         m = self._match(rule.patterns, low_msg, lang)
         if m is None or self._match(rule.unless, low_msg, lang):
             return None
-        return Hit(rule.name, _sentence_of(msg.text, low_msg, m), msg.index, "pattern",
+        return Hit(rule.name, sentence_of(msg.text, low_msg, m), msg.index, "pattern",
                    m.group(0).strip())
 
     def _cue(self, kind: str, text: str, lang: str) -> re.Match | None:
-        for lg in _langs(lang):
+        for lg in langs_read(lang):
             for p in self.cues.get(kind, {}).get(lg, ()):
                 m = p.search(text)
                 if m:
@@ -289,7 +154,7 @@ class RiskDetector:
                 continue
             said = self._cue("resolved", low, lang) or self._cue("closing", low, lang) or \
                 self._cue("close_asked", low, lang)
-            if said and not _negated(low, said.start(), lang):
+            if said and not negated(low, said.start(), lang):
                 return m.index
             if conv.agent_replied_before(m.index) and self._short_thanks(m.text, low, lang):
                 return m.index             # a short thank-you after an agent's answer
@@ -306,7 +171,7 @@ class RiskDetector:
 
     @staticmethod
     def _match(table: Mapping[str, list[re.Pattern]], text: str, lang: str) -> re.Match | None:
-        for lg in (*_langs(lang), "any"):
+        for lg in (*langs_read(lang), "any"):
             for p in table.get(lg, ()):
                 m = p.search(text)
                 if m:
@@ -320,7 +185,7 @@ class RiskDetector:
             return frozenset(r.name for r in self.rules if (
                 self._match(r.patterns, folded, lang) or self._match(r.breakage, folded, lang)))
         found: set[str] = set()
-        for lg in (*_langs(lang), "any"):
+        for lg in (*langs_read(lang), "any"):
             entry = self._sets.get(lg)
             if entry is None:
                 continue
@@ -345,20 +210,20 @@ class RiskDetector:
         latest_folded = fold(lead)
         closing = self._cue("closing", latest_folded, lang)
         asked = self._cue("close_asked", latest_folded, lang)
-        if closing and _negated(latest_folded, closing.start(), lang):
+        if closing and negated(latest_folded, closing.start(), lang):
             closing = None                # "please do not close this ticket"
-        if asked and _negated(latest_folded, asked.start(), lang):
+        if asked and negated(latest_folded, asked.start(), lang):
             asked = None
         if closing and not self._cue("still_open", latest_folded, lang) or \
                 asked and not self._cue("still_broken", latest_folded, lang):
             found.closing = True          # an asked close only yields to "still broken"
-            found.closing_sentence = _sentence_of(lead, latest_folded, closing or asked)
+            found.closing_sentence = sentence_of(lead, latest_folded, closing or asked)
         elif len(msgs) > 1 or conv.agent_replied_after(-1):
             # a short thank-you with no problem left in it closes the matter too
             thanks = self._short_thanks(lead, latest_folded, lang)
             if thanks:
                 found.closing = True
-                found.closing_sentence = _sentence_of(lead, latest_folded, thanks)
+                found.closing_sentence = sentence_of(lead, latest_folded, thanks)
                 thanked = True
         # the latest message says the earlier matter works again; or, after an agent answered
         # it, moves on to a new question ("Great, I see it. Separate question: ..."), or thanks
@@ -415,10 +280,10 @@ class RiskDetector:
                 if m is not None:
                     if self._match(rule.unless, low, lang):
                         continue
-                    if rule.name in CITED_IN_QUOTES and _in_quotes(low, m.start()):
+                    if rule.name in CITED_IN_QUOTES and in_quotes(low, m.start()):
                         found.dropped.append(f"{rule.name}: inside quotation marks: {sent!r}")
                         continue
-                    if rule.negatable and _negated(low, m.start(), lang):
+                    if rule.negatable and negated(low, m.start(), lang):
                         found.dropped.append(f"{rule.name}: negated: {sent!r}")
                         continue
                     hit = Hit(rule.name, sent, idx, "pattern", m.group(0).strip())
@@ -443,7 +308,7 @@ class RiskDetector:
             self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at)
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
-            if rule.needs_impact and not found.impact and not _has_explicit(found, rule):
+            if rule.needs_impact and not found.impact and not has_explicit(found, rule):
                 found.dropped.append("outage: no impact stated (people, sites, money)")
                 found.hits = [h for h in found.hits if h.tag != "outage"]
         if thanked and any(h.comment_index == latest.index for h in found.hits):
@@ -452,7 +317,7 @@ class RiskDetector:
         if latest_resolved and said_fixed and not found.closing and not any(
                 h.comment_index == latest.index and h.tag != "spam" for h in found.hits):
             found.closing = True           # "works again": no timer escalates it either
-            found.closing_sentence = _sentence_of(lead, latest_folded, self._cue(
+            found.closing_sentence = sentence_of(lead, latest_folded, self._cue(
                 "resolved", latest_folded, lang))
         if latest_resolved and not found.closing:
             settled = sorted({h.tag for h in found.hits if h.comment_index < latest.index
@@ -477,18 +342,6 @@ class RiskDetector:
                                      + ", ".join(sorted({h.tag for h in found.hits})))
             found.hits = [h for h in found.hits if h.tag == "spam"]
         return found
-
-
-_NEGATORS = {   # per language: Portuguese "no" / "na" mean "in the", never "not"
-    "en": r"not|never|no|nothing|neither|nor|dont|don't|didn't|won't|wouldn't|isn't",
-    "de": r"nicht|nichts|kein\w*|nie|niemals", "es": r"no|nunca|jamas|tampoco|nada",
-    "fr": r"pas|jamais|rien", "pt": r"nao|nunca|jamais|nem|nada",
-}
-_NEGATOR = {lang: re.compile(rf"\b({words})\b|n't\b") for lang, words in _NEGATORS.items()}
-_ANY_NEGATOR = re.compile(r"\b(" + "|".join(sorted({w for ws in _NEGATORS.values()
-                                                     for w in ws.split("|")})) + r")\b|n't\b")
-_PRONOUN_START = re.compile(r"(i|we|i'?ll|we'?ll|i'?m|we'?re|ich|wir|je|nous|yo|nosotros|eu|nos)\b")
-_CLAUSE = re.compile(r"[,;:]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
 def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequence[str],
@@ -516,60 +369,3 @@ def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequenc
                 return False
             return True
     return True
-
-
-def _negated(folded: str, start: int, lang: str = "en") -> bool:
-    """A negator of the text's language (or English, read everywhere) among the last four
-    words of the match's own clause ("I'm not going to sue you", "I do not want to speak to a
-    manager"); a language without its own list reads every list's negators."""
-    if _PRONOUN_START.match(folded, start):
-        return False        # "If this isn't fixed I'll cancel": the threat opens its own clause
-    before = folded[:start]
-    cut = 0
-    for m in _CLAUSE.finditer(before):
-        cut = m.end()
-    words = " ".join(before[cut:].split()[-4:])
-    if lang not in _NEGATOR:
-        return bool(_ANY_NEGATOR.search(words))
-    own = _NEGATOR[lang].search(words)
-    return bool(own or lang != "pt" and _NEGATOR["en"].search(words))
-
-
-_QUOTE_MARKS = re.compile(r'["“”«»„]')
-
-
-def _in_quotes(folded: str, start: int) -> bool:
-    """The match sits inside a quotation the sentence opens and closes ('a banner saying
-    "please call us"', 'a reply saying "should be fixed now"'): words cited, not said."""
-    before = len(_QUOTE_MARKS.findall(folded, 0, start))
-    return before % 2 == 1 and bool(_QUOTE_MARKS.search(folded, start))
-
-
-def _has_explicit(found: Findings, rule: TagRule) -> bool:
-    """An outage named as such ("outage", "downtime") by a pattern, not only a symptom."""
-    return any(h.tag == rule.name and h.how == "pattern" and any(
-        p.search(fold(h.detail)) for ps in rule.patterns.values() for p in ps)
-        for h in found.hits)
-
-
-def _sentence_of(text: str, folded: str, m: re.Match) -> str:
-    for s in sentences(text):
-        if m.group(0) in fold(s):
-            return s
-    return text[:160]
-
-
-def _langs(lang: str) -> tuple[str, ...]:
-    if lang in LANGS and lang != "en":
-        return (lang, "en")
-    if lang == "en":
-        return ("en",)
-    return LANGS
-
-
-def _flat(value: Any) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in v]
-    return list(value)

@@ -1,5 +1,6 @@
-"""A stacked classifier: a small logistic regression (numpy) over a textcat's probability, a
-hashed n-gram regression's logit and the rule signals of the out-of-the-box enricher.
+"""Fitting the stacked classifier (``tiergate.nlp.stacked``): a small logistic regression
+(numpy) over a textcat's probability, a hashed n-gram regression's logit and the rule signals of
+the out-of-the-box enricher.
 
 ``fit_stacked`` is what ``tiergate train`` fits on a history labelled escalated / not;
 ``fit_ladder`` what it fits on graded history (``level`` 0..N): one stacked model per level
@@ -19,16 +20,20 @@ column included.
 """
 from __future__ import annotations
 
-import re
+import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tiergate.nlp.classifier import (MENTION_RE, NEGATIVE, POSITIVE, EmbeddingRidge,
-                                     LadderClassifier, NgramLR, StackedClassifier,
+from tiergate.nlp import embed
+from tiergate.nlp import metrics as M
+from tiergate.nlp.classifier import (NEGATIVE, POSITIVE, EmbeddingRidge, NgramLR,
                                      TextClassifier, sigmoid, hashed_rows, subset_rows,
                                      train_textcat)
+from tiergate.nlp.enrich import Enricher
+from tiergate.nlp.stacked import (LadderClassifier, StackedClassifier, model_features,
+                                  predict_logistic)
 
 C_GRID = (3.0, 10.0, 30.0)      # n-gram regression: 1 / ridge, chosen by inner CV log-loss
 L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV log-loss
@@ -36,24 +41,19 @@ L2_GRID = (0.3, 1.0, 3.0)       # stacking regression ridge, chosen by inner CV 
 EMB_ALPHA_GRID = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 TEXTCAT_NGRAM = 1               # the n-gram regression carries the bigrams
 
-_YOU = re.compile(r"\byou(?:r|'re|rs)?\b", re.I)
-_URL = re.compile(r"https?://", re.I)
 
 
-RULE_SIGNALS = ("attention", "sentiment", "negative_sentiment", "complaint", "second_person",
-                "question", "exclaim", "url", "mentions")   # then one 0/1 per tag
-
-
-def rule_features(texts: Sequence[str], enrichments, tags: Sequence[str]) -> np.ndarray:
-    """One row per text: ``RULE_SIGNALS``, then one 0/1 per tag of ``tags``."""
-    rows = []
-    for text, e in zip(texts, enrichments):
-        f = [e.attention_score / 100.0, e.sentiment, min(e.sentiment, 0.0), float(e.complaint),
-             float(bool(_YOU.search(text))), float("?" in text), float("!" in text),
-             float(bool(_URL.search(text))), len(MENTION_RE.findall(text)) / 3.0]
-        f += [float(t in e.tags) for t in tags]
-        rows.append(f)
-    return np.asarray(rows, dtype=float)
+def folds_for(labels: Sequence[bool | int], k: int, seed: int) -> list[list[int]]:
+    """Stratified fold assignment: indices of each class (escalated first, or each level from
+    the highest down) shuffled and dealt round-robin."""
+    rng = random.Random(seed)
+    out: list[list[int]] = [[] for _ in range(k)]
+    for cls in sorted(set(labels), reverse=True):
+        idx = [i for i, y in enumerate(labels) if y == cls]
+        rng.shuffle(idx)
+        for n, i in enumerate(idx):
+            out[n % k].append(i)
+    return out
 
 
 def fit_logistic(X: np.ndarray, y: Sequence[bool], l2: float = 1.0, iters: int = 50
@@ -75,21 +75,6 @@ def fit_logistic(X: np.ndarray, y: Sequence[bool], l2: float = 1.0, iters: int =
     return w
 
 
-def predict_logistic(w: np.ndarray, X: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(np.c_[X, np.ones(len(X))] @ w)))
-
-
-def model_features(texts: Sequence[str], rules, tags: Sequence[str], textcat_probs,
-                   ngram_logits, enrichments=None) -> np.ndarray:
-    """Stacking features of ``StackedClassifier``: rule signals (``rules`` = an Enricher without
-    a model; ``enrichments``: its results for ``texts`` when already scored) + textcat
-    probability + n-gram regression logit."""
-    if enrichments is None:
-        enrichments = rules.score_many([[t] for t in texts], reading=False)
-    return np.c_[rule_features(texts, enrichments, tags), np.asarray(textcat_probs, float),
-                 np.asarray(ngram_logits, float)]
-
-
 def log_loss(y, p) -> float:
     p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     t = np.asarray(y, float)
@@ -100,8 +85,6 @@ def choose_l2(X: np.ndarray, y: Sequence[bool], k: int, seed: int,
               grid: Sequence[float] = L2_GRID) -> tuple[float, dict, np.ndarray]:
     """The stacking ridge with the lowest k-fold log-loss over ``X``: (ridge, log-loss per
     ridge, that ridge's out-of-fold probabilities)."""
-    from tiergate.nlp.train import folds_for
-
     losses, probs = {}, {}
     y = np.asarray(y, bool)
     for l2 in grid:
@@ -125,8 +108,6 @@ class Stacked:
 def use_embeddings(embeddings: bool | None) -> bool:
     """None: on when the embeddings extra is installed; True: required (raises
     ``EmbeddingsUnavailable`` when missing); False: off."""
-    from tiergate.nlp import embed
-
     if embeddings is None:
         return embed.available()
     if embeddings:
@@ -140,8 +121,6 @@ def with_features(texts: Sequence[str], embeddings: bool | None, embedded,
     ``embed.features(texts)`` computed here when on and ``embedded`` was not given."""
     on = use_embeddings(embeddings)
     if on and embedded is None:
-        from tiergate.nlp import embed
-
         log(f"  embedding {len(texts)} texts")
         embedded = embed.features(texts)
     return on, embedded
@@ -178,9 +157,6 @@ def fit_stacked(texts: Sequence[str], labels: Sequence[bool], *, k: int = 4, see
     ridge) is chosen by cross-validation on these rows only. Final parts are refit on all rows.
     ``embedded``: the texts' encoder features (``embed.features``) when already computed (else
     computed here)."""
-    from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.train import folds_for
-
     texts = [str(t or "") for t in texts]
     y = np.asarray(labels, bool)
     with_emb, embedded = with_features(texts, embeddings, embedded, log)
@@ -240,8 +216,6 @@ def fit_ladder(texts: Sequence[str], levels: Sequence[int], *, k: int = 4, seed:
     (label: level >= t), then a ridge logistic regression over the rule signals and every
     step's out-of-fold model columns, fit on the top threshold (ridge by inner-CV log-loss).
     Two levels only (escalated / not): ``fit_stacked`` itself."""
-    from tiergate.nlp.enrich import Enricher
-
     levels = [int(v) for v in levels]
     steps_at = thresholds_of(levels)
     if not steps_at:
@@ -271,6 +245,4 @@ def fit_ladder(texts: Sequence[str], levels: Sequence[int], *, k: int = 4, seed:
 
 
 def _auc(y, p) -> float:
-    from tiergate.nlp import metrics as M
-
     return round(M.roc_auc(list(map(bool, y)), list(map(float, p))), 4)

@@ -19,8 +19,9 @@ out-of-the-box rule signals by a ridge logistic regression fit on their out-of-f
 (inner folds); with graded history one more regression over every step's outputs answers "will
 it reach the top level" (``fit_ladder``). Ridges are chosen by inner cross-validation.
 Everything is trained here, nothing is downloaded; the folder loads offline
-(``TextClassifier.load``). Point the manifest's ``nlp_model`` (or ``tiergate score --model``)
-at it; its probability then leads the text part of the attention score (the ``model`` reason).
+(``tiergate.nlp.enrich.load_model``). Point the manifest's ``nlp_model`` (or ``tiergate score
+--model``) at it; its probability then leads the text part of the attention score (the ``model``
+reason).
 Before the final fit, k-fold cross-validation (stratified, seeded; the whole procedure, inner
 folds included, is repeated in each outer fold) reports accuracy, precision, recall, F1 and
 ROC-AUC at threshold 0.5 against the top level, the same for the textcat alone, and each
@@ -35,27 +36,17 @@ Never train into the package folder on data you may not redistribute (e.g. CC BY
 """
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from tiergate.nlp import embed
 from tiergate.nlp import metrics as M
+from tiergate.nlp.enrich import Enricher
 from tiergate.nlp.records import read_history
-
-
-def folds_for(labels: Sequence[bool | int], k: int, seed: int) -> list[list[int]]:
-    """Stratified fold assignment: indices of each class (escalated first, or each level from
-    the highest down) shuffled and dealt round-robin."""
-    rng = random.Random(seed)
-    out: list[list[int]] = [[] for _ in range(k)]
-    for cls in sorted(set(labels), reverse=True):
-        idx = [i for i, y in enumerate(labels) if y == cls]
-        rng.shuffle(idx)
-        for n, i in enumerate(idx):
-            out[n % k].append(i)
-    return out
+from tiergate.nlp.stack import (fit_ladder, folds_for, thresholds_of, use_embeddings,
+                                with_features)
 
 
 def _report(labels: Sequence[bool], probs: Sequence[float], k: int) -> dict[str, float]:
@@ -78,9 +69,6 @@ def cross_validate(texts: Sequence[str], levels: Sequence[int], *, k: int = 5, e
     against its threshold. ``rules``: the out-of-the-box Enricher whose signals are stacked
     (built here when not given); ``embeddings`` / ``embedded`` as ``fit_stacked``'s (the rows'
     vectors, computed once)."""
-    from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_ladder, thresholds_of, with_features
-
     levels = [int(v) for v in levels]
     steps_at = thresholds_of(levels)
     rules = rules or Enricher(None)
@@ -122,8 +110,6 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     started = time.perf_counter()
     with open(history, encoding="utf-8") as fh:
         texts, levels = read_history(fh)
-    from tiergate.nlp.stack import thresholds_of
-
     steps_at = thresholds_of(levels)
     lowest = min(levels, default=0)
     n_pos = sum(v > lowest for v in levels)
@@ -140,10 +126,6 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     if len(steps_at) > 1:
         report["levels"] = {str(v): c for v, c in sorted(Counter(levels).items())}
     k = min(folds, n_top, len(levels) - n_top)
-    from tiergate.nlp import embed
-    from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.stack import fit_ladder, use_embeddings
-
     embeddings = use_embeddings(embeddings)
     report["embeddings"] = embeddings
     embedded = None

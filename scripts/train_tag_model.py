@@ -16,8 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tiergate.nlp import tagmodel
-from tiergate.nlp.reading import read_conversation, sentences
-from tiergate.nlp.risk import MESSAGES_READ, _flat, load_defaults
+from tiergate.nlp.reading import read_conversation
+from tiergate.plugin.core.sentences import sentences
+from tiergate.nlp.risk import MESSAGES_READ
+from tiergate.nlp.risk_rules import flat_phrases, load_defaults
 from tiergate.plugin.simulate import ticket_from_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +53,9 @@ def main() -> int:
                     if len(sentence) >= MIN_SENTENCE:
                         texts.append(sentence), labels.append(set()), fixed.append(True)
     for tag, spec in load_defaults()["tags"].items():
-        for sentence in _flat(spec.get("examples")):
+        for sentence in flat_phrases(spec.get("examples")):
             texts.append(sentence), labels.append({tag} & set(TAGS)), fixed.append(True)
-        for sentence in _flat(spec.get("negatives")):
+        for sentence in flat_phrases(spec.get("negatives")):
             texts.append(sentence), labels.append(set()), fixed.append(True)
     model, report = tagmodel.train(texts, labels, TAGS, fixed=fixed, ids=ids,
                                    precision=PRECISION)

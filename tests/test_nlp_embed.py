@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from tiergate.nlp import embed, stack
-from tiergate.nlp.classifier import (EMBED_FILE, META, OLD_EMBED_FILE, EmbeddingRidge,
-                                     StackedClassifier, TextClassifier)
+from tiergate.nlp.classifier import EMBED_FILE, META, OLD_EMBED_FILE, EmbeddingRidge
+from tiergate.nlp.enrich import load_model
+from tiergate.nlp.stacked import StackedClassifier
 from tiergate.plugin.core.errors import ConfigError
 
 needs_extra = pytest.mark.skipif(not embed.available(),
@@ -162,7 +163,7 @@ def test_stacked_model_with_embedding_column_saves_loads_predicts(with_embedding
     meta = json.loads((tmp_path / "m" / META).read_text())
     assert meta["kind"] == "stacked" and meta["embedding_model"] == embed.MODEL_NAME
     assert meta["embedding_layers"] == list(embed.FEATURE_LAYERS)
-    loaded = TextClassifier.load(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, StackedClassifier)
     assert loaded.embedding.b == model.embedding.b
     for part in ("mean", "scale", "w"):
@@ -185,7 +186,7 @@ def test_model_folder_without_embeddings_still_loads(without_embeddings, tmp_pat
     model.save(out)
     assert not (out / EMBED_FILE).exists()
     assert {p.name for p in out.iterdir()} >= {META, "ngram.npz", "stack.npy"}
-    loaded = TextClassifier.load(out)
+    loaded = load_model(out)
     assert isinstance(loaded, StackedClassifier) and loaded.embedding is None
     assert loaded.features(PROBE).shape[1] == len(loaded.weights) - 1
     assert np.allclose(loaded.predict_positive(PROBE), before, rtol=1e-7, atol=1e-9)
@@ -197,10 +198,10 @@ def test_embedding_model_needs_the_extra_to_load(with_embeddings, tmp_path):
     code = textwrap.dedent(f"""
         import sys
         from tiergate.nlp import embed
-        from tiergate.nlp.classifier import TextClassifier
+        from tiergate.nlp.enrich import load_model
         sys.modules[embed.PACKAGE] = None
         try:
-            TextClassifier.load({str(tmp_path / "m")!r})
+            load_model({str(tmp_path / "m")!r})
         except embed.EmbeddingsUnavailable as exc:
             assert "embed.npz" in str(exc) and "tiergate[embeddings]" in str(exc), str(exc)
             print("ok")
@@ -217,7 +218,7 @@ def test_folders_from_another_embedding_column_are_refused_with_retrain(with_emb
     (old / EMBED_FILE).unlink()
     np.save(old / OLD_EMBED_FILE, np.zeros(embed.DIM + 1))     # tiergate <= 0.3's column
     with pytest.raises(ConfigError, match="retrain") as exc:
-        TextClassifier.load(old)
+        load_model(old)
     assert OLD_EMBED_FILE in str(exc.value)
 
     other = tmp_path / "other"
@@ -226,8 +227,8 @@ def test_folders_from_another_embedding_column_are_refused_with_retrain(with_emb
     meta["embedding_layers"] = [1, 2]
     (other / META).write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match=r"embedding_layers \[1, 2\].*retrain"):
-        TextClassifier.load(other)
+        load_model(other)
     # saving a new model over the old folder replaces the stale column file
     with_embeddings.model.save(old)
     assert not (old / OLD_EMBED_FILE).exists() and (old / EMBED_FILE).exists()
-    assert isinstance(TextClassifier.load(old), StackedClassifier)
+    assert isinstance(load_model(old), StackedClassifier)

@@ -9,11 +9,12 @@ import pytest
 
 from tiergate.nlp.enrich import Enricher
 from tiergate.nlp.language import detect_language
-from tiergate.nlp.reading import own_words, read_conversation, sentences
+from tiergate.nlp.reading import own_words, read_conversation
 from tiergate.nlp.risk import RiskDetector
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.sentiment_intl import intl_sentiment
-from tiergate.nlp.stakes import find_money, find_stakes, parse_number
+from tiergate.plugin.core.sentences import sentences
+from tiergate.plugin.core.stakes import find_money, find_stakes, parse_number
 from tiergate.plugin.core.model import Comment, Organization, Ticket
 
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)     # a Thursday
@@ -142,7 +143,7 @@ def test_nobody_in_the_team_is_impact_in_every_language():
 
 
 def test_patterns_fold_like_the_text_but_keep_their_escapes():
-    from tiergate.nlp.risk import fold_pattern
+    from tiergate.nlp.risk_rules import fold_pattern
 
     assert fold_pattern(r"\bStürzt\S+\W*(Oh)\.") == r"\bsturzt\S+\W*(oh)\."
 

@@ -159,7 +159,7 @@ def test_compliance_paperwork_is_no_privacy_request_or_incident(text, tag):
 
 
 def test_records_being_imported_are_no_people_affected():
-    from tiergate.nlp.stakes import find_stakes
+    from tiergate.plugin.core.stakes import find_stakes
     assert find_stakes(["Importing 2,300 customers from CSV fails at row 1,118."]).people is None
     assert find_stakes(["Importing 2,300 customers from CSV fails at row 1,118."]).scale is None
     assert find_stakes(["Since 9am 2,300 customers cannot pay at checkout."]).scale == 2300

@@ -11,7 +11,8 @@ import numpy as np
 
 from tiergate.nlp import tagmodel
 from tiergate.nlp.reading import read_conversation
-from tiergate.nlp.risk import RiskDetector, load_defaults, merge_config
+from tiergate.nlp.risk import RiskDetector
+from tiergate.nlp.risk_rules import load_defaults, merge_config
 from tiergate.plugin.core.model import Comment, Ticket
 
 ROOT = Path(__file__).resolve().parent.parent

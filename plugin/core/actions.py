@@ -266,7 +266,7 @@ def authority_check(action: Any, index: int, trig: Any, fired: FiredTrigger, fac
         eff.notes.append(shared)
     for kind in kinds:
         amount = amounts.get(kind)
-        if kind == "money":     # money at stake in any phrasing (nlp.stakes), not a request word
+        if kind == "money":     # money at stake in any phrasing (core.stakes), not a request word
             amount = (facts.enrichment.stakes or {}).get("money")
         if amount is None:
             continue

@@ -13,7 +13,7 @@
 - ``handoffs``: the earlier group changes, oldest first;
 - ``wants``: the customer's request sentences (own words, latest message first), or what the
   problem asks for when they said nothing explicit; ``deadline``: the deadline they stated
-  (``Enrichment.stakes``, else ``nlp.stakes.find_stakes`` over their own words);
+  (``Enrichment.stakes``, else ``stakes.find_stakes`` over their own words);
 - ``impact``: people / seats / sites affected, money at stake, the account.
 """
 from __future__ import annotations
@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from tiergate.nlp.reading import sentences
-from tiergate.nlp.stakes import find_stakes
 from tiergate.plugin.core.handoff_authority import Approver, approver_for
 from tiergate.plugin.core.handoff_text import TierInfo, _bot_ids, _find_tier, _people
 from tiergate.plugin.core.handoff_thread import _is_customer, _thread, sentence_with
 from tiergate.plugin.core.model import ClockState, Comment, Enrichment, Escalation, Ticket
+from tiergate.plugin.core.sentences import sentences
+from tiergate.plugin.core.stakes import find_stakes
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from typing import Any, Iterable, Mapping
 
 from tiergate.plugin.core.handoff_text import (DEFAULT_REQUIRED, _channel, _get, clip, code,
                                                escape, quote)
-from tiergate.nlp.reading import AGENT_ROLES, CUSTOMER_ROLES
 from tiergate.plugin.core.commitments import COMMITMENT_RE, what as _promised
-from tiergate.plugin.core.model import Comment, Ticket, parse_time
+from tiergate.plugin.core.model import AGENT_ROLES, CUSTOMER_ROLES, Comment, Ticket, parse_time
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# author roles as helpdesks name them: the customer's side, and the desk's own
+CUSTOMER_ROLES = frozenset({"end-user", "end_user", "customer", "requester", "user"})
+AGENT_ROLES = frozenset({"agent", "admin", "system"})
+
+
 @dataclass(frozen=True)
 class Comment(_Serial):
     """One entry of the conversation. ``author_role`` is ``end-user``, ``agent`` or ``system``."""
@@ -193,7 +198,7 @@ class Enrichment(_Serial):
     model_score: float | None = None          # trained classifier probability, when configured
     language: str = "und"                     # ISO 639-1 of the customer's words ("und": unsure)
     language_supported: bool = True           # the risk detector reads this language
-    stakes: Mapping[str, Any] = field(default_factory=dict)   # people, deadline, money (nlp.stakes)
+    stakes: Mapping[str, Any] = field(default_factory=dict)   # people, deadline, money (core.stakes)
     closing: bool = False                     # the latest customer message closes the matter
     auto_replies: tuple[int, ...] = ()        # comments that are out-of-office or auto replies
     settled_at: int | None = None             # last earlier customer comment saying it was solved
