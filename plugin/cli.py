@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "install": "tiergate.plugin.install:install",
     "uninstall": "tiergate.plugin.install:uninstall",
     "import-sla": "tiergate.plugin.install:import_sla",
+    "localdesk": "tiergate.plugin.localdesk_cli:localdesk",
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.benchmark import decide_rows, read_labelled, score, text_report
 from tiergate.plugin.examples import parse_now
 
@@ -91,8 +91,8 @@ def calibrate(tickets, manifest_path, now_text, write):
     thresholds, report = fit(findings, expected_tags(rows), detector)
     click.echo(json.dumps({"thresholds": thresholds, "tags": report}, indent=2))
     if write:
-        doc = read_document(path)
-        doc.setdefault("nlp", {})["thresholds"] = thresholds
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))   # the file as written: a site
+        doc.setdefault("nlp", {})["thresholds"] = thresholds       # file stays a site file
         Path(path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
                               encoding="utf-8")
         click.echo(f"wrote nlp.thresholds into {path}", err=True)
