@@ -232,7 +232,7 @@ sys.path.insert(0, {bench!r})
 from redis import Redis
 from rq import Worker
 from rq.serializers import JSONSerializer
-from tiergate.jobs import timers as jt
+from tiergate.jobs import timer_jobs
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
 from tiergate.plugin.config import Settings
@@ -240,7 +240,7 @@ import bench_sla  # noqa: F401  (imported once here, not in every forked job)
 settings = Settings(redis_url=os.environ["BENCH_REDIS_URL"], queue_name="bench-sla")
 conn = Redis.from_url(settings.redis_url)
 set_runtime(Runtime(settings=settings, conn=conn, connector=None, manifests=None))
-jt.wake = lambda helpdesk, ticket_id, reason, delivery_id: {{"status": "woken"}}
+timer_jobs.wake = lambda helpdesk, ticket_id, reason, delivery_id: {{"status": "woken"}}
 Worker([queue(conn, settings)], connection=conn, serializer=JSONSerializer).work(
     with_scheduler=True, logging_level="ERROR")
 """

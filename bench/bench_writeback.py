@@ -50,7 +50,7 @@ def run(quick: bool) -> list[dict]:
     from redis import Redis
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import batching, process
+    from tiergate.jobs import batching, followup
     from tiergate.plugin.config import Settings
     from tiergate.plugin.embedded import start_redis
 
@@ -59,8 +59,8 @@ def run(quick: bool) -> list[dict]:
     redis_server = start_redis()
     conn = Redis.from_url(redis_server.url)
     rows = []
-    original_after_write = process._after_write
-    process._after_write = lambda *a, **k: None     # measure the write-back only
+    original_after_write = followup.after_write
+    followup.after_write = lambda *a, **k: None     # measure the write-back only
     try:
         # baseline: one PUT per ticket (apply reads the ticket first when tags change)
         desk = start_server(port=0)
@@ -96,7 +96,7 @@ def run(quick: bool) -> list[dict]:
         notes_ok = all(len(desk.state.comments[t.id]) == 2 for t, _e, _d in items)
         desk.stop()
     finally:
-        process._after_write = original_after_write
+        followup.after_write = original_after_write
         redis_server.stop()
     per_ticket, base_per_ticket = batch_calls / n, base_calls / n
     rows.append({"name": f"write-back API calls per ticket, burst of {n} (update_many vs one PUT each)",

@@ -15,7 +15,7 @@ Safety without a per-ticket ``PUT``:
   meanwhile fails with a conflict in the job_status results and is re-decided by a direct job
   (``process_ticket(direct=True)``: fresh fetch, single write) - "409 -> re-fetch and re-decide".
 - Tags go as ``additional_tags`` / ``remove_tags`` deltas: nothing another writer set is clobbered.
-- Fired state, decision log and timers (``process._after_write``) are stored only after the bulk
+- Fired state, decision log and timers (``followup.after_write``) are stored only after the bulk
   write succeeded, so a lost or failed flush never marks a trigger as fired.
 - While a ticket has a parked or in-flight decision, every new decision for it is parked too, so
   the flusher is its only writer (per-ticket serialization holds). An in-flight entry whose flusher
@@ -46,6 +46,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
+
+from tiergate.connectors.zendesk import ticket_payload
+from tiergate.jobs import followup
+from tiergate.jobs.failed import final_on_error
+from tiergate.jobs.locks import current_owner
+from tiergate.jobs.queues import abandon_retry, queue, safe_job_id
+from tiergate.jobs.runtime import get_runtime
+from tiergate.plugin.core.errors import RateLimited, Unavailable
+from tiergate.plugin.core.model import Decision, Enrichment, Ticket, TicketUpdate
 
 log = logging.getLogger("tiergate.jobs")
 
@@ -112,8 +121,6 @@ def is_parked(conn: Redis, helpdesk: str, ticket_id: int) -> bool:
 
 
 def backlog(rt: Any) -> int:
-    from tiergate.jobs.queues import queue
-
     return queue(rt.conn, rt.settings).count
 
 
@@ -135,8 +142,6 @@ def park(rt: Any, helpdesk: str, ticket: Any, enrichment: Any, decision: Any, de
 def ensure_flush(rt: Any, helpdesk: str, *, delay: float | None = None) -> None:
     """At most one flusher waiting per helpdesk: right away (front of the queue) once a batch
     is full, else after ``FLUSH_AFTER`` seconds; ``delay`` forces one after that long."""
-    from tiergate.jobs.queues import abandon_retry, queue, safe_job_id
-
     conn, flag = rt.conn, _flag_key(helpdesk)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
     if delay is not None:
@@ -180,18 +185,11 @@ def _recover_stale(conn: Redis, helpdesk: str, me: str = "") -> int:
 
 def flush_job(payload: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point: write parked decisions in bulk until none wait (a bounded number of calls)."""
-    from tiergate.jobs.failed import final_on_error
-    from tiergate.jobs.runtime import get_runtime
-
     with final_on_error():
         return flush(get_runtime(), payload["helpdesk"])
 
 
 def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
-    from tiergate.plugin.core.errors import RateLimited, Unavailable
-
-    from tiergate.jobs.locks import current_owner
-
     conn = rt.conn
     me = current_owner()
     conn.delete(_flag_key(helpdesk))
@@ -252,9 +250,7 @@ def _decode(rt: Any, helpdesk: str, raw: list, totals: dict[str, Any]) -> dict[i
 
 
 def _redecide(rt: Any, helpdesk: str, tid: int, entry: dict, why: str) -> None:
-    from tiergate.jobs import process
-
-    process._reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry.get("reason", "bulk"),
+    followup.reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry.get("reason", "bulk"),
                                  delivery_id=entry.get("delivery_id", "bulk"), direct=True), 0, 0, why)
 
 
@@ -268,16 +264,13 @@ def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, s
             totals: dict[str, Any]) -> None:
     """After the bulk call: record what was written; re-decide conflicts, failures and split
     batches alone; drop missing tickets. One ticket's error never stops the others'."""
-    from tiergate.jobs import process
-    from tiergate.plugin.core.model import Decision, Enrichment, Ticket
-
     for tid, entry in batch.items():
         result = outcome.get(tid, "failed")
         try:
             if result == "ok":
                 ticket = Ticket.from_dict(entry["ticket"])
                 decision = Decision.from_dict(entry["decision"])
-                process._after_write(rt, helpdesk, ticket, Enrichment.from_dict(entry["enrichment"]),
+                followup.after_write(rt, helpdesk, ticket, Enrichment.from_dict(entry["enrichment"]),
                                      decision, entry["delivery_id"], entry["reason"])
                 totals["written"] += 1
             elif result == "missing":
@@ -300,9 +293,6 @@ def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, s
 def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
     """ONE ``update_many`` for up to ``max_batch`` parked decisions; per ticket "ok", "conflict",
     "missing" or "failed" from the job_status results."""
-    from tiergate.connectors.zendesk import ticket_payload
-    from tiergate.plugin.core.model import TicketUpdate
-
     items = []
     out: dict[int, str] = {}
     for tid, entry in batch.items():

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from redis import Redis
+from rq import get_current_job
 
 LOCK_TIMEOUT = 60.0     # seconds; a killed worker's lock expires by itself
 WAIT_TIMEOUT = 30.0
@@ -47,8 +48,6 @@ def lock_key(helpdesk: str, ticket_id: int) -> str:
 def current_owner() -> str:
     """The running RQ job's id ('' outside a job)."""
     try:
-        from rq import get_current_job
-
         job = get_current_job()
     except Exception:  # noqa: BLE001 - no RQ context
         job = None

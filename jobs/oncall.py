@@ -26,11 +26,15 @@ import smtplib
 from dataclasses import asdict
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from redis import Redis
 from rq import Retry, get_current_job
 
+from tiergate.jobs.pages_log import record_page
+from tiergate.jobs.queues import queue, safe_job_id
+from tiergate.jobs.runtime import get_runtime
 from tiergate.plugin.core.model import Notification
 from tiergate.plugin.core.oncall_schema import Channel
 
@@ -64,8 +68,6 @@ def channels_for(manifest: Any, note: Notification) -> tuple[Channel, ...]:
 def enqueue_pages(conn: Redis, settings: Any, manifest: Any, note: Notification, *, helpdesk: str,
                   ticket_id: int) -> list[str]:
     """One delivery job per channel not yet sent and not already queued; returns their ids."""
-    from tiergate.jobs.queues import queue, safe_job_id
-
     fingerprint = note.fingerprint or hashlib.sha256(note.body.encode()).hexdigest()[:32]
     smtp = getattr(getattr(manifest, "oncall", None), "smtp", None)
     q = queue(conn, settings)
@@ -76,8 +78,6 @@ def enqueue_pages(conn: Redis, settings: Any, manifest: Any, note: Notification,
         if channel.kind == "email" and smtp is None:
             # not configured is not a transient failure: say so once instead of retrying for hours
             if conn.set(sent_key(fingerprint, channel) + ":unsent", 1, nx=True, ex=SENT_TTL):
-                from tiergate.jobs.pages_log import record_page
-
                 log.warning("page %s to %s not sent: no oncall.smtp server in the manifest", fingerprint,
                             channel.target)
                 record_page({"notification": {**note.to_dict(), "fingerprint": fingerprint},
@@ -113,8 +113,6 @@ def _post(url: str, body: dict) -> str:
 
 def _host(url: str) -> str:
     """Scheme and host only: a Slack webhook's path is its secret."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
@@ -174,9 +172,6 @@ def _send(payload: dict) -> str:
 
 def deliver_page(payload: dict) -> dict:
     """RQ job: send one page through one channel, at most once."""
-    from tiergate.jobs.pages_log import record_page
-    from tiergate.jobs.runtime import get_runtime
-
     conn = get_runtime().conn
     note, channel = payload["notification"], Channel(**payload["channel"])
     key = sent_key(note["fingerprint"], channel)

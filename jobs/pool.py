@@ -5,11 +5,11 @@ of them (``TIERGATE_WORKER_BATCH``, default 100; 1 turns batching off) and decid
 together (``run``):
 - one ``fetch_many`` for every ticket (``jobs/bulkfetch.py``: about 1 call per ticket instead of
   4-5), each ticket under its own lock (a locked ticket's delivery is rescheduled, as alone);
-- enrich and decide per ticket with ``process.decide_ticket``, as ``process._decide_and_apply`` does;
+- enrich and decide per ticket with ``ticket_decision.decide_ticket``, as ``decide_and_apply`` does;
 - one ``update_many`` (+ its job_status) for the writes (``batching.write_batch``: per-item
-  ``safe_update`` stamps, tag deltas), then ``process._after_write`` per written ticket.
+  ``safe_update`` stamps, tag deltas), then ``followup.after_write`` per written ticket.
 A ticket whose bulk write conflicted or failed, and a ticket with parked decisions, is decided
-again alone on a fresh fetch (``process._decide_and_apply``, which parks it during a burst as
+again alone on a fresh fetch (``ticket_decision.decide_and_apply``, which parks it during a burst as
 any other write), still in this job. One
 ticket's error fails only its own delivery's job. Several deliveries for one ticket cost one
 decision (the others finish as ``superseded``).
@@ -33,7 +33,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, bulkfetch, process, state
+from tiergate.jobs import batching, bulkfetch, followup, state
+from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket, parent, utcnow, writes
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.queues import PROCESS_FUNC, claim_waiting, queue
 from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, Unavailable
@@ -174,7 +175,7 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
                     locks.enter_context(ticket_lock(rt.conn, helpdesk, d.ticket_id, wait=0.0))
                     mine.append(i)
                 except TicketBusy:
-                    results[i] = _again(rt, d, process.BUSY_RETRY_SECONDS, "busy")
+                    results[i] = _again(rt, d, BUSY_RETRY_SECONDS, "busy")
             _decide_all(rt, helpdesk, [deliveries[i] for i in mine], results, mine)
     return [r if r is not None else RuntimeError("not processed") for r in results]
 
@@ -182,13 +183,13 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
 def _again(rt: Any, d: Delivery, delay: float, why: str, attempt: int = 0) -> dict[str, Any]:
     payload = dict(helpdesk=d.helpdesk, ticket_id=d.ticket_id, reason=d.event_type,
                    delivery_id=d.delivery_id, direct=False)
-    return process._reschedule(rt, payload, attempt, delay, why)
+    return followup.reschedule(rt, payload, attempt, delay, why)
 
 
 def _alone(rt: Any, helpdesk: str, d: Delivery, *, direct: bool = False) -> dict[str, Any] | BaseException:
     """Decide one ticket alone on a fresh fetch (its lock is held), with process's error policy."""
     try:
-        result = process._decide_and_apply(rt, helpdesk, d.ticket_id, d.event_type, d.delivery_id, direct=direct)
+        result = decide_and_apply(rt, helpdesk, d.ticket_id, d.event_type, d.delivery_id, direct=direct)
     except RateLimited as exc:
         rt.count("tiergate_ratelimit_waits_total")
         return _again(rt, d, exc.retry_after, "rate_limited")
@@ -231,11 +232,11 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
                 results[i] = _alone(rt, helpdesk, d, direct=False)   # parks behind its waiting decision
                 continue
             fired = state.fired_state(rt.conn, helpdesk, raw)
-            ticket, enrichment, decision = process.decide_ticket(rt, enricher, raw, manifest, process.utcnow(),
-                                                                 fired, process._parent(rt, raw))
+            ticket, enrichment, decision = decide_ticket(rt, enricher, raw, manifest, utcnow(),
+                                                         fired, parent(rt, raw))
             update = decision.update
-            if not process.writes(decision):
-                process._after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
+            if not writes(decision):
+                followup.after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
                 batching.mark_fresh(rt.conn, helpdesk, d.ticket_id, fetched_at)
                 results[i] = _result("unchanged", decision, d.ticket_id)
                 rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "unchanged"})
@@ -265,7 +266,7 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
             results[i] = _alone(rt, helpdesk, d)
             continue
         try:
-            process._after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
+            followup.after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
             batching.mark_fresh(rt.conn, helpdesk, tid, fetched_at)
             results[i] = _result("applied", decision, tid)
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "applied"})

@@ -7,6 +7,7 @@ is empty the call raises ``RateLimited(retry_after)`` and the job is rescheduled
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable
 
@@ -44,7 +45,6 @@ return tostring(wait)
 
 class RateBudget:
     """``take()`` returns 0.0 when a request may go now, else the seconds until it may."""
-
     RESIZE_EVERY = 10.0   # seconds between ``sizer`` calls (the manifest may change at run time)
 
     def __init__(self, conn: Redis, account: str, per_minute: int,
@@ -97,7 +97,6 @@ class RateBudget:
 
 class BudgetedAdapter(HTTPAdapter):
     """A transport adapter that charges the shared budget before every request it sends."""
-
     def __init__(self, budget: RateBudget, **kwargs):
         super().__init__(**kwargs)
         self.budget = budget
@@ -136,8 +135,6 @@ def budget_wanted(settings: Any, environ: Any = None) -> bool:
     """``TIERGATE_RATE_BUDGET=on|off`` decides; by default every real account is budgeted and a
     desk on loopback (the local compatible servers of the demo and tests, whose own knobs model
     the vendor's limit) is not, so test helpers polling it do not spend the workers' budget."""
-    import os
-
     flag = (environ if environ is not None else os.environ).get("TIERGATE_RATE_BUDGET", "").strip().lower()
     if flag in ("on", "1", "true", "yes"):
         return True

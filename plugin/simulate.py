@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from tiergate.jobs.process import decide_ticket, writes
+from tiergate.jobs.ticket_decision import decide_ticket, writes
 from tiergate.jobs.runtime import Runtime, enricher_for
 from tiergate.plugin.cli_defaults import resolve_manifest
 from tiergate.plugin.config import Settings

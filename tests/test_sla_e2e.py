@@ -1,6 +1,6 @@
 """End to end with a real worker process: a ticket with a 1-minute first-reply target gets its
 warning tag + note at 75% (45 s) and its escalation at the breach (60 s), driven only by the
-timers the decisions planned (RQ scheduler, ``jobs.timers.timer_due``)."""
+timers the decisions planned (RQ scheduler, ``jobs.timer_jobs.timer_due``)."""
 from __future__ import annotations
 
 import json

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from tiergate.jobs import timers as jt
+from tiergate.jobs import timer_jobs, timers as jt
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
 from tiergate.plugin.config import Settings
@@ -100,22 +100,22 @@ def test_one_job_per_ticket_and_stage_across_tickets(redis_conn, settings):
 
 def test_timer_due_skips_stale_and_reschedules_early(redis_conn, settings, runtime, monkeypatch):
     calls = []
-    monkeypatch.setattr(jt, "wake",
+    monkeypatch.setattr(timer_jobs, "wake",
                         lambda *a, **k: calls.append(a) or {"status": "unchanged"})
     now = datetime.now(UTC)
     jt.schedule(redis_conn, settings, HD, 9, [T(now + timedelta(seconds=1))], now=now)
     stale = {"helpdesk": HD, "ticket_id": 9, "kind": "sla", "name": "first_reply_time",
              "stage": "breach", "at_us": jt._us(now) - 5_000_000}
-    assert jt.timer_due(stale)["status"] == "stale" and calls == []
+    assert timer_jobs.timer_due(stale)["status"] == "stale" and calls == []
     early = dict(stale, at_us=jt._us(now + timedelta(minutes=3)))
     redis_conn.hset(jt.index_key(HD, 9), "sla:first_reply_time:breach", early["at_us"])
-    out = jt.timer_due(early)
+    out = timer_jobs.timer_due(early)
     assert out["status"] == "early" and calls == []
     assert out["rescheduled"] in scheduled(redis_conn, settings)
     # slightly early: sleeps the rest, then wakes the decision with a deterministic delivery id
     soon = dict(stale, at_us=jt._us(datetime.now(UTC) + timedelta(milliseconds=300)))
     redis_conn.hset(jt.index_key(HD, 9), "sla:first_reply_time:breach", soon["at_us"])
-    out = jt.timer_due(soon)
+    out = timer_jobs.timer_due(soon)
     assert out["status"] == "fired" and out["lag_s"] >= 0
     assert calls == [(HD, 9, "timer:sla:first_reply_time:breach",
                       f"timer:sla:first_reply_time:breach:{soon['at_us']}")]
@@ -132,7 +132,7 @@ def test_a_real_worker_runs_due_timers_on_time(redis_conn, settings, runtime, mo
         redis_conn.rpush("test:woken", f"{ticket_id}|{reason}|{time.time()}")
         return {"status": "unchanged"}
 
-    monkeypatch.setattr(jt, "wake", fake_process)
+    monkeypatch.setattr(timer_jobs, "wake", fake_process)
     now = datetime.now(UTC)
     due = now + timedelta(seconds=1.5)
     jt.schedule(redis_conn, settings, HD, 11, [T(due, stage="warn:75")], now=now)
@@ -197,7 +197,7 @@ def test_sweep_job_sweeps_and_schedules_the_next_sweep(redis_conn, settings, zen
     set_runtime(Runtime(settings=settings, conn=redis_conn, connector=zendesk_connector,
                         manifests=None))
     try:
-        out = jt.sweep_job({"interval": 60})
+        out = timer_jobs.sweep_job({"interval": 60})
     finally:
         set_runtime(None)
     assert out["enqueued"] == 1 and out["reasons"] == {"missing": 1}
