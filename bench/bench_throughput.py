@@ -133,7 +133,7 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
 def run(quick: bool) -> list[dict]:
     from tiergate.jobs.runtime import build_runtime
     from tiergate.plugin import helpdesks
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
 

@@ -51,7 +51,7 @@ def run(quick: bool) -> list[dict]:
 
     from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import batching, followup
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 
     n = 500 if quick else 5000

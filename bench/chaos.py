@@ -275,7 +275,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
     from tiergate.jobs.process import process_ticket
     from tiergate.jobs.queues import queue
     from tiergate.jobs.runtime import build_runtime
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
 
@@ -457,7 +457,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
 
 def quiet_receiver(webhooks: int) -> tuple[float, float]:
     """Accepted webhooks/s and p99 ack latency of the same receiver with no workers, no faults."""
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
 

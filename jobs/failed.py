@@ -16,7 +16,7 @@ from rq.serializers import JSONSerializer
 
 from tiergate.jobs import breaker
 from tiergate.jobs.queues import queue
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 
 @contextmanager

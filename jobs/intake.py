@@ -23,7 +23,7 @@ from rq.job import Job
 
 from tiergate.connectors.base import Delivery
 from tiergate.jobs import queues as Q
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 QUEUED, COALESCED, DUPLICATE = 1, 2, 0
 IN_FLIGHT = 3    # a key left "pending" by a receiver of an earlier version, still storing

@@ -9,7 +9,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 PROCESS_FUNC = "tiergate.jobs.process.process_delivery"
 JOB_TIMEOUT = 120

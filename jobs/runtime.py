@@ -13,9 +13,9 @@ from tiergate.connectors.registry import get_connector
 from tiergate.jobs.ratelimit import attach_budget, budget_wanted, manifest_budget
 from tiergate.nlp.enrich import Enricher
 from tiergate.plugin.analytics.log import DecisionLog
-from tiergate.plugin.config import Settings
-from tiergate.plugin.manifest_store import ManifestStore
-from tiergate.plugin.metrics import Metrics
+from tiergate.runtime.config import Settings
+from tiergate.runtime.manifest_store import ManifestStore
+from tiergate.runtime.metrics import Metrics
 
 log = logging.getLogger("tiergate.jobs")
 

@@ -30,7 +30,7 @@ from rq.registry import ScheduledJobRegistry
 from tiergate.connectors.base import Delivery
 from tiergate.jobs import timers
 from tiergate.jobs.queues import JOB_TIMEOUT, PROCESS_FUNC, abandon_retry, queue
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import parse_time
 
 log = logging.getLogger("tiergate.jobs.timers")

@@ -33,7 +33,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from tiergate.jobs.queues import abandon_retry, queue
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Timer
 
 log = logging.getLogger("tiergate.jobs.timers")

@@ -19,8 +19,8 @@ from tiergate.jobs.pool import rescue
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import build_runtime, get_runtime, set_runtime
 from tiergate.jobs.timers import start_sweeps
-from tiergate.plugin.config import Settings
-from tiergate.plugin.redact import MASK, install as install_redaction, secret_values
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import MASK, install as install_redaction, secret_values
 
 HEARTBEAT_EVERY = 2        # seconds between a busy worker's heartbeats (RQ default 30)
 ABANDON_GRACE = 10         # a job is abandoned this long after its worker's last heartbeat (RQ: 60)

@@ -22,12 +22,12 @@ from typing import Any
 
 import click
 
-from tiergate.plugin.cli_defaults import (NoDecisionLog, demo_db_path, demo_db_url, resolve_db,
+from tiergate.runtime.cli_defaults import (NoDecisionLog, demo_db_path, demo_db_url, resolve_db,
                                           resolve_manifest)
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.embedded import serve_wsgi, start_redis, stop_process
 from tiergate.plugin.examples import read_examples
-from tiergate.plugin.redact import redact_url
+from tiergate.runtime.redact import redact_url
 
 @dataclass
 class DemoStack:

@@ -61,7 +61,7 @@ class LocalZammad:
 def install(desk, helpdesk: str, receiver_url: str, secret: str):
     """Install tiergate into ``desk`` exactly as ``tiergate install`` does; returns its report.
     The receiver must already be listening: the install ends with a signed test delivery."""
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.install import install_zammad, install_zendesk, zammad_desk, zendesk_desk
 
     settings = Settings(**desk.settings_overrides())

@@ -44,7 +44,7 @@ import click
 import requests
 
 from tiergate.connectors.zammad_triggers import default_triggers
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.install_checks import check_receiver_url, endpoint_url, masked
 
 WEBHOOK_NAME = "tiergate"

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 log = logging.getLogger("tiergate.serve")
 
@@ -77,7 +77,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, log_level: 
     except (TypeError, ValueError) as exc:
         click.echo(f"tiergate serve: bad configuration: {exc}", err=True)
         sys.exit(2)
-    from tiergate.plugin.redact import install as install_redaction
+    from tiergate.runtime.redact import install as install_redaction
 
     install_redaction(settings, ("tiergate", "waitress", "redis"))
     if not settings.webhook_secret:

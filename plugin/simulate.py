@@ -30,8 +30,8 @@ import click
 
 from tiergate.jobs.ticket_decision import decide_ticket, writes
 from tiergate.jobs.runtime import Runtime, enricher_for
-from tiergate.plugin.cli_defaults import resolve_manifest
-from tiergate.plugin.config import Settings
+from tiergate.runtime.cli_defaults import resolve_manifest
+from tiergate.runtime.config import Settings
 from tiergate.plugin.examples import read_examples
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import load_manifest

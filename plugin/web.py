@@ -17,7 +17,7 @@ Redis crash also needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``al
 Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``, entries
 ``"module:function"`` with ``function(headers, body, secret, now, tolerance) -> Delivery``), so a
 second helpdesk plugs in without touching this module. Counters go through
-``tiergate.plugin.metrics`` and the dashboard is ``tiergate.plugin.analytics.dashboard``, both
+``tiergate.runtime.metrics`` and the dashboard is ``tiergate.plugin.analytics.dashboard``, both
 registered when present.
 """
 from __future__ import annotations
@@ -41,11 +41,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from tiergate.connectors.base import PING_EVENT
 from tiergate.jobs.intake import Intake
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
-from tiergate.plugin.config import Settings
-from tiergate.plugin.redact import secret_values
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import secret_values
 from tiergate.plugin.web_guard import init_app as web_guard_init_app
-from tiergate.plugin.metrics import SPECS, Metrics, _label_key
-from tiergate.plugin.metrics import init_app as metrics_init_app
+from tiergate.runtime.metrics import SPECS, Metrics, _label_key
+from tiergate.runtime.metrics import init_app as metrics_init_app
 from tiergate.plugin.core.errors import ConfigError, DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
 
 log = logging.getLogger("tiergate.web")
@@ -252,7 +252,7 @@ def _unexpected_error(exc: Exception) -> Response:
 METRICS_PAUSE = 5.0  # seconds without counting after a counter failed (no timeout per request)
 
 
-# counter names and labels as declared in tiergate.plugin.metrics.SPECS
+# counter names and labels as declared in tiergate.runtime.metrics.SPECS
 RECEIVED = "tiergate_webhooks_received_total"      # {helpdesk}: every POST to a known helpdesk
 REJECTED = "tiergate_webhooks_rejected_total"      # {reason}: 4xx and 503 answers
 DUPLICATES = "tiergate_duplicates_dropped_total"   # {}: answered 200 duplicate, nothing enqueued

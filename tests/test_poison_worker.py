@@ -15,7 +15,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from tiergate.jobs import batching, process, ticket_decision
 from tiergate.jobs.state import load_summary
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Comment, Ticket
 
 REPO = Path(__file__).resolve().parent.parent

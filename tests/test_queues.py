@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tiergate.connectors.base import Delivery
 from tiergate.jobs.queues import claim_waiting, enqueue_delivery, queue
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 
 def delivery(ticket_id: int, delivery_id: str) -> Delivery:

@@ -149,7 +149,7 @@ def test_429_reschedules_after_retry_after_and_no_worker_sleeps(zendesk_stack):
 
 def test_budget_applies_to_real_accounts_and_on_request_to_loopback_desks():
     from tiergate.jobs.ratelimit import budget_wanted
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
 
     real = Settings(zendesk_subdomain="acme")
     local = Settings(zendesk_subdomain="acme", zendesk_netloc="127.0.0.1:8080")

@@ -12,7 +12,7 @@ from rq.registry import ScheduledJobRegistry
 from tiergate.jobs import timer_jobs, timers as jt
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Timer
 
 UTC = timezone.utc

@@ -14,7 +14,7 @@ from rq.serializers import JSONSerializer
 from tiergate.jobs import bulkfetch, pool, state, sweep, timers
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Note, Timer, TicketUpdate
 
 REPO = Path(__file__).resolve().parent.parent

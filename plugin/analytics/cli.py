@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from tiergate.plugin.analytics.metrics import Period, parse_month
-from tiergate.plugin.cli_defaults import NoDecisionLog, resolve_db
-from tiergate.plugin.redact import redact_url
+from tiergate.runtime.cli_defaults import NoDecisionLog, resolve_db
+from tiergate.runtime.redact import redact_url
 
 
 def _month(ctx, param, value: str | None) -> Period | None:
@@ -60,7 +60,7 @@ def open_log(db: str | None, *, settings: Any = None):
     from tiergate.plugin.analytics.log import DecisionLog, SchemaError, manifest_tiers
 
     if settings is None:
-        from tiergate.plugin.config import Settings
+        from tiergate.runtime.config import Settings
 
         settings = Settings.from_env()
     url = db or settings.db_url
@@ -82,7 +82,7 @@ def open_log(db: str | None, *, settings: Any = None):
 
 def _manifest_seed() -> int | str:
     try:
-        from tiergate.plugin.config import Settings
+        from tiergate.runtime.config import Settings
         from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 
         settings = Settings.from_env()
@@ -145,7 +145,7 @@ def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | Non
     from collections import Counter
 
     from tiergate.connectors.registry import get_connector
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.core.errors import ConnectorError, ManifestError
 
     settings = Settings.from_env()
@@ -253,7 +253,7 @@ def review_record(ticket_id: int, helpdesk: str | None, month: str | None, neces
                   notes: str | None, reviewer: str | None, db: str | None) -> None:
     """Record (or update) the review of one escalated ticket."""
     from tiergate.plugin.analytics.review import record_review
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
 
     helpdesk = helpdesk or Settings.from_env().helpdesk
     log = open_log(db)
@@ -280,7 +280,7 @@ def review_postmortem(ticket_id: int, helpdesk: str | None, month: str | None, o
                       db: str | None) -> None:
     """Export a Markdown postmortem: customer impact, evidence, timeline, preventive steps."""
     from tiergate.plugin.analytics.review import postmortem_markdown
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
 
     helpdesk = helpdesk or Settings.from_env().helpdesk
     log = open_log(db)

@@ -37,7 +37,7 @@ def init_app(app: Flask, settings: Any = None) -> None:
     if settings is None:
         settings = app.config.get("TIERGATE_SETTINGS")
     if settings is None:
-        from tiergate.plugin.config import Settings
+        from tiergate.runtime.config import Settings
 
         settings = Settings.from_env()
     app.extensions[EXT] = {"settings": settings, "logs": {}, "lock": threading.Lock()}

@@ -149,7 +149,7 @@ def init_app(app, conn_factory: Callable[[], Any] | None = None, *, prefix: str 
         if not url:
             settings = app.config.get("TIERGATE_SETTINGS")
             if settings is None:
-                from tiergate.plugin.config import Settings
+                from tiergate.runtime.config import Settings
 
                 settings = Settings.from_env()
             url = settings.redis_url

@@ -84,7 +84,7 @@ class Settings:
 
     def redacted(self) -> dict[str, Any]:
         """For logs: every secret replaced by ``***``, passwords inside URLs too."""
-        from tiergate.plugin.redact import redact_url
+        from tiergate.runtime.redact import redact_url
 
         out = {}
         for f in fields(self):
