@@ -45,6 +45,7 @@ return tostring(wait)
 
 class RateBudget:
     """``take()`` returns 0.0 when a request may go now, else the seconds until it may."""
+
     RESIZE_EVERY = 10.0   # seconds between ``sizer`` calls (the manifest may change at run time)
 
     def __init__(self, conn: Redis, account: str, per_minute: int,
@@ -97,6 +98,7 @@ class RateBudget:
 
 class BudgetedAdapter(HTTPAdapter):
     """A transport adapter that charges the shared budget before every request it sends."""
+
     def __init__(self, budget: RateBudget, **kwargs):
         super().__init__(**kwargs)
         self.budget = budget

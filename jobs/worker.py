@@ -33,6 +33,7 @@ class ReliableWorker(Worker):
     grace, frequent clean-ups. RQ's own ``StartedJobRegistry.cleanup`` then re-enqueues the
     abandoned job when it has retries left (deliveries are enqueued with ``Retry``) or moves it
     to the failed registry with ``AbandonedJobError``."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_monitoring_interval", HEARTBEAT_EVERY)
         kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
@@ -59,6 +60,7 @@ class PooledWorker(ReliableWorker):
     """``ReliableWorker`` that runs each job in the worker process itself (no fork): the model,
     connections and caches stay warm across jobs. A job that kills the process is re-run by
     another worker's abandoned-job clean-up, as with a killed work-horse."""
+
     execute_job = SimpleWorker.execute_job
 
 

@@ -14,8 +14,8 @@ leaves nothing that refuses the helpdesk's retry. A 2xx therefore means "in Redi
 Redis crash also needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``always``), which
 ``tiergate serve`` checks at start. Anything unexpected answers 503 + Retry-After, never a 500.
 
-Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``, entries
-``"module:function"`` with ``function(headers, body, secret, now, tolerance) -> Delivery``), so a
+Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``: functions
+``verify(headers, body, secret, now, tolerance) -> Delivery``), so a
 second helpdesk plugs in without touching this module. Counters go through
 ``tiergate.runtime.metrics`` and the dashboard is ``tiergate.plugin.analytics.dashboard``, both
 registered when present.
@@ -33,20 +33,21 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import redis
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tiergate.connectors.base import PING_EVENT
-from tiergate.jobs.intake import Intake
+from tiergate.connectors.registry import VERIFIERS
+from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT, Intake
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
-from tiergate.runtime.config import Settings
-from tiergate.runtime.redact import secret_values
+from tiergate.plugin.core.errors import (ConfigError, DeliveryError, PayloadError, PayloadTooLarge,
+                                         UnsupportedMediaType)
 from tiergate.plugin.web_guard import init_app as web_guard_init_app
-from tiergate.runtime.metrics import SPECS, Metrics, _label_key
-from tiergate.runtime.metrics import init_app as metrics_init_app
-from tiergate.plugin.core.errors import ConfigError, DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
+from tiergate.runtime.config import Settings
+from tiergate.runtime.metrics import SPECS, Metrics, _label_key, init_app as metrics_init_app
+from tiergate.runtime.redact import secret_values
 
 log = logging.getLogger("tiergate.web")
 
@@ -118,8 +119,6 @@ def _split_config(config: Settings | Mapping[str, Any] | None) -> tuple[Settings
 
 def _verifiers(names: tuple[str, ...], given: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
     """``verify(headers, body, secret, now, tolerance)`` per accepted helpdesk."""
-    from tiergate.connectors.registry import VERIFIERS
-
     given = VERIFIERS if given is None else given
     out = {}
     for name in names:
@@ -402,8 +401,6 @@ def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
     """Dedupe + enqueue as one atomic Redis script (``tiergate.jobs.intake``): after any failure
     either the job and its dedupe keys are stored (the retry is a duplicate) or nothing is (the
     retry is accepted). No "pending" state exists to be stranded by a crash."""
-    from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT
-
     counter = None
     if st.metrics is not None:
         counter = (f"{st.metrics.prefix}:c:{RECEIVED}", _label_key(SPECS[RECEIVED], {"helpdesk": helpdesk}))
