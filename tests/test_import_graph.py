@@ -52,22 +52,22 @@ def import_graph(known: dict[str, Path]) -> dict[str, dict[str, int]]:
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
+                names = [a.name for a in node.names if a.name.startswith("tiergate.")]
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                     target = ".".join(base + ([node.module] if node.module else []))
+                elif (node.module or "").startswith("tiergate."):
+                    target = node.module
                 else:
-                    target = node.module or ""
-                names = [target] + [f"{target}.{a.name}" for a in node.names]
+                    continue
+                # ``from pkg import module`` imports pkg.module; ``from pkg import name``, pkg
+                names = [f"{target}.{a.name}" if f"{target}.{a.name}".removeprefix("tiergate.") in known
+                         else target for a in node.names]
             else:
                 continue
-            relative = isinstance(node, ast.ImportFrom) and node.level > 0
             for name in names:
-                if not relative:
-                    if not name.startswith("tiergate."):
-                        continue
-                    name = name.removeprefix("tiergate.")
+                name = name.removeprefix("tiergate.")
                 found = _resolve(name, known)
                 if found and found != module:
                     graph[module].setdefault(found, node.lineno)
