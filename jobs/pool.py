@@ -36,7 +36,7 @@ from tiergate.connectors.base import Delivery
 from tiergate.jobs import batching, bulkfetch, followup, state
 from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket, parent, utcnow, writes
 from tiergate.jobs.locks import TicketBusy, ticket_lock
-from tiergate.jobs.queues import PROCESS_FUNC, claim_waiting, queue
+from tiergate.jobs.queues import claim_waiting, queue
 from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
@@ -280,4 +280,4 @@ def _result(status: str, decision: Any, ticket_id: int) -> dict[str, Any]:
             "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
 
 
-__all__ = ["run", "run_delivery", "claim", "rescue", "batch_size", "PROCESS_FUNC"]
+__all__ = ["run", "run_delivery", "claim", "rescue", "batch_size"]

@@ -29,9 +29,10 @@ from rq.registry import ScheduledJobRegistry
 
 from tiergate.connectors.base import Delivery
 from tiergate.jobs import timers
-from tiergate.jobs.queues import JOB_TIMEOUT, PROCESS_FUNC, abandon_retry, queue
-from tiergate.runtime.config import Settings
+from tiergate.jobs.process import process_delivery
+from tiergate.jobs.queues import JOB_TIMEOUT, abandon_retry, queue
 from tiergate.plugin.core.model import parse_time
+from tiergate.runtime.config import Settings
 
 log = logging.getLogger("tiergate.jobs.timers")
 
@@ -132,7 +133,7 @@ def _enqueue(conn: Redis, settings: Settings, helpdesk: str, why: dict[int, str]
                 continue
             d = Delivery(delivery_id=f"sweep:{slot}:{tid}", ticket_id=tid, event_type=f"sweep:{why[tid]}",
                          helpdesk=helpdesk, received_at=now)
-            q.enqueue(PROCESS_FUNC, d.to_dict(), job_id=f"tg-sweep-{timers._safe(helpdesk)}-{tid}",
+            q.enqueue(process_delivery, d.to_dict(), job_id=f"tg-sweep-{timers._safe(helpdesk)}-{tid}",
                       job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=24 * 3600, retry=abandon_retry(),
                       description=f"process {helpdesk} ticket {tid} (sweep: {why[tid]})", pipeline=pipe)
             enqueued += 1

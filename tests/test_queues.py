@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs.queues import claim_waiting, enqueue_delivery, queue
+from tiergate.jobs.intake import enqueue_delivery
+from tiergate.jobs.queues import claim_waiting, queue
 from tiergate.runtime.config import Settings
 
 
