@@ -51,6 +51,7 @@ from tiergate.connectors.zendesk import ticket_payload
 from tiergate.jobs import followup
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import current_owner
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import abandon_retry, queue, safe_job_id
 from tiergate.jobs.runtime import get_runtime
 from tiergate.plugin.core.errors import RateLimited, Unavailable
@@ -196,7 +197,7 @@ def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
     _recover_stale(conn, helpdesk, me)
     take = conn.register_script(_TAKE)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
-    totals = {"status": "flushed", "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0,
+    totals = {"status": Outcome.FLUSHED, "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0,
               "split": 0}
     for _ in range(max_calls):
         flush_id = me or f"local-{uuid.uuid4().hex[:12]}"

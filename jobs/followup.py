@@ -8,6 +8,7 @@ from typing import Any
 
 from tiergate.jobs import state, timers
 from tiergate.jobs.oncall import enqueue_pages
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import JOB_TIMEOUT, abandon_retry, queue, safe_job_id
 from tiergate.jobs.runtime import Runtime
 from tiergate.plugin.core.model import Decision, Enrichment, Notification, Ticket
@@ -72,7 +73,7 @@ def reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float,
         job_id=safe_job_id("tg-retry", payload["helpdesk"], payload["ticket_id"], time.time_ns()),
         retry=abandon_retry(), job_timeout=JOB_TIMEOUT, failure_ttl=7 * 24 * 3600)
     log.info("rescheduled ticket=%s in %.1fs (%s)", payload["ticket_id"], delay, why)
-    return {"status": "rescheduled", "ticket_id": payload["ticket_id"], "why": why,
+    return {"status": Outcome.RESCHEDULED, "ticket_id": payload["ticket_id"], "why": why,
             "delay": round(delay, 3), "job_id": job.id}
 
 

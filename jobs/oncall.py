@@ -32,6 +32,7 @@ import requests
 from redis import Redis
 from rq import Retry, get_current_job
 
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.pages_log import record_page
 from tiergate.jobs.queues import queue, safe_job_id
 from tiergate.jobs.runtime import get_runtime
@@ -179,7 +180,7 @@ def deliver_page(payload: dict) -> dict:
     attempt = 1 + (len(RETRY_INTERVALS) - job.retries_left if job is not None and job.retries_left is not None else 0)
     where = channel.target if channel.kind == "email" else _host(channel.target)
     if conn.exists(key):
-        return {"status": "already_sent", "channel": channel.kind}
+        return {"status": Outcome.ALREADY_SENT, "channel": channel.kind}
     try:
         detail = _send(payload)
     except PageFailed as exc:
@@ -191,4 +192,4 @@ def deliver_page(payload: dict) -> dict:
     conn.set(key, 1, ex=SENT_TTL)
     record_page(payload, status="sent", attempt=attempt, detail=detail, where=where)
     log.info("page %s via %s to %s sent (attempt %d)", note["fingerprint"], channel.kind, where, attempt)
-    return {"status": "sent", "channel": channel.kind, "attempt": attempt}
+    return {"status": Outcome.SENT, "channel": channel.kind, "attempt": attempt}

@@ -34,9 +34,11 @@ from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
 from tiergate.jobs import batching, bulkfetch, followup, state
-from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket, parent, utcnow, writes
 from tiergate.jobs.locks import TicketBusy, ticket_lock
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting, queue
+from tiergate.jobs.ticket_decision import (BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket, parent,
+                                           utcnow, writes)
 from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
@@ -159,8 +161,8 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
     first: dict[tuple[str, int], int] = {}
     for i, d in enumerate(deliveries):
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at) or (d.helpdesk, d.ticket_id) in first:
-            results[i] = {"status": "superseded", "ticket_id": d.ticket_id}
-            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "superseded"})
+            results[i] = {"status": Outcome.SUPERSEDED, "ticket_id": d.ticket_id}
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.SUPERSEDED})
         else:
             first[(d.helpdesk, d.ticket_id)] = i
     by_desk: dict[str, list[int]] = {}
@@ -238,8 +240,8 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
             if not writes(decision):
                 followup.after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
                 batching.mark_fresh(rt.conn, helpdesk, d.ticket_id, fetched_at)
-                results[i] = _result("unchanged", decision, d.ticket_id)
-                rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "unchanged"})
+                results[i] = _result(Outcome.UNCHANGED, decision, d.ticket_id)
+                rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.UNCHANGED})
                 continue
             if {n.public for n in update.notes} == {True, False}:
                 results[i] = _alone(rt, helpdesk, d)      # two comments: two writes, as apply does
@@ -268,14 +270,14 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
         try:
             followup.after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
             batching.mark_fresh(rt.conn, helpdesk, tid, fetched_at)
-            results[i] = _result("applied", decision, tid)
-            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "applied"})
+            results[i] = _result(Outcome.APPLIED, decision, tid)
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.APPLIED})
         except Exception as exc:  # noqa: BLE001 - written; the bookkeeping is redone alone
             log.error("batch: ticket %s after-write failed (%s): decided again alone", tid, type(exc).__name__)
             results[i] = _alone(rt, helpdesk, d)
 
 
-def _result(status: str, decision: Any, ticket_id: int) -> dict[str, Any]:
+def _result(status: Outcome, decision: Any, ticket_id: int) -> dict[str, Any]:
     return {"status": status, "ticket_id": ticket_id, "attempts": 1, "batched": True,
             "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
 

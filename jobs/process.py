@@ -17,12 +17,13 @@ from rq import get_current_job
 
 from tiergate.connectors.base import Delivery
 from tiergate.jobs import batching, breaker, pool
-from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, decide_and_apply
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.followup import reschedule
 from tiergate.jobs.locks import TicketBusy, ticket_lock
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting
 from tiergate.jobs.runtime import Runtime, get_runtime
+from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, decide_and_apply
 from tiergate.plugin.core.errors import RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
@@ -40,8 +41,8 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
             if together is not None:
                 return together
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at):
-            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "superseded"})
-            return {"status": "superseded", "ticket_id": d.ticket_id}
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.SUPERSEDED})
+            return {"status": Outcome.SUPERSEDED, "ticket_id": d.ticket_id}
         return process_ticket(d.helpdesk, d.ticket_id, d.event_type, d.delivery_id)
 
 

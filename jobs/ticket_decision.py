@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tiergate.jobs import batching, followup, state
-
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.runtime import Runtime
 from tiergate.nlp.normalise import bound_ticket, clean_text, clean_ticket
 from tiergate.nlp.points import conversation_reasons
@@ -62,7 +62,7 @@ def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
             # a burst: the flusher writes it with update_many, then runs followup.after_write
             batching.park(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
             batching.mark_fresh(rt.conn, helpdesk, ticket_id, fetched_at)
-            return {"status": "parked", "ticket_id": ticket_id, "attempts": attempt,
+            return {"status": Outcome.PARKED, "ticket_id": ticket_id, "attempts": attempt,
                     "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
         if written:
             try:
@@ -74,7 +74,7 @@ def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                 continue
         followup.after_write(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
         batching.mark_fresh(rt.conn, helpdesk, ticket_id, fetched_at)
-        return {"status": "applied" if written else "unchanged",
+        return {"status": Outcome.APPLIED if written else Outcome.UNCHANGED,
                 "ticket_id": ticket_id, "attempts": attempt,
                 "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
     raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")

@@ -18,6 +18,7 @@ from tiergate.jobs.process import process_ticket
 from tiergate.jobs.queues import abandon_retry
 from tiergate.jobs.runtime import get_runtime
 from tiergate.jobs.sweep import incremental_sweep
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.timers import (DEFAULT_SWEEP_INTERVAL, EARLY_SLEEP_MAX, LAG_KEEP, LAG_KEY, TIMER_FUNC,
                                   _now_us, _queue, _run_at, index_key, start_sweeps, sweep, timer_job_id)
 
@@ -48,14 +49,14 @@ def _timer_due(payload: dict[str, Any]) -> dict[str, Any]:
             _run_at(at_us), TIMER_FUNC, payload,
             job_id=timer_job_id(helpdesk, ticket_id, key, at_us) + f"-early{time.time_ns()}",
             job_timeout=300, result_ttl=3600, retry=abandon_retry())
-        rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "early"})
-        return {"status": "early", "rescheduled": job.id, "early_s": round(early, 3)}
+        rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": Outcome.EARLY})
+        return {"status": Outcome.EARLY, "rescheduled": job.id, "early_s": round(early, 3)}
     if early > 0:
         time.sleep(early)
     current = conn.hget(index_key(helpdesk, ticket_id), key)
     if current is not None and int(current) != at_us:
-        rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "stale"})
-        return {"status": "stale", "ticket_id": ticket_id, "timer": key}
+        rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": Outcome.STALE})
+        return {"status": Outcome.STALE, "ticket_id": ticket_id, "timer": key}
     start_lag = (_now_us() - at_us) / 1e6
     result = wake(helpdesk, ticket_id, f"timer:{key}", f"timer:{key}:{at_us}")
     done_lag = (_now_us() - at_us) / 1e6
@@ -63,13 +64,13 @@ def _timer_due(payload: dict[str, Any]) -> dict[str, Any]:
     pipe.lpush(LAG_KEY, json.dumps([round(start_lag, 6), round(done_lag, 6)]))
     pipe.ltrim(LAG_KEY, 0, LAG_KEEP - 1)
     pipe.execute()
-    rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "fired"})
+    rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": Outcome.FIRED})
     if rt.metrics is not None:
         try:
             rt.metrics.observe("tiergate_timer_lag_seconds", max(0.0, done_lag))
         except Exception:  # metrics never break a job
             log.warning("timer lag metric failed")
-    return {"status": "fired", "ticket_id": ticket_id, "timer": key,
+    return {"status": Outcome.FIRED, "ticket_id": ticket_id, "timer": key,
             "lag_s": round(done_lag, 3), "decision": result}
 
 
