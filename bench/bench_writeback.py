@@ -50,7 +50,7 @@ def run(quick: bool) -> list[dict]:
     from redis import Redis
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import batching, followup
+    from tiergate.jobs import batching, followup, keys
     from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 
@@ -80,14 +80,14 @@ def run(quick: bool) -> list[dict]:
         rt = _runtime(settings, conn)
         items = _decisions(desk, n, now)
         desk.set_knobs(rate_limit_per_minute=LIMIT)
-        conn.delete(batching.pending_key("zendesk"), batching.inflight_key("zendesk"))
+        conn.delete(keys.batch_pending("zendesk"), keys.batch_inflight("zendesk"))
         for ticket, enrichment, decision in items:
-            conn.hset(batching.pending_key("zendesk"), ticket.id, json.dumps(
+            conn.hset(keys.batch_pending("zendesk"), ticket.id, json.dumps(
                 {"ticket": ticket.to_dict(), "enrichment": enrichment.to_dict(), "decision": decision.to_dict(),
                  "delivery_id": "b", "reason": "bench", "parked_at": time.time()}))
         batch0, began = _writes(desk), time.perf_counter()
         written = 0
-        while conn.hlen(batching.pending_key("zendesk")):
+        while conn.hlen(keys.batch_pending("zendesk")):
             totals = batching.flush(rt, "zendesk", max_calls=1000)
             written += totals["written"]
         batch_calls = _writes(desk) - batch0

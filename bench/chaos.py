@@ -271,7 +271,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
     from rq.serializers import JSONSerializer
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import batching
+    from tiergate.jobs import keys
     from tiergate.jobs.process import process_ticket
     from tiergate.jobs.queues import queue
     from tiergate.jobs.runtime import build_runtime
@@ -348,7 +348,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
             pending_retries = [j for j in conn.zrangebyscore(scheduled_reg.key, 0, soon)
                                if j.startswith((b"tg-retry", b"tg-flush"))]
             return bool(q.count or started_reg.count or pending_retries or q.intermediate_queue.get_job_ids()
-                        or conn.hlen(batching.pending_key("zendesk")) or conn.hlen(batching.inflight_key("zendesk")))
+                        or conn.hlen(keys.batch_pending("zendesk")) or conn.hlen(keys.batch_inflight("zendesk")))
 
         # chaos goes on while the backlog drains, for at most CHAOS_TAIL seconds after the sending
         send_done = time.monotonic()

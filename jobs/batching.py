@@ -48,7 +48,7 @@ from typing import Any
 from redis import Redis
 
 from tiergate.connectors.zendesk import ticket_payload
-from tiergate.jobs import followup
+from tiergate.jobs import followup, keys
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import current_owner
 from tiergate.jobs.outcome import Outcome
@@ -98,26 +98,14 @@ def threshold() -> int:
         return DEFAULT_THRESHOLD
 
 
-def pending_key(helpdesk: str) -> str:
-    return f"tg:batch:pending:{helpdesk}"
-
-
-def inflight_key(helpdesk: str) -> str:
-    return f"tg:batch:inflight:{helpdesk}"
-
-
-def _flag_key(helpdesk: str) -> str:
-    return f"tg:batch:flush:{helpdesk}"
-
-
 def supports_bulk(connector: Any) -> bool:
     return getattr(connector, "name", "") == "zendesk" and callable(getattr(connector, "_send", None))
 
 
 def is_parked(conn: Redis, helpdesk: str, ticket_id: int) -> bool:
     pipe = conn.pipeline(transaction=False)
-    pipe.hexists(pending_key(helpdesk), ticket_id)
-    pipe.hexists(inflight_key(helpdesk), ticket_id)
+    pipe.hexists(keys.batch_pending(helpdesk), ticket_id)
+    pipe.hexists(keys.batch_inflight(helpdesk), ticket_id)
     return any(pipe.execute())
 
 
@@ -136,18 +124,18 @@ def park(rt: Any, helpdesk: str, ticket: Any, enrichment: Any, decision: Any, de
          reason: str) -> None:
     entry = {"ticket": ticket.to_dict(), "enrichment": enrichment.to_dict(), "decision": decision.to_dict(),
              "delivery_id": delivery_id, "reason": reason, "parked_at": time.time()}
-    rt.conn.hset(pending_key(helpdesk), ticket.id, json.dumps(entry))
+    rt.conn.hset(keys.batch_pending(helpdesk), ticket.id, json.dumps(entry))
     ensure_flush(rt, helpdesk)
 
 
 def ensure_flush(rt: Any, helpdesk: str, *, delay: float | None = None) -> None:
     """At most one flusher waiting per helpdesk: right away (front of the queue) once a batch
     is full, else after ``FLUSH_AFTER`` seconds; ``delay`` forces one after that long."""
-    conn, flag = rt.conn, _flag_key(helpdesk)
+    conn, flag = rt.conn, keys.batch_flush(helpdesk)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
     if delay is not None:
         conn.set(flag, "later", ex=int(STALE_INFLIGHT))
-    elif conn.hlen(pending_key(helpdesk)) >= max_batch:
+    elif conn.hlen(keys.batch_pending(helpdesk)) >= max_batch:
         if conn.getset(flag, "now") == b"now":
             return
         conn.expire(flag, int(STALE_INFLIGHT))
@@ -172,14 +160,14 @@ def _recover_stale(conn: Redis, helpdesk: str, me: str = "") -> int:
     moved = 0
     now = time.time()
     alive: dict[str, bool] = {}
-    for field, raw in conn.hgetall(inflight_key(helpdesk)).items():
+    for field, raw in conn.hgetall(keys.batch_inflight(helpdesk)).items():
         owner, taken, entry = raw.decode().split("|", 2)
         if owner not in alive:
             status = conn.hget(f"rq:job:{owner}", "status") if owner else None
             alive[owner] = owner.startswith("local-") or (owner != me and status in (b"started", b"queued"))
         if not alive[owner] or now - float(taken) > STALE_INFLIGHT:
-            conn.hsetnx(pending_key(helpdesk), field, entry)
-            conn.hdel(inflight_key(helpdesk), field)
+            conn.hsetnx(keys.batch_pending(helpdesk), field, entry)
+            conn.hdel(keys.batch_inflight(helpdesk), field)
             moved += 1
     return moved
 
@@ -193,7 +181,7 @@ def flush_job(payload: dict[str, Any]) -> dict[str, Any]:
 def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
     conn = rt.conn
     me = current_owner()
-    conn.delete(_flag_key(helpdesk))
+    conn.delete(keys.batch_flush(helpdesk))
     _recover_stale(conn, helpdesk, me)
     take = conn.register_script(_TAKE)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
@@ -201,7 +189,7 @@ def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
               "split": 0}
     for _ in range(max_calls):
         flush_id = me or f"local-{uuid.uuid4().hex[:12]}"
-        raw = take(keys=[pending_key(helpdesk), inflight_key(helpdesk)], args=[max_batch, flush_id, time.time()])
+        raw = take(keys=[keys.batch_pending(helpdesk), keys.batch_inflight(helpdesk)], args=[max_batch, flush_id, time.time()])
         if not raw:
             break
         batch = _decode(rt, helpdesk, raw, totals)
@@ -223,7 +211,7 @@ def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
         else:
             totals["calls"] += 1
         _settle(rt, helpdesk, batch, outcome, totals)
-    if conn.hlen(pending_key(helpdesk)):
+    if conn.hlen(keys.batch_pending(helpdesk)):
         ensure_flush(rt, helpdesk)
     return totals
 
@@ -242,7 +230,7 @@ def _decode(rt: Any, helpdesk: str, raw: list, totals: dict[str, Any]) -> dict[i
                       type(exc).__name__)
             totals["failed"] += 1
             rt.count("tiergate_writeback_errors_total", {"kind": "bulk_unreadable"})
-            rt.conn.hdel(inflight_key(helpdesk), raw[i])
+            rt.conn.hdel(keys.batch_inflight(helpdesk), raw[i])
             try:
                 _redecide(rt, helpdesk, int(raw[i]), {}, "unreadable parked decision")
             except ValueError:
@@ -257,8 +245,8 @@ def _redecide(rt: Any, helpdesk: str, tid: int, entry: dict, why: str) -> None:
 
 def _put_back(conn: Redis, helpdesk: str, batch: dict[int, dict]) -> None:
     for tid, entry in batch.items():
-        conn.hsetnx(pending_key(helpdesk), tid, json.dumps(entry))
-        conn.hdel(inflight_key(helpdesk), tid)
+        conn.hsetnx(keys.batch_pending(helpdesk), tid, json.dumps(entry))
+        conn.hdel(keys.batch_inflight(helpdesk), tid)
 
 
 def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, str],
@@ -288,7 +276,7 @@ def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, s
             rt.count("tiergate_writeback_errors_total", {"kind": "bulk_after_write"})
             _redecide(rt, helpdesk, tid, entry, "after-write failed")
         finally:
-            rt.conn.hdel(inflight_key(helpdesk), tid)
+            rt.conn.hdel(keys.batch_inflight(helpdesk), tid)
 
 
 def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
@@ -330,18 +318,14 @@ def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
 
 
 # -- superseding ---------------------------------------------------------------------------------
-def _fresh_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:fresh:{helpdesk}:{ticket_id}"
-
-
 def mark_fresh(conn: Redis, helpdesk: str, ticket_id: int, fetched_at: float) -> None:
     """A decision on a fetch started at ``fetched_at`` (epoch seconds) completed."""
-    conn.register_script(_FRESH)(keys=[_fresh_key(helpdesk, ticket_id)], args=[fetched_at, 24 * 3600])
+    conn.register_script(_FRESH)(keys=[keys.fresh(helpdesk, ticket_id)], args=[fetched_at, 24 * 3600])
 
 
 def superseded(conn: Redis, helpdesk: str, ticket_id: int, received_at: datetime | None) -> bool:
     """True when a completed decision fetched the ticket after this delivery arrived."""
     if received_at is None:
         return False
-    raw = conn.get(_fresh_key(helpdesk, ticket_id))
+    raw = conn.get(keys.fresh(helpdesk, ticket_id))
     return raw is not None and float(raw) > received_at.timestamp() + SKEW

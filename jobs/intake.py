@@ -22,7 +22,7 @@ from rq import Queue
 from rq.job import Job
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import queues as Q
+from tiergate.jobs import keys, queues as Q
 from tiergate.jobs.process import process_delivery
 from tiergate.runtime.config import Settings
 
@@ -65,7 +65,7 @@ def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str
     joins it instead of adding another job. That job re-fetches the ticket after it starts
     (``claim_waiting`` runs before the fetch), so it sees everything the joined delivery announced.
     """
-    key = Q.waiting_key(delivery.helpdesk, delivery.ticket_id)
+    key = keys.waiting(delivery.helpdesk, delivery.ticket_id)
     job_id = Q.job_id_for(delivery)
     if not conn.set(key, job_id, nx=True, ex=Q.JOB_TIMEOUT * 5):
         waiting = conn.get(key)
@@ -116,6 +116,5 @@ class Intake:
         key_hash, field = counter or ("", "")
         argv = [len(dedupe_keys), int(dedupe_ttl), job_id, Q.JOB_TIMEOUT * 5,
                 Job.redis_job_namespace_prefix, key_hash, field, *self._commands(delivery, job_id)]
-        keys = [*dedupe_keys, Q.waiting_key(delivery.helpdesk, delivery.ticket_id)]
-        status, jid = self.script(keys=keys, args=argv)
+        status, jid = self.script(keys=[*dedupe_keys, keys.waiting(delivery.helpdesk, delivery.ticket_id)], args=argv)
         return int(status), jid.decode() if isinstance(jid, bytes) else str(jid)

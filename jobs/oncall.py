@@ -32,6 +32,7 @@ import requests
 from redis import Redis
 from rq import Retry, get_current_job
 
+from tiergate.jobs import keys
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.pages_log import record_page
 from tiergate.jobs.queues import queue, safe_job_id
@@ -55,9 +56,6 @@ def channel_id(channel: Channel) -> str:
     return hashlib.sha256(f"{channel.kind}\n{channel.target}".encode()).hexdigest()[:16]
 
 
-def sent_key(fingerprint: str, channel: Channel) -> str:
-    return f"tg:page:sent:{fingerprint}:{channel_id(channel)}"
-
 
 def channels_for(manifest: Any, note: Notification) -> tuple[Channel, ...]:
     route = manifest.oncall.routes.get(note.route) if manifest is not None else None
@@ -74,11 +72,11 @@ def enqueue_pages(conn: Redis, settings: Any, manifest: Any, note: Notification,
     q = queue(conn, settings)
     ids = []
     for channel in channels_for(manifest, note):
-        if conn.exists(sent_key(fingerprint, channel)):
+        if conn.exists(keys.page_sent(fingerprint, channel_id(channel))):
             continue
         if channel.kind == "email" and smtp is None:
             # not configured is not a transient failure: say so once instead of retrying for hours
-            if conn.set(sent_key(fingerprint, channel) + ":unsent", 1, nx=True, ex=SENT_TTL):
+            if conn.set(keys.page_unsent(fingerprint, channel_id(channel)), 1, nx=True, ex=SENT_TTL):
                 log.warning("page %s to %s not sent: no oncall.smtp server in the manifest", fingerprint,
                             channel.target)
                 record_page({"notification": {**note.to_dict(), "fingerprint": fingerprint},
@@ -175,7 +173,7 @@ def deliver_page(payload: dict) -> dict:
     """RQ job: send one page through one channel, at most once."""
     conn = get_runtime().conn
     note, channel = payload["notification"], Channel(**payload["channel"])
-    key = sent_key(note["fingerprint"], channel)
+    key = keys.page_sent(note["fingerprint"], channel_id(channel))
     job = get_current_job()
     attempt = 1 + (len(RETRY_INTERVALS) - job.retries_left if job is not None and job.retries_left is not None else 0)
     where = channel.target if channel.kind == "email" else _host(channel.target)

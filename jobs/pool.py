@@ -33,7 +33,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, bulkfetch, followup, state
+from tiergate.jobs import batching, bulkfetch, followup, keys, state
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting, queue
@@ -44,7 +44,6 @@ from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, U
 log = logging.getLogger("tiergate.jobs")
 
 DEFAULT_BATCH = 100       # show_many and update_many take up to 100 tickets
-CLAIM_PREFIX = "tg:claimed:"
 
 _CLAIM = """
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) * 2)
@@ -72,31 +71,29 @@ def batch_size() -> int:
         return DEFAULT_BATCH
 
 
-def claim_key(owner: str) -> str:
-    return CLAIM_PREFIX + owner
-
 
 def claim(rt: Any, owner: str, limit: int) -> list[Job]:
     """Take up to ``limit`` waiting delivery jobs off the queue for ``owner``; recorded claims of
     ``owner`` (a re-run after its worker died) come first."""
     conn, q = rt.conn, queue(rt.conn, rt.settings)
-    ids = [i.decode() for i in conn.hkeys(claim_key(owner))]
+    ids = [i.decode() for i in conn.hkeys(keys.claimed(owner))]
     if limit > len(ids) and conn.llen(q.key):
         script = conn.register_script(_CLAIM)
-        ids += [i.decode() for i in script(keys=[q.key, claim_key(owner)],
+        ids += [i.decode() for i in script(keys=[q.key, keys.claimed(owner)],
                                            args=[limit - len(ids), Job.redis_job_namespace_prefix, time.time()])]
     jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JSONSerializer) if j is not None]
     gone = set(ids) - {j.id for j in jobs}
     if gone:
-        conn.hdel(claim_key(owner), *gone)
+        conn.hdel(keys.claimed(owner), *gone)
     return jobs
 
 
 def rescue(conn: Any, q: Any) -> int:
     """Claims whose owner job is no longer queued or started go back to the front of the queue."""
     moved = 0
-    for key in conn.scan_iter(match=CLAIM_PREFIX + "*", count=500):
-        owner = key.decode()[len(CLAIM_PREFIX):]
+    prefix = keys.claimed("")
+    for key in conn.scan_iter(match=prefix + "*", count=500):
+        owner = key.decode()[len(prefix):]
         if conn.hget(Job.key_for(owner), "status") in (b"started", b"queued", b"scheduled"):
             continue
         for job_id in conn.hkeys(key):
@@ -119,7 +116,7 @@ def _finish(rt: Any, job: Job, owner: str, result: dict | None, error: str | Non
         job.set_status("failed", pipeline=pipe)
         job.save(pipeline=pipe, include_meta=False, include_result=False)
         job._handle_failure(error, pipeline=pipe, worker_name=f"batch:{owner}")
-    pipe.hdel(claim_key(owner), job.id)
+    pipe.hdel(keys.claimed(owner), job.id)
     pipe.execute()
 
 

@@ -9,6 +9,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
+from tiergate.jobs import keys
 from tiergate.runtime.config import Settings
 
 JOB_TIMEOUT = 120
@@ -41,12 +42,9 @@ def job_id_for(delivery: Delivery) -> str:
     return safe_job_id("tg", delivery.helpdesk, delivery.ticket_id, delivery.delivery_id)
 
 
-def waiting_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:waiting:{helpdesk}:{ticket_id}"
-
 
 def claim_waiting(conn: Redis, helpdesk: str, ticket_id: int, job_id: str | None) -> None:
     """Called by a starting job before it fetches: later deliveries need a job of their own."""
-    key = waiting_key(helpdesk, ticket_id)
+    key = keys.waiting(helpdesk, ticket_id)
     if job_id is not None and conn.get(key) == job_id.encode():
         conn.delete(key)

@@ -15,6 +15,7 @@ import requests
 from redis import Redis
 from requests.adapters import HTTPAdapter
 
+from tiergate.jobs import keys
 from tiergate.plugin.core.errors import RateLimited
 
 PLANS = {"team": 200, "growth": 400, "professional": 400, "enterprise": 700,
@@ -54,7 +55,7 @@ class RateBudget:
             raise ValueError("per_minute: must be a positive number of requests")
         self.conn = conn
         self.account = account
-        self.key = f"tg:budget:{account}"
+        self.key = keys.budget(account)
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._sizer = sizer

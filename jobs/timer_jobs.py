@@ -13,14 +13,15 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from tiergate.jobs import keys
 from tiergate.jobs.failed import final_on_error
+from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.process import process_ticket
 from tiergate.jobs.queues import abandon_retry
 from tiergate.jobs.runtime import get_runtime
 from tiergate.jobs.sweep import incremental_sweep
-from tiergate.jobs.outcome import Outcome
-from tiergate.jobs.timers import (DEFAULT_SWEEP_INTERVAL, EARLY_SLEEP_MAX, LAG_KEEP, LAG_KEY, TIMER_FUNC,
-                                  _now_us, _queue, _run_at, index_key, start_sweeps, sweep, timer_job_id)
+from tiergate.jobs.timers import (DEFAULT_SWEEP_INTERVAL, EARLY_SLEEP_MAX, LAG_KEEP, TIMER_FUNC, _now_us,
+                                  _queue, _run_at, start_sweeps, sweep, timer_job_id)
 
 log = logging.getLogger("tiergate.jobs.timers")
 
@@ -53,7 +54,7 @@ def _timer_due(payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": Outcome.EARLY, "rescheduled": job.id, "early_s": round(early, 3)}
     if early > 0:
         time.sleep(early)
-    current = conn.hget(index_key(helpdesk, ticket_id), key)
+    current = conn.hget(keys.timer_index(helpdesk, ticket_id), key)
     if current is not None and int(current) != at_us:
         rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": Outcome.STALE})
         return {"status": Outcome.STALE, "ticket_id": ticket_id, "timer": key}
@@ -61,8 +62,8 @@ def _timer_due(payload: dict[str, Any]) -> dict[str, Any]:
     result = wake(helpdesk, ticket_id, f"timer:{key}", f"timer:{key}:{at_us}")
     done_lag = (_now_us() - at_us) / 1e6
     pipe = conn.pipeline(transaction=False)
-    pipe.lpush(LAG_KEY, json.dumps([round(start_lag, 6), round(done_lag, 6)]))
-    pipe.ltrim(LAG_KEY, 0, LAG_KEEP - 1)
+    pipe.lpush(keys.TIMER_LAG, json.dumps([round(start_lag, 6), round(done_lag, 6)]))
+    pipe.ltrim(keys.TIMER_LAG, 0, LAG_KEEP - 1)
     pipe.execute()
     rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": Outcome.FIRED})
     if rt.metrics is not None:

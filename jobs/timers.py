@@ -32,9 +32,10 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from tiergate.jobs import keys
 from tiergate.jobs.queues import abandon_retry, queue
-from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Timer
+from tiergate.runtime.config import Settings
 
 log = logging.getLogger("tiergate.jobs.timers")
 
@@ -47,14 +48,10 @@ CHANGED_GRACE = timedelta(seconds=5)
 INDEX_TTL = 24 * 3600            # kept this long after the last planned instant
 DEFAULT_SWEEP_INTERVAL = 300
 SWEEP_STATUSES = ("new", "open", "pending", "hold")
-LAG_KEY = "tg:stats:timer_lag"   # recent [start_lag_s, done_lag_s] pairs, newest first
 LAG_KEEP = 20_000
 PLANNED = "_planned"
 _WAITING = {b"queued", b"scheduled", b"deferred", b"started"}
 
-
-def index_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:timers:{helpdesk}:{ticket_id}"
 
 
 def timer_key(timer: Timer) -> str:
@@ -107,7 +104,7 @@ def schedule(conn: Redis, settings: Settings, helpdesk: str, ticket_id: int,
         key, at_us = timer_key(t), _us(t.at)
         if key not in wanted or at_us < wanted[key][0]:
             wanted[key] = (at_us, t)
-    ikey = index_key(helpdesk, ticket_id)
+    ikey = keys.timer_index(helpdesk, ticket_id)
     existing = {k.decode(): int(v) for k, v in conn.hgetall(ikey).items()}
     existing.pop(PLANNED, None)
     q = _queue(conn, settings)
@@ -143,7 +140,7 @@ def schedule(conn: Redis, settings: Settings, helpdesk: str, ticket_id: int,
 def planned(conn: Redis, helpdesk: str, ticket_id: int) -> dict[str, datetime]:
     """The ticket's planned instants by ``kind:name:stage`` (for logs, tests and the demo)."""
     out = {}
-    for k, v in conn.hgetall(index_key(helpdesk, ticket_id)).items():
+    for k, v in conn.hgetall(keys.timer_index(helpdesk, ticket_id)).items():
         if k.decode() != PLANNED:
             out[k.decode()] = datetime.fromtimestamp(int(v) / 1e6, tz=timezone.utc)
     return out
@@ -151,7 +148,7 @@ def planned(conn: Redis, helpdesk: str, ticket_id: int) -> dict[str, datetime]:
 
 def lag_samples(conn: Redis) -> list[tuple[float, float]]:
     """Recorded (due -> decision start, due -> decision done) lags in seconds, newest first."""
-    return [tuple(json.loads(x)) for x in conn.lrange(LAG_KEY, 0, -1)]   # type: ignore[misc]
+    return [tuple(json.loads(x)) for x in conn.lrange(keys.TIMER_LAG, 0, -1)]   # type: ignore[misc]
 
 
 # -- sweep ---------------------------------------------------------------------------------------
@@ -160,7 +157,7 @@ def needs_replan(conn: Redis, settings: Settings, helpdesk: str, ticket, now: da
     """Why the ticket's plan must be redone (``missing``, ``changed``, ``overdue``, ``lost``) or
     None when it is intact."""
     if plan is None:
-        plan = {k.decode(): int(v) for k, v in conn.hgetall(index_key(helpdesk, ticket.id)).items()}
+        plan = {k.decode(): int(v) for k, v in conn.hgetall(keys.timer_index(helpdesk, ticket.id)).items()}
     if PLANNED not in plan:
         return "missing"
     planned_at = plan.pop(PLANNED)
@@ -221,4 +218,4 @@ def start_sweeps(conn: Redis, settings: Settings, interval: int | None = None,
 
 
 __all__ = ["schedule", "planned", "sweep", "start_sweeps",
-           "needs_replan", "lag_samples", "index_key", "timer_key", "timer_job_id"]
+           "needs_replan", "lag_samples", "timer_key", "timer_job_id"]

@@ -40,6 +40,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tiergate.connectors.base import PING_EVENT
 from tiergate.connectors.registry import VERIFIERS
+from tiergate.jobs import keys
 from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT, Intake
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
 from tiergate.plugin.core.errors import (ConfigError, DeliveryError, PayloadError, PayloadTooLarge,
@@ -390,11 +391,11 @@ def _dedupe_keys(helpdesk: str, delivery_id: str, headers: Mapping[str, str]) ->
     """The delivery id the desk sent, and a digest of its signature headers: a signature is an
     HMAC of the signed content, so a replay under a new unsigned id still hits the second key."""
     signature = [f"{k.lower()}:{v}" for k, v in headers.items() if "signature" in k.lower()]
-    keys = [f"tg:dedupe:{helpdesk}:{delivery_id}"]
+    found = [keys.dedupe_delivery(helpdesk, delivery_id)]
     if signature:
         digest = hashlib.sha256("\n".join(sorted(signature)).encode("utf-8", "replace")).hexdigest()
-        keys.append(f"tg:dedupe:{helpdesk}:sig:{digest}")
-    return keys
+        found.append(keys.dedupe_signature(helpdesk, digest))
+    return found
 
 
 def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from tiergate.jobs import batching, process, ticket_decision
+from tiergate.jobs import batching, keys, process, ticket_decision
 from tiergate.jobs.state import load_summary
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.runtime.config import Settings
@@ -57,8 +57,8 @@ def drain(stack, timeout: float = 120.0) -> None:
         stack.work(with_scheduler=True)
         waiting = [j for j in scheduled.get_job_ids() if j.startswith(("tg-retry", "tg-flush"))]
         if not (stack.queue.count or waiting
-                or stack.conn.hlen(batching.pending_key(stack.helpdesk))
-                or stack.conn.hlen(batching.inflight_key(stack.helpdesk))):
+                or stack.conn.hlen(keys.batch_pending(stack.helpdesk))
+                or stack.conn.hlen(keys.batch_inflight(stack.helpdesk))):
             return
         time.sleep(0.3)
     raise AssertionError("work did not drain")
@@ -188,7 +188,7 @@ def test_an_unreadable_parked_decision_does_not_block_its_batch(zendesk, monkeyp
         assert process.process_ticket("zendesk", tid, "burst", f"d-{tid}",
                                       runtime=stack.runtime)["status"] == "parked"
     bad = ids[1]
-    stack.conn.hset(batching.pending_key("zendesk"), bad, '{"ticket": {"id": ')   # truncated
+    stack.conn.hset(keys.batch_pending("zendesk"), bad, '{"ticket": {"id": ')   # truncated
     totals = batching.flush(stack.runtime, "zendesk")
     assert totals["written"] == 2 and totals["failed"] == 1 and totals["calls"] == 1
     for tid in (ids[0], ids[2]):

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from tiergate.jobs import timer_jobs, timers as jt
+from tiergate.jobs import keys, timer_jobs, timers as jt
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
 from tiergate.runtime.config import Settings
@@ -84,7 +84,7 @@ def test_same_plan_is_kept_and_a_new_plan_replaces_the_old_jobs(redis_conn, sett
     # nothing left to plan: everything cancelled, the plan itself stays (for the sweep)
     assert jt.schedule(redis_conn, settings, HD, 7, [], now=now)["cancelled"] == 1
     assert scheduled(redis_conn, settings) == {} and jt.planned(redis_conn, HD, 7) == {}
-    assert redis_conn.hexists(jt.index_key(HD, 7), jt.PLANNED)
+    assert redis_conn.hexists(keys.timer_index(HD, 7), jt.PLANNED)
 
 
 def test_one_job_per_ticket_and_stage_across_tickets(redis_conn, settings):
@@ -108,13 +108,13 @@ def test_timer_due_skips_stale_and_reschedules_early(redis_conn, settings, runti
              "stage": "breach", "at_us": jt._us(now) - 5_000_000}
     assert timer_jobs.timer_due(stale)["status"] == "stale" and calls == []
     early = dict(stale, at_us=jt._us(now + timedelta(minutes=3)))
-    redis_conn.hset(jt.index_key(HD, 9), "sla:first_reply_time:breach", early["at_us"])
+    redis_conn.hset(keys.timer_index(HD, 9), "sla:first_reply_time:breach", early["at_us"])
     out = timer_jobs.timer_due(early)
     assert out["status"] == "early" and calls == []
     assert out["rescheduled"] in scheduled(redis_conn, settings)
     # slightly early: sleeps the rest, then wakes the decision with a deterministic delivery id
     soon = dict(stale, at_us=jt._us(datetime.now(UTC) + timedelta(milliseconds=300)))
-    redis_conn.hset(jt.index_key(HD, 9), "sla:first_reply_time:breach", soon["at_us"])
+    redis_conn.hset(keys.timer_index(HD, 9), "sla:first_reply_time:breach", soon["at_us"])
     out = timer_jobs.timer_due(soon)
     assert out["status"] == "fired" and out["lag_s"] >= 0
     assert calls == [(HD, 9, "timer:sla:first_reply_time:breach",
@@ -166,9 +166,9 @@ def test_sweep_enqueues_only_tickets_whose_plan_is_missing_lost_or_stale(
     jt.schedule(redis_conn, settings, HD, a, [T(now + timedelta(hours=1))], now=now)  # intact
     jt.schedule(redis_conn, settings, HD, b, [T(now + timedelta(hours=1))], now=now)
     redis_conn.zremrangebyrank(ScheduledJobRegistry(queue=queue(redis_conn, settings)).key, 0, -1)
-    redis_conn.delete(jt.index_key(HD, a))
+    redis_conn.delete(keys.timer_index(HD, a))
     jt.schedule(redis_conn, settings, HD, a, [T(now + timedelta(hours=1))], now=now)  # re-plan a
-    redis_conn.hset(jt.index_key(HD, c), mapping={jt.PLANNED: jt._us(now),
+    redis_conn.hset(keys.timer_index(HD, c), mapping={jt.PLANNED: jt._us(now),
                                                   "sla:x:breach": jt._us(now - timedelta(hours=1))})
     out = jt.sweep(redis_conn, settings, zendesk_connector, now)
     assert out["seen"] == 4 and out["enqueued"] == 3
