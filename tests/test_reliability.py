@@ -25,7 +25,8 @@ from tiergate.plugin.core.errors import Unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from chaos import WorkerProc, fingerprints, tiergate_notes, worker_env  # noqa: E402
+from chaos_traffic import fingerprints, tiergate_notes  # noqa: E402
+from chaos_workers import WorkerProc, worker_env  # noqa: E402
 
 EXAMPLES = {row["external_id"]: row for row in map(json.loads, (REPO / "examples" / "tickets.jsonl").read_text().splitlines())}
 

@@ -20,7 +20,8 @@ from tiergate.plugin.embedded import start_redis
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from chaos import WorkerProc, fingerprints, signed_delivery, ticket_from_template, tiergate_notes, worker_env  # noqa: E402
+from chaos_traffic import fingerprints, signed_delivery, ticket_from_template, tiergate_notes  # noqa: E402
+from chaos_workers import WorkerProc, worker_env  # noqa: E402
 
 TEMPLATES = [json.loads(line) for line in (REPO / "examples" / "tickets.jsonl").read_text().splitlines()]
 BY_ID = {t["external_id"]: t for t in TEMPLATES}
