@@ -17,7 +17,7 @@ log = logging.getLogger("tiergate.jobs")
 
 
 def after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichment,
-                 decision: Decision, delivery_id: str, reason: str) -> None:
+                decision: Decision, delivery_id: str, reason: str) -> None:
     state.save_fired_state(rt.conn, helpdesk, ticket.id, decision.fired_state)
     for note in decision.notifications:
         _notify(rt, note, helpdesk, ticket.id)
@@ -65,7 +65,7 @@ def _notify(rt: Runtime, note: Notification, helpdesk: str, ticket_id: int) -> N
 
 
 def reschedule(rt: Runtime, payload: dict[str, Any], attempt: int, delay: float,
-                why: str) -> dict[str, Any]:
+               why: str) -> dict[str, Any]:
     delay = max(1.0, float(delay))
     job = queue(rt.conn, rt.settings).enqueue_in(
         timedelta(seconds=delay), "tiergate.jobs.process.process_ticket_job",

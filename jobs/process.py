@@ -64,7 +64,7 @@ def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
     if until is not None:
         rt.count("tiergate_writeback_errors_total", {"kind": "circuit_open"})
         return reschedule(rt, again, attempt, until - time.time() + random.uniform(0, 5),
-                           f"circuit_open: {helpdesk} failing, paused until {_iso(until)}")
+                          f"circuit_open: {helpdesk} failing, paused until {_iso(until)}")
     try:
         with ticket_lock(rt.conn, helpdesk, ticket_id):
             result = decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id, direct=direct)
@@ -82,7 +82,7 @@ def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
                               f"failure, {attempt + 1} attempts: retry horizon passed)") from None
         rt.count("tiergate_writeback_errors_total", {"kind": "unavailable"})
         return reschedule(rt, {**again, "first_failed_at": first}, attempt + 1, breaker.backoff(attempt),
-                           f"unavailable: {exc}")
+                          f"unavailable: {exc}")
     except Exception as exc:
         rt.count("tiergate_jobs_total", {"kind": "process", "outcome": type(exc).__name__})
         raise

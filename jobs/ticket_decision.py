@@ -48,7 +48,7 @@ def utcnow() -> datetime:
 
 
 def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
-                      delivery_id: str, *, direct: bool = False) -> dict[str, Any]:
+                     delivery_id: str, *, direct: bool = False) -> dict[str, Any]:
     manifest = rt.manifest()
     enricher = rt.enricher(manifest)
     for attempt in range(1, MAX_CONFLICTS + 1):
