@@ -240,7 +240,7 @@ def _decode(rt: Any, helpdesk: str, raw: list, totals: dict[str, Any]) -> dict[i
 
 def _redecide(rt: Any, helpdesk: str, tid: int, entry: dict, why: str) -> None:
     followup.reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry.get("reason", "bulk"),
-                                delivery_id=entry.get("delivery_id", "bulk"), direct=True), 0, 0, why)
+                                 delivery_id=entry.get("delivery_id", "bulk"), direct=True), 0, 0, why)
 
 
 def _put_back(conn: Redis, helpdesk: str, batch: dict[int, dict]) -> None:
@@ -260,7 +260,7 @@ def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, s
                 ticket = Ticket.from_dict(entry["ticket"])
                 decision = Decision.from_dict(entry["decision"])
                 followup.after_write(rt, helpdesk, ticket, Enrichment.from_dict(entry["enrichment"]),
-                                 decision, entry["delivery_id"], entry["reason"])
+                                     decision, entry["delivery_id"], entry["reason"])
                 totals["written"] += 1
             elif result == "missing":
                 log.warning("bulk write: ticket %s no longer exists; decision dropped", tid)
