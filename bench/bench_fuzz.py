@@ -15,7 +15,7 @@ apart). ``--minutes`` (or SIGUSR1) ends the run after the batch in hand, with th
 exit code 1). Reported: tickets decided, failed jobs, content errors caught (worker log), worker
 RSS (parent at start / end / peak, largest work-horse), tickets/s.
 
-The second part times ``jobs.process`` enrichment (clean, bound, enrich) in this process on a
+The second part times ``jobs.ticket_decision`` enrichment (clean, bound, enrich) in this process on a
 10.8-11 MB description (a log, HTML, or 200,000 distinct sentences with risk phrases), 3,000
 comments, a 10 MB base64 blob and 200,000-deep markup, each against an ordinary ticket measured
 alongside, and quotes the budget sentence of its reasons.
@@ -235,10 +235,10 @@ def _ticket(now, comments, description="I cannot log in since Monday", subject="
 
 
 def timings(repeat: int = 3) -> list[dict]:
-    """Clean + bound + enrich (``jobs.process._cleaned`` / ``_enrich``, the worker's enricher
+    """Clean + bound + enrich (``jobs.ticket_decision._cleaned`` / ``_enrich``, the worker's enricher
     for the default manifest) of the worst tickets, each next to an ordinary ticket timed in the
     same process; every repetition gets new words, so no cache answers."""
-    from tiergate.jobs import process
+    from tiergate.jobs import ticket_decision
     from tiergate.jobs.runtime import Runtime
     from tiergate.jobs.runtime import enricher_for
     from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
@@ -275,7 +275,7 @@ def timings(repeat: int = 3) -> list[dict]:
             ticket = dataclasses.replace(ticket, comments=tuple(
                 dataclasses.replace(c, body=f"{fresh} {c.body}") for c in ticket.comments))
             t = time.perf_counter()
-            out = process._enrich(rt, enricher, process._cleaned(rt, ticket), now)
+            out = ticket_decision._enrich(rt, enricher, ticket_decision._cleaned(rt, ticket), now)
             best = min(best, time.perf_counter() - t)
         return best, out
 

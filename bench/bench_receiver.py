@@ -152,7 +152,7 @@ def run(quick: bool = False) -> list[dict]:
     import redis
 
     from tiergate.jobs.queues import queue
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 
     count, clients = (400, 4) if quick else (2000, 4)

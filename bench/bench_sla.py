@@ -178,7 +178,7 @@ def bench_schedule(quick: bool) -> list[dict]:
     from redis import Redis
 
     from tiergate.jobs import timers as jt
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.core import sla
 
     server = _redis()
@@ -232,15 +232,15 @@ sys.path.insert(0, {bench!r})
 from redis import Redis
 from rq import Worker
 from rq.serializers import JSONSerializer
-from tiergate.jobs import timers as jt
+from tiergate.jobs import timer_jobs
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 import bench_sla  # noqa: F401  (imported once here, not in every forked job)
 settings = Settings(redis_url=os.environ["BENCH_REDIS_URL"], queue_name="bench-sla")
 conn = Redis.from_url(settings.redis_url)
 set_runtime(Runtime(settings=settings, conn=conn, connector=None, manifests=None))
-jt.wake = lambda helpdesk, ticket_id, reason, delivery_id: {{"status": "woken"}}
+timer_jobs.wake = lambda helpdesk, ticket_id, reason, delivery_id: {{"status": "woken"}}
 Worker([queue(conn, settings)], connection=conn, serializer=JSONSerializer).work(
     with_scheduler=True, logging_level="ERROR")
 """
@@ -251,7 +251,7 @@ def bench_lag(quick: bool) -> list[dict]:
 
     from tiergate.jobs import timers as jt
     from tiergate.jobs.queues import queue
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
 
     planned, due, window = (2_000, 60, 15.0) if quick else (10_000, 300, 45.0)
     server = _redis()
@@ -304,7 +304,7 @@ _PIPELINE_WORKER = """
 import sys
 sys.path.insert(0, {bench!r})
 import bench_sla  # noqa: F401  (bare_due, imported once)
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.jobs.worker import make_worker
 make_worker(Settings.from_env()).work(with_scheduler=True, logging_level="ERROR")
 """
@@ -324,7 +324,7 @@ def bench_lag_pipeline(quick: bool) -> list[dict]:
 
     from tiergate.jobs import timers as jt
     from tiergate.jobs.queues import queue
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.core import sla
     from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
     from tiergate.plugin.helpdesks import LocalZendesk

@@ -90,7 +90,7 @@ def run(quick: bool) -> list[dict]:
     from tiergate.localdesk.zendesk import start_server
     from tiergate.jobs import sweep
     from tiergate.jobs.runtime import build_runtime, set_runtime
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 
     n, k = (1_000, 50) if quick else (10_000, 100)

@@ -85,7 +85,7 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
     from rq.serializers import JSONSerializer
     from rq.suspension import resume, suspend
 
-    from tiergate.jobs import state
+    from tiergate.jobs import keys
     from tiergate.jobs.queues import queue
 
     settings, desk = stack["settings"], stack["desk"]
@@ -108,7 +108,7 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
         job_ids = list(set(q.job_ids) - before)
         released = time.time()
         resume(conn)
-        keys = [state._summary_key("zendesk", tid) for tid in ids]
+        keys = [keys.last_decision("zendesk", tid) for tid in ids]
         _wait(lambda: conn.exists(*keys) == len(keys), 600, "every ticket decided", 0.02)
         done = time.time()
         jobs = [j for j in Job.fetch_many(job_ids, connection=conn, serializer=JSONSerializer) if j]
@@ -133,7 +133,7 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
 def run(quick: bool) -> list[dict]:
     from tiergate.jobs.runtime import build_runtime
     from tiergate.plugin import helpdesks
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
 

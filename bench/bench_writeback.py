@@ -50,8 +50,8 @@ def run(quick: bool) -> list[dict]:
     from redis import Redis
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import batching, process
-    from tiergate.plugin.config import Settings
+    from tiergate.jobs import batching, followup, keys
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 
     n = 500 if quick else 5000
@@ -59,8 +59,8 @@ def run(quick: bool) -> list[dict]:
     redis_server = start_redis()
     conn = Redis.from_url(redis_server.url)
     rows = []
-    original_after_write = process._after_write
-    process._after_write = lambda *a, **k: None     # measure the write-back only
+    original_after_write = followup.after_write
+    followup.after_write = lambda *a, **k: None     # measure the write-back only
     try:
         # baseline: one PUT per ticket (apply reads the ticket first when tags change)
         desk = start_server(port=0)
@@ -80,14 +80,14 @@ def run(quick: bool) -> list[dict]:
         rt = _runtime(settings, conn)
         items = _decisions(desk, n, now)
         desk.set_knobs(rate_limit_per_minute=LIMIT)
-        conn.delete(batching.pending_key("zendesk"), batching.inflight_key("zendesk"))
+        conn.delete(keys.batch_pending("zendesk"), keys.batch_inflight("zendesk"))
         for ticket, enrichment, decision in items:
-            conn.hset(batching.pending_key("zendesk"), ticket.id, json.dumps(
+            conn.hset(keys.batch_pending("zendesk"), ticket.id, json.dumps(
                 {"ticket": ticket.to_dict(), "enrichment": enrichment.to_dict(), "decision": decision.to_dict(),
                  "delivery_id": "b", "reason": "bench", "parked_at": time.time()}))
         batch0, began = _writes(desk), time.perf_counter()
         written = 0
-        while conn.hlen(batching.pending_key("zendesk")):
+        while conn.hlen(keys.batch_pending("zendesk")):
             totals = batching.flush(rt, "zendesk", max_calls=1000)
             written += totals["written"]
         batch_calls = _writes(desk) - batch0
@@ -96,7 +96,7 @@ def run(quick: bool) -> list[dict]:
         notes_ok = all(len(desk.state.comments[t.id]) == 2 for t, _e, _d in items)
         desk.stop()
     finally:
-        process._after_write = original_after_write
+        followup.after_write = original_after_write
         redis_server.stop()
     per_ticket, base_per_ticket = batch_calls / n, base_calls / n
     rows.append({"name": f"write-back API calls per ticket, burst of {n} (update_many vs one PUT each)",

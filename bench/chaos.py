@@ -22,244 +22,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import requests
+from chaos_traffic import (Outcome, SendStats, chaos_manifest, delivery_plan, fingerprints, outcome_of,
+                           percentile, send_all, templates, ticket_from_template)
+from chaos_workers import WorkerProc, worker_env
 
-from tiergate.plugin.core.manifest import read_document
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples" / "tickets.jsonl"
 CHAOS_TAIL = 60.0     # seconds of kills and faults after the last webhook, then the backlog drains
-
-
-# -- worker processes ---------------------------------------------------------------------------
-def worker_env(settings: Any, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a ``tiergate worker`` needs to match ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENPY_", "ZENDESK_", "TIERGATE_"))}
-    for name, var in type(settings).ENV.items():
-        value = getattr(settings, name)
-        if value is not None:
-            env[var] = str(value)
-    env.update(extra or {})
-    return env
-
-
-def _children(pid: int) -> list[int]:
-    """Every descendant of ``pid`` (the RQ work-horse calls setpgrp, so a group kill misses it)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-@dataclass
-class WorkerProc:
-    """One ``python -m tiergate.plugin.cli worker`` subprocess."""
-
-    env: dict[str, str]
-    name: str
-    log_path: str
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> "WorkerProc":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tiergate.plugin.cli", "worker", "--name", f"{self.name}-{secrets.token_hex(3)}",
-             "--log-level", "WARNING"], env=self.env, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        return self
-
-    def horses(self) -> list[int]:
-        return _children(self.proc.pid) if self.proc and self.proc.poll() is None else []
-
-    def kill(self) -> None:
-        """SIGKILL the worker and everything it forked (work-horse, scheduler), by pid."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        victims = _children(self.proc.pid)
-        for pid in [self.proc.pid, *victims]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        victims = _children(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=8)
-        except subprocess.TimeoutExpired:
-            pass
-        for pid in [self.proc.pid, *victims]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-# -- the account --------------------------------------------------------------------------------
-def templates() -> list[dict]:
-    return [json.loads(line) for line in EXAMPLES.read_text().splitlines() if line.strip()]
-
-
-def ticket_from_template(template: dict, n: int) -> dict:
-    """A copy with its own requester, so repeat-contact signals do not leak between tickets."""
-    obj = json.loads(json.dumps(template))
-    name, domain = obj["requester"]["email"].split("@", 1)
-    obj["requester"]["email"] = f"{name}+c{n}@{domain}"
-    obj["external_id"] = f"{template['external_id']}-c{n}"
-    return obj
-
-
-def chaos_manifest(tmp: Path) -> str:
-    """The default manifest with an account budget that does not throttle a loopback run."""
-    data = read_document(REPO / "manifest.json")
-    data.setdefault("helpdesk", {})["rate_limit_per_minute"] = 100000
-    path = tmp / "manifest.json"
-    path.write_text(json.dumps(data))
-    return str(path)
-
-
-def tiergate_notes(ticket: Any) -> list[str]:
-    return [c.body for c in ticket.comments if not c.public and "[tiergate:" in c.body]
-
-
-def fingerprints(notes: list[str]) -> list[str]:
-    out = []
-    for body in notes:
-        for line in body.splitlines():
-            line = line.strip()
-            if line.startswith("[tiergate:") and line.endswith("]"):
-                out.append(line)
-    return out
-
-
-@dataclass
-class Outcome:
-    tags: tuple[str, ...]
-    notes: int
-    group_id: int | None
-
-
-def outcome_of(ticket: Any) -> Outcome:
-    return Outcome(tuple(sorted(ticket.tags)), len(fingerprints(tiergate_notes(ticket))), ticket.group_id)
-
-
-# -- webhooks -----------------------------------------------------------------------------------
-def signed_delivery(ticket_id: int, delivery_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
-    from tiergate.connectors.zendesk_webhook import INVOCATION_ID_HEADER, format_timestamp, signed_headers
-
-    # a desk's event payload differs per event (Zendesk: the event id); the same delivery resent
-    # is byte-identical, so the receiver's signature-digest dedupe treats it as one
-    body = json.dumps({"ticket_id": str(ticket_id), "event_id": delivery_id}).encode()
-    headers = signed_headers(body, secret, format_timestamp(datetime.now(timezone.utc)))
-    headers.update({"Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
-                    INVOCATION_ID_HEADER: delivery_id})
-    return body, headers
-
-
-@dataclass
-class SendStats:
-    sent: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
-    job_ids: dict[str, int] = field(default_factory=dict)     # job id -> ticket id
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def send_all(url: str, plan: list[tuple[int, str]], secret: str, stats: SendStats, *, threads: int = 8,
-             deadline: float = float("inf"), retries: int = 3) -> None:
-    """POST each (ticket, delivery id); a 503 is retried like Zendesk would, a few times."""
-    local = threading.local()
-
-    def one(item: tuple[int, str]) -> None:
-        if time.monotonic() > deadline:
-            return
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        ticket_id, delivery_id = item
-        for attempt in range(retries + 1):
-            body, headers = signed_delivery(ticket_id, delivery_id, secret)
-            started = time.perf_counter()
-            try:
-                resp = session.post(url, data=body, headers=headers, timeout=15)
-                status, reason = resp.status_code, (resp.json().get("error") if resp.status_code >= 300 else None)
-                answer = resp.json()
-            except (requests.RequestException, ValueError) as exc:
-                status, reason, answer = 0, type(exc).__name__, {}
-            elapsed = time.perf_counter() - started
-            with stats.lock:
-                stats.sent += 1
-                stats.latencies.append(elapsed)
-                if status == 202:
-                    stats.accepted += 1
-                    stats.job_ids[answer["job_id"]] = ticket_id
-                elif status == 200 and answer.get("status") == "duplicate":
-                    stats.duplicates += 1
-                else:
-                    stats.rejected[f"{status} {reason}"] += 1
-            if status != 503 and status != 0:
-                return
-            time.sleep(0.2 * (attempt + 1))
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, plan))
-
-
-def delivery_plan(ticket_ids: list[int], webhooks: int, rng: random.Random) -> list[tuple[int, str]]:
-    """``webhooks`` deliveries, every ticket at least once, 10% re-sent duplicates."""
-    dups = webhooks // 10
-    unique = webhooks - dups
-    plan = [(ticket_ids[i % len(ticket_ids)], f"chaos-{i}-{secrets.token_hex(4)}") for i in range(unique)]
-    rng.shuffle(plan)
-    for _ in range(dups):
-        at = rng.randrange(len(plan))
-        plan.insert(min(len(plan), at + rng.randrange(1, 50)), plan[at])
-    return plan
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -273,11 +51,11 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
     from rq.serializers import JSONSerializer
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import batching
+    from tiergate.jobs import keys
     from tiergate.jobs.process import process_ticket
     from tiergate.jobs.queues import queue
     from tiergate.jobs.runtime import build_runtime
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
 
@@ -350,7 +128,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
             pending_retries = [j for j in conn.zrangebyscore(scheduled_reg.key, 0, soon)
                                if j.startswith((b"tg-retry", b"tg-flush"))]
             return bool(q.count or started_reg.count or pending_retries or q.intermediate_queue.get_job_ids()
-                        or conn.hlen(batching.pending_key("zendesk")) or conn.hlen(batching.inflight_key("zendesk")))
+                        or conn.hlen(keys.batch_pending("zendesk")) or conn.hlen(keys.batch_inflight("zendesk")))
 
         # chaos goes on while the backlog drains, for at most CHAOS_TAIL seconds after the sending
         send_done = time.monotonic()
@@ -459,7 +237,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
 
 def quiet_receiver(webhooks: int) -> tuple[float, float]:
     """Accepted webhooks/s and p99 ack latency of the same receiver with no workers, no faults."""
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
 

@@ -15,7 +15,7 @@ Safety without a per-ticket ``PUT``:
   meanwhile fails with a conflict in the job_status results and is re-decided by a direct job
   (``process_ticket(direct=True)``: fresh fetch, single write) - "409 -> re-fetch and re-decide".
 - Tags go as ``additional_tags`` / ``remove_tags`` deltas: nothing another writer set is clobbered.
-- Fired state, decision log and timers (``process._after_write``) are stored only after the bulk
+- Fired state, decision log and timers (``followup.after_write``) are stored only after the bulk
   write succeeded, so a lost or failed flush never marks a trigger as fired.
 - While a ticket has a parked or in-flight decision, every new decision for it is parked too, so
   the flusher is its only writer (per-ticket serialization holds). An in-flight entry whose flusher
@@ -46,6 +46,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
+
+from tiergate.connectors.zendesk import ticket_payload
+from tiergate.jobs import followup, keys
+from tiergate.jobs.failed import final_on_error
+from tiergate.jobs.locks import current_owner
+from tiergate.jobs.outcome import Outcome
+from tiergate.jobs.queues import abandon_retry, queue, safe_job_id
+from tiergate.jobs.runtime import get_runtime
+from tiergate.plugin.core.errors import RateLimited, Unavailable
+from tiergate.plugin.core.model import Decision, Enrichment, Ticket, TicketUpdate
 
 log = logging.getLogger("tiergate.jobs")
 
@@ -88,32 +98,18 @@ def threshold() -> int:
         return DEFAULT_THRESHOLD
 
 
-def pending_key(helpdesk: str) -> str:
-    return f"tg:batch:pending:{helpdesk}"
-
-
-def inflight_key(helpdesk: str) -> str:
-    return f"tg:batch:inflight:{helpdesk}"
-
-
-def _flag_key(helpdesk: str) -> str:
-    return f"tg:batch:flush:{helpdesk}"
-
-
 def supports_bulk(connector: Any) -> bool:
     return getattr(connector, "name", "") == "zendesk" and callable(getattr(connector, "_send", None))
 
 
 def is_parked(conn: Redis, helpdesk: str, ticket_id: int) -> bool:
     pipe = conn.pipeline(transaction=False)
-    pipe.hexists(pending_key(helpdesk), ticket_id)
-    pipe.hexists(inflight_key(helpdesk), ticket_id)
+    pipe.hexists(keys.batch_pending(helpdesk), ticket_id)
+    pipe.hexists(keys.batch_inflight(helpdesk), ticket_id)
     return any(pipe.execute())
 
 
 def backlog(rt: Any) -> int:
-    from tiergate.jobs.queues import queue
-
     return queue(rt.conn, rt.settings).count
 
 
@@ -128,20 +124,18 @@ def park(rt: Any, helpdesk: str, ticket: Any, enrichment: Any, decision: Any, de
          reason: str) -> None:
     entry = {"ticket": ticket.to_dict(), "enrichment": enrichment.to_dict(), "decision": decision.to_dict(),
              "delivery_id": delivery_id, "reason": reason, "parked_at": time.time()}
-    rt.conn.hset(pending_key(helpdesk), ticket.id, json.dumps(entry))
+    rt.conn.hset(keys.batch_pending(helpdesk), ticket.id, json.dumps(entry))
     ensure_flush(rt, helpdesk)
 
 
 def ensure_flush(rt: Any, helpdesk: str, *, delay: float | None = None) -> None:
     """At most one flusher waiting per helpdesk: right away (front of the queue) once a batch
     is full, else after ``FLUSH_AFTER`` seconds; ``delay`` forces one after that long."""
-    from tiergate.jobs.queues import abandon_retry, queue, safe_job_id
-
-    conn, flag = rt.conn, _flag_key(helpdesk)
+    conn, flag = rt.conn, keys.batch_flush(helpdesk)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
     if delay is not None:
         conn.set(flag, "later", ex=int(STALE_INFLIGHT))
-    elif conn.hlen(pending_key(helpdesk)) >= max_batch:
+    elif conn.hlen(keys.batch_pending(helpdesk)) >= max_batch:
         if conn.getset(flag, "now") == b"now":
             return
         conn.expire(flag, int(STALE_INFLIGHT))
@@ -166,43 +160,36 @@ def _recover_stale(conn: Redis, helpdesk: str, me: str = "") -> int:
     moved = 0
     now = time.time()
     alive: dict[str, bool] = {}
-    for field, raw in conn.hgetall(inflight_key(helpdesk)).items():
+    for field, raw in conn.hgetall(keys.batch_inflight(helpdesk)).items():
         owner, taken, entry = raw.decode().split("|", 2)
         if owner not in alive:
             status = conn.hget(f"rq:job:{owner}", "status") if owner else None
             alive[owner] = owner.startswith("local-") or (owner != me and status in (b"started", b"queued"))
         if not alive[owner] or now - float(taken) > STALE_INFLIGHT:
-            conn.hsetnx(pending_key(helpdesk), field, entry)
-            conn.hdel(inflight_key(helpdesk), field)
+            conn.hsetnx(keys.batch_pending(helpdesk), field, entry)
+            conn.hdel(keys.batch_inflight(helpdesk), field)
             moved += 1
     return moved
 
 
 def flush_job(payload: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point: write parked decisions in bulk until none wait (a bounded number of calls)."""
-    from tiergate.jobs.failed import final_on_error
-    from tiergate.jobs.runtime import get_runtime
-
     with final_on_error():
         return flush(get_runtime(), payload["helpdesk"])
 
 
 def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
-    from tiergate.plugin.core.errors import RateLimited, Unavailable
-
-    from tiergate.jobs.locks import current_owner
-
     conn = rt.conn
     me = current_owner()
-    conn.delete(_flag_key(helpdesk))
+    conn.delete(keys.batch_flush(helpdesk))
     _recover_stale(conn, helpdesk, me)
     take = conn.register_script(_TAKE)
     max_batch = int(getattr(rt.connector, "max_batch", 100))
-    totals = {"status": "flushed", "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0,
+    totals = {"status": Outcome.FLUSHED, "calls": 0, "written": 0, "conflicts": 0, "missing": 0, "failed": 0,
               "split": 0}
     for _ in range(max_calls):
         flush_id = me or f"local-{uuid.uuid4().hex[:12]}"
-        raw = take(keys=[pending_key(helpdesk), inflight_key(helpdesk)], args=[max_batch, flush_id, time.time()])
+        raw = take(keys=[keys.batch_pending(helpdesk), keys.batch_inflight(helpdesk)], args=[max_batch, flush_id, time.time()])
         if not raw:
             break
         batch = _decode(rt, helpdesk, raw, totals)
@@ -224,7 +211,7 @@ def flush(rt: Any, helpdesk: str, *, max_calls: int = 20) -> dict[str, Any]:
         else:
             totals["calls"] += 1
         _settle(rt, helpdesk, batch, outcome, totals)
-    if conn.hlen(pending_key(helpdesk)):
+    if conn.hlen(keys.batch_pending(helpdesk)):
         ensure_flush(rt, helpdesk)
     return totals
 
@@ -243,7 +230,7 @@ def _decode(rt: Any, helpdesk: str, raw: list, totals: dict[str, Any]) -> dict[i
                       type(exc).__name__)
             totals["failed"] += 1
             rt.count("tiergate_writeback_errors_total", {"kind": "bulk_unreadable"})
-            rt.conn.hdel(inflight_key(helpdesk), raw[i])
+            rt.conn.hdel(keys.batch_inflight(helpdesk), raw[i])
             try:
                 _redecide(rt, helpdesk, int(raw[i]), {}, "unreadable parked decision")
             except ValueError:
@@ -252,32 +239,27 @@ def _decode(rt: Any, helpdesk: str, raw: list, totals: dict[str, Any]) -> dict[i
 
 
 def _redecide(rt: Any, helpdesk: str, tid: int, entry: dict, why: str) -> None:
-    from tiergate.jobs import process
-
-    process._reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry.get("reason", "bulk"),
+    followup.reschedule(rt, dict(helpdesk=helpdesk, ticket_id=tid, reason=entry.get("reason", "bulk"),
                                  delivery_id=entry.get("delivery_id", "bulk"), direct=True), 0, 0, why)
 
 
 def _put_back(conn: Redis, helpdesk: str, batch: dict[int, dict]) -> None:
     for tid, entry in batch.items():
-        conn.hsetnx(pending_key(helpdesk), tid, json.dumps(entry))
-        conn.hdel(inflight_key(helpdesk), tid)
+        conn.hsetnx(keys.batch_pending(helpdesk), tid, json.dumps(entry))
+        conn.hdel(keys.batch_inflight(helpdesk), tid)
 
 
 def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, str],
             totals: dict[str, Any]) -> None:
     """After the bulk call: record what was written; re-decide conflicts, failures and split
     batches alone; drop missing tickets. One ticket's error never stops the others'."""
-    from tiergate.jobs import process
-    from tiergate.plugin.core.model import Decision, Enrichment, Ticket
-
     for tid, entry in batch.items():
         result = outcome.get(tid, "failed")
         try:
             if result == "ok":
                 ticket = Ticket.from_dict(entry["ticket"])
                 decision = Decision.from_dict(entry["decision"])
-                process._after_write(rt, helpdesk, ticket, Enrichment.from_dict(entry["enrichment"]),
+                followup.after_write(rt, helpdesk, ticket, Enrichment.from_dict(entry["enrichment"]),
                                      decision, entry["delivery_id"], entry["reason"])
                 totals["written"] += 1
             elif result == "missing":
@@ -294,15 +276,12 @@ def _settle(rt: Any, helpdesk: str, batch: dict[int, dict], outcome: dict[int, s
             rt.count("tiergate_writeback_errors_total", {"kind": "bulk_after_write"})
             _redecide(rt, helpdesk, tid, entry, "after-write failed")
         finally:
-            rt.conn.hdel(inflight_key(helpdesk), tid)
+            rt.conn.hdel(keys.batch_inflight(helpdesk), tid)
 
 
 def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
     """ONE ``update_many`` for up to ``max_batch`` parked decisions; per ticket "ok", "conflict",
     "missing" or "failed" from the job_status results."""
-    from tiergate.connectors.zendesk import ticket_payload
-    from tiergate.plugin.core.model import TicketUpdate
-
     items = []
     out: dict[int, str] = {}
     for tid, entry in batch.items():
@@ -339,18 +318,14 @@ def write_batch(connector: Any, batch: dict[int, dict]) -> dict[int, str]:
 
 
 # -- superseding ---------------------------------------------------------------------------------
-def _fresh_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:fresh:{helpdesk}:{ticket_id}"
-
-
 def mark_fresh(conn: Redis, helpdesk: str, ticket_id: int, fetched_at: float) -> None:
     """A decision on a fetch started at ``fetched_at`` (epoch seconds) completed."""
-    conn.register_script(_FRESH)(keys=[_fresh_key(helpdesk, ticket_id)], args=[fetched_at, 24 * 3600])
+    conn.register_script(_FRESH)(keys=[keys.fresh(helpdesk, ticket_id)], args=[fetched_at, 24 * 3600])
 
 
 def superseded(conn: Redis, helpdesk: str, ticket_id: int, received_at: datetime | None) -> bool:
     """True when a completed decision fetched the ticket after this delivery arrived."""
     if received_at is None:
         return False
-    raw = conn.get(_fresh_key(helpdesk, ticket_id))
+    raw = conn.get(keys.fresh(helpdesk, ticket_id))
     return raw is not None and float(raw) > received_at.timestamp() + SKEW

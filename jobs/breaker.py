@@ -22,6 +22,8 @@ from typing import Any
 
 from redis import Redis
 
+from tiergate.jobs import keys
+
 BACKOFF_CAP = 900.0
 THRESHOLD = 5
 WINDOW = 60
@@ -36,13 +38,10 @@ def past_horizon(first_failed_at: float | None, horizon: float, now: float | Non
     return first_failed_at is not None and (now or time.time()) - first_failed_at >= horizon
 
 
-def _key(helpdesk: str, part: str) -> str:
-    return f"tg:breaker:{helpdesk}:{part}"
-
 
 def open_until(conn: Redis, helpdesk: str, now: float | None = None) -> float | None:
     """Epoch seconds the breaker stays open until, or None when closed."""
-    raw = conn.get(_key(helpdesk, "open_until"))
+    raw = conn.get(keys.breaker(helpdesk, "open_until"))
     if raw is None:
         return None
     until = float(raw)
@@ -53,26 +52,26 @@ def record_failure(conn: Redis, helpdesk: str, now: float | None = None) -> floa
     """Count a vendor failure; returns the new open-until instant when this one tripped it."""
     now = now or time.time()
     pipe = conn.pipeline()
-    pipe.incr(_key(helpdesk, "fails"))
-    pipe.expire(_key(helpdesk, "fails"), WINDOW, nx=True)
+    pipe.incr(keys.breaker(helpdesk, "fails"))
+    pipe.expire(keys.breaker(helpdesk, "fails"), WINDOW, nx=True)
     fails = pipe.execute()[0]
     if fails < THRESHOLD or open_until(conn, helpdesk, now) is not None:
         return None
-    trips = conn.incr(_key(helpdesk, "trips"))
-    conn.expire(_key(helpdesk, "trips"), 24 * 3600)
+    trips = conn.incr(keys.breaker(helpdesk, "trips"))
+    conn.expire(keys.breaker(helpdesk, "trips"), 24 * 3600)
     until = now + min(COOLDOWN_CAP, COOLDOWN * 2 ** (trips - 1))
-    conn.set(_key(helpdesk, "open_until"), until, ex=int(COOLDOWN_CAP) + WINDOW)
-    conn.delete(_key(helpdesk, "fails"))
+    conn.set(keys.breaker(helpdesk, "open_until"), until, ex=int(COOLDOWN_CAP) + WINDOW)
+    conn.delete(keys.breaker(helpdesk, "fails"))
     return until
 
 
 def record_success(conn: Redis, helpdesk: str) -> None:
-    if conn.exists(_key(helpdesk, "trips"), _key(helpdesk, "fails"), _key(helpdesk, "open_until")):
-        conn.delete(_key(helpdesk, "trips"), _key(helpdesk, "fails"), _key(helpdesk, "open_until"))
+    if conn.exists(keys.breaker(helpdesk, "trips"), keys.breaker(helpdesk, "fails"), keys.breaker(helpdesk, "open_until")):
+        conn.delete(keys.breaker(helpdesk, "trips"), keys.breaker(helpdesk, "fails"), keys.breaker(helpdesk, "open_until"))
 
 
 def status(conn: Redis, helpdesk: str, now: float | None = None) -> dict[str, Any]:
     until = open_until(conn, helpdesk, now)
     return {"helpdesk": helpdesk, "open": until is not None, "open_until": until,
-            "recent_failures": int(conn.get(_key(helpdesk, "fails")) or 0),
-            "trips": int(conn.get(_key(helpdesk, "trips")) or 0)}
+            "recent_failures": int(conn.get(keys.breaker(helpdesk, "fails")) or 0),
+            "trips": int(conn.get(keys.breaker(helpdesk, "trips")) or 0)}

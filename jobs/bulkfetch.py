@@ -21,6 +21,7 @@ import time
 import weakref
 from typing import Any, Iterable, Mapping, Sequence
 
+from tiergate.connectors.zendesk import ticket_from_json
 from tiergate.plugin.core.errors import NotFound
 from tiergate.plugin.core.model import Ticket
 
@@ -101,8 +102,6 @@ def _organizations(reader: _Counter, ids: set[int]) -> dict[int, dict | None]:
 
 def fetch_many(connector: Any, ids: Iterable[int]) -> tuple[dict[int, Ticket], int]:
     """Tickets by id (missing ones left out) and the number of API calls spent."""
-    from tiergate.connectors.zendesk import ticket_from_json
-
     wanted = list(dict.fromkeys(int(i) for i in ids))
     if not supports(connector):
         found: dict[int, Ticket] = {}

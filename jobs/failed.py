@@ -9,11 +9,14 @@ from typing import Iterator
 
 import click
 from redis import Redis
+from rq import get_current_job
 from rq.job import Job
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
-from tiergate.plugin.config import Settings
+from tiergate.jobs import breaker
+from tiergate.jobs.queues import queue
+from tiergate.runtime.config import Settings
 
 
 @contextmanager
@@ -25,8 +28,6 @@ def final_on_error() -> Iterator[None]:
         yield
     except BaseException:
         try:
-            from rq import get_current_job
-
             job = get_current_job()
             if job is not None:
                 job.retries_left = 0
@@ -36,8 +37,6 @@ def final_on_error() -> Iterator[None]:
 
 
 def _registry(settings: Settings) -> FailedJobRegistry:
-    from tiergate.jobs.queues import queue
-
     conn = Redis.from_url(settings.redis_url)
     return FailedJobRegistry(queue=queue(conn, settings))
 
@@ -59,10 +58,6 @@ def failed_jobs(settings: Settings) -> list[dict]:
 def waiting_jobs(settings: Settings) -> list[dict]:
     """Each rescheduled job waiting in the scheduled registry: ticket, attempt, why, next run,
     first failure."""
-    from rq.registry import ScheduledJobRegistry
-
-    from tiergate.jobs.queues import queue
-
     q = queue(Redis.from_url(settings.redis_url), settings)
     registry = ScheduledJobRegistry(queue=q)
     rows = []
@@ -80,8 +75,6 @@ def waiting_jobs(settings: Settings) -> list[dict]:
 
 
 def breakers(settings: Settings) -> list[dict]:
-    from tiergate.jobs import breaker
-
     conn = Redis.from_url(settings.redis_url)
     return [breaker.status(conn, desk) for desk in sorted({settings.helpdesk, "zendesk", "zammad"})]
 

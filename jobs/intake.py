@@ -3,7 +3,7 @@
 The receiver used to claim a dedupe key as "pending", enqueue, then mark the key done: a Redis
 loss between the claim and the enqueue stranded the key and refused the helpdesk's retries. Here
 one Lua script checks the dedupe keys, joins a job still waiting for the same ticket (coalescing,
-as ``queues.enqueue_delivery``), or stores the job exactly as RQ's ``Queue.enqueue_job`` would
+as ``enqueue_delivery``), or stores the job exactly as RQ's ``Queue.enqueue_job`` would
 (its commands are recorded on an unexecuted pipeline and replayed inside the script), marks the
 dedupe keys and counts the delivery. Redis runs a script whole or not at all, so after any
 failure (a crash, a lost connection) either everything is stored (a retry is a duplicate) or
@@ -22,8 +22,9 @@ from rq import Queue
 from rq.job import Job
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import queues as Q
-from tiergate.plugin.config import Settings
+from tiergate.jobs import keys, queues as Q
+from tiergate.jobs.process import process_delivery
+from tiergate.runtime.config import Settings
 
 QUEUED, COALESCED, DUPLICATE = 1, 2, 0
 IN_FLIGHT = 3    # a key left "pending" by a receiver of an earlier version, still storing
@@ -57,6 +58,32 @@ return {status, jid}
 """
 
 
+def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str:
+    """Enqueue ``process_delivery(delivery_dict)``; returns the job id.
+
+    Coalescing: while a job for the same ticket is still waiting in the queue, a new delivery
+    joins it instead of adding another job. That job re-fetches the ticket after it starts
+    (``claim_waiting`` runs before the fetch), so it sees everything the joined delivery announced.
+    """
+    key = keys.waiting(delivery.helpdesk, delivery.ticket_id)
+    job_id = Q.job_id_for(delivery)
+    if not conn.set(key, job_id, nx=True, ex=Q.JOB_TIMEOUT * 5):
+        waiting = conn.get(key)
+        if waiting and conn.exists(f"rq:job:{waiting.decode()}"):
+            return waiting.decode()
+        conn.set(key, job_id, ex=Q.JOB_TIMEOUT * 5)        # a stale marker: take it over
+    try:
+        job = Q.queue(conn, settings).enqueue(
+            process_delivery, delivery.to_dict(), job_id=job_id,
+            job_timeout=Q.JOB_TIMEOUT, result_ttl=Q.RESULT_TTL, failure_ttl=7 * 24 * 3600,
+            description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}", retry=Q.abandon_retry(),
+        )
+    except Exception:
+        conn.delete(key)
+        raise
+    return job.id
+
+
 class Intake:
     """Per-process: the queue object and the registered script are built once."""
 
@@ -68,7 +95,7 @@ class Intake:
 
     def _commands(self, delivery: Delivery, job_id: str) -> list:
         job = self.queue.create_job(
-            Q.PROCESS_FUNC, args=[delivery.to_dict()], job_id=job_id, timeout=Q.JOB_TIMEOUT,
+            process_delivery, args=[delivery.to_dict()], job_id=job_id, timeout=Q.JOB_TIMEOUT,
             result_ttl=Q.RESULT_TTL, failure_ttl=7 * 24 * 3600, retry=Q.abandon_retry(),
             description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}")
         pipe = self.conn.pipeline(transaction=False)
@@ -89,6 +116,5 @@ class Intake:
         key_hash, field = counter or ("", "")
         argv = [len(dedupe_keys), int(dedupe_ttl), job_id, Q.JOB_TIMEOUT * 5,
                 Job.redis_job_namespace_prefix, key_hash, field, *self._commands(delivery, job_id)]
-        keys = [*dedupe_keys, Q.waiting_key(delivery.helpdesk, delivery.ticket_id)]
-        status, jid = self.script(keys=keys, args=argv)
+        status, jid = self.script(keys=[*dedupe_keys, keys.waiting(delivery.helpdesk, delivery.ticket_id)], args=argv)
         return int(status), jid.decode() if isinstance(jid, bytes) else str(jid)

@@ -15,6 +15,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from redis import Redis
+from rq import get_current_job
+
+from tiergate.jobs import keys
 
 LOCK_TIMEOUT = 60.0     # seconds; a killed worker's lock expires by itself
 WAIT_TIMEOUT = 30.0
@@ -40,15 +43,10 @@ class TicketBusy(Exception):
     """Another job holds the ticket's lock for longer than we are willing to wait."""
 
 
-def lock_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:lock:{helpdesk}:{ticket_id}"
-
 
 def current_owner() -> str:
     """The running RQ job's id ('' outside a job)."""
     try:
-        from rq import get_current_job
-
         job = get_current_job()
     except Exception:  # noqa: BLE001 - no RQ context
         job = None
@@ -60,7 +58,7 @@ def ticket_lock(conn: Redis, helpdesk: str, ticket_id: int, *, wait: float = WAI
                 owner: str | None = None, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     owner = current_owner() if owner is None else owner
     value = f"{owner}|{secrets.token_hex(8)}"
-    key = lock_key(helpdesk, ticket_id)
+    key = keys.lock(helpdesk, ticket_id)
     acquire, release = conn.register_script(_ACQUIRE), conn.register_script(_RELEASE)
     deadline = time.monotonic() + wait
     while True:

@@ -26,11 +26,17 @@ import smtplib
 from dataclasses import asdict
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from redis import Redis
 from rq import Retry, get_current_job
 
+from tiergate.jobs import keys
+from tiergate.jobs.outcome import Outcome
+from tiergate.jobs.pages_log import record_page
+from tiergate.jobs.queues import queue, safe_job_id
+from tiergate.jobs.runtime import get_runtime
 from tiergate.plugin.core.model import Notification
 from tiergate.plugin.core.oncall_schema import Channel
 
@@ -50,9 +56,6 @@ def channel_id(channel: Channel) -> str:
     return hashlib.sha256(f"{channel.kind}\n{channel.target}".encode()).hexdigest()[:16]
 
 
-def sent_key(fingerprint: str, channel: Channel) -> str:
-    return f"tg:page:sent:{fingerprint}:{channel_id(channel)}"
-
 
 def channels_for(manifest: Any, note: Notification) -> tuple[Channel, ...]:
     route = manifest.oncall.routes.get(note.route) if manifest is not None else None
@@ -64,20 +67,16 @@ def channels_for(manifest: Any, note: Notification) -> tuple[Channel, ...]:
 def enqueue_pages(conn: Redis, settings: Any, manifest: Any, note: Notification, *, helpdesk: str,
                   ticket_id: int) -> list[str]:
     """One delivery job per channel not yet sent and not already queued; returns their ids."""
-    from tiergate.jobs.queues import queue, safe_job_id
-
     fingerprint = note.fingerprint or hashlib.sha256(note.body.encode()).hexdigest()[:32]
     smtp = getattr(getattr(manifest, "oncall", None), "smtp", None)
     q = queue(conn, settings)
     ids = []
     for channel in channels_for(manifest, note):
-        if conn.exists(sent_key(fingerprint, channel)):
+        if conn.exists(keys.page_sent(fingerprint, channel_id(channel))):
             continue
         if channel.kind == "email" and smtp is None:
             # not configured is not a transient failure: say so once instead of retrying for hours
-            if conn.set(sent_key(fingerprint, channel) + ":unsent", 1, nx=True, ex=SENT_TTL):
-                from tiergate.jobs.pages_log import record_page
-
+            if conn.set(keys.page_unsent(fingerprint, channel_id(channel)), 1, nx=True, ex=SENT_TTL):
                 log.warning("page %s to %s not sent: no oncall.smtp server in the manifest", fingerprint,
                             channel.target)
                 record_page({"notification": {**note.to_dict(), "fingerprint": fingerprint},
@@ -113,8 +112,6 @@ def _post(url: str, body: dict) -> str:
 
 def _host(url: str) -> str:
     """Scheme and host only: a Slack webhook's path is its secret."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
@@ -174,17 +171,14 @@ def _send(payload: dict) -> str:
 
 def deliver_page(payload: dict) -> dict:
     """RQ job: send one page through one channel, at most once."""
-    from tiergate.jobs.pages_log import record_page
-    from tiergate.jobs.runtime import get_runtime
-
     conn = get_runtime().conn
     note, channel = payload["notification"], Channel(**payload["channel"])
-    key = sent_key(note["fingerprint"], channel)
+    key = keys.page_sent(note["fingerprint"], channel_id(channel))
     job = get_current_job()
     attempt = 1 + (len(RETRY_INTERVALS) - job.retries_left if job is not None and job.retries_left is not None else 0)
     where = channel.target if channel.kind == "email" else _host(channel.target)
     if conn.exists(key):
-        return {"status": "already_sent", "channel": channel.kind}
+        return {"status": Outcome.ALREADY_SENT, "channel": channel.kind}
     try:
         detail = _send(payload)
     except PageFailed as exc:
@@ -196,4 +190,4 @@ def deliver_page(payload: dict) -> dict:
     conn.set(key, 1, ex=SENT_TTL)
     record_page(payload, status="sent", attempt=attempt, detail=detail, where=where)
     log.info("page %s via %s to %s sent (attempt %d)", note["fingerprint"], channel.kind, where, attempt)
-    return {"status": "sent", "channel": channel.kind, "attempt": attempt}
+    return {"status": Outcome.SENT, "channel": channel.kind, "attempt": attempt}

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select
 
+from tiergate.plugin.analytics.log_schema import engine as make_engine
+
 log = logging.getLogger("tiergate.jobs.pages_log")
 
 metadata = MetaData()
@@ -34,9 +36,7 @@ _engines: dict[str, Any] = {}
 def _engine_for(db_url: str):
     engine = _engines.get(db_url)
     if engine is None:
-        from tiergate.plugin.analytics.log import _engine
-
-        engine = _engine(db_url)
+        engine = make_engine(db_url)
         metadata.create_all(engine, checkfirst=True)
         _engines[db_url] = engine
     return engine

@@ -5,11 +5,11 @@ of them (``TIERGATE_WORKER_BATCH``, default 100; 1 turns batching off) and decid
 together (``run``):
 - one ``fetch_many`` for every ticket (``jobs/bulkfetch.py``: about 1 call per ticket instead of
   4-5), each ticket under its own lock (a locked ticket's delivery is rescheduled, as alone);
-- enrich and decide per ticket with ``process.decide_ticket``, as ``process._decide_and_apply`` does;
+- enrich and decide per ticket with ``ticket_decision.decide_ticket``, as ``decide_and_apply`` does;
 - one ``update_many`` (+ its job_status) for the writes (``batching.write_batch``: per-item
-  ``safe_update`` stamps, tag deltas), then ``process._after_write`` per written ticket.
+  ``safe_update`` stamps, tag deltas), then ``followup.after_write`` per written ticket.
 A ticket whose bulk write conflicted or failed, and a ticket with parked decisions, is decided
-again alone on a fresh fetch (``process._decide_and_apply``, which parks it during a burst as
+again alone on a fresh fetch (``ticket_decision.decide_and_apply``, which parks it during a burst as
 any other write), still in this job. One
 ticket's error fails only its own delivery's job. Several deliveries for one ticket cost one
 decision (the others finish as ``superseded``).
@@ -33,15 +33,17 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, bulkfetch, process, state
+from tiergate.jobs import batching, bulkfetch, followup, keys, state
 from tiergate.jobs.locks import TicketBusy, ticket_lock
-from tiergate.jobs.queues import PROCESS_FUNC, claim_waiting, queue
+from tiergate.jobs.outcome import Outcome
+from tiergate.jobs.queues import claim_waiting, queue
+from tiergate.jobs.ticket_decision import (BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket, parent,
+                                           utcnow, writes)
 from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
 
 DEFAULT_BATCH = 100       # show_many and update_many take up to 100 tickets
-CLAIM_PREFIX = "tg:claimed:"
 
 _CLAIM = """
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) * 2)
@@ -69,31 +71,29 @@ def batch_size() -> int:
         return DEFAULT_BATCH
 
 
-def claim_key(owner: str) -> str:
-    return CLAIM_PREFIX + owner
-
 
 def claim(rt: Any, owner: str, limit: int) -> list[Job]:
     """Take up to ``limit`` waiting delivery jobs off the queue for ``owner``; recorded claims of
     ``owner`` (a re-run after its worker died) come first."""
     conn, q = rt.conn, queue(rt.conn, rt.settings)
-    ids = [i.decode() for i in conn.hkeys(claim_key(owner))]
+    ids = [i.decode() for i in conn.hkeys(keys.claimed(owner))]
     if limit > len(ids) and conn.llen(q.key):
         script = conn.register_script(_CLAIM)
-        ids += [i.decode() for i in script(keys=[q.key, claim_key(owner)],
+        ids += [i.decode() for i in script(keys=[q.key, keys.claimed(owner)],
                                            args=[limit - len(ids), Job.redis_job_namespace_prefix, time.time()])]
     jobs = [j for j in Job.fetch_many(ids, connection=conn, serializer=JSONSerializer) if j is not None]
     gone = set(ids) - {j.id for j in jobs}
     if gone:
-        conn.hdel(claim_key(owner), *gone)
+        conn.hdel(keys.claimed(owner), *gone)
     return jobs
 
 
 def rescue(conn: Any, q: Any) -> int:
     """Claims whose owner job is no longer queued or started go back to the front of the queue."""
     moved = 0
-    for key in conn.scan_iter(match=CLAIM_PREFIX + "*", count=500):
-        owner = key.decode()[len(CLAIM_PREFIX):]
+    prefix = keys.claimed("")
+    for key in conn.scan_iter(match=prefix + "*", count=500):
+        owner = key.decode()[len(prefix):]
         if conn.hget(Job.key_for(owner), "status") in (b"started", b"queued", b"scheduled"):
             continue
         for job_id in conn.hkeys(key):
@@ -116,7 +116,7 @@ def _finish(rt: Any, job: Job, owner: str, result: dict | None, error: str | Non
         job.set_status("failed", pipeline=pipe)
         job.save(pipeline=pipe, include_meta=False, include_result=False)
         job._handle_failure(error, pipeline=pipe, worker_name=f"batch:{owner}")
-    pipe.hdel(claim_key(owner), job.id)
+    pipe.hdel(keys.claimed(owner), job.id)
     pipe.execute()
 
 
@@ -158,8 +158,8 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
     first: dict[tuple[str, int], int] = {}
     for i, d in enumerate(deliveries):
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at) or (d.helpdesk, d.ticket_id) in first:
-            results[i] = {"status": "superseded", "ticket_id": d.ticket_id}
-            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "superseded"})
+            results[i] = {"status": Outcome.SUPERSEDED, "ticket_id": d.ticket_id}
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.SUPERSEDED})
         else:
             first[(d.helpdesk, d.ticket_id)] = i
     by_desk: dict[str, list[int]] = {}
@@ -174,7 +174,7 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
                     locks.enter_context(ticket_lock(rt.conn, helpdesk, d.ticket_id, wait=0.0))
                     mine.append(i)
                 except TicketBusy:
-                    results[i] = _again(rt, d, process.BUSY_RETRY_SECONDS, "busy")
+                    results[i] = _again(rt, d, BUSY_RETRY_SECONDS, "busy")
             _decide_all(rt, helpdesk, [deliveries[i] for i in mine], results, mine)
     return [r if r is not None else RuntimeError("not processed") for r in results]
 
@@ -182,13 +182,13 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
 def _again(rt: Any, d: Delivery, delay: float, why: str, attempt: int = 0) -> dict[str, Any]:
     payload = dict(helpdesk=d.helpdesk, ticket_id=d.ticket_id, reason=d.event_type,
                    delivery_id=d.delivery_id, direct=False)
-    return process._reschedule(rt, payload, attempt, delay, why)
+    return followup.reschedule(rt, payload, attempt, delay, why)
 
 
 def _alone(rt: Any, helpdesk: str, d: Delivery, *, direct: bool = False) -> dict[str, Any] | BaseException:
     """Decide one ticket alone on a fresh fetch (its lock is held), with process's error policy."""
     try:
-        result = process._decide_and_apply(rt, helpdesk, d.ticket_id, d.event_type, d.delivery_id, direct=direct)
+        result = decide_and_apply(rt, helpdesk, d.ticket_id, d.event_type, d.delivery_id, direct=direct)
     except RateLimited as exc:
         rt.count("tiergate_ratelimit_waits_total")
         return _again(rt, d, exc.retry_after, "rate_limited")
@@ -231,14 +231,14 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
                 results[i] = _alone(rt, helpdesk, d, direct=False)   # parks behind its waiting decision
                 continue
             fired = state.fired_state(rt.conn, helpdesk, raw)
-            ticket, enrichment, decision = process.decide_ticket(rt, enricher, raw, manifest, process.utcnow(),
-                                                                 fired, process._parent(rt, raw))
+            ticket, enrichment, decision = decide_ticket(rt, enricher, raw, manifest, utcnow(),
+                                                         fired, parent(rt, raw))
             update = decision.update
-            if not process.writes(decision):
-                process._after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
+            if not writes(decision):
+                followup.after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
                 batching.mark_fresh(rt.conn, helpdesk, d.ticket_id, fetched_at)
-                results[i] = _result("unchanged", decision, d.ticket_id)
-                rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "unchanged"})
+                results[i] = _result(Outcome.UNCHANGED, decision, d.ticket_id)
+                rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.UNCHANGED})
                 continue
             if {n.public for n in update.notes} == {True, False}:
                 results[i] = _alone(rt, helpdesk, d)      # two comments: two writes, as apply does
@@ -265,18 +265,18 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
             results[i] = _alone(rt, helpdesk, d)
             continue
         try:
-            process._after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
+            followup.after_write(rt, helpdesk, ticket, enrichment, decision, d.delivery_id, d.event_type)
             batching.mark_fresh(rt.conn, helpdesk, tid, fetched_at)
-            results[i] = _result("applied", decision, tid)
-            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": "applied"})
+            results[i] = _result(Outcome.APPLIED, decision, tid)
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.APPLIED})
         except Exception as exc:  # noqa: BLE001 - written; the bookkeeping is redone alone
             log.error("batch: ticket %s after-write failed (%s): decided again alone", tid, type(exc).__name__)
             results[i] = _alone(rt, helpdesk, d)
 
 
-def _result(status: str, decision: Any, ticket_id: int) -> dict[str, Any]:
+def _result(status: Outcome, decision: Any, ticket_id: int) -> dict[str, Any]:
     return {"status": status, "ticket_id": ticket_id, "attempts": 1, "batched": True,
             "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
 
 
-__all__ = ["run", "run_delivery", "claim", "rescue", "batch_size", "PROCESS_FUNC"]
+__all__ = ["run", "run_delivery", "claim", "rescue", "batch_size"]

@@ -9,9 +9,9 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.plugin.config import Settings
+from tiergate.jobs import keys
+from tiergate.runtime.config import Settings
 
-PROCESS_FUNC = "tiergate.jobs.process.process_delivery"
 JOB_TIMEOUT = 120
 RESULT_TTL = 24 * 3600
 # RQ re-runs a job whose worker died mid-way (StartedJobRegistry clean-up) only while it has
@@ -42,38 +42,9 @@ def job_id_for(delivery: Delivery) -> str:
     return safe_job_id("tg", delivery.helpdesk, delivery.ticket_id, delivery.delivery_id)
 
 
-def waiting_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:waiting:{helpdesk}:{ticket_id}"
-
-
-def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str:
-    """Enqueue ``process_delivery(delivery_dict)``; returns the job id.
-
-    Coalescing: while a job for the same ticket is still waiting in the queue, a new delivery
-    joins it instead of adding another job. That job re-fetches the ticket after it starts
-    (``claim_waiting`` runs before the fetch), so it sees everything the joined delivery announced.
-    """
-    key = waiting_key(delivery.helpdesk, delivery.ticket_id)
-    job_id = job_id_for(delivery)
-    if not conn.set(key, job_id, nx=True, ex=JOB_TIMEOUT * 5):
-        waiting = conn.get(key)
-        if waiting and conn.exists(f"rq:job:{waiting.decode()}"):
-            return waiting.decode()
-        conn.set(key, job_id, ex=JOB_TIMEOUT * 5)        # a stale marker: take it over
-    try:
-        job = queue(conn, settings).enqueue(
-            PROCESS_FUNC, delivery.to_dict(), job_id=job_id,
-            job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=7 * 24 * 3600,
-            description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}", retry=abandon_retry(),
-        )
-    except Exception:
-        conn.delete(key)
-        raise
-    return job.id
-
 
 def claim_waiting(conn: Redis, helpdesk: str, ticket_id: int, job_id: str | None) -> None:
     """Called by a starting job before it fetches: later deliveries need a job of their own."""
-    key = waiting_key(helpdesk, ticket_id)
+    key = keys.waiting(helpdesk, ticket_id)
     if job_id is not None and conn.get(key) == job_id.encode():
         conn.delete(key)

@@ -7,6 +7,7 @@ is empty the call raises ``RateLimited(retry_after)`` and the job is rescheduled
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ import requests
 from redis import Redis
 from requests.adapters import HTTPAdapter
 
+from tiergate.jobs import keys
 from tiergate.plugin.core.errors import RateLimited
 
 PLANS = {"team": 200, "growth": 400, "professional": 400, "enterprise": 700,
@@ -53,7 +55,7 @@ class RateBudget:
             raise ValueError("per_minute: must be a positive number of requests")
         self.conn = conn
         self.account = account
-        self.key = f"tg:budget:{account}"
+        self.key = keys.budget(account)
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._sizer = sizer
@@ -136,8 +138,6 @@ def budget_wanted(settings: Any, environ: Any = None) -> bool:
     """``TIERGATE_RATE_BUDGET=on|off`` decides; by default every real account is budgeted and a
     desk on loopback (the local compatible servers of the demo and tests, whose own knobs model
     the vendor's limit) is not, so test helpers polling it do not spend the workers' budget."""
-    import os
-
     flag = (environ if environ is not None else os.environ).get("TIERGATE_RATE_BUDGET", "").strip().lower()
     if flag in ("on", "1", "true", "yes"):
         return True

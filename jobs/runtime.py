@@ -10,7 +10,12 @@ from typing import Any
 from redis import Redis
 
 from tiergate.connectors.registry import get_connector
-from tiergate.plugin.config import Settings
+from tiergate.jobs.ratelimit import attach_budget, budget_wanted, manifest_budget
+from tiergate.nlp.enrich import Enricher
+from tiergate.plugin.analytics.log import DecisionLog
+from tiergate.runtime.config import Settings
+from tiergate.runtime.manifest_store import ManifestStore
+from tiergate.runtime.metrics import Metrics
 
 log = logging.getLogger("tiergate.jobs")
 
@@ -43,8 +48,6 @@ _ENRICHERS: dict[str, Any] = {}
 
 def enricher_for(manifest):
     """The spaCy pipeline for a manifest version, built once per process (the costly part)."""
-    from tiergate.nlp.enrich import Enricher
-
     found = _ENRICHERS.get(manifest.version)
     if found is None:
         _ENRICHERS.clear()
@@ -53,25 +56,18 @@ def enricher_for(manifest):
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    from tiergate.plugin.manifest_store import ManifestStore
-
     conn = Redis.from_url(settings.redis_url)
     runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings.connection()),
                       manifests=ManifestStore.from_settings(settings, conn))
     # one API budget per helpdesk account, shared by every worker through Redis (jobs/ratelimit.py)
-    from tiergate.jobs.ratelimit import attach_budget, budget_wanted, manifest_budget
 
     if budget_wanted(settings):
         attach_budget(runtime.connector, manifest_budget(conn, settings, runtime.manifests))
     try:
-        from tiergate.plugin.analytics.log import DecisionLog
-
         runtime.decision_log = DecisionLog.from_settings(settings)
     except ImportError:
         runtime.decision_log = None
     try:
-        from tiergate.plugin.metrics import Metrics
-
         runtime.metrics = Metrics(conn)
     except ImportError:
         runtime.metrics = None

@@ -12,18 +12,13 @@ from typing import Any, Iterable
 
 from redis import Redis
 
+from tiergate.jobs import keys
 from tiergate.plugin.core.model import Ticket, TicketUpdate
 
 FIRED_TAG_PREFIX = "tg_fired_"
 SUMMARY_TTL = 30 * 24 * 3600
 
 
-def _fired_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:fired:{helpdesk}:{ticket_id}"
-
-
-def _summary_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:last:{helpdesk}:{ticket_id}"
 
 
 _PRESENT = "\x00"   # member that marks "state known, possibly empty"
@@ -35,14 +30,14 @@ def mirrored_state(ticket: Ticket) -> frozenset[str]:
 
 def fired_state(conn: Redis, helpdesk: str, ticket: Ticket) -> frozenset[str]:
     """Triggers fired in the current episode: from Redis, or from the mirror tags if Redis lost it."""
-    stored = {m.decode() for m in conn.smembers(_fired_key(helpdesk, ticket.id))}
+    stored = {m.decode() for m in conn.smembers(keys.fired(helpdesk, ticket.id))}
     if _PRESENT in stored:
         return frozenset(stored - {_PRESENT})
     return mirrored_state(ticket)
 
 
 def save_fired_state(conn: Redis, helpdesk: str, ticket_id: int, fired: Iterable[str]) -> None:
-    key = _fired_key(helpdesk, ticket_id)
+    key = keys.fired(helpdesk, ticket_id)
     pipe = conn.pipeline(transaction=True)
     pipe.delete(key)
     pipe.sadd(key, _PRESENT, *fired)
@@ -56,9 +51,9 @@ def only_mirror_cleanup(update: TicketUpdate) -> bool:
 
 
 def save_summary(conn: Redis, helpdesk: str, ticket_id: int, summary: dict[str, Any]) -> None:
-    conn.set(_summary_key(helpdesk, ticket_id), json.dumps(summary), ex=SUMMARY_TTL)
+    conn.set(keys.last_decision(helpdesk, ticket_id), json.dumps(summary), ex=SUMMARY_TTL)
 
 
 def load_summary(conn: Redis, helpdesk: str, ticket_id: int) -> dict[str, Any] | None:
-    raw = conn.get(_summary_key(helpdesk, ticket_id))
+    raw = conn.get(keys.last_decision(helpdesk, ticket_id))
     return json.loads(raw) if raw else None

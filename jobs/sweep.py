@@ -28,10 +28,11 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import timers
-from tiergate.jobs.queues import JOB_TIMEOUT, PROCESS_FUNC, abandon_retry, queue
-from tiergate.plugin.config import Settings
+from tiergate.jobs import keys, timers
+from tiergate.jobs.process import process_delivery
+from tiergate.jobs.queues import JOB_TIMEOUT, abandon_retry, queue
 from tiergate.plugin.core.model import parse_time
+from tiergate.runtime.config import Settings
 
 log = logging.getLogger("tiergate.jobs.timers")
 
@@ -40,12 +41,6 @@ PIPE_CHUNK = 1000
 _WAITING = {b"queued", b"scheduled", b"deferred", b"started"}
 
 
-def cursor_key(helpdesk: str) -> str:
-    return f"tg:sweep:cursor:{helpdesk}"
-
-
-def open_key(helpdesk: str) -> str:
-    return f"tg:sweep:open:{helpdesk}"
 
 
 def supports(connector: Any) -> bool:
@@ -76,7 +71,7 @@ def _plans(conn: Redis, helpdesk: str, ids: list[int]) -> list[dict[str, int]]:
     for at in range(0, len(ids), PIPE_CHUNK):
         pipe = conn.pipeline(transaction=False)
         for tid in ids[at:at + PIPE_CHUNK]:
-            pipe.hgetall(timers.index_key(helpdesk, tid))
+            pipe.hgetall(keys.timer_index(helpdesk, tid))
         out.extend({k.decode(): int(v) for k, v in plan.items()} for plan in pipe.execute())
     return out
 
@@ -132,7 +127,7 @@ def _enqueue(conn: Redis, settings: Settings, helpdesk: str, why: dict[int, str]
                 continue
             d = Delivery(delivery_id=f"sweep:{slot}:{tid}", ticket_id=tid, event_type=f"sweep:{why[tid]}",
                          helpdesk=helpdesk, received_at=now)
-            q.enqueue(PROCESS_FUNC, d.to_dict(), job_id=f"tg-sweep-{timers._safe(helpdesk)}-{tid}",
+            q.enqueue(process_delivery, d.to_dict(), job_id=f"tg-sweep-{timers._safe(helpdesk)}-{tid}",
                       job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=24 * 3600, retry=abandon_retry(),
                       description=f"process {helpdesk} ticket {tid} (sweep: {why[tid]})", pipeline=pipe)
             enqueued += 1
@@ -147,10 +142,10 @@ def incremental_sweep(conn: Redis, settings: Settings, connector: Any, now: date
     if not supports(connector):
         return timers.sweep(conn, settings, connector, now, statuses=statuses)
     wanted = set(statuses)
-    raw_cursor = conn.get(cursor_key(helpdesk))
+    raw_cursor = conn.get(keys.sweep_cursor(helpdesk))
     start = int(raw_cursor) if raw_cursor else 0
     rows, end, calls, complete = _export(connector, start)
-    okey = open_key(helpdesk)
+    okey = keys.sweep_open(helpdesk)
     pipe = conn.pipeline(transaction=False)
     for tid, raw in rows.items():
         at = parse_time(raw.get("updated_at"))
@@ -163,7 +158,7 @@ def incremental_sweep(conn: Redis, settings: Settings, connector: Any, now: date
     why = stale_plans(conn, settings, helpdesk, updated, now)
     enqueued = _enqueue(conn, settings, helpdesk, why, now)
     if complete or end > start:
-        conn.set(cursor_key(helpdesk), max(start, min(end, int(now.timestamp()) - LAG)))
+        conn.set(keys.sweep_cursor(helpdesk), max(start, min(end, int(now.timestamp()) - LAG)))
     reasons: dict[str, int] = {}
     for w in why.values():
         reasons[w] = reasons.get(w, 0) + 1
@@ -175,7 +170,7 @@ def incremental_sweep(conn: Redis, settings: Settings, connector: Any, now: date
 
 def reset(conn: Redis, helpdesk: str) -> None:
     """Forget the cursor and the open-ticket hash: the next cycle reads the whole export."""
-    conn.delete(cursor_key(helpdesk), open_key(helpdesk))
+    conn.delete(keys.sweep_cursor(helpdesk), keys.sweep_open(helpdesk))
 
 
-__all__ = ["incremental_sweep", "stale_plans", "reset", "cursor_key", "open_key"]
+__all__ = ["incremental_sweep", "stale_plans", "reset"]

@@ -7,14 +7,14 @@ indexed in Redis (hash ``tg:timers:<helpdesk>:<ticket>``: ``<kind>:<name>:<stage
 µs since the epoch, plus ``_planned`` = when the plan was made).
 
 RQ stores whole seconds (floored), so jobs are scheduled at the next whole second after the
-instant; ``timer_due`` still checks the time itself (clock skew, early runs): a little early it
+instant; ``jobs.timer_jobs.timer_due`` still checks the time itself (clock skew, early runs): a little early it
 sleeps the rest, more than ``EARLY_SLEEP_MAX`` early it re-schedules itself. A timer whose
 instant is no longer the planned one is stale and does nothing; otherwise it only wakes the
 decision up: ``tiergate.jobs.process.process_ticket`` re-fetches, re-decides and re-plans.
 
 ``sweep`` walks the helpdesk's unsolved tickets and enqueues a decision for each ticket whose plan
 is missing, overdue, older than its last change, or whose jobs vanished (lost keys, restarts).
-``start_sweeps`` starts a self-rescheduling chain of ``sweep_job`` runs (one per slot); each run is
+``start_sweeps`` starts a self-rescheduling chain of ``jobs.timer_jobs.sweep_job`` runs (one per slot); each run is
 the incremental sweep of ``jobs/sweep.py`` (``full`` in its payload: this full walk).
 """
 from __future__ import annotations
@@ -32,15 +32,15 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from tiergate.jobs.failed import final_on_error
-from tiergate.jobs.queues import abandon_retry
-from tiergate.plugin.config import Settings
+from tiergate.jobs import keys
+from tiergate.jobs.queues import abandon_retry, queue
 from tiergate.plugin.core.model import Timer
+from tiergate.runtime.config import Settings
 
 log = logging.getLogger("tiergate.jobs.timers")
 
-TIMER_FUNC = "tiergate.jobs.timers.timer_due"
-SWEEP_FUNC = "tiergate.jobs.timers.sweep_job"
+TIMER_FUNC = "tiergate.jobs.timer_jobs.timer_due"
+SWEEP_FUNC = "tiergate.jobs.timer_jobs.sweep_job"
 PROCESS_JOB_FUNC = "tiergate.jobs.process.process_ticket_job"
 EARLY_SLEEP_MAX = 2.0            # seconds a due job may sleep instead of re-scheduling
 OVERDUE_GRACE_US = 90 * 1_000_000
@@ -48,14 +48,10 @@ CHANGED_GRACE = timedelta(seconds=5)
 INDEX_TTL = 24 * 3600            # kept this long after the last planned instant
 DEFAULT_SWEEP_INTERVAL = 300
 SWEEP_STATUSES = ("new", "open", "pending", "hold")
-LAG_KEY = "tg:stats:timer_lag"   # recent [start_lag_s, done_lag_s] pairs, newest first
 LAG_KEEP = 20_000
 PLANNED = "_planned"
 _WAITING = {b"queued", b"scheduled", b"deferred", b"started"}
 
-
-def index_key(helpdesk: str, ticket_id: int) -> str:
-    return f"tg:timers:{helpdesk}:{ticket_id}"
 
 
 def timer_key(timer: Timer) -> str:
@@ -84,8 +80,6 @@ def _now_us() -> int:
 
 
 def _queue(conn: Redis, settings: Settings):
-    from tiergate.jobs.queues import queue
-
     return queue(conn, settings)
 
 
@@ -110,7 +104,7 @@ def schedule(conn: Redis, settings: Settings, helpdesk: str, ticket_id: int,
         key, at_us = timer_key(t), _us(t.at)
         if key not in wanted or at_us < wanted[key][0]:
             wanted[key] = (at_us, t)
-    ikey = index_key(helpdesk, ticket_id)
+    ikey = keys.timer_index(helpdesk, ticket_id)
     existing = {k.decode(): int(v) for k, v in conn.hgetall(ikey).items()}
     existing.pop(PLANNED, None)
     q = _queue(conn, settings)
@@ -146,68 +140,15 @@ def schedule(conn: Redis, settings: Settings, helpdesk: str, ticket_id: int,
 def planned(conn: Redis, helpdesk: str, ticket_id: int) -> dict[str, datetime]:
     """The ticket's planned instants by ``kind:name:stage`` (for logs, tests and the demo)."""
     out = {}
-    for k, v in conn.hgetall(index_key(helpdesk, ticket_id)).items():
+    for k, v in conn.hgetall(keys.timer_index(helpdesk, ticket_id)).items():
         if k.decode() != PLANNED:
             out[k.decode()] = datetime.fromtimestamp(int(v) / 1e6, tz=timezone.utc)
     return out
 
 
-def wake(helpdesk: str, ticket_id: int, reason: str, delivery_id: str) -> Any:
-    """Run the decision for the ticket now (re-fetch, re-decide, write back, re-plan)."""
-    from tiergate.jobs.process import process_ticket
-
-    return process_ticket(helpdesk, ticket_id, reason, delivery_id)
-
-
-def timer_due(payload: dict[str, Any]) -> dict[str, Any]:
-    """RQ entry point: the instant of a timer has come; wake the decision up. A timer job
-    killed mid-way is re-run by RQ (``abandon_retry``); one that raises fails at once."""
-    with final_on_error():
-        return _timer_due(payload)
-
-
-def _timer_due(payload: dict[str, Any]) -> dict[str, Any]:
-    from tiergate.jobs.runtime import get_runtime
-
-    rt = get_runtime()
-    conn, settings = rt.conn, rt.settings
-    helpdesk, ticket_id = payload["helpdesk"], int(payload["ticket_id"])
-    at_us = int(payload["at_us"])
-    key = f"{payload['kind']}:{payload['name']}:{payload['stage']}"
-    early = (at_us - _now_us()) / 1e6
-    if early > EARLY_SLEEP_MAX:
-        job = _queue(conn, settings).enqueue_at(
-            _run_at(at_us), TIMER_FUNC, payload,
-            job_id=timer_job_id(helpdesk, ticket_id, key, at_us) + f"-early{time.time_ns()}",
-            job_timeout=300, result_ttl=3600, retry=abandon_retry())
-        rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "early"})
-        return {"status": "early", "rescheduled": job.id, "early_s": round(early, 3)}
-    if early > 0:
-        time.sleep(early)
-    current = conn.hget(index_key(helpdesk, ticket_id), key)
-    if current is not None and int(current) != at_us:
-        rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "stale"})
-        return {"status": "stale", "ticket_id": ticket_id, "timer": key}
-    start_lag = (_now_us() - at_us) / 1e6
-    result = wake(helpdesk, ticket_id, f"timer:{key}", f"timer:{key}:{at_us}")
-    done_lag = (_now_us() - at_us) / 1e6
-    pipe = conn.pipeline(transaction=False)
-    pipe.lpush(LAG_KEY, json.dumps([round(start_lag, 6), round(done_lag, 6)]))
-    pipe.ltrim(LAG_KEY, 0, LAG_KEEP - 1)
-    pipe.execute()
-    rt.count("tiergate_jobs_total", {"kind": "timer", "outcome": "fired"})
-    if rt.metrics is not None:
-        try:
-            rt.metrics.observe("tiergate_timer_lag_seconds", max(0.0, done_lag))
-        except Exception:  # metrics never break a job
-            log.warning("timer lag metric failed")
-    return {"status": "fired", "ticket_id": ticket_id, "timer": key,
-            "lag_s": round(done_lag, 3), "decision": result}
-
-
 def lag_samples(conn: Redis) -> list[tuple[float, float]]:
     """Recorded (due -> decision start, due -> decision done) lags in seconds, newest first."""
-    return [tuple(json.loads(x)) for x in conn.lrange(LAG_KEY, 0, -1)]   # type: ignore[misc]
+    return [tuple(json.loads(x)) for x in conn.lrange(keys.TIMER_LAG, 0, -1)]   # type: ignore[misc]
 
 
 # -- sweep ---------------------------------------------------------------------------------------
@@ -216,7 +157,7 @@ def needs_replan(conn: Redis, settings: Settings, helpdesk: str, ticket, now: da
     """Why the ticket's plan must be redone (``missing``, ``changed``, ``overdue``, ``lost``) or
     None when it is intact."""
     if plan is None:
-        plan = {k.decode(): int(v) for k, v in conn.hgetall(index_key(helpdesk, ticket.id)).items()}
+        plan = {k.decode(): int(v) for k, v in conn.hgetall(keys.timer_index(helpdesk, ticket.id)).items()}
     if PLANNED not in plan:
         return "missing"
     planned_at = plan.pop(PLANNED)
@@ -276,21 +217,5 @@ def start_sweeps(conn: Redis, settings: Settings, interval: int | None = None,
     return job_id
 
 
-def sweep_job(payload: dict[str, Any]) -> dict[str, Any]:
-    """RQ entry point: one sweep, then the next one is scheduled (even if this one failed)."""
-    from tiergate.jobs.runtime import get_runtime
-
-    rt = get_runtime()
-    interval = int(payload.get("interval") or DEFAULT_SWEEP_INTERVAL)
-    try:
-        if payload.get("full"):
-            return sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc), full=True)
-        from tiergate.jobs.sweep import incremental_sweep   # reads only what changed
-
-        return incremental_sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc))
-    finally:
-        start_sweeps(rt.conn, rt.settings, interval)
-
-
-__all__ = ["schedule", "planned", "timer_due", "sweep", "sweep_job", "start_sweeps",
-           "needs_replan", "lag_samples", "index_key", "timer_key", "timer_job_id"]
+__all__ = ["schedule", "planned", "sweep", "start_sweeps",
+           "needs_replan", "lag_samples", "timer_key", "timer_job_id"]

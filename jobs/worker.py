@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import click
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from tiergate.jobs.memory import return_large_blocks
-from tiergate.plugin.config import Settings
+from tiergate.jobs.pool import rescue
+from tiergate.jobs.queues import queue
+from tiergate.jobs.runtime import build_runtime, get_runtime, set_runtime
+from tiergate.jobs.timers import start_sweeps
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import MASK, install as install_redaction, secret_values
 
 HEARTBEAT_EVERY = 2        # seconds between a busy worker's heartbeats (RQ default 30)
 ABANDON_GRACE = 10         # a job is abandoned this long after its worker's last heartbeat (RQ: 60)
@@ -38,7 +45,6 @@ class ReliableWorker(Worker):
         for q in self.queues:
             try:
                 rescue_stranded(self, q)
-                from tiergate.jobs.pool import rescue
 
                 rescue(self.connection, q)
             except Exception:  # noqa: BLE001 - maintenance must not stop the worker
@@ -61,8 +67,6 @@ class PooledWorker(ReliableWorker):
 def rescue_stranded(worker: Worker, q) -> int:
     """Jobs a worker took off the queue (RQ's intermediate list) but died before starting: RQ
     waits a minute before failing (and so retrying) them; after ``ABANDON_GRACE`` we do it."""
-    import time as _time
-
     inter = q.intermediate_queue
     rescued = 0
     for job_id in inter.get_job_ids():
@@ -72,7 +76,7 @@ def rescue_stranded(worker: Worker, q) -> int:
         if first is None:
             inter.set_first_seen(job_id)
             continue
-        if _time.time() - first.timestamp() < ABANDON_GRACE:
+        if time.time() - first.timestamp() < ABANDON_GRACE:
             continue
         job = q.fetch_job(job_id)
         if job is not None:
@@ -83,13 +87,9 @@ def rescue_stranded(worker: Worker, q) -> int:
 
 
 def make_worker(settings: Settings, *, name: str | None = None, fork: bool = False) -> Worker:
-    from tiergate.jobs.queues import queue
-    from tiergate.jobs.runtime import build_runtime, set_runtime
-
     runtime = build_runtime(settings)
     runtime.enricher(runtime.manifest())          # warm: forked jobs inherit the pipeline
     set_runtime(runtime)
-    from tiergate.jobs.timers import start_sweeps
 
     start_sweeps(runtime.conn, settings)         # the periodic catch-all re-plan (idempotent)
     cls = ReliableWorker if fork else PooledWorker
@@ -109,15 +109,12 @@ def worker(burst: bool, name: str | None, log_level: str, fork: bool) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return_large_blocks()
     settings = Settings.from_env()
-    from tiergate.plugin.redact import install as install_redaction
 
     install_redaction(settings, ("tiergate", "rq.worker", "rq.scheduler", "rq.queue", "rq.job", "redis"))
     logging.getLogger("tiergate").info("worker settings %s", settings.redacted())
     try:
         w = make_worker(settings, name=name, fork=fork)
     except Exception as exc:  # a bad manifest or unreachable Redis: one clear line, exit 2
-        from tiergate.plugin.redact import MASK, secret_values
-
         message = str(exc)
         for secret in secret_values(settings):
             message = message.replace(secret, MASK)
@@ -131,14 +128,6 @@ def work_through_outages(w: Worker, settings: Settings, *, name: str | None, bur
     """Run ``w``; when Redis goes away, wait for it (backoff up to 5 s) and resume with a fresh
     RQ worker on the same runtime. Jobs that were running are re-run by RQ's abandoned-job
     clean-up (a job's heartbeat stopped with Redis), so nothing is lost and nothing is skipped."""
-    import time
-
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    from tiergate.jobs.queues import queue
-    from tiergate.jobs.runtime import get_runtime
-
     log = logging.getLogger("tiergate.jobs")
     rounds = 0
     while True:

@@ -21,13 +21,26 @@ from pathlib import Path
 from typing import Any
 
 import click
+from redis import Redis
+from rq.registry import StartedJobRegistry
 
-from tiergate.plugin.cli_defaults import (NoDecisionLog, demo_db_path, demo_db_url, resolve_db,
-                                          resolve_manifest)
-from tiergate.plugin.config import Settings
+from tiergate.connectors.registry import get_connector
+from tiergate.jobs.queues import queue
+from tiergate.jobs.state import load_summary
+from tiergate.plugin import data, helpdesks
+from tiergate.plugin.analytics.log import DecisionLog
+from tiergate.plugin.analytics.report import summary_text
+from tiergate.plugin.core.handoff import bot_ids
+from tiergate.plugin.core.handoff_marker import has_internal_marker
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.embedded import serve_wsgi, start_redis, stop_process
-from tiergate.plugin.examples import read_examples
-from tiergate.plugin.redact import redact_url
+from tiergate.plugin.examples import parse_now, read_examples
+from tiergate.plugin.web import create_app
+from tiergate.runtime.cli_defaults import (NoDecisionLog, demo_db_path, demo_db_url, resolve_db,
+                                           resolve_manifest)
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import redact_url
+
 
 @dataclass
 class DemoStack:
@@ -50,8 +63,6 @@ def start_stack(helpdesk: str, *, quiet: bool, now: datetime | None = None,
     """The demo's parts; the decision log at ``db_url`` (default: ``TIERGATE_DB_URL``, else a
     file in the stack's own temporary folder), the rules of ``manifest_path`` (default:
     ``TIERGATE_MANIFEST``, else the shipped manifest)."""
-    from tiergate.plugin import helpdesks
-
     workdir = tempfile.mkdtemp(prefix="tiergate-demo-")
     env_redis = os.environ.get("REDIS_URL")
     stack = DemoStack(settings=Settings.from_env(), helpdesk=helpdesk, workdir=workdir)
@@ -66,7 +77,6 @@ def start_stack(helpdesk: str, *, quiet: bool, now: datetime | None = None,
     stack.exits.callback(desk.stop)
     stack.server = desk
 
-    from tiergate.plugin.web import create_app
 
     secret = secrets.token_hex(24)
     admin_token = os.environ.get("TIERGATE_ADMIN_TOKEN") or secrets.token_urlsafe(16)
@@ -103,12 +113,6 @@ def _settings_env(settings: Settings) -> dict[str, str]:
 
 def wait_for_jobs(stack: DemoStack, ticket_ids: list[int], timeout: float) -> None:
     """Until every ticket has a decision and no job is queued, started or scheduled soon."""
-    from redis import Redis
-    from rq.registry import StartedJobRegistry
-
-    from tiergate.jobs.queues import queue
-    from tiergate.jobs.state import load_summary
-
     conn = Redis.from_url(stack.settings.redis_url)
     q = queue(conn, stack.settings)
     started = StartedJobRegistry(queue=q)
@@ -125,15 +129,6 @@ def wait_for_jobs(stack: DemoStack, ticket_ids: list[int], timeout: float) -> No
 
 
 def collect(stack: DemoStack, ticket_ids: list[int]) -> dict[str, Any]:
-    from redis import Redis
-
-    from tiergate.connectors.registry import get_connector
-    from tiergate.jobs.state import load_summary
-
-    from tiergate.plugin.core.handoff import bot_ids
-    from tiergate.plugin.core.handoff_marker import has_internal_marker
-    from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
-
     conn = Redis.from_url(stack.settings.redis_url)
     connector = get_connector(stack.settings.connection())
     bots = bot_ids(load_manifest(stack.settings.manifest_path or default_manifest_path()))
@@ -197,9 +192,6 @@ def print_table(result: dict[str, Any]) -> None:
 def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float, keep: bool,
          now_text: str | None, manifest_path: str | None) -> None:
     """Run the whole path on the example tickets and print what agents now see."""
-    from tiergate.plugin import data
-    from tiergate.plugin.examples import parse_now
-
     fixed = parse_now(now_text) if now_text else None
     examples = read_examples(tickets_path or data.path("tickets.jsonl"))
     rules = resolve_manifest(manifest_path)
@@ -244,9 +236,6 @@ def _wait_for_interrupt() -> None:
 
 
 def _print_report(stack: DemoStack, keep: bool) -> None:
-    from tiergate.plugin.analytics.log import DecisionLog
-    from tiergate.plugin.analytics.report import summary_text
-
     click.echo()
     click.echo(summary_text(DecisionLog.from_settings(stack.settings)))
     shown = redact_url(stack.settings.db_url)

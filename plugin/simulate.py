@@ -28,16 +28,17 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from tiergate.jobs.process import decide_ticket, writes
 from tiergate.jobs.runtime import Runtime, enricher_for
-from tiergate.plugin.cli_defaults import resolve_manifest
-from tiergate.plugin.config import Settings
-from tiergate.plugin.examples import read_examples
+from tiergate.jobs.ticket_decision import decide_ticket, writes
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import load_manifest
 from tiergate.plugin.core.manifest_model import Manifest
-from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket,
-                                        TicketUpdate, format_time)
+from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket, TicketUpdate,
+                                        format_time, parse_time)
+from tiergate.plugin.core.sla import stage
+from tiergate.plugin.examples import read_examples
+from tiergate.runtime.cli_defaults import resolve_manifest
+from tiergate.runtime.config import Settings
 
 BOT_ID = 299
 REQUESTER_BASE = 5000
@@ -234,10 +235,6 @@ def replay(row: dict[str, Any], manifest: Manifest, now: datetime, ticket_id: in
 
 
 def _sla_events(d, t: datetime, report: TicketReport, seen: set) -> None:
-    try:
-        from tiergate.plugin.core.sla import stage
-    except ImportError:  # pragma: no cover
-        return
     for c in d.clocks:
         st = stage(c)
         if st == "ok":
@@ -372,8 +369,6 @@ def _text(run: Run) -> str:
 def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horizon, no_nlp,
              from_creation):
     """Replay ticket histories through the rules with a simulated clock and report."""
-    from tiergate.plugin.core.model import parse_time
-
     now = parse_time(now_text) if now_text else datetime.now(timezone.utc)
     rows = read_examples(Path(tickets_path))
     choice = resolve_manifest(manifest_path)

@@ -14,10 +14,10 @@ leaves nothing that refuses the helpdesk's retry. A 2xx therefore means "in Redi
 Redis crash also needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``always``), which
 ``tiergate serve`` checks at start. Anything unexpected answers 503 + Retry-After, never a 500.
 
-Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``, entries
-``"module:function"`` with ``function(headers, body, secret, now, tolerance) -> Delivery``), so a
+Verifiers are looked up by helpdesk name (``tiergate.connectors.registry.VERIFIERS``: functions
+``verify(headers, body, secret, now, tolerance) -> Delivery``), so a
 second helpdesk plugs in without touching this module. Counters go through
-``tiergate.plugin.metrics`` and the dashboard is ``tiergate.plugin.analytics.dashboard``, both
+``tiergate.runtime.metrics`` and the dashboard is ``tiergate.plugin.analytics.dashboard``, both
 registered when present.
 """
 from __future__ import annotations
@@ -33,20 +33,22 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import redis
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tiergate.connectors.base import PING_EVENT
-from tiergate.jobs.intake import Intake
+from tiergate.connectors.registry import VERIFIERS
+from tiergate.jobs import keys
+from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT, Intake
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
-from tiergate.plugin.config import Settings
-from tiergate.plugin.redact import secret_values
+from tiergate.plugin.core.errors import (ConfigError, DeliveryError, PayloadError, PayloadTooLarge,
+                                         UnsupportedMediaType)
 from tiergate.plugin.web_guard import init_app as web_guard_init_app
-from tiergate.plugin.metrics import SPECS, Metrics, _label_key
-from tiergate.plugin.metrics import init_app as metrics_init_app
-from tiergate.plugin.core.errors import ConfigError, DeliveryError, PayloadError, PayloadTooLarge, UnsupportedMediaType
+from tiergate.runtime.config import Settings
+from tiergate.runtime.metrics import SPECS, Metrics, _label_key, init_app as metrics_init_app
+from tiergate.runtime.redact import secret_values
 
 log = logging.getLogger("tiergate.web")
 
@@ -118,8 +120,6 @@ def _split_config(config: Settings | Mapping[str, Any] | None) -> tuple[Settings
 
 def _verifiers(names: tuple[str, ...], given: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
     """``verify(headers, body, secret, now, tolerance)`` per accepted helpdesk."""
-    from tiergate.connectors.registry import VERIFIERS
-
     given = VERIFIERS if given is None else given
     out = {}
     for name in names:
@@ -252,7 +252,7 @@ def _unexpected_error(exc: Exception) -> Response:
 METRICS_PAUSE = 5.0  # seconds without counting after a counter failed (no timeout per request)
 
 
-# counter names and labels as declared in tiergate.plugin.metrics.SPECS
+# counter names and labels as declared in tiergate.runtime.metrics.SPECS
 RECEIVED = "tiergate_webhooks_received_total"      # {helpdesk}: every POST to a known helpdesk
 REJECTED = "tiergate_webhooks_rejected_total"      # {reason}: 4xx and 503 answers
 DUPLICATES = "tiergate_duplicates_dropped_total"   # {}: answered 200 duplicate, nothing enqueued
@@ -391,19 +391,17 @@ def _dedupe_keys(helpdesk: str, delivery_id: str, headers: Mapping[str, str]) ->
     """The delivery id the desk sent, and a digest of its signature headers: a signature is an
     HMAC of the signed content, so a replay under a new unsigned id still hits the second key."""
     signature = [f"{k.lower()}:{v}" for k, v in headers.items() if "signature" in k.lower()]
-    keys = [f"tg:dedupe:{helpdesk}:{delivery_id}"]
+    found = [keys.dedupe_delivery(helpdesk, delivery_id)]
     if signature:
         digest = hashlib.sha256("\n".join(sorted(signature)).encode("utf-8", "replace")).hexdigest()
-        keys.append(f"tg:dedupe:{helpdesk}:sig:{digest}")
-    return keys
+        found.append(keys.dedupe_signature(helpdesk, digest))
+    return found
 
 
 def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
     """Dedupe + enqueue as one atomic Redis script (``tiergate.jobs.intake``): after any failure
     either the job and its dedupe keys are stored (the retry is a duplicate) or nothing is (the
     retry is accepted). No "pending" state exists to be stranded by a crash."""
-    from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT
-
     counter = None
     if st.metrics is not None:
         counter = (f"{st.metrics.prefix}:c:{RECEIVED}", _label_key(SPECS[RECEIVED], {"helpdesk": helpdesk}))

@@ -13,7 +13,7 @@ from redis import Redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.embedded import serve_wsgi
 
 

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from tiergate.connectors.zendesk import ZendeskConnector, from_connection
 from tiergate.localdesk.zendesk import ServerHandle, start_server
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 WEBHOOK_SECRET = "test-webhook-secret"
 

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, text
 
-from tiergate.plugin.analytics.log import SCHEMA_VERSION, DecisionLog, SchemaError, meta_table
+from tiergate.plugin.analytics.log import DecisionLog
+from tiergate.plugin.analytics.log_schema import SCHEMA_VERSION, SchemaError, meta_table
 from tiergate.plugin.core.model import (Change, Comment, Decision, Enrichment, Escalation,
                                         FiredTrigger, Organization, RiskTag, Ticket,
                                         TicketUpdate)

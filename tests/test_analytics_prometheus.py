@@ -1,4 +1,4 @@
-"""``plugin/metrics.py``: Prometheus counters and histograms shared through a real Redis."""
+"""``runtime/metrics.py``: Prometheus counters and histograms shared through a real Redis."""
 from __future__ import annotations
 
 import subprocess
@@ -9,7 +9,7 @@ import redis
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from tiergate.plugin import metrics as pm
+from tiergate.runtime import metrics as pm
 from tiergate.plugin.embedded import free_port
 
 
@@ -65,7 +65,7 @@ def test_empty_registry_renders(redis_conn):
 
 
 def test_counts_from_another_process_are_shared(redis_conn, redis_url):
-    code = ("import redis; from tiergate.plugin.metrics import Metrics; "
+    code = ("import redis; from tiergate.runtime.metrics import Metrics; "
             f"m = Metrics(redis.Redis.from_url({redis_url!r})); "
             "[m.inc('tiergate_jobs_total', {'kind': 'process', 'outcome': 'applied'}) for _ in range(5)]")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -8,7 +8,7 @@ from flask import Flask
 from test_analytics_history import TIERS, db_url, history  # noqa: F401
 
 from tiergate.plugin.analytics import dashboard
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 
 TOKEN = "dash-token-123x"
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tiergate.connectors.registry import get_connector
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.install import zendesk_desk
 
 

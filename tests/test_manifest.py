@@ -358,7 +358,7 @@ def test_schema_cli_validates_the_manifest():
 def test_manifest_log_cli(tmp_path):
     from datetime import datetime, timezone
 
-    from tiergate.plugin.manifest_store import FileHistory, record
+    from tiergate.runtime.manifest_store import FileHistory, record
 
     hist = FileHistory(tmp_path / "log.jsonl")
     a = base_doc()

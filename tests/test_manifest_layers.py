@@ -16,7 +16,7 @@ from tiergate.plugin.core.manifest_jsonschema import json_schema
 from tiergate.plugin.core.manifest_layers import merge, merge_documents, resolve
 from tiergate.plugin.core.manifest import read_shipped as read_json
 from tiergate.plugin.manifest_cli import manifest as manifest_group
-from tiergate.plugin.manifest_store import FileHistory, record
+from tiergate.runtime.manifest_store import FileHistory, record
 from tiergate.plugin.simulate import make_enricher, simulate_rows
 
 from test_manifest_base import NOW, base_doc

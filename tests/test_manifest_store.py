@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timezone
 
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.manifest_store import (FileHistory, ManifestStore, RedisHistory,
+from tiergate.runtime.manifest_store import (FileHistory, ManifestStore, RedisHistory,
                                             readable_diff)
 
 from test_manifest_base import base_doc
@@ -81,7 +81,7 @@ def test_first_load_error_raises(tmp_path):
 
 
 def test_redis_history_and_from_settings(tmp_path, redis_conn):
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
 
     path = tmp_path / "manifest.json"
     write(path, base_doc())

@@ -1,6 +1,6 @@
 """The marker secret comes from TIERGATE_NOTE_SECRET (newest first), is never printed, and a
 marker signed with one site's secret does not verify under another's."""
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core import handoff_marker as hm
 
 

@@ -17,7 +17,7 @@ from fixtures_stack import build_stack, wait_until
 from oncall_support import Receiver, SmtpServer
 from tiergate.jobs import oncall
 from tiergate.jobs.pages_log import pages
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.manifest import load_manifest, read_document
 from tiergate.plugin.core.model import Notification
 

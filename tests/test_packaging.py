@@ -15,11 +15,11 @@ def test_wheel_file_list(tmp_path: Path, repo_root: Path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"tiergate"}
-    for generic in ("plugin", "connectors", "nlp", "jobs", "localdesk"):
+    for generic in ("plugin", "connectors", "nlp", "jobs", "localdesk", "runtime"):
         assert generic not in top, f"{generic}/ must not be a top-level package"
         assert f"tiergate/{generic}/__init__.py" in names
     for needed in ("tiergate/plugin/core/model.py", "tiergate/jobs/process.py",
-                   "tiergate/connectors/base.py", "tiergate/plugin/data/manifest.json",
+                   "tiergate/connectors/base.py", "tiergate/plugin/data/manifest.json", "tiergate/runtime/config.py",
                    "tiergate/localdesk/zendesk/server.py", "tiergate/localdesk/zammad/server.py",
                    "tiergate/plugin/data/tickets.jsonl", "tiergate/plugin/openapi.json",
                    "tiergate/nlp/default_keywords.json",

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from tiergate.jobs import batching, process
+from tiergate.jobs import batching, keys, process, ticket_decision
 from tiergate.jobs.state import load_summary
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Comment, Ticket
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,8 +57,8 @@ def drain(stack, timeout: float = 120.0) -> None:
         stack.work(with_scheduler=True)
         waiting = [j for j in scheduled.get_job_ids() if j.startswith(("tg-retry", "tg-flush"))]
         if not (stack.queue.count or waiting
-                or stack.conn.hlen(batching.pending_key(stack.helpdesk))
-                or stack.conn.hlen(batching.inflight_key(stack.helpdesk))):
+                or stack.conn.hlen(keys.batch_pending(stack.helpdesk))
+                or stack.conn.hlen(keys.batch_inflight(stack.helpdesk))):
             return
         time.sleep(0.3)
     raise AssertionError("work did not drain")
@@ -188,7 +188,7 @@ def test_an_unreadable_parked_decision_does_not_block_its_batch(zendesk, monkeyp
         assert process.process_ticket("zendesk", tid, "burst", f"d-{tid}",
                                       runtime=stack.runtime)["status"] == "parked"
     bad = ids[1]
-    stack.conn.hset(batching.pending_key("zendesk"), bad, '{"ticket": {"id": ')   # truncated
+    stack.conn.hset(keys.batch_pending("zendesk"), bad, '{"ticket": {"id": ')   # truncated
     totals = batching.flush(stack.runtime, "zendesk")
     assert totals["written"] == 2 and totals["failed"] == 1 and totals["calls"] == 1
     for tid in (ids[0], ids[2]):
@@ -243,11 +243,11 @@ def test_text_that_still_breaks_enrich_and_decide_gets_a_text_free_decision(zend
     enricher = stack.runtime.enricher(manifest)
     with pytest.raises(UnicodeEncodeError):
         enricher.enrich(raw, now)
-    enrichment = process._enrich(stack.runtime, enricher, raw, now)
+    enrichment = ticket_decision._enrich(stack.runtime, enricher, raw, now)
     assert [t.tag for t in enrichment.risk_tags] == ["unreadable"]
     assert "unreadable" in {r.signal for r in enrichment.reasons}
     assert enrichment.attention_score == sum(r.points for r in enrichment.reasons)
-    decision = process._decide(stack.runtime, raw, enrichment, manifest, now, frozenset(), None)
+    decision = ticket_decision._decide(stack.runtime, raw, enrichment, manifest, now, frozenset(), None)
     assert decision.reasons[0].startswith("the text could not be analysed (UnicodeEncodeError")
     fired = [f.name for f in decision.fired]
     readers = {t["name"] for t in manifest.source["triggers"]
@@ -273,11 +273,11 @@ def test_a_log_pasted_into_the_subject_is_decided_at_once_on_its_text():
     manifest = load_manifest(default_manifest_path())
     rt = Runtime(settings=Settings(), conn=None, connector=None, manifests=None)
     row = dict(EXAMPLES["demo-login"], subject="ERROR line of a pasted log 0x7f3a\n" * 25_500)
-    ticket = process._cleaned(rt, ticket_from_example(row, now, 1))
-    enrichment = process._enrich(rt, enricher_for(manifest), ticket, now)
+    ticket = ticket_decision._cleaned(rt, ticket_from_example(row, now, 1))
+    enrichment = ticket_decision._enrich(rt, enricher_for(manifest), ticket, now)
     decision = decide(ticket, enrichment, manifest, now, frozenset())
     assert decision.escalation is not None and decision.fired
-    again = process._decide(rt, ticket, enrichment, manifest, now, frozenset(), None)
+    again = ticket_decision._decide(rt, ticket, enrichment, manifest, now, frozenset(), None)
     assert again.fired == decision.fired and again.update == decision.update
     assert not any("could not be analysed" in r for r in decision.reasons), decision.reasons
     assert any(r.detail.endswith("the first 999 of 867,000 characters of the subject")

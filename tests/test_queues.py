@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs.queues import claim_waiting, enqueue_delivery, queue
-from tiergate.plugin.config import Settings
+from tiergate.jobs.intake import enqueue_delivery
+from tiergate.jobs.queues import claim_waiting, queue
+from tiergate.runtime.config import Settings
 
 
 def delivery(ticket_id: int, delivery_id: str) -> Delivery:

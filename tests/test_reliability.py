@@ -26,7 +26,8 @@ from tiergate.plugin.core.manifest import read_document
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from chaos import WorkerProc, fingerprints, tiergate_notes, worker_env  # noqa: E402
+from chaos_traffic import fingerprints, tiergate_notes  # noqa: E402
+from chaos_workers import WorkerProc, worker_env  # noqa: E402
 
 EXAMPLES = {row["external_id"]: row for row in map(json.loads, (REPO / "examples" / "tickets.jsonl").read_text().splitlines())}
 
@@ -150,7 +151,7 @@ def test_429_reschedules_after_retry_after_and_no_worker_sleeps(zendesk_stack):
 
 def test_budget_applies_to_real_accounts_and_on_request_to_loopback_desks():
     from tiergate.jobs.ratelimit import budget_wanted
-    from tiergate.plugin.config import Settings
+    from tiergate.runtime.config import Settings
 
     real = Settings(zendesk_subdomain="acme")
     local = Settings(zendesk_subdomain="acme", zendesk_netloc="127.0.0.1:8080")

@@ -14,13 +14,14 @@ from redis import Redis
 from rq.registry import ScheduledJobRegistry
 
 from fixtures_stack import build_stack, wait_until
-from tiergate.jobs import batching, state
+from tiergate.jobs import batching, keys, state
 from tiergate.jobs.process import process_ticket
 from tiergate.plugin.embedded import start_redis
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from chaos import WorkerProc, fingerprints, signed_delivery, ticket_from_template, tiergate_notes, worker_env  # noqa: E402
+from chaos_traffic import fingerprints, signed_delivery, ticket_from_template, tiergate_notes  # noqa: E402
+from chaos_workers import WorkerProc, worker_env  # noqa: E402
 
 TEMPLATES = [json.loads(line) for line in (REPO / "examples" / "tickets.jsonl").read_text().splitlines()]
 BY_ID = {t["external_id"]: t for t in TEMPLATES}
@@ -33,8 +34,8 @@ def drain(stack, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         stack.work(with_scheduler=True)
         waiting = [j for j in scheduled.get_job_ids() if j.startswith(("tg-retry", "tg-flush"))]
-        if not (waiting or stack.queue.count or stack.conn.hlen(batching.pending_key("zendesk"))
-                or stack.conn.hlen(batching.inflight_key("zendesk"))):
+        if not (waiting or stack.queue.count or stack.conn.hlen(keys.batch_pending("zendesk"))
+                or stack.conn.hlen(keys.batch_inflight("zendesk"))):
             return
         time.sleep(0.3)
     raise AssertionError("work did not drain")
@@ -105,7 +106,7 @@ def test_a_parked_ticket_keeps_one_writer(zendesk_stack, monkeypatch):
     assert process_ticket("zendesk", tid, "a", "d-a", runtime=stack.runtime)["status"] == "parked"
     monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "100000")
     assert process_ticket("zendesk", tid, "b", "d-b", runtime=stack.runtime)["status"] == "parked"
-    assert stack.conn.hlen(batching.pending_key("zendesk")) == 1
+    assert stack.conn.hlen(keys.batch_pending("zendesk")) == 1
     batching.flush(stack.runtime, "zendesk")
     assert len(tiergate_notes(stack.connector().fetch_ticket(tid))) == 1
 
@@ -143,11 +144,11 @@ def test_a_killed_flushers_batch_is_resent_without_losing_or_doubling_the_note(z
     tid = stack.import_and_wait_for_job(BY_ID["demo-outage"])
     stack.queue.empty()
     assert process_ticket("zendesk", tid, "burst", "d-k", runtime=stack.runtime)["status"] == "parked"
-    entry = stack.conn.hget(batching.pending_key("zendesk"), tid).decode()
+    entry = stack.conn.hget(keys.batch_pending("zendesk"), tid).decode()
 
     def die_after_taking():      # a flush job took the entry, then its worker was SIGKILLed
-        stack.conn.hdel(batching.pending_key("zendesk"), tid)
-        stack.conn.hset(batching.inflight_key("zendesk"), tid, f"tg-flush-dead|{time.time()}|{entry}")
+        stack.conn.hdel(keys.batch_pending("zendesk"), tid)
+        stack.conn.hset(keys.batch_inflight("zendesk"), tid, f"tg-flush-dead|{time.time()}|{entry}")
 
     die_after_taking()           # ... before its update_many was sent: the re-send writes it
     assert batching.flush(stack.runtime, "zendesk")["written"] == 1

@@ -1,6 +1,6 @@
 """End to end with a real worker process: a ticket with a 1-minute first-reply target gets its
 warning tag + note at 75% (45 s) and its escalation at the breach (60 s), driven only by the
-timers the decisions planned (RQ scheduler, ``jobs.timers.timer_due``)."""
+timers the decisions planned (RQ scheduler, ``jobs.timer_jobs.timer_due``)."""
 from __future__ import annotations
 
 import json
@@ -14,12 +14,12 @@ import pytest
 
 from fixtures_stack import build_stack, wait_until
 from tiergate.jobs import timers as jt
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.embedded import stop_process
 
 pytestmark = pytest.mark.slow
 # the pipeline parts this test drives (skip, not fail, while they are still being written)
-for _module in ("tiergate.plugin.manifest_store", "tiergate.plugin.core.decide",
+for _module in ("tiergate.runtime.manifest_store", "tiergate.plugin.core.decide",
                 "tiergate.jobs.process", "tiergate.jobs.worker", "tiergate.plugin.helpdesks"):
     pytest.importorskip(_module, reason=f"{_module} not available yet")
 
@@ -73,7 +73,7 @@ def sla_stack(redis_conn, redis_url, tmp_path):
     path.write_text(json.dumps(MANIFEST))
     stack, close = build_stack("zendesk", redis_url, tmp_path, manifest_path=str(path))
     code = ("import logging, sys\n"
-            "from tiergate.plugin.config import Settings\n"
+            "from tiergate.runtime.config import Settings\n"
             "from tiergate.jobs.worker import make_worker\n"
             "logging.basicConfig(level=logging.WARNING, stream=sys.stderr)\n"
             "make_worker(Settings.from_env()).work(with_scheduler=True, logging_level='WARNING')\n")

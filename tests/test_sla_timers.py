@@ -9,10 +9,10 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from tiergate.jobs import timers as jt
+from tiergate.jobs import keys, timer_jobs, timers as jt
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Timer
 
 UTC = timezone.utc
@@ -84,7 +84,7 @@ def test_same_plan_is_kept_and_a_new_plan_replaces_the_old_jobs(redis_conn, sett
     # nothing left to plan: everything cancelled, the plan itself stays (for the sweep)
     assert jt.schedule(redis_conn, settings, HD, 7, [], now=now)["cancelled"] == 1
     assert scheduled(redis_conn, settings) == {} and jt.planned(redis_conn, HD, 7) == {}
-    assert redis_conn.hexists(jt.index_key(HD, 7), jt.PLANNED)
+    assert redis_conn.hexists(keys.timer_index(HD, 7), jt.PLANNED)
 
 
 def test_one_job_per_ticket_and_stage_across_tickets(redis_conn, settings):
@@ -100,22 +100,22 @@ def test_one_job_per_ticket_and_stage_across_tickets(redis_conn, settings):
 
 def test_timer_due_skips_stale_and_reschedules_early(redis_conn, settings, runtime, monkeypatch):
     calls = []
-    monkeypatch.setattr(jt, "wake",
+    monkeypatch.setattr(timer_jobs, "wake",
                         lambda *a, **k: calls.append(a) or {"status": "unchanged"})
     now = datetime.now(UTC)
     jt.schedule(redis_conn, settings, HD, 9, [T(now + timedelta(seconds=1))], now=now)
     stale = {"helpdesk": HD, "ticket_id": 9, "kind": "sla", "name": "first_reply_time",
              "stage": "breach", "at_us": jt._us(now) - 5_000_000}
-    assert jt.timer_due(stale)["status"] == "stale" and calls == []
+    assert timer_jobs.timer_due(stale)["status"] == "stale" and calls == []
     early = dict(stale, at_us=jt._us(now + timedelta(minutes=3)))
-    redis_conn.hset(jt.index_key(HD, 9), "sla:first_reply_time:breach", early["at_us"])
-    out = jt.timer_due(early)
+    redis_conn.hset(keys.timer_index(HD, 9), "sla:first_reply_time:breach", early["at_us"])
+    out = timer_jobs.timer_due(early)
     assert out["status"] == "early" and calls == []
     assert out["rescheduled"] in scheduled(redis_conn, settings)
     # slightly early: sleeps the rest, then wakes the decision with a deterministic delivery id
     soon = dict(stale, at_us=jt._us(datetime.now(UTC) + timedelta(milliseconds=300)))
-    redis_conn.hset(jt.index_key(HD, 9), "sla:first_reply_time:breach", soon["at_us"])
-    out = jt.timer_due(soon)
+    redis_conn.hset(keys.timer_index(HD, 9), "sla:first_reply_time:breach", soon["at_us"])
+    out = timer_jobs.timer_due(soon)
     assert out["status"] == "fired" and out["lag_s"] >= 0
     assert calls == [(HD, 9, "timer:sla:first_reply_time:breach",
                       f"timer:sla:first_reply_time:breach:{soon['at_us']}")]
@@ -132,7 +132,7 @@ def test_a_real_worker_runs_due_timers_on_time(redis_conn, settings, runtime, mo
         redis_conn.rpush("test:woken", f"{ticket_id}|{reason}|{time.time()}")
         return {"status": "unchanged"}
 
-    monkeypatch.setattr(jt, "wake", fake_process)
+    monkeypatch.setattr(timer_jobs, "wake", fake_process)
     now = datetime.now(UTC)
     due = now + timedelta(seconds=1.5)
     jt.schedule(redis_conn, settings, HD, 11, [T(due, stage="warn:75")], now=now)
@@ -166,9 +166,9 @@ def test_sweep_enqueues_only_tickets_whose_plan_is_missing_lost_or_stale(
     jt.schedule(redis_conn, settings, HD, a, [T(now + timedelta(hours=1))], now=now)  # intact
     jt.schedule(redis_conn, settings, HD, b, [T(now + timedelta(hours=1))], now=now)
     redis_conn.zremrangebyrank(ScheduledJobRegistry(queue=queue(redis_conn, settings)).key, 0, -1)
-    redis_conn.delete(jt.index_key(HD, a))
+    redis_conn.delete(keys.timer_index(HD, a))
     jt.schedule(redis_conn, settings, HD, a, [T(now + timedelta(hours=1))], now=now)  # re-plan a
-    redis_conn.hset(jt.index_key(HD, c), mapping={jt.PLANNED: jt._us(now),
+    redis_conn.hset(keys.timer_index(HD, c), mapping={jt.PLANNED: jt._us(now),
                                                   "sla:x:breach": jt._us(now - timedelta(hours=1))})
     out = jt.sweep(redis_conn, settings, zendesk_connector, now)
     assert out["seen"] == 4 and out["enqueued"] == 3
@@ -197,7 +197,7 @@ def test_sweep_job_sweeps_and_schedules_the_next_sweep(redis_conn, settings, zen
     set_runtime(Runtime(settings=settings, conn=redis_conn, connector=zendesk_connector,
                         manifests=None))
     try:
-        out = jt.sweep_job({"interval": 60})
+        out = timer_jobs.sweep_job({"interval": 60})
     finally:
         set_runtime(None)
     assert out["enqueued"] == 1 and out["reasons"] == {"missing": 1}

@@ -11,10 +11,10 @@ from pathlib import Path
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from tiergate.jobs import bulkfetch, pool, state, sweep, timers
+from tiergate.jobs import bulkfetch, keys, pool, state, sweep, timers
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.model import Note, Timer, TicketUpdate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ def test_a_backlog_is_decided_in_batches_each_job_finished_with_its_result(zende
     # decided alone, each ticket costs 5 reads and 1-2 writes (and our writes' webhooks bring
     # some tickets back for another decision); in batches about one read per ticket
     assert calls < 5 * len(ids), calls
-    assert not list(stack.conn.scan_iter(match=pool.CLAIM_PREFIX + "*"))
+    assert not list(stack.conn.scan_iter(match=keys.claimed("") + "*"))
     for tid in ids:                       # each note written once
         ticket = stack.connector().fetch_ticket(tid)
         marks = [line for c in ticket.comments for line in c.body.splitlines() if line.startswith("[tiergate:")]
@@ -127,7 +127,7 @@ def test_incremental_sweep_reads_only_what_changed(redis_conn, redis_url, zendes
     assert calls == 1 and out["open"] == 6 and out["reasons"] == {"missing": 1}
     (job,) = q.jobs
     assert job.args[0]["ticket_id"] == ids[-1] and job.args[0]["event_type"] == "sweep:missing"
-    assert redis_conn.get(sweep.cursor_key("zendesk")) is not None
+    assert redis_conn.get(keys.sweep_cursor("zendesk")) is not None
     q.empty()
     timers.schedule(redis_conn, settings, "zendesk", ids[-1], [timer])
 

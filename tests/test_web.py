@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from test_web_support import SECRET, event_body, live, nested, queue_len, signed, stale
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.embedded import start_redis
 from tiergate.plugin.web import ConfigError, create_app, json_depth
 

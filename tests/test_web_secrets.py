@@ -13,9 +13,9 @@ import redis
 import requests
 
 from test_web_support import event_body, signed
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.embedded import free_port, start_redis
-from tiergate.plugin.redact import redact_url, secret_values
+from tiergate.runtime.redact import redact_url, secret_values
 
 SECRET = "secrets-webhook-0123456789"
 REDIS_PW = "redis-pw-Qx7pL2"

@@ -10,7 +10,7 @@ from fixtures_zammad import ZAMMAD_WEBHOOK_SECRET, zammad_receiver, zammad_conne
 from tiergate.connectors import zammad_webhook
 from tiergate.connectors.base import Connector
 from tiergate.connectors.zammad import ZammadConnector, from_connection
-from tiergate.plugin.config import Settings
+from tiergate.runtime.config import Settings
 from tiergate.plugin.core.errors import (Conflict, InvalidSignature, MissingSignature, NotFound, PayloadError,
                                          RateLimited, Unavailable)
 from tiergate.plugin.core.model import Note, TicketUpdate

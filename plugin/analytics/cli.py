@@ -5,15 +5,29 @@ plain error (exit 1). Neither ever prints a traceback or a secret.
 """
 from __future__ import annotations
 
+import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from tiergate.connectors.registry import get_connector
+from tiergate.nlp.history import history_record
+from tiergate.plugin.analytics.log import DecisionLog
+from tiergate.plugin.analytics.log_rows import manifest_tiers
+from tiergate.plugin.analytics.log_schema import SchemaError
 from tiergate.plugin.analytics.metrics import Period, parse_month
-from tiergate.plugin.cli_defaults import NoDecisionLog, resolve_db
-from tiergate.plugin.redact import redact_url
+from tiergate.plugin.analytics.report import render, report_dict
+from tiergate.plugin.analytics.review import draw, postmortem_markdown, record_review
+from tiergate.plugin.core.errors import ConnectorError, ManifestError
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
+from tiergate.plugin.core.model import parse_time
+from tiergate.runtime.cli_defaults import NoDecisionLog, resolve_db
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import redact_url
 
 
 def _month(ctx, param, value: str | None) -> Period | None:
@@ -33,7 +47,6 @@ def _month_text(ctx, param, value: str | None) -> str | None:
 def _since(ctx, param, value: str | None) -> datetime | None:
     if value is None:
         return None
-    from tiergate.plugin.core.model import parse_time
 
     try:
         return parse_time(value)
@@ -55,13 +68,7 @@ def _yes_no(ctx, param, value: str | None) -> bool | None:
 
 def open_log(db: str | None, *, settings: Any = None):
     """The decision log at ``db`` (default: the settings' ``db_url``), checked reachable."""
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from tiergate.plugin.analytics.log import DecisionLog, SchemaError, manifest_tiers
-
     if settings is None:
-        from tiergate.plugin.config import Settings
-
         settings = Settings.from_env()
     url = db or settings.db_url
     try:
@@ -82,9 +89,6 @@ def open_log(db: str | None, *, settings: Any = None):
 
 def _manifest_seed() -> int | str:
     try:
-        from tiergate.plugin.config import Settings
-        from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
-
         settings = Settings.from_env()
         return load_manifest(settings.manifest_path or default_manifest_path()).review.seed
     except Exception:
@@ -114,8 +118,6 @@ def _emit(text: str, output: Path | None) -> None:
                    "the last demo's log; never a new empty database).")
 def report(month: Period | None, fmt: str, output: Path | None, db: str | None) -> None:
     """Escalation metrics for a month: rates, times, CSAT, breakdowns, review queue."""
-    from tiergate.plugin.analytics.report import render, report_dict
-
     try:
         choice = resolve_db(db)
     except NoDecisionLog as exc:
@@ -141,19 +143,9 @@ def report(month: Period | None, fmt: str, output: Path | None, db: str | None) 
 def backfill(since: datetime | None, statuses: tuple[str, ...], limit: int | None, history: Path | None,
              db: str | None) -> None:
     """Read the helpdesk's ticket history through the connector into the decision log."""
-    import json
-    from collections import Counter
-
-    from tiergate.connectors.registry import get_connector
-    from tiergate.plugin.config import Settings
-    from tiergate.plugin.core.errors import ConnectorError, ManifestError
-
     settings = Settings.from_env()
     manifest = None
     if history is not None:
-        from tiergate.nlp.history import history_record
-        from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
-
         try:
             manifest = load_manifest(settings.manifest_path or default_manifest_path())
         except (ManifestError, OSError, ValueError) as exc:
@@ -212,8 +204,6 @@ def review() -> None:
 @DB_OPTION
 def review_sample(month: str, seed: str, per_kind: int, dry_run: bool, db: str | None) -> None:
     """Draw the month's review sample (accepted and deferred escalations) and queue it."""
-    from tiergate.plugin.analytics.review import draw
-
     if seed is None:
         seed = str(_manifest_seed())
     log = open_log(db)
@@ -252,9 +242,6 @@ def review_record(ticket_id: int, helpdesk: str | None, month: str | None, neces
                   follow_up_status: str | None, impact: str | None, prevent: str | None,
                   notes: str | None, reviewer: str | None, db: str | None) -> None:
     """Record (or update) the review of one escalated ticket."""
-    from tiergate.plugin.analytics.review import record_review
-    from tiergate.plugin.config import Settings
-
     helpdesk = helpdesk or Settings.from_env().helpdesk
     log = open_log(db)
     try:
@@ -279,9 +266,6 @@ def review_record(ticket_id: int, helpdesk: str | None, month: str | None, neces
 def review_postmortem(ticket_id: int, helpdesk: str | None, month: str | None, output: Path | None,
                       db: str | None) -> None:
     """Export a Markdown postmortem: customer impact, evidence, timeline, preventive steps."""
-    from tiergate.plugin.analytics.review import postmortem_markdown
-    from tiergate.plugin.config import Settings
-
     helpdesk = helpdesk or Settings.from_env().helpdesk
     log = open_log(db)
     try:

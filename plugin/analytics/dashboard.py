@@ -20,8 +20,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request
 
 from tiergate.plugin.analytics import charts
-from tiergate.plugin.analytics.report import (DEFINITIONS, LABELS, fmt_minutes, fmt_value,
-                                              report_dict)
+from tiergate.plugin.analytics.log import DecisionLog
+from tiergate.plugin.analytics.log_rows import manifest_tiers
+from tiergate.plugin.analytics.metrics import parse_month
+from tiergate.plugin.analytics.report import DEFINITIONS, LABELS, fmt_minutes, fmt_value, report_dict
+from tiergate.runtime.config import Settings
 
 COOKIE = "tg_dashboard"
 SESSION_SECONDS = 8 * 3600
@@ -37,8 +40,6 @@ def init_app(app: Flask, settings: Any = None) -> None:
     if settings is None:
         settings = app.config.get("TIERGATE_SETTINGS")
     if settings is None:
-        from tiergate.plugin.config import Settings
-
         settings = Settings.from_env()
     app.extensions[EXT] = {"settings": settings, "logs": {}, "lock": threading.Lock()}
     app.register_blueprint(bp)
@@ -54,8 +55,6 @@ def _token() -> str | None:
 
 
 def _log():
-    from tiergate.plugin.analytics.log import DecisionLog, manifest_tiers
-
     url = current_app.config.get("TIERGATE_DB_URL") or getattr(_ext()["settings"], "db_url", None)
     ext = _ext()
     with ext["lock"]:
@@ -120,8 +119,6 @@ def _guard(json_api: bool = False) -> Response | None:
 
 
 def _period_arg():
-    from tiergate.plugin.analytics.metrics import parse_month
-
     month = request.args.get("month") or None
     if month is None:
         return None, None

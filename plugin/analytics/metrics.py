@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from statistics import mean, median
 from typing import Any, Callable, Iterable, Sequence
 
-from tiergate.plugin.analytics.log import ReviewRow, TicketFacts
+from tiergate.plugin.analytics.log_rows import ReviewRow, TicketFacts
 
 GOAL_ESCALATION_RATE = 0.10
 DIMENSIONS = ("type", "risk_tag", "agent", "team", "priority", "trigger")

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Sequence
 
-from tiergate.plugin.analytics.log import DecisionLog, DecisionRow, ReviewRow, TicketFacts
+from tiergate.plugin.analytics.log import DecisionLog
+from tiergate.plugin.analytics.log_rows import DecisionRow, ReviewRow, TicketFacts
 from tiergate.plugin.analytics.metrics import month_of, parse_month
 from tiergate.plugin.analytics.report import fmt_minutes
 from tiergate.plugin.core.model import parse_time

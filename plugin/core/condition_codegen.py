@@ -10,12 +10,10 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from tiergate.plugin.core.condition_compiled import Compiled
 from tiergate.plugin.core.condition_fields import CHANGE, UNITS, FieldSpec, rank_of
-
-if TYPE_CHECKING:
-    from tiergate.plugin.core.condition_compile import Compiled
 
 _KEYS = itertools.count()
 _EXPR = {n: f"t.{n}" for n in ("status", "priority", "type", "channel", "group_id", "assignee_id",

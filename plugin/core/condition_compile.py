@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from tiergate.plugin.core.condition_codegen import build_function, group_source, inline_source
+from tiergate.plugin.core.condition_compiled import Compiled
 from tiergate.plugin.core.condition_facts import (Facts, authority_limit, calendar_for,
                                                   changed_within, customer_contacts)
 from tiergate.plugin.core.condition_fields import (CHANGE, UNITS, FieldSpec, field_spec, is_number,
@@ -23,36 +24,6 @@ from tiergate.plugin.core.condition_fields import (CHANGE, UNITS, FieldSpec, fie
 from tiergate.plugin.core.model import ConditionResult
 
 _STRICT = timedelta(seconds=1)     # timers for "greater_than" run this long after equality
-
-@dataclass(frozen=True)
-class Compiled:
-    """One compiled condition: ``test(facts) -> bool``; ``actual(facts)`` for explanations;
-    ``flip_at(facts)`` the next instant its truth may change by time alone (or None)."""
-
-    path: str
-    field: str
-    operator: str
-    expected: Any
-    test: Callable[[Facts], bool]
-    actual: Callable[[Facts], Any]
-    flip_at: Callable[[Facts], datetime | None] | None = None
-    source: str = ""                      # inline Python expression over f, t, e, now
-    bindings: Mapping[str, Any] = field(default_factory=dict)
-
-    def result(self, f: Facts) -> ConditionResult:
-        return ConditionResult(self.path, self.field, self.operator, self.expected,
-                               _jsonable(self.actual(f)), bool(self.test(f)))
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, float):
-        return round(v, 2)
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, (tuple, frozenset, set)):
-        return list(v)
-    return v
-
 
 _CMP = {"less_than": _op.lt, "greater_than": _op.gt, "less_than_or_equal": _op.le,
         "greater_than_or_equal": _op.ge}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from tiergate.connectors.connection import DeskConnection
+from tiergate.runtime.redact import redact_url
 
 
 def _secret() -> Any:
@@ -84,8 +85,6 @@ class Settings:
 
     def redacted(self) -> dict[str, Any]:
         """For logs: every secret replaced by ``***``, passwords inside URLs too."""
-        from tiergate.plugin.redact import redact_url
-
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)

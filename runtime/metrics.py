@@ -14,9 +14,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
+from flask import Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from redis import Redis
+
+from tiergate.runtime.config import Settings
 
 PREFIX = "tg:metrics"
 # generate_latest() writes the classic text format, whatever CONTENT_TYPE_LATEST says in new clients.
@@ -142,18 +146,13 @@ class RedisCollector(Collector):
 def init_app(app, conn_factory: Callable[[], Any] | None = None, *, prefix: str = PREFIX) -> None:
     """Add ``GET /metrics`` to a Flask app. ``conn_factory()`` returns a Redis connection;
     default: ``redis.Redis.from_url(app.config["TIERGATE_REDIS_URL"] or Settings.redis_url)``."""
-    from flask import Response
-
     if conn_factory is None:
         url = app.config.get("TIERGATE_REDIS_URL")
         if not url:
             settings = app.config.get("TIERGATE_SETTINGS")
             if settings is None:
-                from tiergate.plugin.config import Settings
-
                 settings = Settings.from_env()
             url = settings.redis_url
-        from redis import Redis
 
         shared = Redis.from_url(url)
         conn_factory = lambda: shared  # noqa: E731
