@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, jsonify, request
 
@@ -12,8 +12,6 @@ from tiergate.localdesk.zendesk.api import API, json_body, paginate
 from tiergate.localdesk.zendesk.errors import ApiError, not_found
 from tiergate.localdesk.zendesk.records import insort_by_time, iso, utcnow
 
-if TYPE_CHECKING:
-    from tiergate.localdesk.zendesk.store import State
 
 
 class ThreadStore:
@@ -81,7 +79,7 @@ def comment_event(comment: dict) -> dict:
             "attachments": comment["attachments"], "audit_id": None}
 
 
-def register(app: Flask, state: State) -> None:
+def register(app: Flask, state: Any) -> None:
     """Tags, comments, audits and satisfaction views."""
     api = API
 

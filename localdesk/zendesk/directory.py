@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, jsonify, request
 
@@ -10,8 +10,6 @@ from tiergate.localdesk.zendesk.api import API, ids_arg, json_body, paginate
 from tiergate.localdesk.zendesk.errors import ApiError, not_found
 from tiergate.localdesk.zendesk.records import iso, utcnow
 
-if TYPE_CHECKING:
-    from tiergate.localdesk.zendesk.store import State
 
 
 class DirectoryStore:
@@ -81,7 +79,7 @@ class DirectoryStore:
         return user["role"] if user else "end-user"
 
 
-def register(app: Flask, state: State) -> None:
+def register(app: Flask, state: Any) -> None:
     """Users, groups and organizations views."""
     api = API
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, Response, jsonify
 
@@ -15,8 +15,6 @@ from tiergate.localdesk.zendesk.errors import ApiError, conflict, not_found
 from tiergate.localdesk.zendesk.records import iso, unique, utcnow
 from tiergate.plugin.core.model import parse_time
 
-if TYPE_CHECKING:
-    from tiergate.localdesk.zendesk.store import State
 
 
 class TicketStore:
@@ -240,7 +238,7 @@ def _custom_changes(before: list[dict], after: list[dict]) -> list[tuple[Any, di
     return [(old.get(f["id"]), f) for f in after if old.get(f["id"]) != f["value"]]
 
 
-def register(app: Flask, state: State) -> None:
+def register(app: Flask, state: Any) -> None:
     """Ticket views: list, show_many, create, show, update, delete, import."""
     api = API
 

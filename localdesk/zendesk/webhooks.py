@@ -6,7 +6,7 @@ import copy
 import json
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from flask import Flask, jsonify, request
@@ -19,8 +19,6 @@ from tiergate.localdesk.zendesk.errors import ApiError, not_found
 from tiergate.localdesk.zendesk.records import iso, utcnow
 from tiergate.localdesk.zendesk.triggers import render
 
-if TYPE_CHECKING:
-    from tiergate.localdesk.zendesk.store import State
 
 
 class WebhookStore:
@@ -85,7 +83,7 @@ def _sid(value: Any) -> str | None:
 
 
 def _event_payload(ticket: dict, event_type: str, comment: dict | None, before: dict | None,
-                   state: State) -> dict:
+                   state: Any) -> dict:
     detail = {"actor_id": _sid(comment["author_id"] if comment else BOT_ID), "assignee_id": _sid(ticket["assignee_id"]),
               "brand_id": _sid(ticket.get("brand_id")), "created_at": ticket["created_at"],
               "custom_status": None, "description": ticket["description"], "external_id": ticket["external_id"],
@@ -113,7 +111,7 @@ def _event_payload(ticket: dict, event_type: str, comment: dict | None, before: 
             "event": event}
 
 
-def register(app: Flask, state: State) -> None:
+def register(app: Flask, state: Any) -> None:
     """Webhook views: create, signing secret, test."""
     api = API
 
