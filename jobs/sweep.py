@@ -19,8 +19,7 @@ The first cycle (no cursor) reads the whole export once. Desks without the expor
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable
 
 from redis import Redis

@@ -9,9 +9,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 
 def free_port() -> int:
@@ -103,10 +106,6 @@ def start_redis(port: int | None = None, *, appendonly: bool = False,
 def serve_wsgi(app, port: int = 0):
     """Serve a WSGI app on 127.0.0.1 in a daemon thread (threaded, no request logging);
     returns the werkzeug server (``.server_port``, ``.shutdown()``)."""
-    import threading
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
     class Quiet(WSGIRequestHandler):
         def log_request(self, *args, **kwargs):
             pass

@@ -21,7 +21,6 @@ from tiergate.nlp.reading import read_conversation
 from tiergate.plugin.benchmark import decide_rows, read_labelled, score, text_report
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
-from tiergate.plugin.benchmark import decide_rows, read_labelled, score, text_report
 from tiergate.plugin.examples import parse_now
 from tiergate.plugin.simulate import ticket_from_example
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 
 import click
+import redis
 
 from tiergate.runtime.cli_defaults import resolve_manifest
+from tiergate.runtime.manifest_store import FileHistory, RedisHistory, default_history_path, record
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
+from tiergate.plugin.core.manifest import load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 
 
@@ -54,13 +57,9 @@ def manifest():
 
 
 def _history(redis_url: str | None, file: str | None):
-    from tiergate.runtime.manifest_store import FileHistory, RedisHistory, default_history_path
-
     if file:
         return FileHistory(file)
     if redis_url:
-        import redis
-
         conn = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
         try:
             conn.ping()
@@ -103,12 +102,11 @@ def log_cmd(redis_url, file, limit, as_json):
 @click.option("--file", "file", default=None, type=click.Path(dir_okay=False))
 def record_cmd(path, redis_url, file):
     """Validate PATH and record it in the history (what a running store does on reload)."""
-    from datetime import datetime, timezone
-
-    from tiergate.runtime.manifest_store import record
-
+    choice = resolve_manifest(path)
+    click.echo(choice.line("manifest"), err=True)
+    path = choice.value
     try:
-        m = load_manifest(path or default_manifest_path())
+        m = load_manifest(path)
     except ManifestError as exc:
         for p, msg in exc.errors:
             click.echo(f"{p or '(root)'}: {msg}")

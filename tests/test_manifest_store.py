@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.runtime.manifest_store import (FileHistory, ManifestStore, RedisHistory,

@@ -8,7 +8,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 import requests
 from redis import Redis
 from rq.registry import ScheduledJobRegistry
