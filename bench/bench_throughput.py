@@ -85,7 +85,7 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
     from rq.serializers import JSONSerializer
     from rq.suspension import resume, suspend
 
-    from tiergate.jobs import keys
+    from tiergate.runtime import keys
     from tiergate.jobs.queues import queue
 
     settings, desk = stack["settings"], stack["desk"]

@@ -50,7 +50,8 @@ def run(quick: bool) -> list[dict]:
     from redis import Redis
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import batching, followup, keys
+    from tiergate.jobs import batching, followup
+    from tiergate.runtime import keys
     from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 

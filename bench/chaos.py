@@ -51,7 +51,7 @@ def run_chaos(webhooks: int = 20000, tickets: int = 2000, *, workers: int = 2, k
     from rq.serializers import JSONSerializer
 
     from tiergate.localdesk.zendesk import start_server
-    from tiergate.jobs import keys
+    from tiergate.runtime import keys
     from tiergate.jobs.process import process_ticket
     from tiergate.jobs.queues import queue
     from tiergate.jobs.runtime import build_runtime

@@ -48,7 +48,8 @@ from typing import Any
 from redis import Redis
 
 from tiergate.connectors.zendesk import ticket_payload
-from tiergate.jobs import followup, keys
+from tiergate.jobs import followup
+from tiergate.runtime import keys
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.locks import current_owner
 from tiergate.jobs.outcome import Outcome

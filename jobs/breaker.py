@@ -22,7 +22,7 @@ from typing import Any
 
 from redis import Redis
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 
 BACKOFF_CAP = 900.0
 THRESHOLD = 5

@@ -22,7 +22,8 @@ from rq import Queue
 from rq.job import Job
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import keys, queues as Q
+from tiergate.jobs import queues as Q
+from tiergate.runtime import keys
 from tiergate.jobs.process import process_delivery
 from tiergate.runtime.config import Settings
 

@@ -17,7 +17,7 @@ from typing import Iterator
 from redis import Redis
 from rq import get_current_job
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 
 LOCK_TIMEOUT = 60.0     # seconds; a killed worker's lock expires by itself
 WAIT_TIMEOUT = 30.0

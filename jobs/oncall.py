@@ -32,7 +32,7 @@ import requests
 from redis import Redis
 from rq import Retry, get_current_job
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.pages_log import record_page
 from tiergate.jobs.queues import queue, safe_job_id

@@ -33,7 +33,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, bulkfetch, followup, keys, state
+from tiergate.jobs import batching, bulkfetch, followup, state
+from tiergate.runtime import keys
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting, queue

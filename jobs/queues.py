@@ -9,7 +9,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.runtime.config import Settings
 
 JOB_TIMEOUT = 120

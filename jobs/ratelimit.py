@@ -15,7 +15,7 @@ import requests
 from redis import Redis
 from requests.adapters import HTTPAdapter
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.plugin.core.errors import RateLimited
 
 PLANS = {"team": 200, "growth": 400, "professional": 400, "enterprise": 700,

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 from redis import Redis
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.plugin.core.model import Ticket, TicketUpdate
 
 FIRED_TAG_PREFIX = "tg_fired_"

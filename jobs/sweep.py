@@ -27,7 +27,8 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import keys, timers
+from tiergate.jobs import timers
+from tiergate.runtime import keys
 from tiergate.jobs.process import process_delivery
 from tiergate.jobs.queues import JOB_TIMEOUT, abandon_retry, queue
 from tiergate.plugin.core.model import parse_time

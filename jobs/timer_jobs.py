@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.process import process_ticket

@@ -32,7 +32,7 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.jobs.queues import abandon_retry, queue
 from tiergate.plugin.core.model import Timer
 from tiergate.runtime.config import Settings

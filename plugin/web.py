@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tiergate.connectors.base import PING_EVENT
 from tiergate.connectors.registry import VERIFIERS
-from tiergate.jobs import keys
+from tiergate.runtime import keys
 from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT, Intake
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
 from tiergate.plugin.core.errors import (ConfigError, DeliveryError, PayloadError, PayloadTooLarge,

@@ -25,11 +25,10 @@ from typing import Any, Callable
 from tiergate.plugin.core.errors import ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.core.manifest_model import Manifest
+from tiergate.runtime import keys
 
 log = logging.getLogger("tiergate.manifest")
 
-REDIS_LOG_KEY = "tg:manifest:log"
-REDIS_DOC_KEY = "tg:manifest:doc:"
 MAX_HISTORY = 500
 
 
@@ -128,7 +127,7 @@ class FileHistory:
 class RedisHistory:
     """A Redis list of entries (oldest first) plus one key per version for the document."""
 
-    def __init__(self, conn: Any, key: str = REDIS_LOG_KEY):
+    def __init__(self, conn: Any, key: str = keys.MANIFEST_LOG):
         self.conn, self.key = conn, key
 
     def entries(self) -> list[dict[str, Any]]:
@@ -139,12 +138,12 @@ class RedisHistory:
         return json.loads(raw) if raw else None
 
     def document(self, version: str) -> dict[str, Any] | None:
-        raw = self.conn.get(REDIS_DOC_KEY + version)
+        raw = self.conn.get(keys.manifest_doc(version))
         return json.loads(raw) if raw else None
 
     def append(self, entry: dict[str, Any], document: dict[str, Any]) -> None:
         pipe = self.conn.pipeline(transaction=True)
-        pipe.set(REDIS_DOC_KEY + entry["version"], json.dumps(document, ensure_ascii=False))
+        pipe.set(keys.manifest_doc(entry["version"]), json.dumps(document, ensure_ascii=False))
         pipe.rpush(self.key, json.dumps(entry, ensure_ascii=False))
         pipe.ltrim(self.key, -MAX_HISTORY, -1)
         pipe.execute()

@@ -20,9 +20,10 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from redis import Redis
 
+from tiergate.runtime import keys
 from tiergate.runtime.config import Settings
 
-PREFIX = "tg:metrics"
+PREFIX = keys.METRICS_PREFIX
 # generate_latest() writes the classic text format, whatever CONTENT_TYPE_LATEST says in new clients.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TIMER_LAG_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)

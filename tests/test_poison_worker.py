@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from tiergate.jobs import batching, keys, process, ticket_decision
+from tiergate.jobs import batching, process, ticket_decision
+from tiergate.runtime import keys
 from tiergate.jobs.state import load_summary
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.runtime.config import Settings

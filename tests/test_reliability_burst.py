@@ -13,7 +13,8 @@ from redis import Redis
 from rq.registry import ScheduledJobRegistry
 
 from fixtures_stack import build_stack, wait_until
-from tiergate.jobs import batching, keys, state
+from tiergate.jobs import batching, state
+from tiergate.runtime import keys
 from tiergate.jobs.process import process_ticket
 from tiergate.plugin.embedded import start_redis
 

@@ -9,7 +9,8 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from tiergate.jobs import keys, timer_jobs, timers as jt
+from tiergate.jobs import timer_jobs, timers as jt
+from tiergate.runtime import keys
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
 from tiergate.runtime.config import Settings

@@ -11,7 +11,8 @@ from pathlib import Path
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from tiergate.jobs import bulkfetch, keys, pool, state, sweep, timers
+from tiergate.jobs import bulkfetch, pool, state, sweep, timers
+from tiergate.runtime import keys
 from tiergate.jobs.queues import queue
 from tiergate.jobs.runtime import Runtime, set_runtime
 from tiergate.runtime.config import Settings

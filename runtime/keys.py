@@ -1,4 +1,4 @@
-"""Every Redis key tiergate's jobs and receiver use: its name, type and lifetime.
+"""Every Redis key tiergate uses (receiver, jobs, metrics, manifest history): name, type, lifetime.
 
 =================================================  ======  ==========================================
 key                                                type    lifetime
@@ -24,15 +24,22 @@ key                                                type    lifetime
 ``tg:sweep:open:<desk>``                           hash    none; open tickets -> updated_at (µs)
 ``tg:page:sent:<fingerprint>:<channel>``           string  30 days; an on-call page went out
 ``tg:page:sent:<fingerprint>:<channel>:unsent``    string  30 days; its delivery job was queued
+``tg:metrics:*``                                   hash    none; Prometheus counters (metrics.py)
+``tg:manifest:log``                                list    none; manifest versions in force
+``tg:manifest:doc:<version>``                      string  none; the document of each version
 =================================================  ======  ==========================================
 
-The Prometheus counters (``tg:metrics:*``, ``runtime/metrics.py``) and the manifest history
-(``tg:manifest:log``, ``tg:manifest:doc:<version>``, ``runtime/manifest_store.py``) live below
-the jobs and keep their keys there. RQ's own keys (``rq:*``) are RQ's.
+RQ's own keys (``rq:*``) are RQ's.
 """
 from __future__ import annotations
 
 TIMER_LAG = "tg:stats:timer_lag"
+METRICS_PREFIX = "tg:metrics"
+MANIFEST_LOG = "tg:manifest:log"
+
+
+def manifest_doc(version: str) -> str:
+    return f"tg:manifest:doc:{version}"
 
 
 def dedupe_delivery(helpdesk: str, delivery_id: str) -> str:
