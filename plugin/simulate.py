@@ -6,7 +6,7 @@ ticket imported with its history): the first decision is taken at "now". With ``
 replayed from its creation instead: the clock steps to every comment's instant. Either way the
 clock then steps to every timer a decision asked for (time conditions, SLA stages), up to "now"
 (``--horizon`` minutes further if given). Every decision goes through the worker's own path
-(``jobs.process.decide_ticket``: cleaning, enrichment within the budgets, decide with its
+(``jobs.ticket_decision.decide_ticket``: cleaning, enrichment within the budgets, decide with its
 fallbacks) and its write rule (``jobs.process.writes``); a written update is applied to the
 simulated ticket (tags, group, assignee, priority, notes), so fire-once and escalations behave as
 live, and is followed one second later by another decision (the helpdesk's webhook for the
