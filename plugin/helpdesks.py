@@ -23,8 +23,8 @@ class LocalZendesk:
     handle: Any
 
     @classmethod
-    def start(cls) -> "LocalZendesk":
-        return cls(local_zendesk.start_server(port=0, email=DEMO_EMAIL, token=DEMO_TOKEN))
+    def start(cls, port: int = 0) -> "LocalZendesk":
+        return cls(local_zendesk.start_server(port=port, email=DEMO_EMAIL, token=DEMO_TOKEN))
 
     def import_example(self, example: dict, now: datetime) -> int:
         return self.handle.import_example(example, now)
@@ -45,8 +45,8 @@ class LocalZammad:
     handle: Any
 
     @classmethod
-    def start(cls) -> "LocalZammad":
-        return cls(local_zammad.start_server(port=0))
+    def start(cls, port: int = 0) -> "LocalZammad":
+        return cls(local_zammad.start_server(port=port))
 
     def import_example(self, example: dict, now: datetime) -> int:
         return self.handle.import_example(example, now)
