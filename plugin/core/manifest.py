@@ -35,10 +35,15 @@ from tiergate.plugin.core.sla_schema import check_references
 SHIPPED_DATA_PACKAGE = "tiergate.plugin.data"     # holds default_manifest.json and the demo's site file
 
 
+def shipped_path(name: str) -> Path:
+    """Filesystem path of a file shipped in the package data (``tiergate.plugin.data``)."""
+    return Path(str(resources.files(SHIPPED_DATA_PACKAGE).joinpath(name)))
+
+
 @lru_cache(maxsize=4)
 def read_shipped(name: str) -> Any:
     """A JSON file shipped in the package data, parsed once per process (do not modify it)."""
-    return json.loads(resources.files(SHIPPED_DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8"))
+    return json.loads(shipped_path(name).read_text(encoding="utf-8"))
 
 
 def content_hash(doc: Mapping[str, Any]) -> str:
@@ -138,4 +143,4 @@ def _cond_dict(c: Condition) -> dict[str, Any]:
 
 def default_manifest_path() -> Path:
     """The manifest shipped in the wheel (package data of ``tiergate.plugin.data``)."""
-    return Path(str(resources.files(SHIPPED_DATA_PACKAGE).joinpath("manifest.json")))
+    return shipped_path("manifest.json")

@@ -3,10 +3,6 @@
 ``manifest.json`` is the demo's site file; it ``extends`` ``default_manifest.json``, the full
 document of shipped defaults (see ``tiergate.plugin.core.manifest_layers``).
 """
-from importlib import resources
-from pathlib import Path
+from tiergate.plugin.core.manifest import shipped_path as path
 
-
-def path(name: str) -> Path:
-    """Filesystem path of a shipped data file (``manifest.json``, ``tickets.jsonl``)."""
-    return Path(str(resources.files(__name__).joinpath(name)))
+__all__ = ["path"]
