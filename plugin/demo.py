@@ -35,9 +35,9 @@ from tiergate.plugin.core.handoff_marker import has_internal_marker
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.embedded import serve_wsgi, start_redis, stop_process
 from tiergate.plugin.examples import parse_now, read_examples
+from tiergate.plugin.manifest_cli import chosen_manifest
 from tiergate.plugin.web import create_app
-from tiergate.runtime.cli_defaults import (NoDecisionLog, demo_db_path, demo_db_url, resolve_db,
-                                           resolve_manifest)
+from tiergate.runtime.cli_defaults import NoDecisionLog, demo_db_path, demo_db_url, resolve_db
 from tiergate.runtime.config import Settings
 from tiergate.runtime.redact import redact_url
 
@@ -194,13 +194,12 @@ def demo(tickets_path: Path | None, as_json: bool, helpdesk: str, timeout: float
     """Run the whole path on the example tickets and print what agents now see."""
     fixed = parse_now(now_text) if now_text else None
     examples = read_examples(tickets_path or data.path("tickets.jsonl"))
-    rules = resolve_manifest(manifest_path)
+    rules = chosen_manifest(manifest_path, err=as_json)
     log_choice = demo_db_url()
     fresh_demo_log(log_choice.value)
-    click.echo(rules.line("manifest"), err=as_json)
     click.echo(f"decision log: {redact_url(log_choice.value)} ({log_choice.why})", err=as_json)
     stack = start_stack(helpdesk, quiet=as_json, now=fixed, db_url=log_choice.value,
-                        manifest_path=rules.value)
+                        manifest_path=rules)
     try:
         now = fixed or datetime.now(timezone.utc)
         ticket_ids = [stack.server.import_example(example, now) for example in examples]

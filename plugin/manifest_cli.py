@@ -15,6 +15,13 @@ from tiergate.plugin.core.manifest import load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 
 
+def chosen_manifest(option: str | None, *, err: bool) -> str:
+    """The manifest file a command reads (``resolve_manifest``), announced in one line."""
+    choice = resolve_manifest(option)
+    click.echo(choice.line("manifest"), err=err)
+    return choice.value
+
+
 def summary(m) -> str:
     enabled = sum(1 for t in m.triggers if t.enabled)
     label = f" ({m.label})" if m.label else ""
@@ -32,9 +39,7 @@ def summary(m) -> str:
                    "./manifest.json, else the shipped one).")
 def check(path, manifest_path):
     """Validate a manifest: exit 0 and a summary, or exit 1 and every error (one a line)."""
-    choice = resolve_manifest(path or manifest_path)
-    click.echo(choice.line("manifest"))
-    target = choice.value
+    target = chosen_manifest(path or manifest_path, err=False)
     try:
         m = load_manifest(target)
     except ManifestError as exc:
@@ -102,9 +107,7 @@ def log_cmd(redis_url, file, limit, as_json):
 @click.option("--file", "file", default=None, type=click.Path(dir_okay=False))
 def record_cmd(path, redis_url, file):
     """Validate PATH and record it in the history (what a running store does on reload)."""
-    choice = resolve_manifest(path)
-    click.echo(choice.line("manifest"), err=True)
-    path = choice.value
+    path = chosen_manifest(path, err=True)
     try:
         m = load_manifest(path)
     except ManifestError as exc:
@@ -123,9 +126,7 @@ def record_cmd(path, redis_url, file):
               help="Print the document in force: a site file merged over the shipped defaults.")
 def show_cmd(path, effective):
     """Print the manifest file as it is, or with --effective the merged document (JSON)."""
-    choice = resolve_manifest(path)
-    click.echo(choice.line("manifest"), err=True)
-    target = choice.value
+    target = chosen_manifest(path, err=True)
     if not effective:
         with open(target, encoding="utf-8") as fh:
             click.echo(fh.read(), nl=False)

@@ -37,7 +37,7 @@ from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organizatio
                                         format_time, parse_time)
 from tiergate.plugin.core.sla import stage
 from tiergate.plugin.examples import read_examples
-from tiergate.runtime.cli_defaults import resolve_manifest
+from tiergate.plugin.manifest_cli import chosen_manifest
 from tiergate.runtime.config import Settings
 
 BOT_ID = 299
@@ -371,9 +371,7 @@ def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horiz
     """Replay ticket histories through the rules with a simulated clock and report."""
     now = parse_time(now_text) if now_text else datetime.now(timezone.utc)
     rows = read_examples(Path(tickets_path))
-    choice = resolve_manifest(manifest_path)
-    click.echo(choice.line("manifest"), err=as_json)
-    a = _load(choice.value)
+    a = _load(chosen_manifest(manifest_path, err=as_json))
     run_a = simulate_rows(rows, a, now, neutral_enrichment if no_nlp else None, horizon,
                           from_creation=from_creation)
     if against_path:
