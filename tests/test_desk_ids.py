@@ -191,3 +191,36 @@ def test_install_refuses_unmatched_names_then_creates_them_when_asked(zendesk_se
     record = json.loads((tmp_path / "r.json").read_text())
     assert sorted(record["created"]["groups"]) == sorted([names["Legal"], names["Review Queue"]])
     assert run(check, [str(site), "--against-desk"], env).exit_code == 0
+
+
+def test_check_against_desk_looks_up_ticket_fields_and_schedules(zendesk_server, tmp_path):
+    env = zendesk_env(zendesk_server)
+    site = site_copy(tmp_path)
+    doc = json.loads(site.read_text())
+    doc["helpdesk"].update(score_field="424242", users_affected_field="424243")
+    doc["calendars"]["support"]["schedule_id"] = 434343
+    site.write_text(json.dumps(doc))
+    res = run(check, [str(site), "--against-desk"], env)
+    assert res.exit_code == 1, res.output
+    assert "helpdesk.score_field 424242: no such ticket field on the desk" in res.output
+    assert "helpdesk.users_affected_field 424243: no such ticket field on the desk" in res.output
+    assert "calendars.support.schedule_id 434343: no such schedule on the desk" in res.output
+    assert "3 unknown id(s)" in res.output
+
+    import requests
+
+    o = zendesk_server.settings_overrides()
+    auth = (f"{o['zendesk_email']}/token", o["zendesk_api_token"])
+    made = {}
+    for path, key, body in (("ticket_fields", "ticket_field", {"type": "integer", "title": "score"}),
+                            ("ticket_fields", "ticket_field", {"type": "integer", "title": "affected"}),
+                            ("business_hours/schedules", "schedule", {"name": "Support", "time_zone": "Berlin"})):
+        r = requests.post(f"{zendesk_server.url}/api/v2/{path}", json={key: body}, auth=auth, timeout=10)
+        assert r.status_code == 201, r.text
+        made[body.get("title") or body["name"]] = r.json()[key]["id"]
+    doc["helpdesk"].update(score_field=str(made["score"]), users_affected_field=str(made["affected"]))
+    doc["calendars"]["support"]["schedule_id"] = made["Support"]
+    site.write_text(json.dumps(doc))
+    res = run(check, [str(site), "--against-desk"], env)
+    assert res.exit_code == 0, res.output
+    assert "2 ticket field ids" in res.output and "1 schedule ids" in res.output
