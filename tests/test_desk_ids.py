@@ -224,3 +224,24 @@ def test_check_against_desk_looks_up_ticket_fields_and_schedules(zendesk_server,
     res = run(check, [str(site), "--against-desk"], env)
     assert res.exit_code == 0, res.output
     assert "2 ticket field ids" in res.output and "1 schedule ids" in res.output
+
+
+def test_zammad_install_maps_by_name_and_creates_a_missing_group(zammad_server, tmp_path):  # noqa: F811
+    env = {"ZAMMAD_URL": zammad_server.url, "ZAMMAD_TOKEN": zammad_server.token, "TIERGATE_WEBHOOK_SECRET": "",
+           "TIERGATE_MANIFEST": ""}
+    with zammad_server.state.lock:
+        zammad_server.state.groups.pop(116)                       # Customer Success
+        zammad_server.state.groups[901] = {**zammad_server.state.groups.pop(103), "id": 901}
+    site = site_copy(tmp_path)
+    args = ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(tmp_path / "z.json"),
+            "--manifest", str(site), "--secret", SECRET]
+    res = CliRunner().invoke(inst.install, args, env=env)
+    assert res.exit_code == 1 and "teams.customer_success: no desk group named 'Customer Success'" in res.output
+    res = run(inst.install, [*args, "--create-groups"], env)
+    assert res.exit_code == 0, res.output
+    created = next(g["id"] for g in zammad_server.state.groups.values() if g["name"] == "Customer Success")
+    written = json.loads(site.read_text())
+    assert written["tiers"]["tier_3"]["group_id"] == 901
+    assert written["teams"]["customer_success"]["group_id"] == created
+    assert "score_field" not in written["helpdesk"]                  # install makes no Zammad fields
+    assert run(check, [str(site), "--against-desk", "--helpdesk", "zammad"], env).exit_code == 0
