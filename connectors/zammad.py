@@ -48,6 +48,7 @@ from tiergate.connectors.base import Delivery
 from tiergate.connectors.connection import DeskConnection
 from tiergate.connectors.http_errors import status_to_error
 from tiergate.plugin.core.errors import Conflict, ConnectorError, InvalidSignature, NotFound, Unavailable
+from tiergate.plugin.core.manifest_ids import GROUP, SCHEDULE, USER
 from tiergate.plugin.core.model import Change, Comment, Organization, Ticket, TicketUpdate, parse_time
 
 NOBODY_ID = 1
@@ -154,6 +155,34 @@ class ZammadConnector:
         if not ranked:
             raise ConnectorError(f"priority: the desk has no priority at or below {priority!r}")
         return ranked[-1][1]
+
+    def known_ids(self, kind: str, ids: Iterable[int]) -> set[int] | None:
+        """Which of ``ids`` exist on the desk as ``kind`` (``plugin.core.manifest_ids`` kinds);
+        None for a kind this desk cannot list (ticket fields: Zammad names attributes, it
+        numbers none; schedules: calendars, where the desk answers ``/api/v1/calendars``)."""
+        wanted = {int(i) for i in ids}
+        if kind == USER:
+            found = set()
+            for uid in sorted(wanted):
+                try:
+                    self._call("GET", f"/api/v1/users/{uid}")
+                    found.add(uid)
+                except NotFound:
+                    continue
+            return found
+        path = {GROUP: "/api/v1/groups", SCHEDULE: "/api/v1/calendars"}.get(kind)
+        if path is None:
+            return None
+        rows: list = []
+        for page in range(1, 1000):
+            try:
+                batch = self._call("GET", path, params={"page": page, "per_page": 500}) or []
+            except NotFound:
+                return None
+            rows += batch
+            if len(batch) < 500:
+                break
+        return {int(r["id"]) for r in rows if isinstance(r, Mapping) and "id" in r} & wanted
 
     # -- reading -------------------------------------------------------------------------------
     def fetch_ticket(self, ticket_id: int) -> Ticket:

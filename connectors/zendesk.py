@@ -37,6 +37,7 @@ from tiergate.connectors.base import Delivery
 from tiergate.connectors.connection import DeskConnection
 from tiergate.connectors.http_errors import status_to_error
 from tiergate.plugin.core.errors import ConnectorError, NotFound, TiergateError, Unavailable
+from tiergate.plugin.core.manifest_ids import GROUP, SCHEDULE, TICKET_FIELD, USER
 from tiergate.plugin.core.model import (Change, Comment, Organization, Ticket, TicketUpdate, format_time,
                                         parse_time)
 
@@ -193,6 +194,23 @@ class ZendeskConnector:
             delay = min(delay * 2, 1.0)
             job = self.client.job_status(id=job["id"]).to_dict()
         return job
+
+    def known_ids(self, kind: str, ids: Iterable[int]) -> set[int] | None:
+        """Which of ``ids`` exist on the desk as ``kind`` (``plugin.core.manifest_ids`` kinds:
+        group, user, ticket field, schedule); None for a kind this desk cannot list."""
+        wanted = sorted({int(i) for i in ids})
+        with self._calls(f"look up {kind} ids"):
+            if kind == GROUP:
+                return {g.id for g in self.client.groups()} & set(wanted)
+            if kind == USER:
+                return {u.id for start in range(0, len(wanted), 100)
+                        for u in self.client.users(ids=wanted[start:start + 100])}
+            if kind == TICKET_FIELD:
+                return {f.id for f in self.client.ticket_fields()} & set(wanted)
+            if kind == SCHEDULE:
+                rows = self._send("get", "business_hours/schedules.json").get("schedules") or []
+                return {int(r["id"]) for r in rows} & set(wanted)
+        return None
 
     def iter_tickets(self, *, updated_since: datetime | None = None,
                      status: Iterable[str] | None = None) -> Iterator[Ticket]:

@@ -86,7 +86,25 @@ def decide_ticket(rt: Runtime, enricher, fetched: Ticket, manifest, now: datetim
     cleaned, enriched within the budgets, decided, each step with its fallbacks."""
     ticket = _cleaned(rt, fetched)
     enrichment = _enrich(rt, enricher, ticket, now)
-    return ticket, enrichment, _decide(rt, ticket, enrichment, manifest, now, fired, parent)
+    decision = _decide(rt, ticket, enrichment, manifest, now, fired, parent)
+    return ticket, enrichment, with_score_fields(decision, enrichment, manifest)
+
+
+def with_score_fields(decision: Decision, enrichment: Enrichment, manifest) -> Decision:
+    """The decision with the attention score and the risk tags (space-separated, sorted) in the
+    ticket fields the manifest names (``helpdesk.score_field`` / ``risk_field``, set by ``tiergate
+    install``), riding in the one write the decision makes anyway: a decision that writes nothing
+    still writes nothing."""
+    helpdesk = getattr(manifest, "helpdesk", None)
+    score_field, risk_field = getattr(helpdesk, "score_field", None), getattr(helpdesk, "risk_field", None)
+    if not (score_field or risk_field) or not writes(decision):
+        return decision
+    values = dict(decision.update.custom_fields or {})
+    if score_field:
+        values.setdefault(str(score_field), int(round(enrichment.attention_score)))
+    if risk_field:
+        values.setdefault(str(risk_field), " ".join(sorted({r.tag for r in enrichment.risk_tags})))
+    return dataclasses.replace(decision, update=dataclasses.replace(decision.update, custom_fields=values))
 
 
 def writes(decision: Decision) -> bool:

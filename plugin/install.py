@@ -9,14 +9,16 @@ name exists (idempotent), through the desk's API:
   webhook keeps its secret;
 - the triggers that call it on ticket created / customer comment / group changed, each posting
   ``{"ticket_id":"{{ticket.id}}"}``;
-- the custom ticket fields tiergate writes (attention score, risk level; the risk-level dropdown's
-  options are the ``tg_risk_*`` tags, Zendesk has no separate tag-creation API);
+- the custom ticket fields tiergate writes with each decision (attention score, risk tags);
 then sends a signed test delivery through ``POST /api/v2/webhooks/test`` and reports whether the
 receiver verified it (see ``TEST_PAYLOAD``). Every object it *created* is recorded in a JSON file
 (``--record``, default ``./tiergate-install.json``); ``uninstall`` deletes exactly those and leaves
-objects install only updated. ``--dry-run`` prints each request (method, path, JSON with secrets and
-tokens shown as ``***``) and sends none,
-not even the look-ups (so it plans as if nothing existed).
+objects install only updated. Before that, the manifest's tiers and teams are mapped to the desk's
+groups by name (``--create-groups`` creates the missing ones), and the group and field ids are
+written into the site manifest (``plugin/install_manifest.py``). ``--dry-run`` prints each request
+(method, path, JSON with secrets and tokens shown as ``***``) and sends none; its only look-up is
+the desk's group list for the mapping, when credentials are given (otherwise it plans as if
+nothing existed).
 
 For Zammad (``--helpdesk zammad``) the same is done with ``/api/v1/webhooks`` (HMAC-SHA1 signature
 token) and ``/api/v1/triggers``; Zammad has no test-delivery endpoint, so the report says so.
@@ -46,6 +48,9 @@ import requests
 
 from tiergate.connectors.zammad_triggers import default_triggers
 from tiergate.plugin.install_checks import check_receiver_url, endpoint_url, masked
+from tiergate.plugin.install_manifest import load_target, map_groups, write_ids
+from tiergate.plugin.rails_zones import RAILS_ZONES
+from tiergate.runtime.cli_defaults import resolve_manifest
 from tiergate.runtime.config import Settings
 
 WEBHOOK_NAME = "tiergate"
@@ -53,7 +58,6 @@ TRIGGER_BODY = '{"ticket_id":"{{ticket.id}}"}'
 DEFAULT_RECORD = "tiergate-install.json"
 # The receiver answers a signed test delivery with 200 "verified" and queues nothing.
 TEST_PAYLOAD = '{"tiergate_test":true}'
-RISK_LEVELS = ("low", "medium", "high")
 
 ZENDESK_TRIGGERS: tuple[tuple[str, list[dict[str, Any]]], ...] = (
     ("tiergate: ticket created", [{"field": "update_type", "operator": "is", "value": "Create"}]),
@@ -69,9 +73,8 @@ ZENDESK_TRIGGERS: tuple[tuple[str, list[dict[str, Any]]], ...] = (
 ZENDESK_FIELDS: tuple[dict[str, Any], ...] = (
     {"type": "integer", "title": "tiergate attention score",
      "description": "0-100, written by tiergate: how urgently this ticket needs a human."},
-    {"type": "tagger", "title": "tiergate risk level",
-     "description": "Written by tiergate from the conversation's risk signals.",
-     "custom_field_options": [{"name": level.capitalize(), "value": f"tg_risk_{level}"} for level in RISK_LEVELS]},
+    {"type": "text", "title": "tiergate risk tags",
+     "description": "Written by tiergate with each decision: the conversation's risk tags, space-separated."},
 )
 
 
@@ -192,6 +195,7 @@ class Report:
     secret: str | None = None
     secret_source: str = ""
     test: dict[str, Any] | None = None
+    field_ids: dict[str, Any] = field(default_factory=dict)    # ticket field title -> id
 
     def add(self, kind: str, oid: Any, created: bool) -> None:
         (self.created if created else self.updated).setdefault(kind, []).append(oid)
@@ -210,8 +214,8 @@ def _upsert(desk: Desk, report: Report, kind: str, existing: dict | None, path: 
     return oid
 
 
-def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
-    report = Report()
+def install_zendesk(desk: Desk, receiver: str, *, secret: str | None, report: Report | None = None) -> Report:
+    report = report or Report()
     endpoint = endpoint_url(receiver, "zendesk")
     hooks = [h for h in _pages(desk, "/api/v2/webhooks", "webhooks") if h.get("name") == WEBHOOK_NAME]
     hook_body: dict[str, Any] = {"name": WEBHOOK_NAME, "status": "active", "endpoint": endpoint,
@@ -239,8 +243,8 @@ def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
             "actions": [{"field": "notification_webhook", "value": [hook_id, TRIGGER_BODY]}]})
     fields = {f.get("title"): f for f in _pages(desk, "/api/v2/ticket_fields", "ticket_fields")}
     for spec in ZENDESK_FIELDS:
-        _upsert(desk, report, "ticket_fields", fields.get(spec["title"]), "/api/v2/ticket_fields",
-                "ticket_field", dict(spec))
+        report.field_ids[spec["title"]] = _upsert(desk, report, "ticket_fields", fields.get(spec["title"]),
+                                                  "/api/v2/ticket_fields", "ticket_field", dict(spec))
     result = desk.call("POST", f"/api/v2/webhooks/test?webhook_id={hook_id}", {
         "webhook_id": hook_id, "request": {"endpoint": endpoint, "http_method": "POST", "request_format": "json",
                                            "payload": TEST_PAYLOAD}})
@@ -250,8 +254,8 @@ def install_zendesk(desk: Desk, receiver: str, *, secret: str | None) -> Report:
 
 
 # -- install: Zammad ---------------------------------------------------------------------------
-def install_zammad(desk: Desk, receiver: str, *, secret: str | None) -> Report:
-    report = Report()
+def install_zammad(desk: Desk, receiver: str, *, secret: str | None, report: Report | None = None) -> Report:
+    report = report or Report()
     endpoint = endpoint_url(receiver, "zammad")
     existing = [h for h in (desk.call("GET", "/api/v1/webhooks") or []) if h.get("name") == WEBHOOK_NAME]
     token = secret or (existing[0].get("signature_token") if existing else None) or _secrets.token_hex(20)
@@ -286,11 +290,16 @@ def _desk_for(helpdesk: str, settings: Settings, dry_run: bool) -> Desk:
               help="Signing secret for a new webhook (default: TIERGATE_WEBHOOK_SECRET, else the desk's own).")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_RECORD, show_default=True, help="Where the ids of created objects are kept.")
+@click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
+              help="Site manifest the desk's group and field ids are written into (default: "
+                   "$TIERGATE_MANIFEST, else ./manifest.json; created if missing).")
+@click.option("--create-groups", is_flag=True, help="Create a group for each tier or team no desk group is named after.")
 @click.option("--dry-run", is_flag=True, help="Print the requests instead of sending them.")
 def install(helpdesk: str, receiver: str | None, old_receiver: str | None, secret: str | None,
-            record_path: Path, dry_run: bool) -> None:
-    """Create (or update) the webhook, triggers and fields tiergate needs, then test a delivery.
-    With --dry-run: print the planned requests (secrets masked); no credentials needed."""
+            record_path: Path, manifest_path: str | None, create_groups: bool, dry_run: bool) -> None:
+    """Map tiers and teams to the desk's groups by name, create (or update) the webhook, triggers
+    and fields tiergate needs, write their ids into the site manifest, then test a delivery.
+    With --dry-run: print the mapping and the planned requests (secrets masked), write nothing."""
     if old_receiver:
         click.echo("warning: --url is deprecated; use --receiver-url", err=True)
     receiver = receiver or old_receiver
@@ -305,7 +314,14 @@ def install(helpdesk: str, receiver: str | None, old_receiver: str | None, secre
     record = load_record(record_path)
     if record and record.get("helpdesk") not in (None, helpdesk):
         raise click.UsageError(f"{record_path} records an install into {record['helpdesk']}; use another --record")
-    report = (install_zendesk if helpdesk == "zendesk" else install_zammad)(desk, receiver, secret=secret)
+    target = resolve_manifest(manifest_path).value
+    site, effective = load_target(target)
+    report = Report()
+    group_ids = map_groups(desk, helpdesk, effective, create=create_groups, pages=_pages, report=report,
+                           echo=click.echo)
+    report = (install_zendesk if helpdesk == "zendesk" else install_zammad)(desk, receiver, secret=secret,
+                                                                            report=report)
+    write_ids(target, site, effective, group_ids, report.field_ids, dry_run=dry_run, echo=click.echo)
     if dry_run:
         click.echo(f"dry run: {len(desk.sent)} requests, none sent")
         return
@@ -369,28 +385,11 @@ def uninstall(record_path: Path, dry_run: bool) -> None:
         return
     record_path.unlink(missing_ok=True)
     click.echo(f"removed {removed} objects from {helpdesk}; record {record_path} deleted")
+    if created.get("groups"):
+        click.echo(f"kept the groups install created (tickets may be in them): {created['groups']}")
 
 
 # -- import-sla --------------------------------------------------------------------------------
-RAILS_ZONES = {
-    "UTC": "UTC", "London": "Europe/London", "Edinburgh": "Europe/London", "Dublin": "Europe/Dublin",
-    "Lisbon": "Europe/Lisbon", "Paris": "Europe/Paris", "Berlin": "Europe/Berlin", "Amsterdam": "Europe/Amsterdam",
-    "Brussels": "Europe/Brussels", "Madrid": "Europe/Madrid", "Rome": "Europe/Rome", "Vienna": "Europe/Vienna",
-    "Stockholm": "Europe/Stockholm", "Copenhagen": "Europe/Copenhagen", "Warsaw": "Europe/Warsaw",
-    "Prague": "Europe/Prague", "Athens": "Europe/Athens", "Helsinki": "Europe/Helsinki",
-    "Istanbul": "Europe/Istanbul", "Moscow": "Europe/Moscow", "Bern": "Europe/Zurich", "Zurich": "Europe/Zurich",
-    "Eastern Time (US & Canada)": "America/New_York", "Central Time (US & Canada)": "America/Chicago",
-    "Mountain Time (US & Canada)": "America/Denver", "Pacific Time (US & Canada)": "America/Los_Angeles",
-    "Arizona": "America/Phoenix", "Alaska": "America/Juneau", "Hawaii": "Pacific/Honolulu",
-    "Brasilia": "America/Sao_Paulo", "Buenos Aires": "America/Argentina/Buenos_Aires",
-    "Mexico City": "America/Mexico_City", "Bogota": "America/Bogota", "Tokyo": "Asia/Tokyo",
-    "Seoul": "Asia/Seoul", "Beijing": "Asia/Shanghai", "Hong Kong": "Asia/Hong_Kong",
-    "Singapore": "Asia/Singapore", "Mumbai": "Asia/Kolkata", "New Delhi": "Asia/Kolkata",
-    "Kolkata": "Asia/Kolkata", "Dubai": "Asia/Dubai", "Abu Dhabi": "Asia/Dubai", "Jerusalem": "Asia/Jerusalem",
-    "Sydney": "Australia/Sydney", "Melbourne": "Australia/Melbourne", "Brisbane": "Australia/Brisbane",
-    "Perth": "Australia/Perth", "Auckland": "Pacific/Auckland", "Johannesburg": "Africa/Johannesburg",
-    "Cairo": "Africa/Cairo", "Nairobi": "Africa/Nairobi", "Lagos": "Africa/Lagos",
-}
 ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
 
 

@@ -37,8 +37,14 @@ def summary(m) -> str:
 @click.option("--manifest", "manifest_path", default=None, type=click.Path(dir_okay=False),
               help="The manifest to check (same as PATH; default: $TIERGATE_MANIFEST, else "
                    "./manifest.json, else the shipped one).")
-def check(path, manifest_path):
-    """Validate a manifest: exit 0 and a summary, or exit 1 and every error (one a line)."""
+@click.option("--against-desk", is_flag=True,
+              help="Also look up every group, user, ticket-field and schedule id the manifest "
+                   "references on the live desk (the credentials tiergate install uses).")
+@click.option("--helpdesk", type=click.Choice(["zendesk", "zammad"]), default=None,
+              help="The desk for --against-desk (default: the manifest's helpdesk.kind).")
+def check(path, manifest_path, against_desk, helpdesk):
+    """Validate a manifest: exit 0 and a summary, or exit 1 and every error (one a line).
+    With --against-desk, also exit 1 naming each id the live desk does not know."""
     target = chosen_manifest(path or manifest_path, err=False)
     try:
         m = load_manifest(target)
@@ -48,6 +54,16 @@ def check(path, manifest_path):
         click.echo(f"{target}: {len(exc.errors)} error(s)", err=True)
         sys.exit(1)
     click.echo(f"{target}: OK, {summary(m)}")
+    if against_desk:
+        from tiergate.plugin.desk_check import DeskCheckError, check_against_desk
+        from tiergate.runtime.config import Settings
+
+        try:
+            code = check_against_desk(m.to_dict(), helpdesk or m.helpdesk.kind, Settings.from_env(),
+                                      click.echo)
+        except DeskCheckError as exc:
+            raise click.ClickException(str(exc)) from None
+        sys.exit(code)
 
 
 @click.command("schema")

@@ -45,6 +45,12 @@ def receiver(redis_url, redis_conn):
     thread.join(timeout=5)
 
 
+@pytest.fixture(autouse=True)
+def _own_directory(tmp_path, monkeypatch):
+    """Each test in its own directory: install writes ids into ./manifest.json when one is there."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _run(cmd, args, env):
     return CliRunner().invoke(cmd, args, env=env, catch_exceptions=False)
 
@@ -66,7 +72,7 @@ def test_install_uninstall_round_trip_leaves_desk_as_it_was(zendesk_server, rece
     for t in cols["triggers"].values():
         assert t["actions"] == [{"field": "notification_webhook", "value": [hook["id"], inst.TRIGGER_BODY]}]
     assert sorted(f["title"] for f in cols["ticket_fields"].values()) == [
-        "tiergate attention score", "tiergate risk level"]
+        "tiergate attention score", "tiergate risk tags"]
     saved = json.loads(record.read_text())
     assert saved["helpdesk"] == "zendesk" and len(saved["created"]["triggers"]) == len(inst.ZENDESK_TRIGGERS)
     assert redis_conn.llen("rq:queue:tiergate") == 0      # the test delivery queued no job
@@ -129,7 +135,9 @@ def test_dry_run_sends_nothing(zendesk_server, tmp_path):
     res = _run(inst.install, ["--receiver-url", "https://tiergate.example.com", "--record", str(record), "--dry-run"],
                _env(zendesk_server))
     assert res.exit_code == 0, res.output
-    assert zendesk_server.stats()["total"] == before
+    # its one look-up: the desk's groups, for the mapping it shows
+    assert zendesk_server.stats()["total"] == before + 1 == before + zendesk_server.count("GET", "groups")
+    assert "group mapping: tiers.tier_3 -> 103" in res.output
     assert not record.exists()
     lines = res.output.splitlines()
     assert any(l.startswith("POST /api/v2/webhooks {") for l in lines)
@@ -220,7 +228,8 @@ def test_zammad_install_round_trip_and_dry_run(zammad_server, tmp_path):  # noqa
     n = zammad_server.stats()["total"]
     res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record),
                               "--dry-run"], env)
-    assert res.exit_code == 0 and zammad_server.stats()["total"] == n
+    assert res.exit_code == 0 and zammad_server.stats()["total"] == n + 1     # the groups look-up only
+    assert "group mapping: teams.team_lead -> 114" in res.output
     assert sum(l.startswith("POST /api/v1/triggers {") for l in res.output.splitlines()) == 3
     res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record),
                               "--secret", SECRET], env)

@@ -17,7 +17,7 @@ STATES = {1: "new", 2: "open", 3: "pending reminder", 4: "closed", 5: "merged", 
 PRIORITIES = {1: "1 low", 2: "2 normal", 3: "3 high", 4: "4 urgent"}
 GROUPS = {100: "Tier 0 Self-service", 101: "Tier 1 Frontline", 102: "Tier 2 Specialists",
           103: "Tier 3 Engineering", 104: "Management", 110: "Billing", 111: "Security",
-          112: "Privacy", 113: "Legal", 114: "Team Leads", 115: "Review Queue",
+          112: "Privacy", 113: "Legal", 114: "Team Lead", 115: "Review Queue",
           116: "Customer Success"}
 AGENTS = {201: ("Ana", "Frontline", 101), 202: ("Ben", "Specialist", 102), 203: ("Cy", "Engineer", 103),
           204: ("Dee", "Manager", 104), 210: ("Fin", "Billing", 110), 211: ("Sec", "Lead", 111),

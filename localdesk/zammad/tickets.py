@@ -3,10 +3,11 @@ views: tickets, articles, tags, history."""
 from __future__ import annotations
 
 import copy
+from datetime import datetime, timezone
 
 from flask import Flask, request
 
-from tiergate.localdesk.zammad.account import PRIORITIES, STATES, ApiError
+from tiergate.localdesk.zammad.account import PRIORITIES, STATES, ApiError, ts
 from tiergate.localdesk.zammad.api import json_body, me, ok
 from tiergate.localdesk.zammad.desk import Desk
 
@@ -37,6 +38,19 @@ def register(app: Flask, desk: Desk) -> None:
     @app.get("/api/v1/groups")
     def groups():
         return ok(list(state.groups.values()))
+
+    @app.post("/api/v1/groups")
+    def group_create():
+        data = json_body()
+        name = str(data.get("name") or "").strip()
+        with state.lock:
+            if not name or any(g["name"].lower() == name.lower() for g in state.groups.values()):
+                raise ApiError(422, f"name: {name!r} is blank or already taken")
+            gid = max(state.groups, default=0) + 1
+            at = ts(datetime.now(timezone.utc))
+            state.groups[gid] = {"id": gid, "name": name, "active": bool(data.get("active", True)),
+                                 "note": data.get("note"), "created_at": at, "updated_at": at}
+            return ok(state.groups[gid], 201)
 
     @app.get("/api/v1/ticket_states")
     def ticket_states():

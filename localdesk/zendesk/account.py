@@ -18,7 +18,7 @@ ENUMS = {"status": STATUS_ORDER, "priority": ["low", "normal", "high", "urgent"]
 
 DEFAULT_GROUPS = [(100, "Tier 0 Self-service"), (101, "Tier 1 Frontline"), (102, "Tier 2 Specialists"),
                   (103, "Tier 3 Engineering"), (104, "Management"), (110, "Billing"), (111, "Security"),
-                  (112, "Privacy"), (113, "Legal"), (114, "Team Leads"), (115, "Review Queue"),
+                  (112, "Privacy"), (113, "Legal"), (114, "Team Lead"), (115, "Review Queue"),
                   (116, "Customer Success")]
 DEFAULT_AGENTS = [(201, "Ana Frontline", 101), (202, "Ben Specialist", 102), (203, "Cy Engineer", 103),
                   (204, "Dee Manager", 104), (210, "Fin Billing", 110), (211, "Sec Lead", 111),

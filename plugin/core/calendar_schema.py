@@ -130,6 +130,9 @@ class CalendarSchema(Schema):
     intervals = tuple_list(fields.Nested(IntervalSchema), load_default=())
     holidays = fields.Nested(HolidaysSchema, load_default=None)
     always_open = fields.Boolean(load_default=False)
+    schedule_id = fields.Integer(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "The desk's business-hours schedule this calendar mirrors (Zendesk "
+                       "schedule id); `tiergate check --against-desk` checks that it exists."})
 
     @validates_schema
     def _some_time(self, data, **kwargs):

@@ -28,6 +28,8 @@ class Helpdesk:
     default_tier: str | None = None
     default_calendar: str | None = None
     users_affected_field: str = "users_affected"
+    score_field: str | None = None      # ticket field written with the attention score
+    risk_field: str | None = None       # ticket field written with the risk tags
     agents: Mapping[str, str] = field(default_factory=dict)     # user id -> display name
 
 

@@ -122,6 +122,13 @@ class HelpdeskSchema(Strict):
                                      metadata=_d("Calendar used when an owner names none."))
     users_affected_field = fields.String(load_default="users_affected",
                                          metadata=_d("Custom field holding users affected."))
+    score_field = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1),
+                                metadata=_d("Ticket field the attention score is written to with "
+                                            "each decision (Zendesk: the field id; Zammad: the "
+                                            "attribute name); `tiergate install` sets it."))
+    risk_field = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1),
+                               metadata=_d("Ticket field the risk tags are written to with each "
+                                           "decision (space-separated); `tiergate install` sets it."))
     agents = fields.Dict(keys=fields.String(validate=validate.Regexp(
         r"^[0-9]+$", error="must be a user id (digits)")), values=fields.String(
         validate=validate.Length(min=1)), load_default=dict,
