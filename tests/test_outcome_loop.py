@@ -142,3 +142,41 @@ def test_outcome_job_trusts_the_desk_not_the_payload(zendesk_stack):
     assert facts.status != "solved" and facts.solved_at is None
     assert len(facts.decisions) == decided, "an outcome delivery asks for no decision"
     assert DecisionLog(stack.settings.db_url).counts()["tickets"] == 1
+
+
+def test_zammad_close_and_reopen_reach_the_decision_log(redis_conn, redis_url, tmp_path):
+    """Zammad: the installed "ticket closed" / "ticket reopened" triggers (selective on the state)
+    deliver; an article on a closed ticket does not fire them."""
+    from fixtures_stack import build_stack
+
+    stack, close = build_stack("zammad", redis_url, tmp_path)
+    try:
+        handle = stack.desk.handle
+        ticket_id = stack.import_and_wait_for_job(EXAMPLES["demo-outage"])
+        stack.work()
+        log = stack.runtime.decision_log
+        assert log.ticket("zammad", ticket_id).escalations
+        auth = {"Authorization": f"Token token={handle.token}"}
+
+        def put(**fields):
+            r = requests.put(f"{handle.url}/api/v1/tickets/{ticket_id}", json=fields, headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
+            records = [d for d in handle.wait_deliveries() if d["ticket_id"] == ticket_id]
+            stack.work()
+            return records
+
+        records = put(state_id=4)
+        closed = [d for d in records if d["trigger"] == "tiergate: ticket closed"]
+        assert len(closed) == 1 and closed[0]["status"] == 202
+        facts = log.ticket("zammad", ticket_id)
+        assert facts.status == "solved" and facts.solved_at is not None     # the connector's name for closed
+
+        records = put(priority_id=3)        # another change while closed: no second "closed" delivery
+        assert [d["trigger"] for d in records].count("tiergate: ticket closed") == 1
+
+        records = put(state_id=2)
+        assert [d["status"] for d in records if d["trigger"] == "tiergate: ticket reopened"] == [202]
+        facts = log.ticket("zammad", ticket_id)
+        assert facts.reopens == 1 and facts.status == "open" and facts.first_solved_at is not None
+    finally:
+        close()
