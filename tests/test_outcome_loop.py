@@ -12,7 +12,6 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 
-from fixtures_stack import wait_until
 from tiergate.connectors.base import Delivery
 from tiergate.connectors.outcome_events import event_type
 from tiergate.connectors.zendesk_webhook import INVOCATION_ID_HEADER, format_timestamp, signed_headers
