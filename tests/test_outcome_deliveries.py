@@ -71,3 +71,41 @@ def test_receiver_queues_an_outcome_job_beside_a_waiting_decision_job(redis_serv
     assert ids == [decision.json()["job_id"], outcome.json()["job_id"]]
     funcs = [Job.fetch(i, connection=redis_conn, serializer=JSONSerializer).func_name for i in ids]
     assert funcs == ["tiergate.jobs.process.process_delivery", "tiergate.jobs.ticket_outcome.record_outcome"]
+
+
+def test_outcome_job_retries_an_unavailable_desk_and_fails_clearly_on_a_missing_ticket(
+        zendesk_server, redis_server, redis_conn, redis_url, tmp_path):
+    from dataclasses import replace
+
+    from rq.registry import ScheduledJobRegistry
+
+    from tiergate.connectors.base import Delivery
+    from tiergate.connectors.outcome_events import event_type
+    from tiergate.jobs.queues import queue
+    from tiergate.jobs.runtime import build_runtime
+    from tiergate.jobs.ticket_outcome import observe_outcome
+    from tiergate.plugin.core.errors import NotFound
+    from tiergate.runtime.config import Settings
+
+    settings = Settings(redis_url=redis_url, webhook_secret=SECRET, db_url=f"sqlite:///{tmp_path}/log.sqlite",
+                        **zendesk_server.settings_overrides())
+    rt = build_runtime(settings)
+    ticket = zendesk_server.seed_ticket("Export fails", "It crashes", status="solved")
+    d = Delivery(delivery_id="inv-1", ticket_id=ticket["id"], event_type=event_type("solved"), helpdesk="zendesk",
+                 received_at=NOW)
+    zendesk_server.set_knobs(fail_next=10, fail_status=503)
+    result = observe_outcome(rt, d)
+    assert result["status"] == "rescheduled" and result["why"].startswith("unavailable")
+    scheduled = ScheduledJobRegistry(queue=queue(redis_conn, settings)).get_job_ids()
+    assert result["job_id"] in scheduled
+    job = Job.fetch(result["job_id"], connection=redis_conn, serializer=JSONSerializer)
+    assert job.func_name == "tiergate.jobs.ticket_outcome.record_outcome" and job.args[1] == 1
+    assert rt.decision_log.ticket("zendesk", ticket["id"]) is None, "nothing recorded while the desk fails"
+
+    zendesk_server.set_knobs(fail_next=0)
+    assert observe_outcome(rt, d)["status"] == "recorded"
+    facts = rt.decision_log.ticket("zendesk", ticket["id"])
+    assert facts.status == "solved" and facts.solved_at is not None
+
+    with pytest.raises(NotFound):
+        observe_outcome(rt, replace(d, ticket_id=999999))
