@@ -9,7 +9,8 @@ receiver's dedupe let through twice records nothing twice.
 
 429 → the job is queued again after Retry-After; 5xx / timeouts → queued again with the decision
 job's backoff until ``settings.retry_horizon`` has passed since the first failure, then it fails
-with the reason; a ticket that no longer exists fails the job clearly.
+with the reason; while the desk's circuit breaker is open it waits for the cool-down; a ticket
+that no longer exists fails the job clearly.
 """
 from __future__ import annotations
 
@@ -57,6 +58,9 @@ def observe_outcome(rt: Runtime, d: Delivery, *, attempt: int = 0,
         rt.count("tiergate_jobs_total", {"kind": KIND, "outcome": Outcome.UNCHANGED})
         return {"status": Outcome.UNCHANGED, "ticket_id": d.ticket_id, "kind": kind,
                 "why": "no decision log configured"}
+    until = breaker.open_until(rt.conn, d.helpdesk)
+    if until is not None:          # the desk is failing: wait for the cool-down, as decisions do
+        return _again(rt, d, attempt, first_failed_at, until - time.time(), "circuit_open")
     try:
         ticket = rt.connector.fetch_ticket(d.ticket_id)
     except RateLimited as exc:
