@@ -11,7 +11,10 @@ subclasses: missing header → ``MissingSignature``; wrong or malformed signatur
 ``InvalidSignature``; body not JSON or not the payload shape → ``PayloadError`` naming the field.
 
 Payloads accepted: Zammad's default ``{"ticket": {"id": 12, ...}, "article": {...}}`` (``article``
-optional, may be ``{}``), or a custom payload ``{"ticket_id": "12"}``.
+optional, may be ``{}``), or a custom payload ``{"ticket_id": "12"}``. A delivery from one of the
+outcome triggers (``zammad_triggers.outcome_triggers``, named in ``X-Zammad-Trigger``) has event type
+``outcome:<kind>``; the header is not signed, so it only routes the delivery: the outcome job
+re-fetches the ticket and trusts nothing else.
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ from typing import Mapping
 
 from marshmallow import INCLUDE, Schema, fields
 
+from tiergate.connectors import outcome_events
 from tiergate.connectors.payloads import TicketId, header, json_object, load
+from tiergate.connectors.zammad_triggers import outcome_of_trigger
 from tiergate.connectors.base import Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError
 
@@ -122,5 +127,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
     trigger = (header(headers, TRIGGER_HEADER) or "").strip()
     if trigger:
         hints["trigger"] = trigger
-    return Delivery(delivery_id=delivery_id, ticket_id=ticket_id, event_type=EVENT_TYPE,
+    kind = outcome_of_trigger(trigger)
+    return Delivery(delivery_id=delivery_id, ticket_id=ticket_id,
+                    event_type=outcome_events.event_type(kind) if kind else EVENT_TYPE,
                     helpdesk=HELPDESK, received_at=now, detail=json.loads(json.dumps(hints)))

@@ -14,7 +14,9 @@ Two payload shapes are accepted:
 - trigger/automation webhooks whose body template is ``{"ticket_id": "{{ticket.id}}"}`` (string
   or integer); the delivery id is the ``X-Zendesk-Webhook-Invocation-Id`` header when present,
   else ``sha256-`` + hex digest of timestamp + body (a retried identical delivery dedupes, the
-  next event on the same ticket does not).
+  next event on the same ticket does not). A trigger payload that also carries
+  ``"tiergate_event": "solved" | "reopened" | "satisfaction"`` (the outcome triggers ``tiergate
+  install`` adds) becomes a delivery of event type ``outcome:<kind>`` (``outcome_events``).
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from tiergate.connectors import outcome_events
 from tiergate.connectors.payloads import TicketId, header, json_object, load
 from tiergate.connectors.base import PING_EVENT, Delivery
 from tiergate.plugin.core.errors import InvalidSignature, MissingSignature, PayloadError, StaleDelivery
@@ -118,6 +121,7 @@ class TriggerPayloadSchema(Schema):
         unknown = INCLUDE
 
     ticket_id = TicketId(required=True)
+    tiergate_event = fields.String(validate=validate.OneOf(outcome_events.OUTCOME_KINDS))
 
 
 _EVENT_SCHEMA = TicketEventSchema()
@@ -168,5 +172,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime,
     invocation = header(headers, INVOCATION_ID_HEADER)
     delivery_id = invocation.strip() if invocation and invocation.strip() else \
         "sha256-" + hashlib.sha256(timestamp.encode("utf-8") + body).hexdigest()
-    return Delivery(delivery_id=delivery_id, ticket_id=ticket_id, event_type=TRIGGER_EVENT,
+    kind = data.get(outcome_events.PAYLOAD_FIELD)
+    return Delivery(delivery_id=delivery_id, ticket_id=ticket_id,
+                    event_type=outcome_events.event_type(kind) if kind else TRIGGER_EVENT,
                     helpdesk=HELPDESK, received_at=now, detail=json.loads(json.dumps(data)))

@@ -12,19 +12,25 @@ stops it before the dedupe keys are set, so the retry is accepted too.
 
 Dedupe keys: the delivery id the desk sends, and a digest of the signature headers, which are an
 HMAC of the signed content: a captured delivery replayed under a new (unsigned) id is a duplicate.
+
+An outcome delivery (event type ``outcome:<kind>``: solved, reopened, rated) is stored the same way
+as the job ``jobs.ticket_outcome.record_outcome``, joining only a waiting outcome job of the same
+ticket (its own waiting key), never a decision job.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from redis import Redis
 from rq import Queue
 from rq.job import Job
 
 from tiergate.connectors.base import Delivery
+from tiergate.connectors.outcome_events import outcome_kind
 from tiergate.jobs import queues as Q
 from tiergate.runtime import keys
 from tiergate.jobs.process import process_delivery
+from tiergate.jobs.ticket_outcome import record_outcome
 from tiergate.runtime.config import Settings
 
 QUEUED, COALESCED, DUPLICATE = 1, 2, 0
@@ -59,6 +65,15 @@ return {status, jid}
 """
 
 
+def job_of(delivery: Delivery) -> tuple[Callable[..., Any], str, str]:
+    """(job function, waiting key, job description) for a delivery: a decision, or an outcome."""
+    if outcome_kind(delivery.event_type):
+        return (record_outcome, keys.waiting_outcome(delivery.helpdesk, delivery.ticket_id),
+                f"outcome {delivery.helpdesk} ticket {delivery.ticket_id}")
+    return (process_delivery, keys.waiting(delivery.helpdesk, delivery.ticket_id),
+            f"process {delivery.helpdesk} ticket {delivery.ticket_id}")
+
+
 def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str:
     """Enqueue ``process_delivery(delivery_dict)``; returns the job id.
 
@@ -66,7 +81,7 @@ def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str
     joins it instead of adding another job. That job re-fetches the ticket after it starts
     (``claim_waiting`` runs before the fetch), so it sees everything the joined delivery announced.
     """
-    key = keys.waiting(delivery.helpdesk, delivery.ticket_id)
+    func, key, description = job_of(delivery)
     job_id = Q.job_id_for(delivery)
     if not conn.set(key, job_id, nx=True, ex=Q.JOB_TIMEOUT * 5):
         waiting = conn.get(key)
@@ -75,9 +90,9 @@ def enqueue_delivery(conn: Redis, delivery: Delivery, settings: Settings) -> str
         conn.set(key, job_id, ex=Q.JOB_TIMEOUT * 5)        # a stale marker: take it over
     try:
         job = Q.queue(conn, settings).enqueue(
-            process_delivery, delivery.to_dict(), job_id=job_id,
+            func, delivery.to_dict(), job_id=job_id,
             job_timeout=Q.JOB_TIMEOUT, result_ttl=Q.RESULT_TTL, failure_ttl=7 * 24 * 3600,
-            description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}", retry=Q.abandon_retry(),
+            description=description, retry=Q.abandon_retry(),
         )
     except Exception:
         conn.delete(key)
@@ -95,10 +110,11 @@ class Intake:
         self.script = conn.register_script(_SCRIPT)
 
     def _commands(self, delivery: Delivery, job_id: str) -> list:
+        func, _, description = job_of(delivery)
         job = self.queue.create_job(
-            process_delivery, args=[delivery.to_dict()], job_id=job_id, timeout=Q.JOB_TIMEOUT,
+            func, args=[delivery.to_dict()], job_id=job_id, timeout=Q.JOB_TIMEOUT,
             result_ttl=Q.RESULT_TTL, failure_ttl=7 * 24 * 3600, retry=Q.abandon_retry(),
-            description=f"process {delivery.helpdesk} ticket {delivery.ticket_id}")
+            description=description)
         pipe = self.conn.pipeline(transaction=False)
         self.queue.enqueue_job(job, pipeline=pipe)
         flat: list = []
@@ -117,5 +133,5 @@ class Intake:
         key_hash, field = counter or ("", "")
         argv = [len(dedupe_keys), int(dedupe_ttl), job_id, Q.JOB_TIMEOUT * 5,
                 Job.redis_job_namespace_prefix, key_hash, field, *self._commands(delivery, job_id)]
-        status, jid = self.script(keys=[*dedupe_keys, keys.waiting(delivery.helpdesk, delivery.ticket_id)], args=argv)
+        status, jid = self.script(keys=[*dedupe_keys, job_of(delivery)[1]], args=argv)
         return int(status), jid.decode() if isinstance(jid, bytes) else str(jid)

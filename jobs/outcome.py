@@ -18,6 +18,7 @@ class Outcome(str, Enum):
     FIRED = "fired"                # a due timer woke the decision
     SENT = "sent"                  # an on-call page went out
     ALREADY_SENT = "already_sent"  # that page had been sent before
+    RECORDED = "recorded"          # a ticket's outcome (solved, reopened, rated) read into the decision log
 
     def __str__(self) -> str:
         return self.value

@@ -216,12 +216,19 @@ def train(history: str, out: str, folds: int, epochs: int, seed: int,
           embeddings: bool | None) -> None:
     """Train the escalation classifier from resolved-ticket history (escalated / not, or graded
     levels); report k-fold quality."""
+    run_train(history, out, folds, epochs, seed, embeddings)
+
+
+def run_train(history: str, out: str, folds: int, epochs: int, seed: int, embeddings: bool | None,
+              relabel: Any = None) -> None:
+    """``train``'s body; ``relabel(id, level)`` gives reviewers' labels (``records.read_labelled``)."""
     # spaCy: ~1 s (-X importtime) that `--help` need not pay
     from tiergate.nlp.train import train_from_history
 
     try:
         report = train_from_history(history, out, folds=folds, epochs=epochs, seed=seed,
-                                    log=lambda s: click.echo(s, err=True), embeddings=embeddings)
+                                    log=lambda s: click.echo(s, err=True), embeddings=embeddings,
+                                    relabel=relabel)
     except InputError as exc:
         raise click.ClickException(f"{history}: {exc}")
     except EmbeddingsUnavailable as exc:

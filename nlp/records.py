@@ -4,12 +4,15 @@ Each line is one object with either ``"text": str`` or ``"comments": [str, ...]`
 comments oldest first; objects ``{"body": str}`` are accepted too); training lines also carry
 ``"label": true|false`` (escalated or not) or ``"level": 0..N`` (how far it was escalated:
 0 = not, 1 = to the next tier or a team, 2 = to management, ...; ``label`` true = level 1).
-A bad line raises ``InputError`` naming the line number and the field.
+A bad line raises ``InputError`` naming the line number and the field. A line's ``"id"`` (the
+ticket id ``tiergate backfill --history`` writes) lets ``read_labelled`` replace its level with a
+reviewer's verdict.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 from tiergate.plugin.core.errors import TiergateError
 
@@ -91,9 +94,38 @@ def iter_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
 
 def read_history(lines: Iterable[str]) -> tuple[list[str], list[int]]:
     """Training history -> (texts, levels); comments are joined with newlines."""
-    texts, labels = [], []
+    rows = read_labelled(lines)
+    return rows.texts, rows.levels
+
+
+@dataclass
+class LabelledRows:
+    """The rows a model is trained on: ``ids[i]`` (the line's ``id`` or None), ``texts[i]``,
+    ``levels[i]``; ``relabelled`` maps a row's index to its level from the history before a
+    verdict replaced it."""
+
+    ids: list[Any] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    levels: list[int] = field(default_factory=list)
+    relabelled: dict[int, int] = field(default_factory=dict)
+
+
+def read_labelled(lines: Iterable[str],
+                  relabel: Callable[[Any, int], int | None] | None = None) -> LabelledRows:
+    """Training history -> ``LabelledRows``. ``relabel(id, level)`` gives a row's new level (a
+    reviewer's verdict) or None to keep the one the history derived."""
+    rows = LabelledRows()
     for number, obj in iter_lines(lines):
         comments = parse_comments(obj, number)
-        labels.append(parse_level(obj, number))
-        texts.append("\n".join(comments))
-    return texts, labels
+        level = parse_level(obj, number)
+        row_id = obj.get("id")
+        new = relabel(row_id, level) if relabel is not None and row_id is not None else None
+        if new is not None:
+            if isinstance(new, bool) or not isinstance(new, int) or not 0 <= new <= MAX_LEVEL:
+                raise InputError(number, "level", f"verdict level must be 0..{MAX_LEVEL}, got {new!r}")
+            rows.relabelled[len(rows.levels)] = level
+            level = new
+        rows.ids.append(row_id)
+        rows.texts.append("\n".join(comments))
+        rows.levels.append(level)
+    return rows

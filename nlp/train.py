@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 from tiergate.nlp import embed
 from tiergate.nlp import metrics as M
 from tiergate.nlp.enrich import Enricher
-from tiergate.nlp.records import read_history
+from tiergate.nlp.records import read_labelled
 from tiergate.nlp.stack import (fit_ladder, folds_for, thresholds_of, use_embeddings,
                                 with_features)
 
@@ -104,12 +104,15 @@ def cross_validate(texts: Sequence[str], levels: Sequence[int], *, k: int = 5, e
 
 def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, epochs: int = 8,
                        seed: int = 0, log: Callable[[str], None] = lambda s: None,
-                       embeddings: bool | None = None) -> dict[str, Any]:
+                       embeddings: bool | None = None,
+                       relabel: Callable[[Any, int], int | None] | None = None) -> dict[str, Any]:
     """Read, cross-validate, fit on everything, save to ``out``; returns the report.
-    ``embeddings``: None = the embedding column when ``tiergate[embeddings]`` is installed."""
+    ``embeddings``: None = the embedding column when ``tiergate[embeddings]`` is installed.
+    ``relabel(id, level)``: a reviewer's level for a history row, else None (``records.read_labelled``)."""
     started = time.perf_counter()
     with open(history, encoding="utf-8") as fh:
-        texts, levels = read_history(fh)
+        rows = read_labelled(fh, relabel)
+    texts, levels = rows.texts, rows.levels
     steps_at = thresholds_of(levels)
     lowest = min(levels, default=0)
     n_pos = sum(v > lowest for v in levels)
@@ -123,6 +126,10 @@ def train_from_history(history: str | Path, out: str | Path, *, folds: int = 5, 
     log(f"history: {len(texts)} tickets, {n_pos} escalated"
         + (f" (rows per level: {counts})" if len(steps_at) > 1 else ""))
     report: dict[str, Any] = {"rows": len(texts), "escalated": n_pos}
+    if relabel is not None:
+        changed = sum(1 for i, was in rows.relabelled.items() if levels[i] != was)
+        report["verdicts"] = {"used": len(rows.relabelled), "changed": changed}
+        log(f"review verdicts: {len(rows.relabelled)} used as labels ({changed} changed a history label)")
     if len(steps_at) > 1:
         report["levels"] = {str(v): c for v, c in sorted(Counter(levels).items())}
     k = min(folds, n_top, len(levels) - n_top)

@@ -16,7 +16,7 @@ COMMANDS: dict[str, str] = {
     "manifest": "tiergate.plugin.manifest_cli:manifest",
     "simulate": "tiergate.plugin.simulate:simulate",
     "score": "tiergate.nlp.cli:score",
-    "train": "tiergate.nlp.cli:train",
+    "train": "tiergate.plugin.analytics.train_cli:train",
     "eval": "tiergate.plugin.eval_cli:eval_cmd",
     "calibrate": "tiergate.plugin.eval_cli:calibrate",
     "report": "tiergate.plugin.analytics.cli:report",

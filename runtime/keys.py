@@ -6,6 +6,7 @@ key                                                type    lifetime
 ``tg:dedupe:<desk>:<delivery id>``                 string  settings.dedupe_ttl (receiver, intake)
 ``tg:dedupe:<desk>:sig:<sha256 of signatures>``    string  settings.dedupe_ttl (receiver, intake)
 ``tg:waiting:<desk>:<ticket>``                     string  5 x JOB_TIMEOUT; the job a delivery joins
+``tg:waiting-outcome:<desk>:<ticket>``             string  5 x JOB_TIMEOUT; the outcome job one joins
 ``tg:claimed:<worker>``                            hash    7 days after the last claim (pool)
 ``tg:lock:<desk>:<ticket>``                        string  LOCK_TIMEOUT (60 s) per-ticket lock
 ``tg:fired:<desk>:<ticket>``                       set     triggers fired in the open episode
@@ -52,6 +53,10 @@ def dedupe_signature(helpdesk: str, digest: str) -> str:
 
 def waiting(helpdesk: str, ticket_id: int) -> str:
     return f"tg:waiting:{helpdesk}:{ticket_id}"
+
+
+def waiting_outcome(helpdesk: str, ticket_id: int) -> str:
+    return f"tg:waiting-outcome:{helpdesk}:{ticket_id}"
 
 
 def claimed(owner: str) -> str:

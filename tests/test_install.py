@@ -11,6 +11,8 @@ from werkzeug.serving import make_server
 
 from fixtures_zammad import zammad_server  # noqa: F401
 from tiergate.plugin import install as inst
+from tiergate.connectors.outcome_events import trigger_body
+from tiergate.plugin.install_outcomes import ZENDESK_OUTCOME_TRIGGERS
 from tiergate.plugin.core.sla_schema import load_sections
 
 SECRET = "install-test-secret"
@@ -68,13 +70,17 @@ def test_install_uninstall_round_trip_leaves_desk_as_it_was(zendesk_server, rece
     assert hook["endpoint"] == receiver + "/webhooks/zendesk"
     assert sorted(t["title"] for t in cols["triggers"].values()) == [
         "tiergate: customer comment", "tiergate: group changed", "tiergate: handoff comment",
-        "tiergate: ticket created"]
+        "tiergate: satisfaction rated", "tiergate: ticket created", "tiergate: ticket reopened",
+        "tiergate: ticket solved"]
+    outcome_kinds = {title: kind for title, kind, _ in ZENDESK_OUTCOME_TRIGGERS}
     for t in cols["triggers"].values():
-        assert t["actions"] == [{"field": "notification_webhook", "value": [hook["id"], inst.TRIGGER_BODY]}]
+        body = trigger_body(outcome_kinds[t["title"]]) if t["title"] in outcome_kinds else inst.TRIGGER_BODY
+        assert t["actions"] == [{"field": "notification_webhook", "value": [hook["id"], body]}]
+    assert '"tiergate_event":"satisfaction"' in trigger_body("satisfaction")
     assert sorted(f["title"] for f in cols["ticket_fields"].values()) == [
         "tiergate attention score", "tiergate risk tags"]
     saved = json.loads(record.read_text())
-    assert saved["helpdesk"] == "zendesk" and len(saved["created"]["triggers"]) == len(inst.ZENDESK_TRIGGERS)
+    assert saved["helpdesk"] == "zendesk" and len(saved["created"]["triggers"]) == len(inst.ZENDESK_TRIGGERS) + 3
     assert redis_conn.llen("rq:queue:tiergate") == 0      # the test delivery queued no job
 
     res = _run(inst.uninstall, ["--record", str(record)], _env(zendesk_server))
@@ -141,7 +147,7 @@ def test_dry_run_sends_nothing(zendesk_server, tmp_path):
     assert not record.exists()
     lines = res.output.splitlines()
     assert any(l.startswith("POST /api/v2/webhooks {") for l in lines)
-    assert sum(l.startswith("POST /api/v2/triggers {") for l in lines) == len(inst.ZENDESK_TRIGGERS)
+    assert sum(l.startswith("POST /api/v2/triggers {") for l in lines) == len(inst.ZENDESK_TRIGGERS) + 3
     assert sum(l.startswith("POST /api/v2/ticket_fields {") for l in lines) == 2
     assert any(l.startswith("POST /api/v2/webhooks/test") for l in lines)
     body = json.loads(next(l for l in lines if l.startswith("POST /api/v2/webhooks {")).split(" ", 2)[2])
@@ -230,15 +236,17 @@ def test_zammad_install_round_trip_and_dry_run(zammad_server, tmp_path):  # noqa
                               "--dry-run"], env)
     assert res.exit_code == 0 and zammad_server.stats()["total"] == n + 1     # the groups look-up only
     assert "group mapping: teams.team_lead -> 114" in res.output
-    assert sum(l.startswith("POST /api/v1/triggers {") for l in res.output.splitlines()) == 3
+    assert sum(l.startswith("POST /api/v1/triggers {") for l in res.output.splitlines()) == 5
     res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record),
                               "--secret", SECRET], env)
     assert res.exit_code == 0, res.output
     hooks = list(zammad_server.state.webhooks.values())
     assert [(h["endpoint"], h["signature_token"]) for h in hooks] == [("https://tg.example/webhooks/zammad", SECRET)]
-    assert len(zammad_server.state.triggers) == 3
+    names = sorted(t["name"] for t in zammad_server.state.triggers.values())
+    assert names == ["tiergate: customer article", "tiergate: group changed", "tiergate: ticket closed",
+                     "tiergate: ticket created", "tiergate: ticket reopened"]
     res = _run(inst.install, ["--helpdesk", "zammad", "--receiver-url", "https://tg.example", "--record", str(record)], env)
-    assert res.exit_code == 0 and "created 0" in res.output and len(zammad_server.state.triggers) == 3
+    assert res.exit_code == 0 and "created 0" in res.output and len(zammad_server.state.triggers) == 5
     assert _run(inst.uninstall, ["--record", str(record)], env).exit_code == 0
     after = zammad_server.snapshot()
     assert after["webhooks"] == before["webhooks"] == {} and after["triggers"] == {}

@@ -13,7 +13,9 @@ holds fires its webhook: a POST of ``{"ticket": {...}, "article": {...}}`` with 
 sha1=<hex HMAC-SHA1(body)>``; failed deliveries are retried up to 4 times, like Zammad. Supported
 trigger conditions: ``ticket.action`` (is create/update), ``article.sender_id`` (is [ids]),
 ``article.internal``, ``ticket.group_id`` (is [ids] / has changed), ``ticket.state_id``,
-``ticket.priority_id``; anything else is refused with 422 naming the key.
+``ticket.priority_id``; anything else is refused with 422 naming the key. A trigger with
+``execution_condition_mode: "selective"`` fires on an update only when the update changed a
+``ticket.*`` attribute its condition names (as in Zammad).
 
 Demo-account seed: groups 100-111 and agents 201-211 from HACKING.md, the API user 299 "tiergate
 bot" (token ``DEFAULT_TOKEN``), user 1 "-" (Zammad's "nobody": ``owner_id: 1`` = unassigned),

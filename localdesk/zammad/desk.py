@@ -297,6 +297,10 @@ class Desk:
             perform = trig.get("perform", {}).get("notification.webhook")
             if not perform or not holds(trig["condition"], t, event):
                 continue
+            if trig.get("execution_condition_mode") == "selective" and event["action"] == "update" and not any(
+                    k.split(".", 1)[1] in event["changed"] for k in trig["condition"] if k.startswith("ticket.")
+                    and k != "ticket.action"):
+                continue        # selective: only when the update changed an attribute the condition names
             hook = self.state.webhooks.get(int(perform.get("webhook_id", 0)))
             if hook is None or not hook.get("active", True):
                 continue

@@ -16,8 +16,8 @@ Behaviour worth knowing:
   (strictly increasing), so ``safe_update`` + ``updated_stamp`` tells any two writes apart (409).
 - Ticket creation through the API, and every update, evaluates the active triggers (conditions
   ``update_type``, ``comment_is_public``, ``current_via_id``, ``role``, ``status``/``priority``/
-  ``group_id``/``assignee_id`` with is/is_not/changed/not_changed/value/value_previous,
-  ``current_tags``) and sends each ``notification_webhook`` action's body, signed like Zendesk,
+  ``group_id``/``assignee_id``/``satisfaction_score`` with is/is_not/changed/not_changed/value/
+  value_previous, ``current_tags``) and sends each ``notification_webhook`` action's body, signed like Zendesk,
   from background sender threads with retries. Event-subscribed webhooks get
   ``zen:event-type:ticket.created|comment_added|group_assignment_changed|status_changed|
   priority_changed|agent_assignment_changed|tags_changed`` payloads. Like real Zendesk,

@@ -72,7 +72,10 @@ def _condition_holds(cond: dict, ctx: dict) -> bool:
         words = set(str(value or "").split())
         present = bool(words & set(ticket.get("tags") or []))
         return present if op == "includes" else not present
-    if field in ("status", "priority", "type", "group_id", "assignee_id", "organization_id", "requester_id"):
+    if field == "satisfaction_score":       # the rating's score: offered, unoffered, good, bad
+        ticket, prev = {field: _score(ticket)}, None if prev is None else {field: _score(prev)}
+    if field in ("status", "priority", "type", "group_id", "assignee_id", "organization_id", "requester_id",
+                 "satisfaction_score"):
         cur, old = ticket.get(field), (prev or {}).get(field)
         changed = prev is not None and cur != old
         norm = lambda v: "" if v is None else str(v)          # noqa: E731
@@ -94,6 +97,10 @@ def _condition_holds(cond: dict, ctx: dict) -> bool:
         same = norm(cur) == norm(value)
         return same if op == "is" else not same if op == "is_not" else False
     return False
+
+
+def _score(ticket: dict) -> str | None:
+    return (ticket.get("satisfaction_rating") or {}).get("score")
 
 
 def _conditions_hold(conditions: dict, ctx: dict) -> bool:

@@ -1,4 +1,4 @@
-"""``tiergate report``, ``tiergate backfill`` and ``tiergate review sample|record|postmortem``.
+"""``tiergate report``, ``tiergate backfill`` and ``tiergate review sample|record|rules|postmortem``.
 
 Bad input is a usage error naming the option (exit 2); an unreachable database or helpdesk is a
 plain error (exit 1). Neither ever prints a traceback or a secret.
@@ -22,6 +22,7 @@ from tiergate.plugin.analytics.log_schema import SchemaError
 from tiergate.plugin.analytics.metrics import Period, parse_month
 from tiergate.plugin.analytics.report import render, report_dict
 from tiergate.plugin.analytics.review import draw, postmortem_markdown, record_review
+from tiergate.plugin.analytics.verdicts import rules_judged, rules_markdown
 from tiergate.plugin.core.errors import ConnectorError, ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.core.model import parse_time
@@ -236,25 +237,44 @@ def review_sample(month: str, seed: str, per_kind: int, dry_run: bool, db: str |
 @click.option("--prevent", default=None, help="Preventive steps (one per line).")
 @click.option("--notes", default=None)
 @click.option("--reviewer", default=None)
+@click.option("--level", type=click.IntRange(0, 9), default=None, metavar="0..9",
+              help="How far it should have been escalated (0: not at all); `tiergate train` uses it as "
+                   "the ticket's label.")
 @DB_OPTION
 def review_record(ticket_id: int, helpdesk: str | None, month: str | None, necessary: bool | None,
                   lower_tier: bool | None, root_cause: str | None, follow_up: str | None,
                   follow_up_status: str | None, impact: str | None, prevent: str | None,
-                  notes: str | None, reviewer: str | None, db: str | None) -> None:
-    """Record (or update) the review of one escalated ticket."""
+                  notes: str | None, reviewer: str | None, level: int | None, db: str | None) -> None:
+    """Record (or update) the review of one escalated ticket. Its verdict (--necessary, --lower-tier,
+    --level) becomes a training label for `tiergate train`."""
     helpdesk = helpdesk or Settings.from_env().helpdesk
     log = open_log(db)
     try:
         row = record_review(log, helpdesk, ticket_id, month=month, necessary=necessary,
                             lower_tier_could_resolve=lower_tier, root_cause=root_cause, follow_up=follow_up,
                             follow_up_status=follow_up_status, customer_impact=impact,
-                            preventive_steps=prevent, notes=notes, reviewer=reviewer)
+                            preventive_steps=prevent, notes=notes, reviewer=reviewer, level=level)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'TICKET_ID'") from None
     finally:
         log.close()
     click.echo(f"reviewed {row.helpdesk} #{row.ticket_id} ({row.month}): root cause {row.root_cause or '-'}, "
                f"follow-up {row.follow_up or '-'} ({row.follow_up_status or '-'})")
+
+
+@review.command("rules")
+@click.option("--month", callback=_month_text, metavar="YYYY-MM", help="Only reviews of this month (default: all).")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@DB_OPTION
+def review_rules(month: str | None, fmt: str, db: str | None) -> None:
+    """Rules whose escalations reviewers judged unnecessary: escalations reviewed, judged
+    unnecessary, share."""
+    log = open_log(db)
+    try:
+        rows = rules_judged(log, [month] if month else None)
+    finally:
+        log.close()
+    click.echo(json.dumps(rows, indent=2) if fmt == "json" else rules_markdown(rows), nl=fmt == "json")
 
 
 @review.command("postmortem")

@@ -15,9 +15,9 @@ from sqlalchemy.engine import Connection
 
 from tiergate.plugin.analytics.log_rows import (DecisionRow, ReviewRow, TicketFacts, decision_row, facts_row,
                                                 manifest_tiers, review_row, tier_map)
-from tiergate.plugin.analytics.log_schema import (SCHEMA_VERSION, SchemaError, decisions_table, engine,
-                                                  meta_table, metadata, reviews_table, tickets_table, to_db,
-                                                  upsert_ignore)
+from tiergate.plugin.analytics.log_schema import (SCHEMA_VERSION, SchemaError, add_missing_columns,
+                                                  decisions_table, engine, meta_table, metadata, reviews_table,
+                                                  tickets_table, to_db, upsert_ignore)
 from tiergate.plugin.core.model import Decision, Enrichment, Ticket
 
 DEFAULT_DB_URL = "sqlite:///tiergate.sqlite"
@@ -63,8 +63,11 @@ class DecisionLog:
             metadata.create_all(self.engine, checkfirst=True)
             with self.engine.begin() as conn:
                 upsert_ignore(conn, meta_table, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
-                found = int(conn.execute(select(meta_table.c.value).where(
-                    meta_table.c.key == "schema_version")).scalar_one())
+                version = meta_table.c.key == "schema_version"
+                found = int(conn.execute(select(meta_table.c.value).where(version)).scalar_one())
+                if found < SCHEMA_VERSION:      # an older release's database: upgrade it in place
+                    add_missing_columns(conn)
+                    conn.execute(meta_table.update().where(version).values(value=str(SCHEMA_VERSION)))
             if found > SCHEMA_VERSION:
                 raise SchemaError(f"decision log schema version {found} is newer than this release "
                                   f"understands ({SCHEMA_VERSION}); upgrade tiergate")

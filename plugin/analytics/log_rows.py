@@ -156,6 +156,7 @@ class ReviewRow:
     reviewer: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    level: int | None = None          # how far it should have been escalated (0: not at all)
 
 
 def decision_row(m: Mapping[str, Any]) -> DecisionRow:

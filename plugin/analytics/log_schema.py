@@ -9,7 +9,11 @@ Three tables:
   (resolved at, reopens, CSAT, the tier it was resolved in, handoffs, agent replies).
 - ``tg_decisions``: one row per decision, unique on (helpdesk, ticket, delivery id, at), so a
   retried job records nothing twice.
-- ``tg_reviews``: post-escalation review records (see ``review.py``).
+- ``tg_reviews``: post-escalation review records (see ``review.py``); a verdict (necessary or
+  not, and an optional ``level``: how far the ticket should have been escalated) is a training
+  label for ``tiergate train`` (``verdicts.py``).
+
+Version 2 added ``tg_reviews.level``; ``add_missing_columns`` adds it to a version-1 database.
 """
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, create_engine, event, insert)
+                        Table, Text, UniqueConstraint, create_engine, event, insert, inspect, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -119,8 +123,24 @@ reviews_table = Table(
     Column("reviewer", String(120)),
     Column("created_at", DateTime),
     Column("updated_at", DateTime),
+    Column("level", Integer),                             # the level it should have had (0: none)
     UniqueConstraint("helpdesk", "ticket_id", "month", name="uq_tg_review"),
 )
+
+
+# columns later versions added to an existing table: (table, column, SQL type)
+ADDED_COLUMNS = (("tg_reviews", "level", "INTEGER"),)
+
+
+def add_missing_columns(conn: Connection) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for each column of ``ADDED_COLUMNS`` an older database lacks;
+    returns the ``table.column`` names added."""
+    added = []
+    for table, column, sql_type in ADDED_COLUMNS:
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+            added.append(f"{table}.{column}")
+    return added
 
 
 class SchemaError(RuntimeError):

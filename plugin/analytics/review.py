@@ -119,8 +119,11 @@ def record_review(log: DecisionLog, helpdesk: str, ticket_id: int, *, month: str
                   root_cause: str | None = None, follow_up: str | None = None,
                   follow_up_status: str | None = None, customer_impact: str | None = None,
                   preventive_steps: str | None = None, notes: str | None = None,
-                  reviewer: str | None = None) -> ReviewRow:
-    """Store the review of one escalated ticket (month: of its first escalation by default)."""
+                  reviewer: str | None = None, level: int | None = None) -> ReviewRow:
+    """Store the review of one escalated ticket (month: of its first escalation by default).
+    ``level``: how far it should have been escalated (0: not at all), a training label."""
+    if level is not None and not (isinstance(level, int) and 0 <= level <= 9):
+        raise ValueError(f"level: must be a whole number 0..9, got {level!r}")
     f = log.ticket(helpdesk, ticket_id)
     if f is None:
         raise ValueError(f"ticket: #{ticket_id} on {helpdesk} is not in the decision log")
@@ -135,7 +138,8 @@ def record_review(log: DecisionLog, helpdesk: str, ticket_id: int, *, month: str
         root_cause=_choice("root_cause", root_cause, ROOT_CAUSES),
         follow_up=_choice("follow_up", follow_up, FOLLOW_UPS),
         follow_up_status=_choice("follow_up_status", follow_up_status, FOLLOW_UP_STATUSES),
-        customer_impact=customer_impact, preventive_steps=preventive_steps, notes=notes, reviewer=reviewer)
+        customer_impact=customer_impact, preventive_steps=preventive_steps, notes=notes, reviewer=reviewer,
+        level=level)
     if values["follow_up"] not in (None, "none") and values["follow_up_status"] is None:
         values["follow_up_status"] = "open"
     return log.upsert_review(helpdesk, ticket_id, month, **values)
