@@ -306,6 +306,13 @@ class RiskDetector:
             repeated[(idx, sent)] = found.hits[marks[0]:], found.dropped[marks[1]:]
         if self.model_tags:
             self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at)
+        # "no issues at the moment, it's just for our continuity plan": the message's state
+        # tags describe a scenario, not what is happening
+        calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}
+        if calm and any(h.comment_index in calm and self.by_name[h.tag].state for h in found.hits):
+            found.dropped.append("state tags of a message that says nothing is wrong now")
+            found.hits = [h for h in found.hits
+                          if not (h.comment_index in calm and self.by_name[h.tag].state)]
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not has_explicit(found, rule):

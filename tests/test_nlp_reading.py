@@ -406,3 +406,21 @@ def test_our_own_customers_chargeback_is_a_how_to_question():
 ])
 def test_other_peoples_records_in_customers_words(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("text", [
+    "Checklist item 4: 'the booking page is unreachable and none of our 30 clinics can see the "
+    "schedule'. How would the app behave then? No problems at the moment, it's just for the plan.",
+    "Punkt 3 der Liste: 'Kassensystem nicht erreichbar, keiner unserer 50 Mitarbeiter kann "
+    "kassieren'. Wie lange halten die Kassen durch? Aktuell gibt es keine Probleme.",
+])
+def test_a_message_that_says_nothing_is_wrong_now_describes_a_scenario(text):
+    assert "outage" not in tags_of(ticket(("end-user", text)))
+
+
+def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
+    t = ticket(("end-user", "No issues at the moment, it's just for our continuity plan: what if "
+                            "the platform went down?"),
+               ("agent", "The app keeps a local copy for 24 h."),
+               ("end-user", "Well now it is down for real: none of our 40 agents can log in since 9am."))
+    assert "outage" in tags_of(t)
