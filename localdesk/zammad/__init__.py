@@ -3,12 +3,15 @@
 It implements the slice of Zammad's REST API v1 tiergate uses, in Zammad's shapes:
 tickets (``/api/v1/tickets``, ``?expand=true``), articles (``/api/v1/ticket_articles``,
 ``/by_ticket/{id}``), tags (``/api/v1/tags``, ``/tags/add``, ``/tags/remove``), history
-(``/api/v1/ticket_history/{id}`` -> ``{"history": [...], "assets": {}}``), users, organizations,
+(``/api/v1/ticket_history/{id}`` -> ``{"history": [...], "assets": {...}}``, entries keyed ``type`` / ``object``
+/ ``attribute`` as Zammad's ``History.list`` renders them), users, organizations,
 groups, ticket states/priorities, webhooks and triggers CRUD. Auth is ``Authorization: Token
 token=<token>`` (or ``Bearer``). Errors are ``{"error": ..., "error_human": ...}``.
 
 Deliveries: on ticket create, new article and group change, every active trigger whose condition
-holds fires its webhook: a POST of ``{"ticket": {...}, "article": {...}}`` with ``X-Zammad-Trigger``,
+holds fires its webhook: a POST of ``{"ticket": {...}, "article": {...}}`` (the ticket's owner,
+customer, organization, priority and group as objects, as Zammad's ``RecordPayload`` builds them) with
+``X-Zammad-Trigger``,
 ``X-Zammad-Delivery`` and, when the webhook has a ``signature_token``, ``X-Hub-Signature:
 sha1=<hex HMAC-SHA1(body)>``; failed deliveries are retried up to 4 times, like Zammad. Supported
 trigger conditions: ``ticket.action`` (is create/update), ``article.sender_id`` (is [ids]),

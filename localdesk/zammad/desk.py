@@ -11,6 +11,10 @@ from tiergate.localdesk.zammad.account import (AGENTS, ARTICLE_TYPE_IDS, BOT_ID,
                                                NOBODY_ID, PRIORITIES, ROLE_ADMIN, ROLE_AGENT, ROLE_CUSTOMER,
                                                SENDER_IDS, STATES, ApiError, ts)
 from tiergate.localdesk.zammad.store import ZammadState
+
+# TriggerWebhookJob::RecordPayload::Base::USER_ATTRIBUTE_BLACKLIST
+USER_PAYLOAD_HIDDEN = frozenset({"last_login", "login_failed", "password", "preferences", "group_ids",
+                                 "groups", "authorization_ids", "authorizations"})
 from tiergate.localdesk.zammad.triggers import holds
 
 
@@ -85,13 +89,26 @@ class Desk:
     def _history(self, ticket_id: int, at: datetime, by: int, htype: str, obj: str = "Ticket",
                  attr: str | None = None, value_from: Any = None, value_to: Any = None,
                  id_from: Any = None, id_to: Any = None, o_id: int | None = None) -> None:
-        self.state.history.append({
-            "id": self.state.next_id("history"), "o_id": o_id if o_id is not None else ticket_id,
-            "history_type": htype, "history_object": obj, "history_attribute": attr,
-            "value_from": value_from, "value_to": value_to, "id_from": id_from, "id_to": id_to,
-            "related_o_id": ticket_id if obj != "Ticket" else None,
-            "related_history_object": "Ticket" if obj != "Ticket" else None,
-            "created_at": ts(at), "created_by_id": by})
+        """One history entry in the shape Zammad's ``History.list`` renders it: ``type`` /
+        ``object`` / ``attribute``; ``id_*``, ``value_*`` and ``related_*`` only when set."""
+        entry: dict[str, Any] = {"id": self.state.next_id("history"),
+                                 "o_id": o_id if o_id is not None else ticket_id,
+                                 "type": htype, "object": obj}
+        if attr is not None:
+            entry["attribute"] = attr
+        if obj != "Ticket":
+            entry["related_o_id"], entry["related_object"] = ticket_id, "Ticket"
+        if id_from is not None or id_to is not None:
+            entry["id_from"], entry["id_to"] = id_from, id_to
+        if value_from is not None or value_to is not None:
+            entry["value_from"], entry["value_to"] = value_from, value_to
+        entry["created_at"], entry["created_by_id"] = ts(at), by
+        self.state.history.append(entry)
+
+    def fullname(self, user_id: int | None) -> str:
+        """A user's name as Zammad writes it into history values (``firstname lastname``)."""
+        u = self.state.users.get(user_id or NOBODY_ID, {})
+        return f"{u.get('firstname') or ''} {u.get('lastname') or ''}".strip() or str(u.get("login") or "")
 
     def _touch(self, t: dict, at: datetime, by: int) -> None:
         t["updated_at"] = ts(at)
@@ -210,12 +227,10 @@ class Desk:
             t[key] = new
             if key in HISTORY_ATTRS:
                 attr, names = HISTORY_ATTRS[key]
-                if names is None:
-                    name = lambda i: s.users.get(i, {}).get("login")  # noqa: E731
-                else:
-                    name = names.get
-                self._history(tid, at, by, "updated", attr=attr, value_from=name(old), value_to=name(new),
-                              id_from=old, id_to=new)
+                name = self.fullname if names is None else names.get
+                # HasHistory#history_update: the related record's name as a string ("" when none)
+                self._history(tid, at, by, "updated", attr=attr, value_from=str(name(old) or ""),
+                              value_to=str(name(new) or ""), id_from=old, id_to=new)
         self._touch(t, at, by)
         new_article = None
         if isinstance(article, Mapping):
@@ -304,10 +319,28 @@ class Desk:
                              "payload": self.payload(t, event.get("article"), hook)})
 
     def payload(self, t: dict, article: dict | None, hook: Mapping[str, Any]) -> bytes:
+        """The webhook body, as Zammad's ``TriggerWebhookJob::RecordPayload`` builds it: the
+        ticket with names and its owner, customer, creator, updater, organization, priority and
+        group as objects; the article with its creator and updater as objects (``{}`` if none)."""
         if hook.get("customized_payload") and hook.get("custom_payload"):
             text = str(hook["custom_payload"]).replace("#{ticket.id}", str(t["id"]))
             return text.encode("utf-8")
+        s = self.state
         ticket = self.expand(t)
-        ticket["customer"] = {k: self.state.users.get(t["customer_id"], {}).get(k)
-                              for k in ("id", "login", "firstname", "lastname", "email")}
-        return json.dumps({"ticket": ticket, "article": dict(article) if article else {}}).encode("utf-8")
+        for key in ("owner", "customer", "created_by", "updated_by"):
+            ticket[key] = self._user_payload(t.get(f"{key}_id"))
+        ticket["organization"] = dict(s.organizations.get(t.get("organization_id") or 0, {}))
+        pid = t.get("priority_id")
+        ticket["priority"] = {"id": pid, "name": PRIORITIES[pid], "active": True} if pid in PRIORITIES else {}
+        ticket["group"] = dict(s.groups.get(t.get("group_id"), {}))
+        art: dict[str, Any] = {}
+        if article:
+            art = {**article, "created_by": self._user_payload(article.get("created_by_id")),
+                   "updated_by": self._user_payload(article.get("updated_by_id")), "accounted_time": 0}
+        return json.dumps({"ticket": dict(sorted(ticket.items())), "article": dict(sorted(art.items()))}
+                          ).encode("utf-8")
+
+    def _user_payload(self, user_id: int | None) -> dict:
+        """A user as the webhook payload carries it (without password, preferences, group ids)."""
+        u = self.state.users.get(user_id) if user_id else None
+        return {k: v for k, v in u.items() if k not in USER_PAYLOAD_HIDDEN} if u else {}
