@@ -60,11 +60,27 @@ class MatchSchema(Schema):
 
     priorities = tuple_list(fields.String(validate=validate.OneOf(PRIORITIES)), load_default=())
     segments = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    groups = tuple_list(fields.Integer(strict=True), load_default=())
+    not_groups = tuple_list(fields.Integer(strict=True), load_default=())
+    organizations = tuple_list(fields.Integer(strict=True), load_default=())
+    not_organizations = tuple_list(fields.Integer(strict=True), load_default=())
+    types = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    not_types = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    channels = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    not_channels = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    tags_any = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    tags_none = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    fields = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                         values=fields.List(fields.Raw(), validate=validate.Length(min=1)),
+                         load_default=dict)
 
     @post_load
     def _make(self, data, **kwargs) -> Match:
-        return Match(priorities=data["priorities"],
-                     segments=tuple(s.lower() for s in data["segments"]))
+        low = ("segments", "types", "not_types", "channels", "not_channels")
+        out = {k: tuple(v.lower() for v in data[k]) if k in low else data[k]
+               for k in data if k != "fields"}
+        out["fields"] = tuple(sorted((k, tuple(str(x) for x in v)) for k, v in data["fields"].items()))
+        return Match(**out)
 
 
 class MetricSchema(Schema):
