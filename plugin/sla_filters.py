@@ -170,41 +170,38 @@ def filter_matches(flt: Mapping[str, Any] | None) -> tuple[list[dict[str, tuple]
     base: dict[str, tuple] | None = {}
     for cond in flt.get("all") or []:
         try:
-            part = condition_match(cond)
+            base = merge(base, condition_match(cond)) if base is not None else None
         except _Unmapped as why:
-            skipped.append(Skipped("all", str(cond.get("field")), str(cond.get("operator")),
-                                   cond.get("value"), f"{why}; imported without it (the policy covers "
-                                   "more tickets than in Zendesk)"))
-            continue
-        try:
-            base = merge(base, part) if base is not None else None
-        except _Unmapped as why:
-            skipped.append(Skipped("all", str(cond.get("field")), str(cond.get("operator")),
-                                   cond.get("value"), f"{why}; imported without it"))
-    branches: list[dict[str, tuple]] = []
+            skipped.append(_skipped("all", cond, f"{why}; imported without it (the policy covers "
+                                                 "more tickets than in Zendesk)"))
+    branches: list[tuple[dict[str, tuple], Mapping[str, Any]]] = []
     for cond in flt.get("any") or []:
         try:
-            branches.append(condition_match(cond))
+            branches.append((condition_match(cond), cond))
         except _Unmapped as why:
-            skipped.append(Skipped("any", str(cond.get("field")), str(cond.get("operator")),
-                                   cond.get("value"), f"{why}; tickets that only this condition "
-                                   "admits are not covered"))
+            skipped.append(_skipped("any", cond, f"{why}; tickets that only this condition admits "
+                                                 "are not covered"))
     if base is None:
         return [], skipped
     if not (flt.get("any") or []):
         return [base], skipped
-    keys = {k for b in branches for k in b}
-    if branches and len(keys) == 1 and all(len(b) == 1 for b in branches) and \
+    keys = {k for b, _ in branches for k in b}
+    if len(branches) > 1 and len(keys) == 1 and all(len(b) == 1 for b, _ in branches) and \
             next(iter(keys)) in INCLUDE_KEYS:
-        key = next(iter(keys))
-        branches = [{key: tuple(dict.fromkeys(v for b in branches for v in b[key]))}]
+        key = next(iter(keys))          # e.g. group 1 or group 2: one match with both
+        branches = [({key: tuple(dict.fromkeys(v for b, _ in branches for v in b[key]))}, branches[0][1])]
     out = []
-    for b in branches:
+    for b, cond in branches:
         try:
             m = merge(base, b)
         except _Unmapped as why:
-            skipped.append(Skipped("any", ", ".join(b), "with filter.all", b, str(why)))
+            skipped.append(_skipped("any", cond, f"{why}; tickets that only this condition admits "
+                                                 "are not covered"))
             continue
         if m is not None:
             out.append(m)
     return out, skipped
+
+
+def _skipped(where: str, cond: Mapping[str, Any], reason: str) -> Skipped:
+    return Skipped(where, str(cond.get("field")), str(cond.get("operator")), cond.get("value"), reason)

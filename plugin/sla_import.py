@@ -146,7 +146,11 @@ def sla_from_zendesk(policies: list[dict], schedules: list[dict], holidays: Mapp
         for s in skipped:
             skip(f"{where}: {s.describe()}")
         if not matches:
-            skip(f"{where}: not imported: as far as its filter can be expressed, it matches no ticket")
+            any_conds = (pol.get("filter") or {}).get("any") or []
+            if any_conds and sum(s.where == "any" for s in skipped) == len(any_conds):
+                skip(f"{where}: not imported: none of its filter.any conditions can be expressed")
+            else:
+                skip(f"{where}: not imported: as far as its filter can be expressed, it matches no ticket")
             continue
         by_priority = _metrics(pol, where, default_calendar is not None, warn, skip)
         for n, match in enumerate(matches):

@@ -188,3 +188,15 @@ def test_sla_from_zendesk_unknown_zone_and_no_schedule_warn():
     assert doc["calendars"]["x"]["time_zone"] == "UTC"
     assert doc["calendars"]["x"]["holidays"]["dates"] == ["2026-12-24", "2026-12-25", "2026-12-26"]
     assert load_sections(doc)[2] == []
+
+
+def test_policy_whose_any_conditions_all_fail_is_named_and_not_imported():
+    notes: list[str] = []
+    doc = sla_import.sla_from_zendesk([{
+        "title": "Brands", "filter": {"all": [], "any": [{"field": "brand_id", "operator": "is", "value": 1},
+                                                          {"field": "brand_id", "operator": "is", "value": 2}]},
+        "policy_metrics": [{"priority": "low", "metric": "first_reply_time", "target": 5}]}], [], {},
+        notes.append)
+    assert doc["sla"]["policies"] == []
+    assert [n.split(": ", 2)[1] for n in notes] == ["filter.any", "filter.any", "not imported"]
+    assert notes[-1].endswith("none of its filter.any conditions can be expressed")
