@@ -409,3 +409,27 @@ def test_time_in_tier_runs_on_real_history(zammad_connector, hours_since_change,
     if not fires:
         due = [tm.at for tm in d.timers if tm.kind == "trigger" and tm.name == "stuck_in_tier"]
         assert due == [GROUP_CHANGED + timedelta(hours=24, seconds=1)]    # "greater than" 24 h
+
+
+def test_custom_attributes_need_an_object_attribute_like_in_zammad(zammad_server, zammad_connector):
+    """A write of a key that is no ticket column and no (migrated) object attribute is dropped, as
+    Zammad's param_cleanup does; once the attribute exists the connector reads and writes it."""
+    tid = zammad_server.import_example(EXAMPLE, NOW)
+    s, base = zammad_connector.session, f"{zammad_server.url}/api/v1"
+    assert s.put(f"{base}/tickets/{tid}", json={"tg_attention": 80}).status_code == 200
+    assert "tg_attention" not in zammad_server.state.tickets[tid]
+    res = s.post(f"{base}/object_manager_attributes", json={
+        "object": "Ticket", "name": "tg_attention", "display": "tiergate attention", "data_type": "integer",
+        "data_option": {"min": 0, "max": 100, "default": None}, "screens": {}, "position": 1600})
+    assert res.status_code == 201 and res.json()["to_create"] is True
+    s.put(f"{base}/tickets/{tid}", json={"tg_attention": 80})
+    assert "tg_attention" not in zammad_server.state.tickets[tid]        # not migrated yet
+    assert s.post(f"{base}/object_manager_attributes_execute_migrations").status_code == 200
+    zammad_connector.apply(tid, TicketUpdate(custom_fields={"tg_attention": 80}), expected_updated_at=None,
+                           delivery_id="d")
+    assert zammad_connector.fetch_ticket(tid).custom_fields == {"tg_attention": 80}
+    names = [a["name"] for a in s.get(f"{base}/object_manager_attributes").json()]
+    assert names == ["external_id", "tg_attention"]
+    bad = s.post(f"{base}/object_manager_attributes", json={"object": "Ticket", "name": "group_id",
+                                                            "data_type": "input"})
+    assert bad.status_code == 422 and "reserved" in bad.text

@@ -5,7 +5,9 @@ tickets (``/api/v1/tickets``, ``?expand=true``), articles (``/api/v1/ticket_arti
 ``/by_ticket/{id}``), tags (``/api/v1/tags``, ``/tags/add``, ``/tags/remove``), history
 (``/api/v1/ticket_history/{id}`` -> ``{"history": [...], "assets": {...}}``, entries keyed ``type`` / ``object``
 / ``attribute`` as Zammad's ``History.list`` renders them), users, organizations,
-groups, ticket states/priorities, webhooks and triggers CRUD. Auth is ``Authorization: Token
+groups, ticket states/priorities, webhooks and triggers CRUD, object attributes
+(``/api/v1/object_manager_attributes``, usable after ``..._execute_migrations``; a ticket write
+drops any key that is neither a ticket column nor such an attribute, as Zammad does). Auth is ``Authorization: Token
 token=<token>`` (or ``Bearer``). Errors are ``{"error": ..., "error_human": ...}``.
 
 Deliveries: on ticket create, new article and group change, every active trigger whose condition
@@ -30,7 +32,7 @@ Knobs (``start_server(**knobs)``, ``handle.set_knobs``, ``POST /_control/knobs``
 lists them; ``handle.reset()`` / ``POST /_control/reset`` go back to the seeded account.
 
 Modules: ``server`` (start_server, ServerHandle), ``app`` (the Flask app: gate, control plane),
-``tickets`` and ``admin`` (views), ``desk`` (domain logic), ``store`` (state, knobs), ``triggers``
+``tickets``, ``admin`` and ``objects`` (views), ``desk`` (domain logic), ``store`` (state, knobs), ``triggers``
 (the conditions it evaluates), ``delivery`` (webhook sender), ``account`` (the demo account). The
 triggers tiergate installs are ``connectors/zammad_triggers.py``.
 """

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from tiergate.localdesk.zammad.account import (AGENTS, ARTICLE_TYPE_IDS, BOT_ID, DEFAULT_GROUP, GROUPS, HISTORY_ATTRS,
                                                NOBODY_ID, PRIORITIES, ROLE_ADMIN, ROLE_AGENT, ROLE_CUSTOMER,
-                                               SENDER_IDS, STATES, ApiError, ts)
+                                               SENDER_IDS, STATES, TICKET_COLUMNS, ApiError, ts)
 from tiergate.localdesk.zammad.store import ZammadState
 
 # TriggerWebhookJob::RecordPayload::Base::USER_ATTRIBUTE_BLACKLIST
@@ -42,6 +42,27 @@ class Desk:
         s.users[BOT_ID] = self._user(BOT_ID, "tiergate", "bot", "tiergate-bot@agents.example",
                                      [ROLE_ADMIN, ROLE_AGENT], created,
                                      group_ids={str(g): ["full"] for g in GROUPS})
+        # the demo account's one custom ticket attribute: the examples' external id
+        self.add_object_attribute({"object": "Ticket", "name": "external_id", "display": "External id",
+                                   "data_type": "input", "data_option": {"type": "text", "maxlength": 120}},
+                                  created, migrated=True)
+
+    def add_object_attribute(self, data: Mapping[str, Any], at: str, *, migrated: bool = False) -> dict:
+        """An ObjectManager::Attribute of a ticket; usable once migrated (``to_create`` false)."""
+        aid = self.state.next_id("object_attribute")
+        attr = {"id": aid, "object": data["object"], "name": data["name"], "display": data.get("display"),
+                "data_type": data["data_type"], "data_option": dict(data.get("data_option") or {}),
+                "data_option_new": {}, "editable": True, "active": data.get("active", True),
+                "screens": dict(data.get("screens") or {}), "to_create": not migrated, "to_migrate": False,
+                "to_delete": False, "to_config": False, "position": data.get("position", 1500),
+                "created_by_id": BOT_ID, "updated_by_id": BOT_ID, "created_at": at, "updated_at": at}
+        self.state.object_attributes[aid] = attr
+        return attr
+
+    def ticket_keys(self) -> set[str]:
+        """The keys a ticket write may set: its columns and the migrated, active custom attributes."""
+        return set(TICKET_COLUMNS) | {a["name"] for a in self.state.object_attributes.values()
+                                      if a["object"] == "Ticket" and a["active"] and not a["to_create"]}
 
     @staticmethod
     def _user(uid: int, first: str, last: str, email: str, roles: list[int], at: str, *,
@@ -175,8 +196,9 @@ class Desk:
              "last_contact_customer_at": None, "last_contact_agent_at": None, "escalation_at": None,
              "preferences": {}, "created_by_id": by, "updated_by_id": by,
              "created_at": ts(created), "updated_at": ts(at)}
+        custom = self.ticket_keys() - set(t)
         for key, value in data.items():
-            if key not in t and key not in ("article", "tags", "id") and not key.startswith("_"):
+            if key in custom:
                 t[key] = value  # custom object attributes live at the top level in Zammad
         s.tickets[tid] = t
         s.tags[tid] = []
@@ -202,9 +224,14 @@ class Desk:
         s = self.state
         t = self.ticket(tid)
         changes = {}
+        writable = self.ticket_keys()
         for key, value in data.items():
             if key in ("id", "article", "updated_at", "created_at", "number"):
                 continue
+            if key in ("state", "priority", "group"):
+                raise ApiError(422, f"{key}: send {key}_id")
+            if key not in writable:
+                continue        # Zammad's param_cleanup drops what is no column or object attribute
             if key in ("group_id",) and value not in s.groups:
                 raise ApiError(422, f"group_id: no group {value!r}")
             if key == "owner_id" and value is not None and value not in s.users:
@@ -213,8 +240,6 @@ class Desk:
                 raise ApiError(422, f"priority_id: unknown {value!r}")
             if key == "state_id" and value not in STATES:
                 raise ApiError(422, f"state_id: unknown {value!r}")
-            if key in ("state", "priority", "group"):
-                raise ApiError(422, f"{key}: send {key}_id")
             if key == "owner_id" and value is None:
                 value = NOBODY_ID
             if t.get(key) != value:
