@@ -422,6 +422,8 @@ def test_custom_attributes_need_an_object_attribute_like_in_zammad(zammad_server
         "object": "Ticket", "name": "tg_attention", "display": "tiergate attention", "data_type": "integer",
         "data_option": {"min": 0, "max": 100, "default": None}, "screens": {}, "position": 1600})
     assert res.status_code == 201 and res.json()["to_create"] is True
+    assert set(res.json()) == set(fixture("object_manager_attribute.json"))
+    assert res.json()["position"] == 1550
     s.put(f"{base}/tickets/{tid}", json={"tg_attention": 80})
     assert "tg_attention" not in zammad_server.state.tickets[tid]        # not migrated yet
     assert s.post(f"{base}/object_manager_attributes_execute_migrations").status_code == 200

@@ -46,8 +46,9 @@ def register(app: Flask, desk: Desk) -> None:
             raise ApiError(422, f"data_type: one of {', '.join(DATA_TYPES)}")
         with state.lock:
             if any(a["object"] == "Ticket" and a["name"] == name for a in state.object_attributes.values()):
-                raise ApiError(422, f"name: {name!r} already exists")
-            return ok(desk.add_object_attribute(data, ts(desk.now())), 201)
+                raise ApiError(422, "already exists")
+            # ObjectManagerAttributesController#create: position 1550, editable
+            return ok(desk.add_object_attribute({**data, "position": 1550}, ts(desk.now())), 201)
 
     @app.post("/api/v1/object_manager_attributes_execute_migrations")
     def object_attributes_migrate():
