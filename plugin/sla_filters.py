@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from tiergate.plugin.core.sla_match import field_text
+
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 VIA_CHANNELS = {0: "web", 4: "email", 5: "api", 29: "chat", 30: "twitter", 33: "voice", 34: "voice",
                 35: "voice", 38: "facebook"}
@@ -119,16 +121,10 @@ def condition_match(cond: Mapping[str, Any]) -> dict[str, tuple]:
     if custom:
         if op != "is":
             raise _Unmapped("the SLA match has custom fields only with 'is'")
-        return {"fields": ((custom.group(1), (_text(value),)),)}
+        return {"fields": ((custom.group(1), (field_text(value),)),)}
     if field in NO_EQUIVALENT:
         raise _Unmapped(NO_EQUIVALENT[field])
     raise _Unmapped("the SLA match has no equivalent for this field")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def merge(a: Mapping[str, tuple], b: Mapping[str, tuple]) -> dict[str, tuple] | None:

@@ -200,3 +200,22 @@ def test_policy_whose_any_conditions_all_fail_is_named_and_not_imported():
     assert doc["sla"]["policies"] == []
     assert [n.split(": ", 2)[1] for n in notes] == ["filter.any", "filter.any", "not imported"]
     assert notes[-1].endswith("none of its filter.any conditions can be expressed")
+
+
+def test_match_keys_validate_with_the_field_named():
+    doc = {"calendars": {}, "sla": {"policies": [{"name": "p", "match": {
+        "groups": ["tier two"], "fields": {"360001": []}, "colour": ["red"]},
+        "metrics": [{"metric": "first_reply_time", "target_minutes": 30}]}]}}
+    _, _, errors = load_sections(doc)
+    paths = {p for p, _ in errors}
+    assert {"sla.policies[0].match.groups[0]", "sla.policies[0].match.fields.360001.value",
+            "sla.policies[0].match.colour"} <= paths, errors
+    doc["sla"]["policies"][0]["match"] = {"types": ["Incident", "none"], "fields": {"k": [True]}}
+    _, sla, errors = load_sections(doc)
+    assert errors == [] and sla.policies[0].match.types == ("incident", "none")
+    assert sla.policies[0].match.fields == (("k", ("true",)),)
+    ticket = Ticket(id=1, subject="s", description="d", status="open", priority=None, type=None,
+                    group_id=None, assignee_id=None, requester_id=None, organization_id=None, tags=(),
+                    channel="web", created_at=None, updated_at=None, custom_fields={"k": True})
+    assert select_policy(sla, ticket).name == "p"
+    assert select_policy(sla, Ticket(**{**ticket.__dict__, "custom_fields": {"k": False}})) is None

@@ -20,7 +20,8 @@ def _in(value, allowed: tuple, excluded: tuple = ()) -> bool:
     return (not allowed or value in allowed) and value not in excluded
 
 
-def _text(value) -> str:
+def field_text(value) -> str:
+    """A custom field's value as the match compares it: booleans as ``true``/``false``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
@@ -46,4 +47,4 @@ def covers(m: Match, ticket: Ticket) -> bool:
     if tags & set(m.tags_none):
         return False
     custom = ticket.custom_fields or {}
-    return all(_text(custom.get(key)) in values for key, values in m.fields)
+    return all(field_text(custom.get(key)) in values for key, values in m.fields)

@@ -16,7 +16,11 @@ Shapes (see README / manifest.json for a full example)::
         "holidays": {"country": "DE", "subdivision": "BE", "dates": ["2024-12-24"]}},
         "always": {"time_zone": "UTC", "always_open": true}}
     "sla": {"warn_at": [75], "default_calendar": "support_eu",
-        "policies": [{"name": "urgent", "match": {"priorities": ["urgent"], "segments": []},
+        "policies": [{"name": "urgent", "match": {"priorities": ["urgent"], "segments": [],
+                # optional, all must hold: "groups"/"not_groups", "organizations"/"not_organizations"
+                # (ids), "types"/"not_types", "channels"/"not_channels", "tags_any", "tags_none",
+                # "fields": {"<custom field key>": ["value", ...]}  (sla_match.covers)
+                },
             "metrics": [{"metric": "first_reply_time", "target_minutes": 30,
                          "business_hours": false, "calendar": null, "pause_on": ["pending", "hold"],
                          "warn_at": [50, 75]}],
@@ -37,6 +41,7 @@ from tiergate.plugin.core.calendar_schema import CalendarsField, tuple_list
 from tiergate.plugin.core.sla_config import (METRICS, PAUSE_STATUSES, PRIORITIES, Commitments,
                                              Match, MetricTarget, Policy, SlaConfig, Tighten,
                                              TightenWhen)
+from tiergate.plugin.core.sla_match import field_text
 
 
 def _positive(value: float) -> bool:
@@ -79,7 +84,7 @@ class MatchSchema(Schema):
         low = ("segments", "types", "not_types", "channels", "not_channels")
         out = {k: tuple(v.lower() for v in data[k]) if k in low else data[k]
                for k in data if k != "fields"}
-        out["fields"] = tuple(sorted((k, tuple(str(x) for x in v)) for k, v in data["fields"].items()))
+        out["fields"] = tuple(sorted((k, tuple(field_text(x) for x in v)) for k, v in data["fields"].items()))
         return Match(**out)
 
 
