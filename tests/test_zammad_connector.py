@@ -435,3 +435,15 @@ def test_custom_attributes_need_an_object_attribute_like_in_zammad(zammad_server
     bad = s.post(f"{base}/object_manager_attributes", json={"object": "Ticket", "name": "group_id",
                                                             "data_type": "input"})
     assert bad.status_code == 422 and "reserved" in bad.text
+
+
+def test_ticket_update_takes_names_like_zammad(zammad_server, zammad_connector):
+    """Zammad converts ``state`` / ``priority`` / ``group`` names and ``owner`` logins to ids."""
+    tid = zammad_server.import_example(EXAMPLE, NOW)
+    s, url = zammad_connector.session, f"{zammad_server.url}/api/v1/tickets/{tid}"
+    assert s.put(url, json={"state": "pending reminder", "owner": "ben@agents.example",
+                            "group": "Tier 2 Specialists"}).status_code == 200
+    t = zammad_server.state.tickets[tid]
+    assert (t["state_id"], t["owner_id"], t["group_id"]) == (3, 202, 102)
+    bad = s.put(url, json={"priority": "9 nope"})
+    assert bad.status_code == 422 and "No lookup value found for 'priority'" in bad.text

@@ -225,11 +225,9 @@ class Desk:
         t = self.ticket(tid)
         changes = {}
         writable = self.ticket_keys()
-        for key, value in data.items():
+        for key, value in self.names_to_ids(data).items():
             if key in ("id", "article", "updated_at", "created_at", "number"):
                 continue
-            if key in ("state", "priority", "group"):
-                raise ApiError(422, f"{key}: send {key}_id")
             if key not in writable:
                 continue        # Zammad's param_cleanup drops what is no column or object attribute
             if key in ("group_id",) and value not in s.groups:
@@ -262,6 +260,29 @@ class Desk:
             new_article = self._add_article(t, article, by, at=at, fire=False)
         self.fire(t, {"action": "update", "article": new_article, "changed": set(changes)})
         return t
+
+    def names_to_ids(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Zammad's ``association_name_to_id_convert``: ``state`` / ``priority`` / ``group`` by name
+        and ``owner`` / ``customer`` by login or email become their ``*_id`` unless that is given."""
+        s = self.state
+        tables = {"state": STATES, "priority": PRIORITIES,
+                  "group": {g: x["name"] for g, x in s.groups.items()}}
+        out = dict(data)
+        for name in ("state", "priority", "group", "owner", "customer"):
+            value = out.get(name)
+            if value is None or f"{name}_id" in out:
+                out.pop(name, None)
+                continue
+            if name in tables:
+                found = next((i for i, n in tables[name].items() if n == value), None)
+            else:
+                found = next((u["id"] for u in s.users.values() if str(value).lower()
+                              in (str(u.get("login") or "").lower(), str(u.get("email") or "").lower())), None)
+            if found is None:
+                raise ApiError(422, f"No lookup value found for '{name}': {value!r}")
+            del out[name]
+            out[f"{name}_id"] = found
+        return out
 
     def _add_article(self, t: dict, data: Mapping[str, Any], by: int, *, at: datetime,
                      fire: bool = True) -> dict:
