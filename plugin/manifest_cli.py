@@ -147,6 +147,8 @@ def revert_cmd(version, path, redis_url, file):
     except ManifestError as exc:
         lines = "\n".join(f"{p or '(root)'}: {msg}" for p, msg in exc.errors)
         raise click.ClickException(f"{version}: its document no longer validates:\n{lines}") from None
+    except OSError as exc:
+        raise click.ClickException(f"{target}: cannot write the manifest ({exc.strerror or exc})") from None
     if entry is None:
         click.echo(f"{version} is already in force; {target} holds its document")
         return

@@ -175,3 +175,18 @@ def test_revert_with_redis_history(tmp_path, redis_conn, redis_url):
     assert [e["version"] for e in entries][-1] == version_a and len(entries) == 3
     out = _log(["log", "--redis-url", redis_url]).output
     assert out.startswith(f"version {version_a} (test-1)  IN FORCE since ")
+
+
+def test_revert_refuses_the_shipped_manifest_and_unwritable_files(tmp_path):
+    hist = tmp_path / "log.jsonl"
+    path = tmp_path / "manifest.json"
+    write(path, base_doc())
+    assert _log(["record", str(path), "--file", str(hist)]).exit_code == 0
+    version = FileHistory(hist).entries()[0]["version"]
+    from tiergate.plugin.core.manifest import default_manifest_path
+    res = _log(["revert", version, "--manifest", str(default_manifest_path()), "--file", str(hist)])
+    assert res.exit_code == 2 and "shipped manifest is never overwritten" in res.output
+    res = _log(["revert", version, "--manifest", str(tmp_path / "no" / "such" / "dir.json"),
+                "--file", str(hist)])
+    assert res.exit_code == 1 and "cannot write the manifest" in res.output
+    assert "Traceback" not in res.output
