@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from tiergate.plugin.core.sla_config import METRICS
 from tiergate.plugin.install import _pages, zendesk_desk
 from tiergate.plugin.sla_filters import filter_matches
 from tiergate.runtime.config import Settings
@@ -108,7 +109,19 @@ def _metrics(pol: Mapping[str, Any], where: str, has_calendar: bool, warn: Calla
         if prio not in ZENDESK_PRIORITIES:
             skip(f"{where}: metric {m.get('metric')} for priority {prio!r}: not a Zendesk priority")
             continue
-        metric = {"metric": m["metric"], "target_minutes": float(m["target"]),
+        if m.get("metric") not in METRICS:
+            skip(f"{where}: metric {m.get('metric')!r} for priority {prio}: the manifest has no such "
+                 f"metric (known: {', '.join(METRICS)})")
+            continue
+        try:
+            target = float(m["target"])
+            if not target > 0 or target == float("inf"):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            skip(f"{where}: metric {m['metric']} for priority {prio}: target {m.get('target')!r} is not a "
+                 "positive number of minutes")
+            continue
+        metric = {"metric": m["metric"], "target_minutes": target,
                   "business_hours": bool(m.get("business_hours"))}
         if metric["business_hours"] and not has_calendar:
             warn(f"{where}: {m['metric']} uses business hours but the desk has no schedule; imported "

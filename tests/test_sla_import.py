@@ -219,3 +219,16 @@ def test_match_keys_validate_with_the_field_named():
                     channel="web", created_at=None, updated_at=None, custom_fields={"k": True})
     assert select_policy(sla, ticket).name == "p"
     assert select_policy(sla, Ticket(**{**ticket.__dict__, "custom_fields": {"k": False}})) is None
+
+
+def test_unknown_metrics_and_bad_targets_are_named_not_a_traceback():
+    notes: list[str] = []
+    doc = sla_import.sla_from_zendesk([{"title": "M", "policy_metrics": [
+        {"priority": "high", "metric": "first_reply_time", "target": 30},
+        {"priority": "high", "metric": "happiness_time", "target": 30},
+        {"priority": "low", "metric": "next_reply_time"},
+        {"priority": "low", "metric": "next_reply_time", "target": "soon"}]}], [], {}, notes.append)
+    assert [p["name"] for p in doc["sla"]["policies"]] == ["m_high"]
+    assert load_sections(doc)[2] == []
+    assert len(notes) == 3 and "'happiness_time' for priority high: the manifest has no such metric" in notes[0]
+    assert "target None is not a positive number" in notes[1] and "target 'soon'" in notes[2]
