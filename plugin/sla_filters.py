@@ -161,17 +161,24 @@ def merge(a: Mapping[str, tuple], b: Mapping[str, tuple]) -> dict[str, tuple] | 
 def filter_matches(flt: Mapping[str, Any] | None) -> tuple[list[dict[str, tuple]], list[Skipped]]:
     """A Zendesk policy filter -> (the matches it imports as, one per ``any`` branch; the skipped
     conditions). No matches at all means the policy can never apply as imported."""
-    flt = flt or {}
+    flt = flt if isinstance(flt, Mapping) else {}
     skipped: list[Skipped] = []
+    conds = {}
+    for where in ("all", "any"):
+        listed = flt.get(where) or []
+        listed = listed if isinstance(listed, list) else [listed]
+        conds[where] = [c for c in listed if isinstance(c, Mapping)]
+        skipped.extend(Skipped(where, "?", "?", c, "not a condition object {field, operator, value}")
+                       for c in listed if not isinstance(c, Mapping))
     base: dict[str, tuple] | None = {}
-    for cond in flt.get("all") or []:
+    for cond in conds["all"]:
         try:
             base = merge(base, condition_match(cond)) if base is not None else None
         except _Unmapped as why:
             skipped.append(_skipped("all", cond, f"{why}; imported without it (the policy covers "
                                                  "more tickets than in Zendesk)"))
     branches: list[tuple[dict[str, tuple], Mapping[str, Any]]] = []
-    for cond in flt.get("any") or []:
+    for cond in conds["any"]:
         try:
             branches.append((condition_match(cond), cond))
         except _Unmapped as why:

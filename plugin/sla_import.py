@@ -159,7 +159,9 @@ def sla_from_zendesk(policies: list[dict], schedules: list[dict], holidays: Mapp
         for s in skipped:
             skip(f"{where}: {s.describe()}")
         if not matches:
-            any_conds = (pol.get("filter") or {}).get("any") or []
+            flt = pol.get("filter") if isinstance(pol.get("filter"), Mapping) else {}
+            any_conds = flt.get("any") or []
+            any_conds = any_conds if isinstance(any_conds, list) else [any_conds]
             if any_conds and sum(s.where == "any" for s in skipped) == len(any_conds):
                 skip(f"{where}: not imported: none of its filter.any conditions can be expressed")
             else:

@@ -232,3 +232,13 @@ def test_unknown_metrics_and_bad_targets_are_named_not_a_traceback():
     assert load_sections(doc)[2] == []
     assert len(notes) == 3 and "'happiness_time' for priority high: the manifest has no such metric" in notes[0]
     assert "target None is not a positive number" in notes[1] and "target 'soon'" in notes[2]
+
+
+def test_malformed_filters_are_named():
+    notes: list[str] = []
+    doc = sla_import.sla_from_zendesk([{"title": "Odd", "filter": {"all": ["priority is high"], "any": 5},
+                                        "policy_metrics": [{"priority": "high", "metric": "first_reply_time",
+                                                            "target": 30}]}], [], {}, notes.append)
+    assert doc["sla"]["policies"] == []
+    assert "filter.all: ? ? 'priority is high': not a condition object" in notes[0]
+    assert notes[-1].endswith("none of its filter.any conditions can be expressed")
