@@ -5,7 +5,9 @@ Model mapping (Zammad → tiergate ``Ticket``): ``title`` → subject; first art
 closed; priority ``"3 high"`` → ``high`` (the leading rank is dropped); ``owner_id`` → assignee_id
 (``1`` is Zammad's "nobody" → None); ``customer_id`` → requester_id; articles → comments (sender
 Customer/Agent/System → end-user/agent/system, ``internal`` → not public, ``type`` → channel);
-``/api/v1/tags`` → tags; ``/api/v1/ticket_history`` group/state/priority/owner updates → changes;
+``/api/v1/tags`` → tags; ``/api/v1/ticket_history`` (``{"history": [...]}``, entries keyed ``type`` /
+``object`` / ``attribute`` / ``value_from`` / ``value_to`` / ``id_from`` / ``id_to`` / ``created_at``) ticket
+updates of group/state/priority/owner → changes (ids for group and owner, names for state and priority);
 top-level object attributes Zammad does not define → ``custom_fields``.
 
 Writes (``apply``): tags one by one via ``POST /api/v1/tags/add`` / ``DELETE /api/v1/tags/remove``
@@ -70,6 +72,7 @@ STANDARD_KEYS = {
     "last_owner_update_at", "last_close_at", "escalation_at", "time_unit", "preferences", "updated_by_id",
     "created_by_id", "created_at", "updated_at", "group", "state", "priority", "owner", "customer",
     "organization", "tags", "checklist_id", "referencing_checklist_ids", "external_id",
+    "ticket_time_accounting_ids", "create_article_type", "create_article_sender", "created_by", "updated_by",
 }
 
 
@@ -247,9 +250,10 @@ class ZammadConnector:
     def _changes(history: Sequence[Mapping[str, Any]], priorities: Mapping[int, str]) -> list[Change]:
         out = []
         for h in history:
-            if h.get("history_object") != "Ticket" or h.get("history_type") != "updated":
+            # Zammad's History.list renames history_type/_object/_attribute to type/object/attribute
+            if h.get("object") != "Ticket" or h.get("type") != "updated":
                 continue
-            name = HISTORY_FIELDS.get(h.get("history_attribute") or "")
+            name = HISTORY_FIELDS.get(h.get("attribute") or "")
             if name is None:
                 continue
             if name in ("group_id", "assignee_id"):

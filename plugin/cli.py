@@ -25,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "failed": "tiergate.jobs.failed:failed",
     "install": "tiergate.plugin.install:install",
     "uninstall": "tiergate.plugin.install:uninstall",
-    "import-sla": "tiergate.plugin.install:import_sla",
+    "import-sla": "tiergate.plugin.sla_import:import_sla",
     "localdesk": "tiergate.plugin.localdesk_cli:localdesk",
 }
 

@@ -1,4 +1,4 @@
-"""``tiergate install`` / ``uninstall`` / ``import-sla``: set tiergate up in the desk an admin runs.
+"""``tiergate install`` / ``uninstall``: set tiergate up in the desk an admin runs.
 
 ``install --helpdesk zendesk --receiver-url https://RECEIVER`` creates, or updates when one with the same
 name exists (idempotent), through the desk's API:
@@ -23,10 +23,7 @@ nothing existed).
 For Zammad (``--helpdesk zammad``) the same is done with ``/api/v1/webhooks`` (HMAC-SHA1 signature
 token) and ``/api/v1/triggers``; Zammad has no test-delivery endpoint, so the report says so.
 
-``import-sla`` reads Zendesk's ``/api/v2/slas/policies`` and ``/api/v2/business_hours/schedules``
-and prints the manifest's ``sla`` and ``calendars`` keys (``plugin/core/sla_schema.py`` and
-``calendar_schema.py`` shapes) as JSON; anything that does not map (a filter condition other than priority, an unknown time zone) is
-reported on stderr, never silently dropped.
+``import-sla`` (``plugin/sla_import.py``) reads the desk's SLA policies through the same client.
 
 Plain ``requests`` is used for every call: ``--dry-run`` must show the exact requests, and zenpy's
 local-server switch (``ZENPY_FORCE_NETLOC``) is process-global.
@@ -35,13 +32,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets as _secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import requests
@@ -49,7 +44,6 @@ import requests
 from tiergate.connectors.zammad_triggers import default_triggers, outcome_triggers
 from tiergate.plugin.install_checks import check_receiver_url, endpoint_url, masked
 from tiergate.plugin.install_manifest import load_target, map_groups, write_ids
-from tiergate.plugin.rails_zones import RAILS_ZONES
 from tiergate.runtime.cli_defaults import resolve_manifest
 from tiergate.plugin.install_outcomes import install_zendesk_outcome_triggers
 from tiergate.runtime.config import Settings
@@ -389,110 +383,3 @@ def uninstall(record_path: Path, dry_run: bool) -> None:
     click.echo(f"removed {removed} objects from {helpdesk}; record {record_path} deleted")
     if created.get("groups"):
         click.echo(f"kept the groups install created (tickets may be in them): {created['groups']}")
-
-
-# -- import-sla --------------------------------------------------------------------------------
-ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "unnamed"
-
-
-def _iana(zone: str, warn: Callable[[str], None], where: str) -> str:
-    name = RAILS_ZONES.get(zone, zone)
-    try:
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError):
-        warn(f"{where}: time zone {zone!r} is not known here; using UTC — fix it in the manifest")
-        return "UTC"
-
-
-def sla_from_zendesk(policies: list[dict], schedules: list[dict], holidays: Mapping[Any, list[dict]],
-                     warn: Callable[[str], None]) -> dict[str, Any]:
-    """Zendesk SLA policies + schedules → ``{"calendars": {...}, "sla": {...}}`` (manifest form).
-    Each Zendesk policy becomes one manifest policy per priority it targets (Zendesk's targets are
-    per priority), in Zendesk's order (first match wins in both)."""
-    calendars: dict[str, Any] = {}
-    for i, sched in enumerate(sorted(schedules, key=lambda s: (s.get("position") or 0, s.get("id") or 0))):
-        name = _slug(sched.get("name") or f"schedule_{sched.get('id')}")
-        while name in calendars:
-            name += "_2"
-        intervals = [{"start_time": int(iv["start_time"]), "end_time": int(iv["end_time"])}
-                     for iv in sched.get("intervals") or []]
-        cal: dict[str, Any] = {"time_zone": _iana(sched.get("time_zone") or "UTC", warn, f"schedules[{i}]")}
-        if intervals:
-            cal["intervals"] = intervals
-        else:
-            cal["always_open"] = True
-            warn(f"schedules[{i}] {sched.get('name')!r}: no intervals; imported as always open")
-        dates: list[str] = []
-        for h in holidays.get(sched.get("id"), []):
-            start = date.fromisoformat(h["start_date"])
-            end = date.fromisoformat(h.get("end_date") or h["start_date"])
-            while start <= end:
-                dates.append(start.isoformat())
-                start += timedelta(days=1)
-        if dates:
-            cal["holidays"] = {"dates": sorted(set(dates))}
-        calendars[name] = cal
-    default_calendar = next(iter(calendars), None)
-
-    out_policies: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for i, pol in enumerate(sorted(policies, key=lambda p: (p.get("position") or 0, p.get("id") or 0))):
-        title = pol.get("title") or f"policy {pol.get('id')}"
-        conds = list((pol.get("filter") or {}).get("all") or []) + list((pol.get("filter") or {}).get("any") or [])
-        pinned = [c.get("value") for c in (pol.get("filter") or {}).get("all") or []
-                  if c.get("field") == "priority" and c.get("operator") == "is"]
-        for c in conds:
-            if c.get("field") != "priority":
-                warn(f"slas/policies[{i}] {title!r}: filter {c.get('field')} {c.get('operator')} "
-                     f"{c.get('value')!r} has no manifest equivalent (match has priorities and segments); "
-                     "review the imported policy")
-        by_priority: dict[str, list[dict[str, Any]]] = {}
-        for m in pol.get("policy_metrics") or []:
-            prio = m.get("priority")
-            if prio not in ZENDESK_PRIORITIES:
-                warn(f"slas/policies[{i}] {title!r}: priority {prio!r} skipped")
-                continue
-            if pinned and prio not in pinned:
-                continue
-            metric = {"metric": m["metric"], "target_minutes": float(m["target"]),
-                      "business_hours": bool(m.get("business_hours"))}
-            if metric["business_hours"] and default_calendar is None:
-                warn(f"slas/policies[{i}] {title!r}: {m['metric']} uses business hours but the desk has "
-                     "no schedule; imported as calendar hours")
-                metric["business_hours"] = False
-            by_priority.setdefault(prio, []).append(metric)
-        for prio in ZENDESK_PRIORITIES:
-            metrics = by_priority.get(prio)
-            if not metrics:
-                continue
-            seen: set[str] = set()
-            unique = [m for m in metrics if not (m["metric"] in seen or seen.add(m["metric"]))]
-            name = f"{_slug(title)}_{prio}"
-            while name in used:
-                name += "_2"
-            used.add(name)
-            out_policies.append({"name": name, "match": {"priorities": [prio]}, "metrics": unique})
-    sla: dict[str, Any] = {"policies": out_policies}
-    if default_calendar is not None:
-        sla["default_calendar"] = default_calendar
-    return {"calendars": calendars, "sla": sla}
-
-
-@click.command("import-sla")
-@click.option("--helpdesk", type=click.Choice(["zendesk"]), default="zendesk", show_default=True)
-def import_sla(helpdesk: str) -> None:
-    """Print the desk's SLA policies and schedules as the manifest's ``sla`` / ``calendars`` keys."""
-    desk = zendesk_desk(Settings.from_env(), echo=lambda s: click.echo(s, err=True))
-    policies = _pages(desk, "/api/v2/slas/policies", "sla_policies")
-    schedules = _pages(desk, "/api/v2/business_hours/schedules", "schedules")
-    holidays: dict[Any, list[dict]] = {}
-    for sched in schedules:
-        data = desk.call("GET", f"/api/v2/business_hours/schedules/{sched['id']}/holidays", ok=(404,))
-        holidays[sched["id"]] = (data or {}).get("holidays") or []
-    doc = sla_from_zendesk(policies, schedules, holidays, lambda m: click.echo(f"warning: {m}", err=True))
-    click.echo(json.dumps(doc, indent=2, sort_keys=True))

@@ -1,17 +1,19 @@
-"""``tiergate check``, ``tiergate schema`` and ``tiergate manifest log|record|show``."""
+"""``tiergate check``, ``tiergate schema`` and ``tiergate manifest log|record|revert|show``."""
 from __future__ import annotations
 
 import json
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 import redis
 
 from tiergate.runtime.cli_defaults import resolve_manifest
-from tiergate.runtime.manifest_store import FileHistory, RedisHistory, default_history_path, record
+from tiergate.runtime.manifest_store import (FileHistory, RedisHistory, default_history_path, in_force_view,
+                                            record, revert)
 from tiergate.plugin.core.errors import ManifestError
-from tiergate.plugin.core.manifest import load_manifest, read_document
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 
 
@@ -98,8 +100,8 @@ def _history(redis_url: str | None, file: str | None):
 @click.option("-n", "--limit", default=20, show_default=True, help="Newest entries to show.")
 @click.option("--json", "as_json", is_flag=True, help="Entries as JSON.")
 def log_cmd(redis_url, file, limit, as_json):
-    """Show the manifests that were in force, newest first, with readable diffs."""
-    entries = _history(redis_url, file).entries()[-limit:][::-1]
+    """Show the manifests that were in force, newest (the one in force now) first, with diffs."""
+    entries = in_force_view(_history(redis_url, file).entries())[:limit]
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -108,7 +110,11 @@ def log_cmd(redis_url, file, limit, as_json):
         return
     for e in entries:
         label = f" ({e['label']})" if e.get("label") else ""
-        click.echo(f"version {e['version']}{label}  in force {e.get('in_force_at')}")
+        when = (f"IN FORCE since {e.get('in_force_at')}" if e["in_force"] else
+                f"superseded {e.get('superseded_at')} (in force from {e.get('in_force_at')})")
+        click.echo(f"version {e['version']}{label}  {when}")
+        if e.get("revert_of"):
+            click.echo(f"  revert of {e['revert_of']}: version {e['version']} put back in force")
         click.echo(f"  author: {e.get('author') or '-'}  date: {e.get('date') or '-'}")
         if e.get("message"):
             click.echo(f"  {e['message']}")
@@ -132,6 +138,37 @@ def record_cmd(path, redis_url, file):
         sys.exit(1)
     entry = record(_history(redis_url, file), m, datetime.now(timezone.utc), str(path or ""))
     click.echo(f"recorded {m.version}" if entry else f"{m.version} is already the latest entry")
+
+
+@manifest.command("revert")
+@click.argument("version")
+@click.option("--manifest", "path", default=None, type=click.Path(dir_okay=False),
+              help="The manifest file to write VERSION into (default: $TIERGATE_MANIFEST, else "
+                   "./manifest.json); running services load it on their next check.")
+@click.option("--redis-url", envvar="REDIS_URL", default=None)
+@click.option("--file", "file", default=None, type=click.Path(dir_okay=False))
+def revert_cmd(version, path, redis_url, file):
+    """Put VERSION (from ``tiergate manifest log``) back in force: write its document to the
+    manifest file and record it in the history as a revert of the version it replaces."""
+    target = chosen_manifest(path, err=True)
+    if Path(target).resolve() == default_manifest_path().resolve():
+        raise click.UsageError("the shipped manifest is never overwritten: give --manifest PATH or "
+                               "set TIERGATE_MANIFEST to the site's manifest file")
+    history = _history(redis_url, file)
+    try:
+        entry = revert(history, version, target, datetime.now(timezone.utc))
+    except KeyError:
+        raise click.ClickException(f"{version}: not in the manifest history (tiergate manifest log "
+                                   "lists the versions)") from None
+    except ManifestError as exc:
+        lines = "\n".join(f"{p or '(root)'}: {msg}" for p, msg in exc.errors)
+        raise click.ClickException(f"{version}: its document no longer validates:\n{lines}") from None
+    except OSError as exc:
+        raise click.ClickException(f"{target}: cannot write the manifest ({exc.strerror or exc})") from None
+    if entry is None:
+        click.echo(f"{version} is already in force; {target} holds its document")
+        return
+    click.echo(f"reverted to {version} (replacing {entry['revert_of']}); wrote {target}")
 
 
 @manifest.command("show")
@@ -158,6 +195,7 @@ def show_cmd(path, effective):
 
 manifest.add_command(log_cmd)
 manifest.add_command(record_cmd)
+manifest.add_command(revert_cmd)
 manifest.add_command(show_cmd)
 
 __all__ = ["check", "schema", "manifest", "summary"]

@@ -292,17 +292,29 @@ def simulate_rows(rows: Sequence[dict[str, Any]], manifest: Manifest, now: datet
                                   for i, row in enumerate(rows)])
 
 
+def _outcome(r: TicketReport) -> dict[str, Any]:
+    """What the rules decided for one ticket, in a form two runs can be compared on."""
+    return {"escalations": [(e["to_tier"], e["trigger"]) for e in r.escalations],
+            "fired": sorted({f["trigger"] for f in r.fired}),
+            "group_id": r.final_group_id, "priority": r.final_priority,
+            "tags": sorted(r.final_tags),
+            "sla": sorted({(s["metric"], s["stage"]) for s in r.sla})}
+
+
 def diff(a: Run, b: Run) -> dict[str, Any]:
-    """What changes going from manifest A to manifest B."""
+    """What changes going from manifest A to manifest B: per ticket, every part of the outcome
+    that differs (escalations, fired triggers, final group, priority, tags, SLA events)."""
     changed = []
     for ra, rb in zip(a.tickets, b.tickets):
-        ea = [(e["to_tier"], e["trigger"]) for e in ra.escalations]
-        eb = [(e["to_tier"], e["trigger"]) for e in rb.escalations]
-        fa = sorted({f["trigger"] for f in ra.fired})
-        fb = sorted({f["trigger"] for f in rb.fired})
-        if ea != eb or fa != fb:
-            changed.append({"external_id": ra.external_id, "a_escalations": ea,
-                            "b_escalations": eb, "a_fired": fa, "b_fired": fb})
+        oa, ob = _outcome(ra), _outcome(rb)
+        differs = [k for k in oa if oa[k] != ob[k]]
+        if differs:
+            changed.append({"external_id": ra.external_id, "differs": differs,
+                            "a_escalations": oa["escalations"], "b_escalations": ob["escalations"],
+                            "a_fired": oa["fired"], "b_fired": ob["fired"],
+                            **{f"{side}_{k}": o[k] for k in differs
+                               if k not in ("escalations", "fired")
+                               for side, o in (("a", oa), ("b", ob))}})
     ca, cb = a.trigger_counts(), b.trigger_counts()
     return {"a": a.manifest_version, "b": b.manifest_version,
             "escalation_rate": {"a": round(a.escalation_rate, 4), "b": round(b.escalation_rate, 4),
@@ -389,9 +401,10 @@ def simulate(tickets_path, manifest_path, against_path, as_json, now_text, horiz
                    f"{d['escalation_rate']['b']:.1%}")
         for name, c in d["trigger_counts"].items():
             click.echo(f"  {name:32} {c['a']:5} -> {c['b']}")
+        click.echo(f"tickets decided differently: {len(d['tickets_changed'])}")
         for t in d["tickets_changed"]:
-            click.echo(f"  {t['external_id']}: {t['a_escalations'] or 'no escalation'} -> "
-                       f"{t['b_escalations'] or 'no escalation'}; fired {t['a_fired']} -> {t['b_fired']}")
+            parts = [f"{k} {t[f'a_{k}'] or '-'} -> {t[f'b_{k}'] or '-'}" for k in t["differs"]]
+            click.echo(f"  {t['external_id']}: " + "; ".join(parts))
         return
     if as_json:
         click.echo(json.dumps(run_a.to_dict(), indent=2, default=str))

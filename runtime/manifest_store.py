@@ -6,7 +6,9 @@ manifest that fails to load never replaces the one in force: the error is logged
 and kept in ``last_error``. Each manifest that comes into force is recorded once (by version) in
 the history: a Redis list when a connection is given, else a local JSON-lines file. Entries hold
 the changelog (author/date/message from the file), when it came into force, and a readable diff
-against the previous version; ``tiergate manifest log`` prints them. The history keeps the
+against the previous version; ``tiergate manifest log`` prints them, newest (in force) first.
+``revert`` writes an earlier version's document back to the manifest file and records it as a
+new entry that names the version it replaces. The history keeps the
 effective document (a site file merged over the shipped defaults, which is what ``version``
 hashes): a tiergate upgrade that changes a default comes into force as a new version whose diff
 shows the change.
@@ -149,8 +151,10 @@ class RedisHistory:
         pipe.execute()
 
 
-def record(history: Any, manifest: Manifest, at: datetime, source: str = "") -> dict | None:
-    """Append ``manifest`` to the history unless it is already the latest entry."""
+def record(history: Any, manifest: Manifest, at: datetime, source: str = "", *,
+           revert: bool = False) -> dict | None:
+    """Append ``manifest`` to the history unless it is already the latest entry. ``revert``
+    marks the entry as putting an earlier version back (``revert_of``: the version it replaces)."""
     last = history.last()
     if last is not None and last.get("version") == manifest.version:
         return None
@@ -163,8 +167,41 @@ def record(history: Any, manifest: Manifest, at: datetime, source: str = "") -> 
              "message": ch.message if ch else None, "source": source,
              "previous": last["version"] if last else None,
              "diff": readable_diff(previous, doc) if last else ["(first version)"]}
+    if revert and last is not None:
+        entry["revert_of"] = last["version"]
     history.append(entry, doc)
     return entry
+
+
+def revert(history: Any, version: str, path: Path | str, at: datetime) -> dict | None:
+    """Put ``version`` back in force: write its document (from the history) to ``path`` and
+    record it as the newest entry, a revert of the version it replaces. None when ``version``
+    is already the latest entry (the file is still rewritten with its document). Raises
+    ``KeyError`` when the history does not hold ``version``, ``ManifestError`` when its document
+    no longer validates."""
+    doc = history.document(version)
+    if doc is None:
+        raise KeyError(version)
+    manifest = load_manifest(doc)
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.revert-{os.getpid()}")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, target)       # atomic: a running store never reads half a file
+    return record(history, manifest, at, str(target), revert=True)
+
+
+def in_force_view(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History entries newest first, without their documents, each with ``in_force`` (only the
+    newest entry is) and ``superseded_at`` (when the next entry came into force)."""
+    out: list[dict[str, Any]] = []
+    newer_at = None
+    for i, e in enumerate(reversed(entries)):
+        view = {k: v for k, v in e.items() if k != "document"}
+        view["in_force"] = i == 0
+        view["superseded_at"] = newer_at
+        newer_at = e.get("in_force_at")
+        out.append(view)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,5 +281,5 @@ class ManifestStore:
             return True
 
 
-__all__ = ["ManifestStore", "FileHistory", "RedisHistory", "record", "readable_diff",
-           "default_history_path"]
+__all__ = ["ManifestStore", "FileHistory", "RedisHistory", "record", "revert", "in_force_view",
+           "readable_diff", "default_history_path"]

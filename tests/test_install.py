@@ -13,7 +13,6 @@ from fixtures_zammad import zammad_server  # noqa: F401
 from tiergate.plugin import install as inst
 from tiergate.connectors.outcome_events import trigger_body
 from tiergate.plugin.install_outcomes import ZENDESK_OUTCOME_TRIGGERS
-from tiergate.plugin.core.sla_schema import load_sections
 
 SECRET = "install-test-secret"
 
@@ -162,68 +161,6 @@ def test_bad_url_is_a_usage_error(zendesk_server, tmp_path):
 def test_uninstall_without_record_is_a_usage_error(tmp_path, zendesk_server):
     res = CliRunner().invoke(inst.uninstall, ["--record", str(tmp_path / "none.json")], env=_env(zendesk_server))
     assert res.exit_code == 2 and "no install record" in res.output
-
-
-# -- import-sla ----------------------------------------------------------------------------------
-def _seed_sla(handle):
-    import requests
-
-    o = handle.settings_overrides()
-    auth = (f"{o['zendesk_email']}/token", o["zendesk_api_token"])
-    base = f"{handle.url}/api/v2"
-    requests.post(f"{base}/business_hours/schedules", auth=auth, json={"schedule": {
-        "name": "EU Support", "time_zone": "Berlin",
-        "intervals": [{"start_time": 1980 + d * 1440, "end_time": 2460 + d * 1440} for d in range(5)]}}
-    ).raise_for_status()
-    requests.post(f"{base}/slas/policies", auth=auth, json={"sla_policy": {
-        "title": "Incidents", "position": 1,
-        "filter": {"all": [{"field": "type", "operator": "is", "value": "incident"}], "any": []},
-        "policy_metrics": [
-            {"priority": "urgent", "metric": "first_reply_time", "target": 10, "business_hours": False},
-            {"priority": "urgent", "metric": "requester_wait_time", "target": 180, "business_hours": True},
-            {"priority": "normal", "metric": "first_reply_time", "target": 120, "business_hours": True}]}}
-    ).raise_for_status()
-    requests.post(f"{base}/slas/policies", auth=auth, json={"sla_policy": {
-        "title": "Incidents", "position": 2, "filter": {"all": [], "any": []},
-        "policy_metrics": [{"priority": "low", "metric": "next_reply_time", "target": 480,
-                            "business_hours": True}]}}).raise_for_status()
-
-
-def test_import_sla_prints_manifest_sections_that_validate(zendesk_server):
-    _seed_sla(zendesk_server)
-    res = CliRunner(mix_stderr=False).invoke(inst.import_sla, [], env=_env(zendesk_server)) \
-        if "mix_stderr" in CliRunner.__init__.__code__.co_varnames else \
-        CliRunner().invoke(inst.import_sla, [], env=_env(zendesk_server))
-    assert res.exit_code == 0, res.output
-    out = res.stdout
-    doc = json.loads(out[out.index("{"):])
-    calendars, sla, errors = load_sections(doc)
-    assert errors == []
-    assert doc["calendars"]["eu_support"]["time_zone"] == "Europe/Berlin"
-    assert [p["name"] for p in doc["sla"]["policies"]] == ["incidents_normal", "incidents_urgent",
-                                                          "incidents_low"]
-    urgent = next(p for p in sla.policies if p.match.priorities == ("urgent",))
-    assert {(m.metric, m.target_minutes, m.business_hours) for m in urgent.metrics} == {
-        ("first_reply_time", 10.0, False), ("requester_wait_time", 180.0, True)}
-    assert sla.default_calendar == "eu_support"
-    assert "filter type is 'incident' has no manifest equivalent" in res.stderr
-
-
-def test_sla_from_zendesk_unknown_zone_and_no_schedule_warn():
-    warnings: list[str] = []
-    doc = inst.sla_from_zendesk(
-        [{"title": "P", "policy_metrics": [{"priority": "high", "metric": "first_reply_time", "target": 30,
-                                            "business_hours": True}]}],
-        [], {}, warnings.append)
-    _, sla, errors = load_sections(doc)
-    assert errors == [] and sla.policies[0].metrics[0].business_hours is False
-    assert any("no schedule" in w for w in warnings)
-    doc = inst.sla_from_zendesk([], [{"id": 1, "name": "X", "time_zone": "Nowhere/Land", "intervals": []}],
-                                {1: [{"name": "Xmas", "start_date": "2026-12-24", "end_date": "2026-12-26"}]},
-                                warnings.append)
-    assert doc["calendars"]["x"]["time_zone"] == "UTC"
-    assert doc["calendars"]["x"]["holidays"]["dates"] == ["2026-12-24", "2026-12-25", "2026-12-26"]
-    assert load_sections(doc)[2] == []
 
 
 # -- Zammad ----------------------------------------------------------------------------------------

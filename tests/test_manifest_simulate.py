@@ -110,3 +110,32 @@ def test_demo_examples_with_nlp():
     assert not small.escalated and "tg_authority_within" in small.final_tags
     assert by_id["demo-refund-large"].escalations[0]["to_tier"] == "billing"
     assert run.summary()["tickets"] == len(rows)
+
+
+def test_against_lists_tickets_decided_differently_without_an_escalation(tmp_path):
+    """Two manifests that escalate nothing but tag and time tickets differently: the changed
+    tickets are listed with what differs, the unchanged one is not."""
+    a = base_doc()
+    b = base_doc()
+    b["triggers"][0]["actions"] = [{"action": "add_tags", "tags": ["tg_other"]}]
+    b["sla"]["policies"][0]["match"] = {"priorities": ["normal"]}
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(a))
+    pb.write_text(json.dumps(b))
+    tickets = tmp_path / "t.jsonl"
+    tickets.write_text("\n".join(json.dumps(r) for r in [
+        row(external_id="u", priority="urgent"), row(external_id="n"),
+        row(external_id="low", priority="low")]) + "\n")
+    args = ["--tickets", str(tickets), "--manifest", str(pa), "--against", str(pb),
+            "--now", "2026-11-25T13:00:00Z", "--no-nlp"]
+    res = CliRunner().invoke(simulate, args + ["--json"])
+    assert res.exit_code == 0, res.output
+    changed = {t["external_id"]: t for t in json.loads(res.stdout)["diff"]["tickets_changed"]}
+    assert set(changed) == {"u", "n"}
+    assert changed["u"]["differs"] == ["tags", "sla"]
+    assert "tg_urgent" in changed["u"]["a_tags"] and "tg_other" in changed["u"]["b_tags"]
+    assert changed["n"]["differs"] == ["sla"] and changed["n"]["a_sla"] == []
+    text = CliRunner().invoke(simulate, args)
+    assert text.exit_code == 0
+    assert "tickets decided differently: 2" in text.output
+    assert "  u: tags" in text.output and "  n: sla" in text.output and "  low:" not in text.output

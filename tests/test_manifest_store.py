@@ -111,3 +111,82 @@ def test_readable_diff():
     assert "~ triggers[x].enabled: true -> false" in lines
     assert "+ triggers[y].enabled: true" in lines
     assert "+ triggers[y].name: \"y\"" in lines
+
+
+def _log(args):
+    from click.testing import CliRunner
+
+    from tiergate.plugin.manifest_cli import manifest as manifest_group
+    return CliRunner().invoke(manifest_group, args)
+
+
+def test_revert_puts_the_old_version_back_in_force_and_the_log_says_so(tmp_path):
+    """record A, record B, revert to A: the manifest file holds A again, the history gains an
+    entry for A marked as a revert of B, and the log shows A as the version in force and B as
+    superseded."""
+    path, hist = tmp_path / "manifest.json", tmp_path / "log.jsonl"
+    a = base_doc()
+    write(path, a)
+    assert _log(["record", str(path), "--file", str(hist)]).exit_code == 0
+    b = base_doc()
+    b["tiers"]["tier_1"]["owner_id"] = 205
+    b["changelog"]["message"] = "new frontline owner"
+    write(path, b)
+    assert _log(["record", str(path), "--file", str(hist)]).exit_code == 0
+    version_a, version_b = (e["version"] for e in FileHistory(hist).entries())
+
+    res = _log(["revert", version_a, "--manifest", str(path), "--file", str(hist)])
+    assert res.exit_code == 0, res.output
+    assert f"reverted to {version_a}" in res.output
+    assert ManifestStore(path, history=FileHistory(hist)).current().version == version_a
+    entries = FileHistory(hist).entries()
+    assert [e["version"] for e in entries] == [version_a, version_b, version_a]
+    assert entries[-1]["revert_of"] == version_b and entries[-1]["previous"] == version_b
+
+    out = _log(["log", "--file", str(hist)]).output
+    first, second = out.split("\n\n")[:2]
+    assert first.startswith(f"version {version_a} (test-1)  IN FORCE since ")
+    assert f"revert of {version_b}" in first and "~ tiers.tier_1.owner_id: 205 -> 201" in first
+    assert second.startswith(f"version {version_b} (test-1)  superseded ")
+    as_json = json.loads(_log(["log", "--file", str(hist), "--json"]).output)
+    assert [e["in_force"] for e in as_json] == [True, False, False]
+    assert all("document" not in e for e in as_json)
+
+    again = _log(["revert", version_a, "--manifest", str(path), "--file", str(hist)])
+    assert again.exit_code == 0 and "already in force" in again.output
+    assert len(FileHistory(hist).entries()) == 3
+    missing = _log(["revert", "0123456789ab", "--manifest", str(path), "--file", str(hist)])
+    assert missing.exit_code != 0 and "0123456789ab: not in the manifest history" in missing.output
+
+
+def test_revert_with_redis_history(tmp_path, redis_conn, redis_url):
+    path = tmp_path / "manifest.json"
+    write(path, base_doc())
+    store = ManifestStore(path, conn=redis_conn)
+    version_a = store.current().version
+    b = base_doc()
+    b["tiers"]["tier_1"]["owner_id"] = 205
+    write(path, b)
+    assert store.reload(force=True)
+    res = _log(["revert", version_a, "--manifest", str(path), "--redis-url", redis_url])
+    assert res.exit_code == 0, res.output
+    assert store.reload(force=True) and store.current().version == version_a
+    entries = RedisHistory(redis_conn).entries()
+    assert [e["version"] for e in entries][-1] == version_a and len(entries) == 3
+    out = _log(["log", "--redis-url", redis_url]).output
+    assert out.startswith(f"version {version_a} (test-1)  IN FORCE since ")
+
+
+def test_revert_refuses_the_shipped_manifest_and_unwritable_files(tmp_path):
+    hist = tmp_path / "log.jsonl"
+    path = tmp_path / "manifest.json"
+    write(path, base_doc())
+    assert _log(["record", str(path), "--file", str(hist)]).exit_code == 0
+    version = FileHistory(hist).entries()[0]["version"]
+    from tiergate.plugin.core.manifest import default_manifest_path
+    res = _log(["revert", version, "--manifest", str(default_manifest_path()), "--file", str(hist)])
+    assert res.exit_code == 2 and "shipped manifest is never overwritten" in res.output
+    res = _log(["revert", version, "--manifest", str(tmp_path / "no" / "such" / "dir.json"),
+                "--file", str(hist)])
+    assert res.exit_code == 1 and "cannot write the manifest" in res.output
+    assert "Traceback" not in res.output

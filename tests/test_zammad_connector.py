@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -291,3 +292,158 @@ def test_several_notes_become_one_internal_article(zammad_server, zammad_connect
     note = after.comments[-1]
     assert note.body == "Handoff.\n[tiergate:aaa]\n\nOutreach.\n[tiergate:bbb]" and note.public is False
     assert zammad_server.count("POST", "ticket_articles") == 1
+
+
+# -- Zammad's real shapes (tests/fixtures/zammad, see SOURCES.md there) ---------------------------
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zammad"
+HISTORY_KEYS = {"id", "o_id", "type", "object", "attribute", "related_o_id", "related_object",
+                "value_from", "value_to", "id_from", "id_to", "created_at", "created_by_id"}
+GROUP_CHANGED = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)     # entry 906 of the fixture
+
+
+def fixture(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def real_shape_ticket(connector: ZammadConnector):
+    return connector.to_ticket(fixture("ticket.json"), fixture("ticket_articles.json"),
+                               fixture("tags.json")["tags"], fixture("ticket_history.json")["history"], None)
+
+
+def test_fixture_history_has_only_the_keys_zammad_renders():
+    for entry in fixture("ticket_history.json")["history"]:
+        assert set(entry) <= HISTORY_KEYS, entry
+        assert {"type", "object", "o_id", "created_at"} <= set(entry)
+
+
+def test_real_history_becomes_changes(zammad_connector):
+    t = real_shape_ticket(zammad_connector)
+    assert [(c.field, c.old, c.new, c.at.isoformat(), c.author_id) for c in t.changes] == [
+        ("status", "new", "open", "2026-11-24T09:30:00+00:00", 201),
+        ("assignee_id", None, 201, "2026-11-24T09:30:00+00:00", 201),
+        ("group_id", 101, 102, GROUP_CHANGED.isoformat(), 201),
+        ("priority", "normal", "high", GROUP_CHANGED.isoformat(), 201),
+        ("assignee_id", 201, None, GROUP_CHANGED.isoformat(), 201)]
+    assert (t.group_id, t.status, t.priority, t.assignee_id, t.channel) == (102, "open", "high", None, "email")
+    assert t.custom_fields == {"region": "emea"}
+    assert t.comments[0].body == "I was charged twice.\nRefund 250 EUR, please."
+    assert t.comments[1].attachments == ("invoice.pdf",) and t.comments[1].channel == "web"
+    assert t.tags == ("billing",)
+
+
+def test_local_server_history_has_zammads_keys_and_reads_back(zammad_server, zammad_connector):
+    tid = zammad_server.import_example({**EXAMPLE, "assignee_id": None}, NOW)
+    s = zammad_connector.session
+    assert s.put(f"{zammad_server.url}/api/v1/tickets/{tid}",
+                 json={"group_id": 102, "owner_id": 202, "priority_id": 4}).status_code == 200
+    s.post(f"{zammad_server.url}/api/v1/tags/add", json={"object": "Ticket", "o_id": tid, "item": "vip"})
+    body = s.get(f"{zammad_server.url}/api/v1/ticket_history/{tid}").json()
+    assert set(body) == {"history", "assets"}
+    rows = body["history"]
+    assert all(set(h) <= HISTORY_KEYS for h in rows), rows
+    by_attr = {h.get("attribute"): h for h in rows if h["type"] == "updated"}
+    assert by_attr["group"]["value_to"] == "Tier 2 Specialists" and by_attr["group"]["id_to"] == 102
+    assert by_attr["owner"]["value_from"] == "-" and by_attr["owner"]["value_to"] == "Ben Specialist"
+    assert by_attr["priority"]["value_to"] == "4 urgent"
+    assert any(h["type"] == "added" and h["attribute"] == "tag" and h["value_to"] == "vip" for h in rows)
+    articles = [h for h in rows if h["object"] == "Ticket::Article"]
+    assert articles and all(h["related_object"] == "Ticket" and h["related_o_id"] == tid for h in articles)
+    t = zammad_connector.fetch_ticket(tid)
+    assert [(c.field, c.old, c.new) for c in t.changes] == [
+        ("group_id", 101, 102), ("assignee_id", None, 202), ("priority", "high", "urgent")]
+
+
+def test_verify_reads_zammads_trigger_payload():
+    payload = fixture("webhook_payload.json")
+    headers, body = _signed(payload, delivery="6e1c3f6a-4a8c-4ce5-9a55-0d0a3c2b6f11")
+    headers[zammad_webhook.TRIGGER_HEADER] = "tiergate: customer article"
+    d = zammad_webhook.verify(headers, body, ZAMMAD_WEBHOOK_SECRET, NOW)
+    assert (d.ticket_id, d.delivery_id) == (42, "6e1c3f6a-4a8c-4ce5-9a55-0d0a3c2b6f11")
+    assert d.detail["group_id"] == 102 and d.detail["trigger"] == "tiergate: customer article"
+    assert d.detail["article"] == {"id": 513, "sender": "Customer", "internal": False, "type": "web"}
+    no_article = {**payload, "article": {}}
+    headers, body = _signed(no_article)
+    assert zammad_webhook.verify(headers, body, ZAMMAD_WEBHOOK_SECRET, NOW).detail.get("article") is None
+
+
+def test_local_server_payload_has_zammads_shape(zammad_server, zammad_connector, zammad_receiver):
+    zammad_server.deliver_to(zammad_receiver.url, ZAMMAD_WEBHOOK_SECRET)
+    tid = zammad_server.import_example(EXAMPLE, NOW)
+    got = zammad_receiver.wait_for(1)[0]
+    assert got["headers"]["User-Agent"] == "Zammad User Agent"
+    assert got["headers"]["X-Hub-Signature"] == zammad_webhook.sign(got["body"], ZAMMAD_WEBHOOK_SECRET)
+    local, real = json.loads(got["body"]), fixture("webhook_payload.json")
+    for key in ("owner", "customer", "created_by", "updated_by", "organization", "priority", "group"):
+        assert isinstance(local["ticket"][key], dict) and isinstance(real["ticket"][key], dict), key
+    assert local["ticket"]["id"] == tid and local["ticket"]["state"] == "open"
+    assert local["ticket"]["priority"]["name"] == "3 high" and local["ticket"]["group"]["id"] == 101
+    assert "password" not in local["ticket"]["customer"] and "group_ids" not in local["ticket"]["owner"]
+    assert {"sender", "type", "internal", "created_by", "accounted_time"} <= set(local["article"])
+    assert isinstance(local["article"]["created_by"], dict)
+
+
+@pytest.mark.parametrize("hours_since_change, fires", [(25, True), (1, False)])
+def test_time_in_tier_runs_on_real_history(zammad_connector, hours_since_change, fires):
+    """The in-tier timer reads the group change from Zammad's history: changed 25 h ago it fires,
+    changed 1 h ago it does not and is planned for the 24 h mark."""
+    from test_manifest_base import base_doc
+
+    from tiergate.plugin.core.decide import decide
+    from tiergate.plugin.core.manifest import load_manifest
+    from tiergate.plugin.simulate import neutral_enrichment
+
+    doc = base_doc()
+    doc["triggers"] = [{"name": "stuck_in_tier", "conditions": {"all": [
+        {"field": "time_in_tier", "operator": "greater_than", "value": 24, "unit": "hours"}]},
+        "actions": [{"action": "add_tags", "tags": ["stuck"]}]},
+        {"name": "moved_twice", "conditions": {"all": [
+            {"field": "handoffs", "operator": "greater_than", "value": 0}]},
+         "actions": [{"action": "add_tags", "tags": ["moved"]}]}]
+    manifest = load_manifest(doc)
+    ticket = real_shape_ticket(zammad_connector)
+    now = GROUP_CHANGED + timedelta(hours=hours_since_change)
+    d = decide(ticket, neutral_enrichment(ticket, now), manifest, now)
+    fired = {f.name for f in d.fired}
+    assert "moved_twice" in fired                      # the 101 -> 102 move counts as a handoff
+    assert ("stuck_in_tier" in fired) is fires
+    if not fires:
+        due = [tm.at for tm in d.timers if tm.kind == "trigger" and tm.name == "stuck_in_tier"]
+        assert due == [GROUP_CHANGED + timedelta(hours=24, seconds=1)]    # "greater than" 24 h
+
+
+def test_custom_attributes_need_an_object_attribute_like_in_zammad(zammad_server, zammad_connector):
+    """A write of a key that is no ticket column and no (migrated) object attribute is dropped, as
+    Zammad's param_cleanup does; once the attribute exists the connector reads and writes it."""
+    tid = zammad_server.import_example(EXAMPLE, NOW)
+    s, base = zammad_connector.session, f"{zammad_server.url}/api/v1"
+    assert s.put(f"{base}/tickets/{tid}", json={"tg_attention": 80}).status_code == 200
+    assert "tg_attention" not in zammad_server.state.tickets[tid]
+    res = s.post(f"{base}/object_manager_attributes", json={
+        "object": "Ticket", "name": "tg_attention", "display": "tiergate attention", "data_type": "integer",
+        "data_option": {"min": 0, "max": 100, "default": None}, "screens": {}, "position": 1600})
+    assert res.status_code == 201 and res.json()["to_create"] is True
+    assert set(res.json()) == set(fixture("object_manager_attribute.json"))
+    assert res.json()["position"] == 1550
+    s.put(f"{base}/tickets/{tid}", json={"tg_attention": 80})
+    assert "tg_attention" not in zammad_server.state.tickets[tid]        # not migrated yet
+    assert s.post(f"{base}/object_manager_attributes_execute_migrations").status_code == 200
+    zammad_connector.apply(tid, TicketUpdate(custom_fields={"tg_attention": 80}), expected_updated_at=None,
+                           delivery_id="d")
+    assert zammad_connector.fetch_ticket(tid).custom_fields == {"tg_attention": 80}
+    names = [a["name"] for a in s.get(f"{base}/object_manager_attributes").json()]
+    assert names == ["external_id", "tg_attention"]
+    bad = s.post(f"{base}/object_manager_attributes", json={"object": "Ticket", "name": "group_id",
+                                                            "data_type": "input"})
+    assert bad.status_code == 422 and "reserved" in bad.text
+
+
+def test_ticket_update_takes_names_like_zammad(zammad_server, zammad_connector):
+    """Zammad converts ``state`` / ``priority`` / ``group`` names and ``owner`` logins to ids."""
+    tid = zammad_server.import_example(EXAMPLE, NOW)
+    s, url = zammad_connector.session, f"{zammad_server.url}/api/v1/tickets/{tid}"
+    assert s.put(url, json={"state": "pending reminder", "owner": "ben@agents.example",
+                            "group": "Tier 2 Specialists"}).status_code == 200
+    t = zammad_server.state.tickets[tid]
+    assert (t["state_id"], t["owner_id"], t["group_id"]) == (3, 202, 102)
+    bad = s.put(url, json={"priority": "9 nope"})
+    assert bad.status_code == 422 and "No lookup value found for 'priority'" in bad.text

@@ -3,12 +3,17 @@
 It implements the slice of Zammad's REST API v1 tiergate uses, in Zammad's shapes:
 tickets (``/api/v1/tickets``, ``?expand=true``), articles (``/api/v1/ticket_articles``,
 ``/by_ticket/{id}``), tags (``/api/v1/tags``, ``/tags/add``, ``/tags/remove``), history
-(``/api/v1/ticket_history/{id}`` -> ``{"history": [...], "assets": {}}``), users, organizations,
-groups, ticket states/priorities, webhooks and triggers CRUD. Auth is ``Authorization: Token
+(``/api/v1/ticket_history/{id}`` -> ``{"history": [...], "assets": {...}}``, entries keyed ``type`` / ``object``
+/ ``attribute`` as Zammad's ``History.list`` renders them), users, organizations,
+groups, ticket states/priorities, webhooks and triggers CRUD, object attributes
+(``/api/v1/object_manager_attributes``, usable after ``..._execute_migrations``; a ticket write
+drops any key that is neither a ticket column nor such an attribute, as Zammad does). Auth is ``Authorization: Token
 token=<token>`` (or ``Bearer``). Errors are ``{"error": ..., "error_human": ...}``.
 
 Deliveries: on ticket create, new article and group change, every active trigger whose condition
-holds fires its webhook: a POST of ``{"ticket": {...}, "article": {...}}`` with ``X-Zammad-Trigger``,
+holds fires its webhook: a POST of ``{"ticket": {...}, "article": {...}}`` (the ticket's owner,
+customer, organization, priority and group as objects, as Zammad's ``RecordPayload`` builds them) with
+``X-Zammad-Trigger``,
 ``X-Zammad-Delivery`` and, when the webhook has a ``signature_token``, ``X-Hub-Signature:
 sha1=<hex HMAC-SHA1(body)>``; failed deliveries are retried up to 4 times, like Zammad. Supported
 trigger conditions: ``ticket.action`` (is create/update), ``article.sender_id`` (is [ids]),
@@ -29,7 +34,7 @@ Knobs (``start_server(**knobs)``, ``handle.set_knobs``, ``POST /_control/knobs``
 lists them; ``handle.reset()`` / ``POST /_control/reset`` go back to the seeded account.
 
 Modules: ``server`` (start_server, ServerHandle), ``app`` (the Flask app: gate, control plane),
-``tickets`` and ``admin`` (views), ``desk`` (domain logic), ``store`` (state, knobs), ``triggers``
+``tickets``, ``admin`` and ``objects`` (views), ``desk`` (domain logic), ``store`` (state, knobs), ``triggers``
 (the conditions it evaluates), ``delivery`` (webhook sender), ``account`` (the demo account). The
 triggers tiergate installs are ``connectors/zammad_triggers.py``.
 """

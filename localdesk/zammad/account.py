@@ -27,6 +27,16 @@ AGENTS = {201: ("Ana", "Frontline", 101), 202: ("Ben", "Specialist", 102), 203: 
 EXAMPLE_STATUS = {"new": 1, "open": 2, "pending": 7, "hold": 3, "solved": 4, "closed": 4}
 EXAMPLE_CHANNEL = {"email": "email", "web": "web", "chat": "chat", "voice": "phone", "api": "web"}
 DEFAULT_GROUP = 101
+# the tickets table's columns: a write of any other key is dropped, as Zammad's param_cleanup
+# does, unless an object attribute of that name exists (and its migration ran)
+TICKET_COLUMNS = frozenset({
+    "id", "group_id", "priority_id", "state_id", "organization_id", "number", "title", "owner_id",
+    "customer_id", "note", "first_response_at", "first_response_escalation_at", "first_response_in_min",
+    "first_response_diff_in_min", "close_at", "close_escalation_at", "close_in_min", "close_diff_in_min",
+    "update_escalation_at", "update_in_min", "update_diff_in_min", "last_close_at", "last_contact_at",
+    "last_contact_agent_at", "last_contact_customer_at", "last_owner_update_at", "create_article_type_id",
+    "create_article_sender_id", "article_count", "escalation_at", "pending_time", "type", "time_unit",
+    "preferences", "updated_by_id", "created_by_id", "created_at", "updated_at"})
 HISTORY_ATTRS = {"group_id": ("group", GROUPS), "state_id": ("state", STATES),
                  "priority_id": ("priority", PRIORITIES), "owner_id": ("owner", None)}
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 from tiergate.localdesk.zammad.account import ApiError, ts
-from tiergate.localdesk.zammad.api import json_body, ok
+from tiergate.localdesk.zammad.api import json_body, me, ok
 from tiergate.localdesk.zammad.desk import Desk
 from tiergate.localdesk.zammad.triggers import check_condition
 
@@ -35,7 +36,8 @@ def register(app: Flask, desk: Desk) -> None:
                 oid = state.next_id(kind)
                 at = ts(desk.now())
                 store[oid] = {**{k: v for k, v in data.items() if k != "id"}, "id": oid,
-                              "active": data.get("active", True), "created_at": at, "updated_at": at}
+                              "active": data.get("active", True), "created_by_id": me(),
+                              "updated_by_id": me(), "created_at": at, "updated_at": at}
                 return ok(store[oid], 201)
 
         def show(oid: int):
@@ -70,8 +72,12 @@ def register(app: Flask, desk: Desk) -> None:
         app.add_url_rule(f"{base}/<int:oid>", f"{kind}_destroy", destroy, methods=["DELETE"])
 
     def check_webhook(data):
-        if not re.match(r"^https?://", str(data.get("endpoint", ""))):
-            raise ApiError(422, "endpoint: must be an http(s) URL")
+        # app/models/webhook.rb validate_endpoint
+        endpoint = str(data.get("endpoint", ""))
+        if not re.match(r"^https?://", endpoint):
+            raise ApiError(422, "endpoint: Invalid endpoint (no http/https)!")
+        if not urlsplit(endpoint).hostname:
+            raise ApiError(422, "endpoint: Invalid endpoint (no hostname)!")
 
     def check_trigger(data):
         check_condition(data.get("condition"))

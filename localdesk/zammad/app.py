@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from tiergate.localdesk.zammad import admin, tickets
+from tiergate.localdesk.zammad import admin, objects, tickets
 from tiergate.localdesk.zammad.account import ApiError
 from tiergate.localdesk.zammad.api import err, ok
 from tiergate.localdesk.zammad.desk import Desk
@@ -128,4 +128,5 @@ def create_app(desk: Desk, knobs: Knobs, stats: Counter, log: deque, window: deq
 
     tickets.register(app, desk)
     admin.register(app, desk)
+    objects.register(app, desk)
     return app

@@ -9,8 +9,12 @@ from typing import Any, Mapping
 
 from tiergate.localdesk.zammad.account import (AGENTS, ARTICLE_TYPE_IDS, BOT_ID, DEFAULT_GROUP, GROUPS, HISTORY_ATTRS,
                                                NOBODY_ID, PRIORITIES, ROLE_ADMIN, ROLE_AGENT, ROLE_CUSTOMER,
-                                               SENDER_IDS, STATES, ApiError, ts)
+                                               SENDER_IDS, STATES, TICKET_COLUMNS, ApiError, ts)
 from tiergate.localdesk.zammad.store import ZammadState
+
+# TriggerWebhookJob::RecordPayload::Base::USER_ATTRIBUTE_BLACKLIST
+USER_PAYLOAD_HIDDEN = frozenset({"last_login", "login_failed", "password", "preferences", "group_ids",
+                                 "groups", "authorization_ids", "authorizations"})
 from tiergate.localdesk.zammad.triggers import holds
 
 
@@ -38,6 +42,27 @@ class Desk:
         s.users[BOT_ID] = self._user(BOT_ID, "tiergate", "bot", "tiergate-bot@agents.example",
                                      [ROLE_ADMIN, ROLE_AGENT], created,
                                      group_ids={str(g): ["full"] for g in GROUPS})
+        # the demo account's one custom ticket attribute: the examples' external id
+        self.add_object_attribute({"object": "Ticket", "name": "external_id", "display": "External id",
+                                   "data_type": "input", "data_option": {"type": "text", "maxlength": 120}},
+                                  created, migrated=True)
+
+    def add_object_attribute(self, data: Mapping[str, Any], at: str, *, migrated: bool = False) -> dict:
+        """An ObjectManager::Attribute of a ticket; usable once migrated (``to_create`` false)."""
+        aid = self.state.next_id("object_attribute")
+        attr = {"id": aid, "object": data["object"], "name": data["name"], "display": data.get("display"),
+                "data_type": data["data_type"], "data_option": dict(data.get("data_option") or {}),
+                "data_option_new": {}, "editable": True, "active": data.get("active", True),
+                "screens": dict(data.get("screens") or {}), "to_create": not migrated, "to_migrate": False,
+                "to_delete": False, "to_config": False, "position": data.get("position", 1500),
+                "created_by_id": BOT_ID, "updated_by_id": BOT_ID, "created_at": at, "updated_at": at}
+        self.state.object_attributes[aid] = attr
+        return attr
+
+    def ticket_keys(self) -> set[str]:
+        """The keys a ticket write may set: its columns and the migrated, active custom attributes."""
+        return set(TICKET_COLUMNS) | {a["name"] for a in self.state.object_attributes.values()
+                                      if a["object"] == "Ticket" and a["active"] and not a["to_create"]}
 
     @staticmethod
     def _user(uid: int, first: str, last: str, email: str, roles: list[int], at: str, *,
@@ -85,13 +110,26 @@ class Desk:
     def _history(self, ticket_id: int, at: datetime, by: int, htype: str, obj: str = "Ticket",
                  attr: str | None = None, value_from: Any = None, value_to: Any = None,
                  id_from: Any = None, id_to: Any = None, o_id: int | None = None) -> None:
-        self.state.history.append({
-            "id": self.state.next_id("history"), "o_id": o_id if o_id is not None else ticket_id,
-            "history_type": htype, "history_object": obj, "history_attribute": attr,
-            "value_from": value_from, "value_to": value_to, "id_from": id_from, "id_to": id_to,
-            "related_o_id": ticket_id if obj != "Ticket" else None,
-            "related_history_object": "Ticket" if obj != "Ticket" else None,
-            "created_at": ts(at), "created_by_id": by})
+        """One history entry in the shape Zammad's ``History.list`` renders it: ``type`` /
+        ``object`` / ``attribute``; ``id_*``, ``value_*`` and ``related_*`` only when set."""
+        entry: dict[str, Any] = {"id": self.state.next_id("history"),
+                                 "o_id": o_id if o_id is not None else ticket_id,
+                                 "type": htype, "object": obj}
+        if attr is not None:
+            entry["attribute"] = attr
+        if obj != "Ticket":
+            entry["related_o_id"], entry["related_object"] = ticket_id, "Ticket"
+        if id_from is not None or id_to is not None:
+            entry["id_from"], entry["id_to"] = id_from, id_to
+        if value_from is not None or value_to is not None:
+            entry["value_from"], entry["value_to"] = value_from, value_to
+        entry["created_at"], entry["created_by_id"] = ts(at), by
+        self.state.history.append(entry)
+
+    def fullname(self, user_id: int | None) -> str:
+        """A user's name as Zammad writes it into history values (``firstname lastname``)."""
+        u = self.state.users.get(user_id or NOBODY_ID, {})
+        return f"{u.get('firstname') or ''} {u.get('lastname') or ''}".strip() or str(u.get("login") or "")
 
     def _touch(self, t: dict, at: datetime, by: int) -> None:
         t["updated_at"] = ts(at)
@@ -158,8 +196,9 @@ class Desk:
              "last_contact_customer_at": None, "last_contact_agent_at": None, "escalation_at": None,
              "preferences": {}, "created_by_id": by, "updated_by_id": by,
              "created_at": ts(created), "updated_at": ts(at)}
+        custom = self.ticket_keys() - set(t)
         for key, value in data.items():
-            if key not in t and key not in ("article", "tags", "id") and not key.startswith("_"):
+            if key in custom:
                 t[key] = value  # custom object attributes live at the top level in Zammad
         s.tickets[tid] = t
         s.tags[tid] = []
@@ -185,9 +224,12 @@ class Desk:
         s = self.state
         t = self.ticket(tid)
         changes = {}
-        for key, value in data.items():
+        writable = self.ticket_keys()
+        for key, value in self.names_to_ids(data).items():
             if key in ("id", "article", "updated_at", "created_at", "number"):
                 continue
+            if key not in writable:
+                continue        # Zammad's param_cleanup drops what is no column or object attribute
             if key in ("group_id",) and value not in s.groups:
                 raise ApiError(422, f"group_id: no group {value!r}")
             if key == "owner_id" and value is not None and value not in s.users:
@@ -196,8 +238,6 @@ class Desk:
                 raise ApiError(422, f"priority_id: unknown {value!r}")
             if key == "state_id" and value not in STATES:
                 raise ApiError(422, f"state_id: unknown {value!r}")
-            if key in ("state", "priority", "group"):
-                raise ApiError(422, f"{key}: send {key}_id")
             if key == "owner_id" and value is None:
                 value = NOBODY_ID
             if t.get(key) != value:
@@ -210,18 +250,39 @@ class Desk:
             t[key] = new
             if key in HISTORY_ATTRS:
                 attr, names = HISTORY_ATTRS[key]
-                if names is None:
-                    name = lambda i: s.users.get(i, {}).get("login")  # noqa: E731
-                else:
-                    name = names.get
-                self._history(tid, at, by, "updated", attr=attr, value_from=name(old), value_to=name(new),
-                              id_from=old, id_to=new)
+                name = self.fullname if names is None else names.get
+                # HasHistory#history_update: the related record's name as a string ("" when none)
+                self._history(tid, at, by, "updated", attr=attr, value_from=str(name(old) or ""),
+                              value_to=str(name(new) or ""), id_from=old, id_to=new)
         self._touch(t, at, by)
         new_article = None
         if isinstance(article, Mapping):
             new_article = self._add_article(t, article, by, at=at, fire=False)
         self.fire(t, {"action": "update", "article": new_article, "changed": set(changes)})
         return t
+
+    def names_to_ids(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Zammad's ``association_name_to_id_convert``: ``state`` / ``priority`` / ``group`` by name
+        and ``owner`` / ``customer`` by login or email become their ``*_id`` unless that is given."""
+        s = self.state
+        tables = {"state": STATES, "priority": PRIORITIES,
+                  "group": {g: x["name"] for g, x in s.groups.items()}}
+        out = dict(data)
+        for name in ("state", "priority", "group", "owner", "customer"):
+            value = out.get(name)
+            if value is None or f"{name}_id" in out:
+                out.pop(name, None)
+                continue
+            if name in tables:
+                found = next((i for i, n in tables[name].items() if n == value), None)
+            else:
+                found = next((u["id"] for u in s.users.values() if str(value).lower()
+                              in (str(u.get("login") or "").lower(), str(u.get("email") or "").lower())), None)
+            if found is None:
+                raise ApiError(422, f"No lookup value found for '{name}': {value!r}")
+            del out[name]
+            out[f"{name}_id"] = found
+        return out
 
     def _add_article(self, t: dict, data: Mapping[str, Any], by: int, *, at: datetime,
                      fire: bool = True) -> dict:
@@ -308,10 +369,28 @@ class Desk:
                              "payload": self.payload(t, event.get("article"), hook)})
 
     def payload(self, t: dict, article: dict | None, hook: Mapping[str, Any]) -> bytes:
+        """The webhook body, as Zammad's ``TriggerWebhookJob::RecordPayload`` builds it: the
+        ticket with names and its owner, customer, creator, updater, organization, priority and
+        group as objects; the article with its creator and updater as objects (``{}`` if none)."""
         if hook.get("customized_payload") and hook.get("custom_payload"):
             text = str(hook["custom_payload"]).replace("#{ticket.id}", str(t["id"]))
             return text.encode("utf-8")
+        s = self.state
         ticket = self.expand(t)
-        ticket["customer"] = {k: self.state.users.get(t["customer_id"], {}).get(k)
-                              for k in ("id", "login", "firstname", "lastname", "email")}
-        return json.dumps({"ticket": ticket, "article": dict(article) if article else {}}).encode("utf-8")
+        for key in ("owner", "customer", "created_by", "updated_by"):
+            ticket[key] = self._user_payload(t.get(f"{key}_id"))
+        ticket["organization"] = dict(s.organizations.get(t.get("organization_id") or 0, {}))
+        pid = t.get("priority_id")
+        ticket["priority"] = {"id": pid, "name": PRIORITIES[pid], "active": True} if pid in PRIORITIES else {}
+        ticket["group"] = dict(s.groups.get(t.get("group_id"), {}))
+        art: dict[str, Any] = {}
+        if article:
+            art = {**article, "created_by": self._user_payload(article.get("created_by_id")),
+                   "updated_by": self._user_payload(article.get("updated_by_id")), "accounted_time": 0}
+        return json.dumps({"ticket": dict(sorted(ticket.items())), "article": dict(sorted(art.items()))}
+                          ).encode("utf-8")
+
+    def _user_payload(self, user_id: int | None) -> dict:
+        """A user as the webhook payload carries it (without password, preferences, group ids)."""
+        u = self.state.users.get(user_id) if user_id else None
+        return {k: v for k, v in u.items() if k not in USER_PAYLOAD_HIDDEN} if u else {}

@@ -22,6 +22,7 @@ class ZammadState:
     webhooks: dict[int, dict] = field(default_factory=dict)
     triggers: dict[int, dict] = field(default_factory=dict)
     deliveries: list[dict] = field(default_factory=list)
+    object_attributes: dict[int, dict] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _ids: dict[str, itertools.count] = field(default_factory=dict, repr=False)
 
@@ -32,7 +33,7 @@ class ZammadState:
     def clear(self) -> None:
         with self.lock:
             for name in ("groups", "users", "organizations", "tickets", "articles", "tags", "webhooks",
-                         "triggers"):
+                         "triggers", "object_attributes"):
                 getattr(self, name).clear()
             self.history.clear()
             self.deliveries.clear()
@@ -44,7 +45,8 @@ class ZammadState:
             return copy.deepcopy({
                 "groups": self.groups, "users": self.users, "organizations": self.organizations,
                 "tickets": self.tickets, "articles": self.articles, "tags": self.tags,
-                "history": self.history, "webhooks": self.webhooks, "triggers": self.triggers})
+                "history": self.history, "webhooks": self.webhooks, "triggers": self.triggers,
+                "object_attributes": self.object_attributes})
 
 
 @dataclass

@@ -149,6 +149,9 @@ def register(app: Flask, desk: Desk) -> None:
     def ticket_history(tid: int):
         with state.lock:
             desk.ticket(tid)
-            rows = [h for h in state.history if (h["o_id"] == tid and h["history_object"] == "Ticket")
-                    or h.get("related_o_id") == tid]
-            return ok({"history": copy.deepcopy(rows), "assets": {}})
+            # Ticket#history_get(true): the ticket's own entries and its articles' (related_o_id)
+            rows = [h for h in state.history if (h["object"] == "Ticket" and h["o_id"] == tid)
+                    or (h.get("related_object") == "Ticket" and h.get("related_o_id") == tid)]
+            rows.sort(key=lambda h: (h["created_at"], h["id"]))
+            return ok({"history": copy.deepcopy(rows),
+                       "assets": {"Ticket": {str(tid): copy.deepcopy(state.tickets[tid])}}})

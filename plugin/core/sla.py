@@ -4,9 +4,10 @@ Pure: ``clocks(ticket, enrichment, manifest, now)`` reads only its arguments. No
 between decisions: every clock is recomputed from the ticket's comments and audited status
 changes, so a change of priority, segment or tightening input re-plans the clocks at once.
 
-Policy choice: the first policy (manifest order) whose ``match`` holds for the ticket's current
-priority (unset = ``none``) and organization segment (unset = ``none``); like Zendesk, targets are
-taken from the current policy and measured from the metric's original start.
+Policy choice: the first policy (manifest order) whose ``match`` covers the ticket as it is now
+(``sla_match.covers``: priority and organization segment, unset = ``none``, group, organization,
+type, channel, tags, custom fields); like Zendesk, targets are taken from the current policy and
+measured from the metric's original start.
 
 Metrics (each clock exists only while it is running or paused; a fulfilled metric has no clock):
 - ``first_reply_time``: from creation to the first public human agent comment after the first
@@ -52,6 +53,7 @@ from tiergate.plugin.core.model import (ClockState, Comment, Enrichment, Ticket,
                                         format_time, parse_time)
 from tiergate.plugin.core.sla_config import (Commitments, MetricTarget, Policy, SlaConfig,
                                              Tighten, policy_calendar_name)
+from tiergate.plugin.core.sla_match import covers
 
 STOPPED = frozenset({"solved", "closed", "deleted"})
 COMMITMENT_POLICY = "commitment"
@@ -97,15 +99,7 @@ def _priority(ticket: Ticket) -> str:
 
 
 def select_policy(sla: SlaConfig, ticket: Ticket) -> Policy | None:
-    prio, seg = _priority(ticket), _segment(ticket)
-    for policy in sla.policies:
-        m = policy.match
-        if m.priorities and prio not in m.priorities:
-            continue
-        if m.segments and seg not in m.segments:
-            continue
-        return policy
-    return None
+    return next((policy for policy in sla.policies if covers(policy.match, ticket)), None)
 
 
 def _is_vip(ticket: Ticket) -> bool:

@@ -22,10 +22,24 @@ DEFAULT_PAUSE = ("pending", "hold")
 
 @dataclass(frozen=True)
 class Match:
-    """Which tickets a policy covers; an empty tuple matches anything (``none`` = unset)."""
+    """Which tickets a policy covers: every given key must hold; an empty tuple matches anything
+    (``none`` = unset, for priorities, segments and types). ``not_*`` keys exclude; ``tags_any``
+    needs one of the tags, ``tags_none`` none of them; ``fields`` pairs a custom field's key with
+    the values it may have. ``sla_match.covers`` evaluates it."""
 
     priorities: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()
+    not_groups: tuple[int, ...] = ()
+    organizations: tuple[int, ...] = ()
+    not_organizations: tuple[int, ...] = ()
+    types: tuple[str, ...] = ()
+    not_types: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    not_channels: tuple[str, ...] = ()
+    tags_any: tuple[str, ...] = ()
+    tags_none: tuple[str, ...] = ()
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ Shapes (see README / manifest.json for a full example)::
         "holidays": {"country": "DE", "subdivision": "BE", "dates": ["2024-12-24"]}},
         "always": {"time_zone": "UTC", "always_open": true}}
     "sla": {"warn_at": [75], "default_calendar": "support_eu",
-        "policies": [{"name": "urgent", "match": {"priorities": ["urgent"], "segments": []},
+        "policies": [{"name": "urgent", "match": {"priorities": ["urgent"], "segments": [],
+                # optional, all must hold: "groups"/"not_groups", "organizations"/"not_organizations"
+                # (ids), "types"/"not_types", "channels"/"not_channels", "tags_any", "tags_none",
+                # "fields": {"<custom field key>": ["value", ...]}  (sla_match.covers)
+                },
             "metrics": [{"metric": "first_reply_time", "target_minutes": 30,
                          "business_hours": false, "calendar": null, "pause_on": ["pending", "hold"],
                          "warn_at": [50, 75]}],
@@ -37,6 +41,7 @@ from tiergate.plugin.core.calendar_schema import CalendarsField, tuple_list
 from tiergate.plugin.core.sla_config import (METRICS, PAUSE_STATUSES, PRIORITIES, Commitments,
                                              Match, MetricTarget, Policy, SlaConfig, Tighten,
                                              TightenWhen)
+from tiergate.plugin.core.sla_match import field_text
 
 
 def _positive(value: float) -> bool:
@@ -60,11 +65,27 @@ class MatchSchema(Schema):
 
     priorities = tuple_list(fields.String(validate=validate.OneOf(PRIORITIES)), load_default=())
     segments = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    groups = tuple_list(fields.Integer(strict=True), load_default=())
+    not_groups = tuple_list(fields.Integer(strict=True), load_default=())
+    organizations = tuple_list(fields.Integer(strict=True), load_default=())
+    not_organizations = tuple_list(fields.Integer(strict=True), load_default=())
+    types = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    not_types = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    channels = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    not_channels = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    tags_any = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    tags_none = tuple_list(fields.String(validate=validate.Length(min=1)), load_default=())
+    fields = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                         values=fields.List(fields.Raw(), validate=validate.Length(min=1)),
+                         load_default=dict)
 
     @post_load
     def _make(self, data, **kwargs) -> Match:
-        return Match(priorities=data["priorities"],
-                     segments=tuple(s.lower() for s in data["segments"]))
+        low = ("segments", "types", "not_types", "channels", "not_channels")
+        out = {k: tuple(v.lower() for v in data[k]) if k in low else data[k]
+               for k in data if k != "fields"}
+        out["fields"] = tuple(sorted((k, tuple(field_text(x) for x in v)) for k, v in data["fields"].items()))
+        return Match(**out)
 
 
 class MetricSchema(Schema):
