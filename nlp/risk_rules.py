@@ -18,6 +18,7 @@ DEFAULT_PATH = Path(__file__).with_name("default_risk.json")
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.case_sensitive = False
 _RE2_OPTIONS.max_mem = 256 << 20      # room for the DFA of the largest alternations
+_RE2_OPTIONS.never_capture = True     # callers read the whole match only: no submatch work
 LANGS = ("en", "de", "es", "fr", "pt")
 
 

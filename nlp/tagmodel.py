@@ -99,6 +99,9 @@ class TagModel:
         self.b = np.asarray(b, dtype=np.float32)
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         self.trained_on = list(trained_on)
+        # hash id -> row of W (-1: not seen in training); ids are below 2 ** (HASH_BITS + 1)
+        self._row = np.full(1 << (HASH_BITS + 1), -1, dtype=np.int32)
+        self._row[self.cols] = np.arange(len(self.cols), dtype=np.int32)
 
     # -- reading ------------------------------------------------------------------------------
     def _logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -107,8 +110,8 @@ class TagModel:
         out = np.tile(self.b, (n, 1)).astype(np.float64)
         if not len(self.cols) or not len(ids):
             return out
-        pos = np.clip(np.searchsorted(self.cols, ids), 0, len(self.cols) - 1)
-        known = self.cols[pos] == ids
+        pos = self._row[ids]
+        known = pos >= 0
         if n == 1:
             return out + vals[known] @ self.W[pos[known]]
         rows = np.repeat(np.arange(n), np.diff(indptr))[known]
