@@ -201,6 +201,11 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "The new editor doubled our bookkeeping time and we have had enough."),
     ("churn", "Renewal is next month and we have a trial with RotaPro lined up, just so you know."),
     ("outage", "Wages didn't go out this morning, 95 carers are unpaid."),
+    ("churn", "Hiermit kündigen wir den Vertrag fristgerecht zum Jahresende."),
+    ("churn", "Nous souhaitons résilier notre abonnement à la fin du mois."),
+    ("outage", "None of our phones are ringing, inbound calls go straight to 'not in service'. "
+               "All three offices, about 120 staff."),
+    ("security", "En el portal me aparecen unos 300 envíos que no son nuestros, con direcciones."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -424,3 +429,13 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
                ("agent", "The app keeps a local copy for 24 h."),
                ("end-user", "Well now it is down for real: none of our 40 agents can log in since 9am."))
     assert "outage" in tags_of(t)
+
+
+@pytest.mark.parametrize("text, n", [
+    ("This is now the fifth time I'm writing about the broken export.", 5),
+    ("Third time we are chasing this invoice.", 3),
+    ("How do I add a second email address?", None),
+])
+def test_which_contact_the_customer_says_this_is(text, n):
+    from tiergate.plugin.core.stakes import find_contacts
+    assert find_contacts([text])[0] == n

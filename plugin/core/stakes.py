@@ -211,12 +211,14 @@ _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "several": 3, "
            "many": 3, "countless": 5, "zwei": 2, "drei": 3, "vier": 4, "mehrere": 3, "dos": 2,
            "tres": 3, "três": 3, "cuatro": 4, "quatro": 4, "varias": 3, "vários": 3,
            "várias": 3, "deux": 2, "trois": 3, "quatre": 4, "plusieurs": 3}
-_CONTACT_NOUN = (r"(ticket|time (i|we)('ve| have)? (written|contacted|asked|emailed|called|"
-                 r"raised|reported|chased)|email|e-mail|message|request|chaser|follow-?up|"
+_CONTACT_NOUN = (r"(ticket|time (i|we)('ve| have|'m| am|'re| are)? (written|writing|contacted|"
+                 r"contacting|asked|asking|emailed|emailing|called|calling|raised|reported|"
+                 r"chased|chasing|reaching out|following up)|email|e-mail|message|request|chaser|follow-?up|"
                  r"contact|call|mal|anfrage|nachricht|vez|correo|mensaje|reclamo|fois|relance|"
                  r"demande|chamado|mensagem|contato)")
 _CONTACT_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
                               + _CONTACT_NOUN + r"\b", re.I)
+_NOT_ORDINAL = re.compile(r"\b(a|an|another|one more|add|create)\s+$", re.I)
 _CONTACT_TIMES = re.compile(
     r"\b(contacted|emailed|called|written to|written|chased|asked|messaged|reported (this|it)( to)?)"
     r" (you|your (team|support)|support|this)?\s*(\d+|" + "|".join(_COUNTS) + r") times\b|"
@@ -230,6 +232,8 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
     best: tuple[int | None, str | None] = (None, None)
     for text in texts:
         for m in _CONTACT_ORDINAL.finditer(text or ""):
+            if _NOT_ORDINAL.search(text, max(0, m.start() - 9), m.start()):
+                continue                    # "add a second email address": not a contact count
             n = _ORDINALS[m.group(1).lower()]
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
