@@ -206,6 +206,9 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("outage", "None of our phones are ringing, inbound calls go straight to 'not in service'. "
                "All three offices, about 120 staff."),
     ("security", "En el portal me aparecen unos 300 envíos que no son nuestros, con direcciones."),
+    ("privacy", "Mandaron el informe médico de mi hijo al correo de otra familia."),
+    ("billing", "Die Rechnung weicht um 800 € vom Angebot ab, den Mehrbetrag zahlen wir nicht."),
+    ("churn", "Your contract is not in next year's budget as things stand."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
