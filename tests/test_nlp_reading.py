@@ -209,6 +209,8 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("privacy", "Mandaron el informe médico de mi hijo al correo de otra familia."),
     ("billing", "Die Rechnung weicht um 800 € vom Angebot ab, den Mehrbetrag zahlen wir nicht."),
     ("churn", "Your contract is not in next year's budget as things stand."),
+    ("churn", "Si esto sigue así, el año que viene nos vamos con la competencia."),
+    ("security", "Des paiements ont été envoyés vers un IBAN que nous ne connaissons pas."),
 ])
 def test_risk_told_without_the_rule_word(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -226,6 +228,7 @@ def test_risk_told_without_the_rule_word(tag, text):
     "The attendee export for our conference (~4,500 registrants) has been processing for an "
     "hour, can you check?",
     "We're migrating our data from our old CRM into your platform, any tips?",
+    "We'd like to migrate to your new plan next quarter, what's the process?",
 ])
 def test_near_misses_stay_calm(text):
     risky = {"outage", "security", "privacy", "billing", "legal", "churn"}
