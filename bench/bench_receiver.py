@@ -1,11 +1,15 @@
-"""Receiver ack latency and throughput under a burst of signed webhooks, next to a bare Flask route.
+"""Receiver ack latency and throughput under signed webhooks, next to a bare Flask route.
 
-Both apps run under waitress (the production server, same thread count) in a child process on
-loopback; a few client threads with keep-alive sessions send a burst of signed Zendesk deliveries
-(unique event ids, bodies signed before the clock starts). Figures: ack latency p50/p99 of the
-receiver (verify + parse + Redis dedupe + RQ enqueue) against the bare route (reads the body,
-answers 202 JSON), and accepted webhooks/second against the bare route's requests/second. A second
-burst runs against a Redis with ``appendfsync always`` (what "a 2xx means durably stored" costs).
+Both apps run under the waitress server ``tiergate serve`` builds (``plugin.serve.waitress_server``:
+same threads, timeouts, poll loop) in a child process on loopback, against a Redis with
+``appendonly yes`` + ``appendfsync everysec``. 16 client threads with keep-alive sessions send
+signed Zendesk deliveries (unique event ids, bodies signed before the clock starts):
+- a burst (each client sends its next delivery as soon as the previous one is answered): ack
+  p50/p99 and accepted webhooks/second of the receiver (verify + parse + Redis dedupe + RQ enqueue)
+  against the bare route (reads the body, answers 202 JSON);
+- an offered rate of 500 requests/second spread over the 16 clients: ack p99 measured from each
+  request's scheduled send time (a late start counts as latency), receiver against bare route;
+- the burst again with ``appendfsync always`` (what "a 2xx means fsynced" costs).
 Everything it starts (Redis, servers) it stops; bounded by request counts and timeouts.
 
     python bench/bench_receiver.py [--quick] [--json]
@@ -13,6 +17,7 @@ Everything it starts (Redis, servers) it stops; bounded by request counts and ti
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -27,6 +32,8 @@ from tiergate.plugin.embedded import stop_process
 
 SECRET = "bench-secret-0123456789"
 SERVER_THREADS = 8
+CLIENTS = 16
+OFFERED_RATE = 500.0   # requests/second, all clients together
 
 
 # -- the child process: one app under waitress ---------------------------------------------------
@@ -48,16 +55,18 @@ def _bare_app():
 def _serve(kind: str, port: int, redis_url: str) -> None:
     import logging
 
-    from waitress import create_server
+    from tiergate.plugin.serve import waitress_server
+    from tiergate.runtime.config import Settings
 
     logging.basicConfig(level=logging.WARNING)
+    settings = Settings(redis_url=redis_url, webhook_secret=SECRET)
     if kind == "bare":
         app = _bare_app()
     else:
         from tiergate.plugin.web import create_app
 
-        app = create_app({"redis_url": redis_url, "webhook_secret": SECRET})
-    server = create_server(app, host="127.0.0.1", port=port, threads=SERVER_THREADS, ident="bench")
+        app = create_app(settings)
+    server = waitress_server(app, settings, host="127.0.0.1", port=port, threads=SERVER_THREADS)
     print("ready", flush=True)
     server.run()
 
@@ -82,12 +91,17 @@ class Child:
         stop_process(self.proc, timeout=5)
 
 
+_NEXT_TICKET = itertools.count(1000)
+
+
 def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """Signed deliveries for ``count`` tickets not used before in this process (no coalescing)."""
     from tiergate.connectors.zendesk_webhook import format_timestamp, signed_headers
 
     stamp = format_timestamp(datetime.now(timezone.utc))
     out = []
-    for i in range(count):
+    for _ in range(count):
+        i = next(_NEXT_TICKET) - 1000
         body = json.dumps({
             "type": "zen:event-type:ticket.comment_added", "account_id": 1, "id": str(uuid.uuid4()),
             "time": stamp, "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{1000 + i}",
@@ -100,7 +114,10 @@ def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
     return out
 
 
-def _burst(url: str, deliveries, clients: int) -> dict:
+def _burst(url: str, deliveries, clients: int, rate: float | None = None) -> dict:
+    """Send ``deliveries`` from ``clients`` threads: back to back, or at ``rate`` requests/second
+    in all (client ``c`` sends its ``k``-th at ``(k * clients + c) / rate`` seconds; latency counts
+    from that scheduled moment)."""
     import requests
 
     latencies: list[float] = []
@@ -109,13 +126,19 @@ def _burst(url: str, deliveries, clients: int) -> dict:
     parts = [deliveries[i::clients] for i in range(clients)]
     start_gate = threading.Barrier(clients + 1)
 
-    def client(part):
+    def client(c, part):
         mine, codes = [], {}
         with requests.Session() as session:
             session.post(url, data=b"{}", headers={"Content-Type": "application/json"}, timeout=10)  # connect
             start_gate.wait()
-            for body, headers in part:
+            began = time.perf_counter()
+            for k, (body, headers) in enumerate(part):
                 t0 = time.perf_counter()
+                if rate:
+                    due = began + (k * clients + c) / rate
+                    if due > t0:
+                        time.sleep(due - t0)
+                    t0 = due
                 response = session.post(url, data=body, headers=headers, timeout=10)
                 mine.append(time.perf_counter() - t0)
                 codes[response.status_code] = codes.get(response.status_code, 0) + 1
@@ -124,7 +147,7 @@ def _burst(url: str, deliveries, clients: int) -> dict:
             for code, n in codes.items():
                 statuses[code] = statuses.get(code, 0) + n
 
-    threads = [threading.Thread(target=client, args=(part,)) for part in parts]
+    threads = [threading.Thread(target=client, args=(c, part)) for c, part in enumerate(parts)]
     for t in threads:
         t.start()
     start_gate.wait()
@@ -139,40 +162,50 @@ def _burst(url: str, deliveries, clients: int) -> dict:
             "statuses": statuses, "count": len(latencies)}
 
 
-def _measure(kind: str, redis_url: str, count: int, clients: int) -> dict:
+def _measure(kind: str, redis_url: str, count: int, rated: int) -> tuple[dict, dict]:
+    """(burst, offered-rate run) against one child server."""
     child = Child(kind, redis_url)
     try:
-        _burst(child.url, _deliveries(min(100, count)), clients)  # warm-up: imports, pools, JIT-less caches
-        return _burst(child.url, _deliveries(count), clients)
+        _burst(child.url, _deliveries(min(200, count)), CLIENTS)  # warm-up: imports, pools, caches
+        burst = _burst(child.url, _deliveries(count), CLIENTS)
+        paced = _burst(child.url, _deliveries(rated), CLIENTS, OFFERED_RATE)
+        return burst, paced
     finally:
         child.stop()
 
 
-def run(quick: bool = False) -> list[dict]:
+def _receiver(redis_fsync: str, count: int, rated: int) -> tuple[dict, dict]:
     import redis
 
     from tiergate.jobs.queues import queue
     from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import start_redis
 
-    count, clients = (400, 4) if quick else (2000, 4)
+    server = start_redis(appendonly=True)
+    try:
+        conn = redis.Redis.from_url(server.url)
+        conn.config_set("appendfsync", redis_fsync)
+        burst, paced = _measure("receiver", server.url, count, rated)
+        queued = queue(conn, Settings(redis_url=server.url)).count
+        conn.close()
+    finally:
+        server.stop()
+    for got in (burst, paced):
+        if got["statuses"] != {202: got["count"]}:
+            raise RuntimeError(f"receiver did not accept every delivery: {got['statuses']}")
+    if queued < count + rated:  # the warm-up's jobs are queued too
+        raise RuntimeError(f"accepted {count + rated} but only {queued} jobs are queued")
+    return burst, paced
+
+
+def run(quick: bool = False) -> list[dict]:
+    count, rated = (800, 1000) if quick else (4000, 5000)
+    bare, bare_paced = _measure("bare", "redis://127.0.0.1:1/0", count, rated)
     rows = []
-    bare = _measure("bare", "redis://127.0.0.1:1/0", count, clients)
-    for label, appendonly in (("", False), (" [AOF always]", True)):
-        server = start_redis(appendonly=appendonly)
-        try:
-            got = _measure("receiver", server.url, count, clients)
-            conn = redis.Redis.from_url(server.url)
-            queued = queue(conn, Settings(redis_url=server.url)).count
-            conn.close()
-        finally:
-            server.stop()
-        if got["statuses"] != {202: count}:
-            raise RuntimeError(f"receiver did not accept the whole burst: {got['statuses']}")
-        if queued < count:
-            raise RuntimeError(f"accepted {count} but only {queued} jobs are queued")
-        # baseline of every row: the bare Flask route under the same server, clients and burst
-        tag = f"{count} webhooks x{clients} clients{label}"
+    for fsync in ("everysec", "always"):
+        got, paced = _receiver(fsync, count, rated)
+        # baseline of every row: the bare Flask route under the same server, clients and load
+        tag = f"{count} webhooks x{CLIENTS} clients, AOF {fsync}"
         rows += [
             {"name": f"receiver ack p50, {tag}", "value": got["p50"],
              "unit": "ms", "baseline": bare["p50"], "ratio": got["p50"] / bare["p50"]},
@@ -181,6 +214,11 @@ def run(quick: bool = False) -> list[dict]:
             {"name": f"accepted webhooks/s, {tag}", "value": got["rate"],
              "unit": "req/s", "baseline": bare["rate"], "ratio": got["rate"] / bare["rate"]},
         ]
+        if fsync == "everysec":
+            rows.append({"name": f"receiver ack p99 at {OFFERED_RATE:g} req/s offered, {rated} webhooks "
+                                 f"x{CLIENTS} clients, AOF {fsync}",
+                         "value": paced["p99"], "unit": "ms", "baseline": bare_paced["p99"],
+                         "ratio": paced["p99"] / bare_paced["p99"]})
     return rows
 
 

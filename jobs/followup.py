@@ -26,8 +26,8 @@ def after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichme
     _save_summary(rt, helpdesk, ticket, enrichment, decision, delivery_id, reason)
     if rt.decision_log is not None:
         try:
+            # record() observes the snapshot in the same transaction (one commit per ticket)
             rt.decision_log.record(decision, ticket, enrichment, helpdesk=helpdesk, delivery_id=delivery_id)
-            rt.decision_log.observe(ticket, decision.at, helpdesk=helpdesk)
         except Exception as exc:  # the helpdesk write already happened; analytics must not undo it
             log.error("decision log unavailable ticket=%s error=%s", ticket.id, type(exc).__name__)
             rt.count("tiergate_writeback_errors_total", {"kind": "decision_log"})

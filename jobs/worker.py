@@ -86,9 +86,24 @@ def rescue_stranded(worker: Worker, q) -> int:
     return rescued
 
 
+# one customer message that runs every lazily loaded part of the enrichment once
+WARM_TEXT = ("Checkout is down for all our stores and we are losing money every minute; "
+             "please escalate, our contract renewal depends on it.")
+
+
+def warm(enricher) -> None:
+    """Score one message before the first job, so the lazily loaded parts (the language
+    identifier's model, the risk rules' compiled patterns) are loaded at start, not while a
+    ticket waits. Best effort: a failure here is the first job's to report."""
+    try:
+        enricher.score_many([[WARM_TEXT]])
+    except Exception as exc:  # noqa: BLE001 - warming must never stop a worker from starting
+        logging.getLogger("tiergate.jobs").warning("enrichment warm-up failed error=%s", type(exc).__name__)
+
+
 def make_worker(settings: Settings, *, name: str | None = None, fork: bool = False) -> Worker:
     runtime = build_runtime(settings)
-    runtime.enricher(runtime.manifest())          # warm: forked jobs inherit the pipeline
+    warm(runtime.enricher(runtime.manifest()))    # warm: forked jobs inherit the pipeline
     set_runtime(runtime)
 
     start_sweeps(runtime.conn, settings)         # the periodic catch-all re-plan (idempotent)

@@ -61,6 +61,15 @@ def _warn_without_persistence(app) -> None:
         log.info("redis persistence appendonly=yes appendfsync=%s", fsync.decode() if isinstance(fsync, bytes) else fsync)
 
 
+def waitress_server(app, settings: Settings, *, host: str, port: int, threads: int,
+                    connection_limit: int = CONNECTION_LIMIT):
+    """The waitress server ``tiergate serve`` runs ``app`` under (benchmarks use the same)."""
+    return create_server(app, host=host, port=port, threads=threads, ident="tiergate",
+                         max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
+                         clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT,
+                         connection_limit=connection_limit, asyncore_use_poll=True, backlog=2048)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -98,10 +107,7 @@ def serve(host: str, port: int, threads: int, connection_limit: int, log_level: 
     redacted = settings.redacted()
     click.echo("tiergate serve settings: " + " ".join(f"{k}={redacted[k]}" for k in sorted(redacted)))
     limit = _raise_open_files(connection_limit)
-    server = create_server(app, host=host, port=port, threads=threads, ident="tiergate",
-                           max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
-                           clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT,
-                           connection_limit=limit, asyncore_use_poll=True, backlog=2048)
+    server = waitress_server(app, settings, host=host, port=port, threads=threads, connection_limit=limit)
     click.echo(f"tiergate serve: listening on http://{host}:{server.effective_port} threads={threads} "
                f"connection_limit={limit}")
     sys.stdout.flush()
