@@ -227,11 +227,15 @@ def _diff(rec: Any, loc: Any, path: str) -> list[str]:
         return out
     if isinstance(rec, list) and isinstance(loc, list):
         return _diff(rec[1], loc[1], f"{path}[]")
-    if _kind(rec) != _kind(loc) or not _compatible(_kind(rec), _kind(loc)):
+    if not _compatible(_kind(rec), _kind(loc)):
         return [f"{path}: {_kind(rec)} recorded, {_kind(loc)} locally"]
     return []
 
 
-def missing_or_changed(diffs: list[str], allowed_extra: tuple[str, ...] = ()) -> list[str]:
-    """The differences that matter: all but ``extra`` keys listed in ``allowed_extra`` (paths)."""
-    return [d for d in diffs if not (d.endswith(": extra") and d[:-len(": extra")] in allowed_extra)]
+def unexplained(diffs: list[str], explained: dict[str, str]) -> list[str]:
+    """The differences not covered by ``explained`` (``{json path: why}``): a missing or extra
+    key at that path or below it is covered; a changed kind never is."""
+    def covered(diff: str) -> bool:
+        path, _, what = diff.partition(": ")
+        return what in ("missing", "extra") and any(path == p or path.startswith(p + ".") for p in explained)
+    return [d for d in diffs if not covered(d)]

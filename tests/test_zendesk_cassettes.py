@@ -18,6 +18,7 @@ import cassette_support as cs
 from tiergate.connectors.zendesk import ZendeskConnector, ticket_from_json
 from tiergate.plugin.core.errors import NotFound
 from tiergate.plugin.core.model import TicketUpdate, parse_time
+from tiergate.plugin.install import delivery_outcome
 
 MISSING_UPDATE = "TestTicketCreateUpdateDelete.test_single_update_raises_recordnotfoundexception-recordnotfound-update"
 MISSING_DELETE = "TestTicketCreateUpdateDelete.test_single_delete_raises_recordnotfoundexception-recordnotfound-delete"
@@ -362,6 +363,7 @@ def test_webhook_test_answers_status_code_headers_payload(replay, name, request_
     assert set(answer) == {"headers", "status_code", "payload"} and isinstance(answer["status_code"], int)
     assert all(set(h) == {"key", "value"} for h in answer["headers"]) and isinstance(answer["payload"], str)
     assert answer == recorded.json()["response"]
+    assert delivery_outcome(answer) == (answer["status_code"], answer["payload"][:300])    # what install reports
 
 
 def test_webhook_invocations_follow_the_webhook_cursor(replay):
