@@ -82,9 +82,9 @@ class State(DirectoryStore, TicketStore, ThreadStore, TriggerStore, WebhookStore
 
     def next_stamp(self, at: datetime | None = None, *, after: str | None = None) -> datetime:
         """A write instant in whole seconds (``at``, default now), later than ``after`` (the
-        ticket's current ``updated_at``): a second write within the same second takes the next
-        second, so each write of a ticket has its own ``updated_at`` and ``safe_update`` tells
-        any two writes apart."""
+        ticket's current ``updated_at``): a ticket's second write within the same second gets
+        the next second as its ``updated_at``, so each write has its own stamp and
+        ``safe_update`` tells any two writes apart (comments and audits keep the wall time)."""
         at = whole_seconds(at or utcnow())
         previous = parse_time(after) if after else None
         if previous is not None and at <= previous:

@@ -152,7 +152,8 @@ class TicketStore:
             if "custom_fields" in data:
                 ticket["custom_fields"] = self._custom_fields(ticket["custom_fields"], data["custom_fields"])
             ticket["tags"] = tags
-            at = self.next_stamp(at, after=ticket["updated_at"])
+            at = self.next_stamp(at)                                   # the comment's and audit's time
+            stamp = self.next_stamp(at, after=ticket["updated_at"])    # the ticket's: one per write
             events: list[dict] = []
             new_comment = None
             comment_author = author_id
@@ -171,8 +172,8 @@ class TicketStore:
             for old, new in _custom_changes(before["custom_fields"], ticket["custom_fields"]):
                 events.append({"id": self._oid(), "type": "Change", "field_name": str(new["id"]),
                                "value": new["value"], "previous_value": old})
-            ticket["updated_at"] = iso(at)
-            ticket["generated_timestamp"] = int(at.timestamp())
+            ticket["updated_at"] = iso(stamp)
+            ticket["generated_timestamp"] = int(stamp.timestamp())
             audit = self._audit(ticket_id, at, comment_author, via, events)
             self._fire(before, ticket, new_comment, "Change", via, comment_author)
             return public(ticket), audit
