@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tiergate.localdesk import zammad as local_zammad, zendesk as local_zendesk
-from tiergate.plugin.install import install_zammad, install_zendesk, zammad_desk, zendesk_desk
+from tiergate.plugin.install import delivery_outcome, install_zammad, install_zendesk, zammad_desk, zendesk_desk
 from tiergate.runtime.config import Settings
 
 DEMO_EMAIL = "admin@demo.example"
@@ -65,8 +65,9 @@ def install(desk, helpdesk: str, receiver_url: str, secret: str):
     quiet = lambda _line: None  # noqa: E731
     if helpdesk == "zendesk":
         report = install_zendesk(zendesk_desk(settings, echo=quiet), receiver_url, secret=secret)
-        if not (report.test and 200 <= int(report.test.get("status") or 0) < 300):
-            raise RuntimeError(f"install: the test delivery did not verify: {report.test}")
+        status, detail = delivery_outcome(report.test)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"install: the test delivery did not verify (status {status}): {detail}")
     else:
         report = install_zammad(zammad_desk(settings, echo=quiet), receiver_url, secret=secret)
     if report.secret != secret:

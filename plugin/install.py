@@ -249,6 +249,18 @@ def install_zendesk(desk: Desk, receiver: str, *, secret: str | None, report: Re
     return report
 
 
+def delivery_outcome(response: Mapping[str, Any] | None) -> tuple[int, str]:
+    """(status, first 300 characters of the body) the receiver gave Zendesk's test delivery, from
+    the ``response`` of ``POST /api/v2/webhooks/test``: ``{"headers": [{"key", "value"}],
+    "status_code": N, "payload": "<body>"}``; (0, "") without one."""
+    response = response or {}
+    try:
+        status = int(response.get("status_code") or 0)
+    except (TypeError, ValueError):
+        status = 0
+    return status, str(response.get("payload") or "")[:300]
+
+
 # -- install: Zammad ---------------------------------------------------------------------------
 def install_zammad(desk: Desk, receiver: str, *, secret: str | None, report: Report | None = None) -> Report:
     report = report or Report()
@@ -341,12 +353,10 @@ def install(helpdesk: str, receiver: str | None, old_receiver: str | None, secre
     if helpdesk == "zammad":
         click.echo("test delivery: Zammad has no test endpoint; create a ticket to see one arrive")
         return
-    test = report.test or {}
-    status = int(test.get("status") or 0)
+    status, detail = delivery_outcome(report.test)
     if 200 <= status < 300:
         click.echo(f"test delivery: arrived and verified (receiver answered {status})")
         return
-    detail = str(test.get("body") or "")[:300]
     if status in (401, 403):
         raise click.ClickException(f"test delivery: arrived but the signature was refused ({status}): {detail}; "
                                    "set TIERGATE_WEBHOOK_SECRET on the receiver to the secret above")

@@ -12,8 +12,15 @@ views also in ``jobs`` (update_many), ``incremental`` (export, search), ``admin`
 
 Behaviour worth knowing:
 - Basic auth ``email/token:TOKEN`` on ``/api/v2`` (401 otherwise); ``/_control`` needs none.
-- Every ticket write appends an audit and moves ``updated_at`` forward with microsecond precision
-  (strictly increasing), so ``safe_update`` + ``updated_stamp`` tells any two writes apart (409).
+- Stamps are whole seconds (``2026-01-01T00:00:00Z``) like Zendesk's. Every ticket write appends
+  an audit and moves ``updated_at`` forward; a ticket's second write within the same second gets
+  the next second as its ``updated_at`` (its comment and audit keep the wall time), so each
+  write has its own stamp and ``safe_update`` + ``updated_stamp`` tells any two writes apart (409).
+- Shapes are held to real recorded Zendesk answers (``tests/test_zendesk_cassette_shapes.py``):
+  cursor pagination (``page[size]``/``page[after]``, opaque cursors, ``meta``/``links``; the
+  webhooks list always, in the webhooks API's form), offset pagination otherwise, the webhook
+  test answer ``{"response": {"headers", "status_code", "payload"}}``, webhooks without their
+  credentials, triggers with ``conditions`` (legacy top-level ``all``/``any`` folded in).
 - Ticket creation through the API, and every update, evaluates the active triggers (conditions
   ``update_type``, ``comment_is_public``, ``current_via_id``, ``role``, ``status``/``priority``/
   ``group_id``/``assignee_id``/``satisfaction_score`` with is/is_not/changed/not_changed/value/

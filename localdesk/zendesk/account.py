@@ -32,6 +32,6 @@ DEFAULT_KNOBS: dict[str, Any] = {
 }
 TICKET_FIELDS = ("subject", "status", "priority", "type", "group_id", "assignee_id", "requester_id",
                  "organization_id", "external_id", "problem_id", "due_at", "custom_fields",
-                 "via_followup_source_id", "brand_id", "ticket_form_id", "satisfaction_rating")
+                 "brand_id", "ticket_form_id", "satisfaction_rating")
 AUDITED = ("status", "priority", "type", "group_id", "assignee_id", "subject", "requester_id",
            "organization_id", "problem_id")

@@ -2,8 +2,10 @@
 id lists and pagination (offset and cursor)."""
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import request
 
@@ -42,20 +44,91 @@ def ids_arg() -> list[int]:
 
 
 
+CURSOR_PREFIX = "tiergate-local:"
+
+
+def _cursor(offset: int) -> str:
+    """An opaque cursor (base64, like Zendesk's) for the item at ``offset``."""
+    return base64.b64encode(f"{CURSOR_PREFIX}{offset}".encode()).decode()
+
+
+def _offset(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        text = base64.b64decode(raw.encode(), validate=True).decode()
+        if text.startswith(CURSOR_PREFIX) and text[len(CURSOR_PREFIX):].isdigit():
+            return int(text[len(CURSOR_PREFIX):])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ApiError(400, "InvalidPaginationParameter", f"{name}: not a cursor this account issued")
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "InvalidPaginationParameter", f"{name}: an integer is required, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, "InvalidPaginationParameter", f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def cursor_page(items: list) -> tuple[list, int, int, bool]:
+    """The page ``page[size]`` / ``page[after]`` / ``page[before]`` ask for: (chunk, start, size,
+    has_more); bad values answer 400 InvalidPaginationParameter."""
+    size = _int_arg("page[size]", 100, 1, 100)
+    after, before = _offset("page[after]"), _offset("page[before]")
+    if after is not None:
+        start, end = after + 1, after + 1 + size
+    elif before is not None:
+        start, end = max(0, before - size), before
+    else:
+        start, end = 0, size
+    return items[start:end], start, size, end < len(items)
+
+
+def _page_url(**params: Any) -> str:
+    return f"{request.base_url}?{urlencode(params)}"
+
+
 def paginate(items: list[dict], key: str) -> dict:
-    """Cursor pagination when ``page[size]``/``page[after]`` is asked for, offset otherwise; only
-    the page's items are copied (call it under the state's lock)."""
-    base = request.base_url
-    if "page[size]" in request.args or "page[after]" in request.args:
-        size = min(int(request.args.get("page[size]", 100)), 100)
-        start = int(request.args.get("page[after]") or 0)
-        chunk, more = items[start:start + size], start + size < len(items)
-        after = str(start + size) if more else None
-        return {key: copy.deepcopy(chunk), "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start) if start else None},
-                "links": {"next": f"{base}?page[size]={size}&page[after]={after}" if more else None, "prev": None}}
-    per = min(int(request.args.get("per_page", 100)), 100)
-    page = max(int(request.args.get("page", 1)), 1)
+    """Cursor pagination (Support API shape: ``meta`` has_more/after_cursor/before_cursor and
+    ``links`` next/prev, cursors opaque) when ``page[size]``/``page[after]``/``page[before]`` is
+    asked for, offset (``next_page``/``previous_page``/``count``) otherwise; only the page's
+    items are copied (call it under the state's lock)."""
+    if any(k in request.args for k in ("page[size]", "page[after]", "page[before]")):
+        chunk, start, size, more = cursor_page(items)
+        first, last = (_cursor(start), _cursor(start + len(chunk) - 1)) if chunk else (None, None)
+        return {key: copy.deepcopy(chunk), "meta": {"has_more": more, "after_cursor": last, "before_cursor": first},
+                "links": {"prev": _page_url(**{"page[before]": first, "page[size]": size}) if first else None,
+                          "next": _page_url(**{"page[after]": last, "page[size]": size}) if last else None}}
+    per = _int_arg("per_page", 100, 1, 100)
+    page = _int_arg("page", 1, 1, 10 ** 9)
     chunk = items[(page - 1) * per: page * per]
     more = page * per < len(items)
-    return {key: copy.deepcopy(chunk), "next_page": f"{base}?page={page + 1}&per_page={per}" if more else None,
-            "previous_page": f"{base}?page={page - 1}&per_page={per}" if page > 1 else None, "count": len(items)}
+    return {key: copy.deepcopy(chunk), "next_page": _page_url(page=page + 1, per_page=per) if more else None,
+            "previous_page": _page_url(page=page - 1, per_page=per) if page > 1 else None, "count": len(items)}
+
+
+def webhook_page(items: list[dict], key: str) -> dict:
+    """The webhooks API's cursor pagination (always on): ``meta.has_more``, and only when there
+    is one, ``meta.after_cursor`` + ``links.next`` and ``meta.before_cursor`` + ``links.prev``."""
+    chunk, start, size, more = cursor_page(items)
+    meta: dict[str, Any] = {"has_more": more}
+    links: dict[str, str] = {}
+    if chunk and start > 0:
+        meta["before_cursor"] = _cursor(start)
+        links["prev"] = _page_url(**{"page[before]": meta["before_cursor"], "page[size]": size})
+    if more:
+        meta["after_cursor"] = _cursor(start + len(chunk) - 1)
+        links["next"] = _page_url(**{"page[after]": meta["after_cursor"], "page[size]": size})
+    out: dict[str, Any] = {"meta": meta}
+    if links:
+        out["links"] = links
+    out[key] = copy.deepcopy(chunk)
+    return out

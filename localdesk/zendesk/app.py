@@ -25,6 +25,7 @@ def create_app(state: State) -> Flask:
         body: dict[str, Any] = {"error": exc.error, "description": exc.description}
         if exc.details is not None:
             body["details"] = exc.details
+        body.update(exc.extra)
         resp = jsonify(body)
         resp.status_code = exc.status
         if exc.status == 401:

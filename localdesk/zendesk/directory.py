@@ -99,7 +99,8 @@ def register(app: Flask, state: Any) -> None:
     @app.get(f"{api}/users/show_many")
     def users_show_many():
         with state.lock:
-            return jsonify({"users": [copy.deepcopy(state.users[i]) for i in ids_arg() if i in state.users]})
+            found = [copy.deepcopy(state.users[i]) for i in ids_arg() if i in state.users]
+            return jsonify({"users": found, "next_page": None, "previous_page": None, "count": len(found)})
 
     @app.get(f"{api}/users/search")
     def users_search():

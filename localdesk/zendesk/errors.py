@@ -7,9 +7,11 @@ from typing import Any
 class ApiError(Exception):
     """Answered as ``{"error": error, "description": description}`` with ``status``."""
 
-    def __init__(self, status: int, error: str, description: str = "", details: Any = None):
+    def __init__(self, status: int, error: str, description: str = "", details: Any = None,
+                 extra: dict[str, Any] | None = None):
         super().__init__(description or error)
         self.status, self.error, self.description, self.details = status, error, description, details
+        self.extra = dict(extra or {})        # more top-level keys (TooManyValues: max_count)
 
 
 def not_found(kind: str = "record") -> ApiError:

@@ -10,6 +10,7 @@ from flask import Flask, jsonify, request
 from tiergate.localdesk.zendesk.account import STATUS_ORDER
 from tiergate.localdesk.zendesk.api import API, paginate
 from tiergate.localdesk.zendesk.errors import ApiError
+from tiergate.localdesk.zendesk.tickets import public
 from tiergate.plugin.core.model import parse_time
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def register(app: Flask, state: State) -> None:
     @app.get(f"{api}/search")
     def search():
         with state.lock:
-            results = [{**t, "result_type": "ticket"} for t in search_tickets(state, request.args.get("query", ""))]
+            results = [{**public(t), "result_type": "ticket"} for t in search_tickets(state, request.args.get("query", ""))]
             page = paginate(results, "results")
         page.setdefault("count", len(results))
         return jsonify(page)

@@ -29,7 +29,8 @@ def register(app: Flask, state: State) -> None:
         else:
             items = [{**(body.get("ticket") or {}), "id": i} for i in ids_arg()]
         if len(items) > 100:
-            raise ApiError(400, "TooManyValues", f"You can update at most 100 tickets at once ({len(items)} given)")
+            raise ApiError(400, "TooManyValues", f"Parameter tickets cannot specify more than 100 values ({len(items)} given)",
+                           extra={"max_count": 100})
         results = []
         for item in items:
             item = dict(item)
@@ -43,7 +44,7 @@ def register(app: Flask, state: State) -> None:
         job_id = uuid.uuid4().hex
         job = {"id": job_id, "url": state._url(f"job_statuses/{job_id}"), "total": len(items),
                "progress": len(items), "status": "completed", "message": f"Completed at {iso(utcnow())}",
-               "job_type": "Bulk Update", "results": results}
+               "results": results}
         with state.lock:
             state.job_statuses[job_id] = job
         queued = {**job, "status": "queued", "progress": None, "message": None, "results": None}

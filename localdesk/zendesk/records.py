@@ -1,5 +1,5 @@
-"""Helpers shared by the local Zendesk's stores: the clock, ISO stamps, unique tag lists and
-threads kept in time order."""
+"""Helpers shared by the local Zendesk's stores: the clock, ISO stamps (whole seconds, like
+Zendesk's ``2026-01-01T00:00:00Z``), unique tag lists and threads kept in time order."""
 from __future__ import annotations
 
 import bisect
@@ -13,8 +13,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def whole_seconds(at: datetime) -> datetime:
+    return at.replace(microsecond=0)
+
+
 def iso(at: datetime | None) -> str | None:
-    return format_time(at)
+    """``2026-01-01T00:00:00Z``: Zendesk answers every stamp in whole seconds."""
+    return format_time(whole_seconds(at)) if at is not None else None
 
 
 def unique(items: Iterable[str]) -> list[str]:

@@ -7,7 +7,7 @@ import itertools
 import random
 import threading
 from collections import Counter, deque
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from tiergate.localdesk.zendesk.account import (BOT_ID, DEFAULT_AGENTS, DEFAULT_EMAIL, DEFAULT_GROUPS, DEFAULT_KNOBS,
@@ -15,10 +15,11 @@ from tiergate.localdesk.zendesk.account import (BOT_ID, DEFAULT_AGENTS, DEFAULT_
 from tiergate.localdesk.zendesk.comments import ThreadStore
 from tiergate.localdesk.zendesk.directory import DirectoryStore
 from tiergate.localdesk.zendesk.errors import ApiError
-from tiergate.localdesk.zendesk.records import utcnow
+from tiergate.localdesk.zendesk.records import utcnow, whole_seconds
 from tiergate.localdesk.zendesk.tickets import TicketStore
 from tiergate.localdesk.zendesk.triggers import TriggerStore
 from tiergate.localdesk.zendesk.webhooks import WebhookStore
+from tiergate.plugin.core.model import parse_time
 
 
 class State(DirectoryStore, TicketStore, ThreadStore, TriggerStore, WebhookStore):
@@ -57,7 +58,6 @@ class State(DirectoryStore, TicketStore, ThreadStore, TriggerStore, WebhookStore
             self._user_ids = itertools.count(1001)
             self._org_ids = itertools.count(5001)
             self._object_ids = itertools.count(10001)    # comments, audits, events, generic objects
-            self._last_stamp = datetime.fromtimestamp(0, timezone.utc)
             self.seed_defaults()
 
     def seed_defaults(self) -> None:
@@ -80,12 +80,15 @@ class State(DirectoryStore, TicketStore, ThreadStore, TriggerStore, WebhookStore
                 self._rng.seed(knobs["seed"])
             return dict(self.knobs)
 
-    def next_stamp(self, at: datetime | None = None) -> datetime:
-        """A strictly increasing write instant (microsecond precision)."""
-        at = at or utcnow()
-        if at <= self._last_stamp:
-            at = self._last_stamp + timedelta(microseconds=1)
-        self._last_stamp = at
+    def next_stamp(self, at: datetime | None = None, *, after: str | None = None) -> datetime:
+        """A write instant in whole seconds (``at``, default now), later than ``after`` (the
+        ticket's current ``updated_at``): a ticket's second write within the same second gets
+        the next second as its ``updated_at``, so each write has its own stamp and
+        ``safe_update`` tells any two writes apart (comments and audits keep the wall time)."""
+        at = whole_seconds(at or utcnow())
+        previous = parse_time(after) if after else None
+        if previous is not None and at <= previous:
+            at = previous + timedelta(seconds=1)
         return at
 
     def _oid(self) -> int:

@@ -1,5 +1,7 @@
 """Tickets of the local Zendesk: create, update (safe_update, audits, triggers), import, delete,
-and their views."""
+and their views. ``generated_timestamp`` is kept on the stored ticket for the incremental export
+and, like Zendesk, answered only there; a follow-up (``via_followup_source_id`` on create) is
+answered as ``via.source.rel == "follow_up"`` with the source ticket in ``via.source.from``."""
 from __future__ import annotations
 
 import copy
@@ -12,7 +14,7 @@ from tiergate.localdesk.zendesk.account import AUDITED, BOT_ID, ENUMS, TICKET_FI
 from tiergate.localdesk.zendesk.api import API, ids_arg, json_body, paginate
 from tiergate.localdesk.zendesk.comments import comment_event
 from tiergate.localdesk.zendesk.errors import ApiError, conflict, not_found
-from tiergate.localdesk.zendesk.records import iso, unique, utcnow
+from tiergate.localdesk.zendesk.records import iso, unique, utcnow, whole_seconds
 from tiergate.plugin.core.model import parse_time
 
 
@@ -24,7 +26,7 @@ class TicketStore:
         with self.lock:
             if ticket_id not in self.tickets:
                 raise not_found("ticket")
-            return copy.deepcopy(self.tickets[ticket_id])
+            return public(self.tickets[ticket_id])
 
     def _blank_ticket(self, tid: int, at: datetime, channel: str) -> dict:
         return {
@@ -39,7 +41,6 @@ class TicketStore:
             "satisfaction_rating": None, "sharing_agreement_ids": [], "custom_status_id": None,
             "fields": [], "followup_ids": [], "ticket_form_id": None, "brand_id": None,
             "allow_channelback": False, "allow_attachments": True, "from_messaging_channel": False,
-            "via_followup_source_id": None,
         }
 
     def _resolve_requester(self, data: dict) -> None:
@@ -82,9 +83,11 @@ class TicketStore:
                 raise ApiError(422, "RecordInvalid", "Record validation errors",
                                {"description": [{"description": "Description: cannot be blank"}]})
             channel = (data.pop("via", None) or {}).get("channel", via)
+            followup_of = data.pop("via_followup_source_id", None)
             at = self.next_stamp(at)
             tid = next(self._ticket_ids)
             ticket = self._blank_ticket(tid, at, channel)
+            self._follow_up(ticket, followup_of)
             submitter = data.pop("submitter_id", None) or comment.get("author_id") or data.get("requester_id") \
                 or author_id
             tags = data.pop("tags", None) or []
@@ -107,7 +110,7 @@ class TicketStore:
             audit = self._audit(tid, at, submitter, channel, [comment_event(new_comment)] + events)
             if run_triggers:
                 self._fire(None, ticket, new_comment, "Create", channel, submitter)
-            return copy.deepcopy(ticket), audit
+            return public(ticket), audit
 
     def update_ticket(self, ticket_id: int, data: dict, *, author_id: int = BOT_ID, via: str = "api",
                       at: datetime | None = None, check_conflict: bool = True) -> tuple[dict, dict]:
@@ -119,7 +122,7 @@ class TicketStore:
             data = dict(data)
             if check_conflict and self.knobs.get("conflict_next", 0) > 0:
                 self.knobs["conflict_next"] -= 1
-                ticket["updated_at"] = iso(self.next_stamp())   # someone else just edited it
+                ticket["updated_at"] = iso(self.next_stamp(after=ticket["updated_at"]))   # someone else edited it
                 raise conflict()
             if data.pop("safe_update", False):
                 stamp = data.get("updated_stamp")
@@ -129,7 +132,7 @@ class TicketStore:
                     raise ApiError(422, "RecordInvalid", f"updated_stamp: not a timestamp: {stamp!r}") from None
                 if stamp_at is None:
                     raise ApiError(422, "RecordInvalid", "updated_stamp: required with safe_update")
-                if stamp_at != parse_time(ticket["updated_at"]):
+                if whole_seconds(stamp_at) != parse_time(ticket["updated_at"]):
                     raise conflict()
             data.pop("updated_stamp", None)
             data.pop("id", None)
@@ -149,7 +152,8 @@ class TicketStore:
             if "custom_fields" in data:
                 ticket["custom_fields"] = self._custom_fields(ticket["custom_fields"], data["custom_fields"])
             ticket["tags"] = tags
-            at = self.next_stamp(at)
+            at = self.next_stamp(at)                                   # the comment's and audit's time
+            stamp = self.next_stamp(at, after=ticket["updated_at"])    # the ticket's: one per write
             events: list[dict] = []
             new_comment = None
             comment_author = author_id
@@ -168,11 +172,11 @@ class TicketStore:
             for old, new in _custom_changes(before["custom_fields"], ticket["custom_fields"]):
                 events.append({"id": self._oid(), "type": "Change", "field_name": str(new["id"]),
                                "value": new["value"], "previous_value": old})
-            ticket["updated_at"] = iso(at)
-            ticket["generated_timestamp"] = int(at.timestamp())
+            ticket["updated_at"] = iso(stamp)
+            ticket["generated_timestamp"] = int(stamp.timestamp())
             audit = self._audit(ticket_id, at, comment_author, via, events)
             self._fire(before, ticket, new_comment, "Change", via, comment_author)
-            return copy.deepcopy(ticket), audit
+            return public(ticket), audit
 
     def delete_ticket(self, ticket_id: int) -> None:
         with self.lock:
@@ -193,8 +197,10 @@ class TicketStore:
                 raise ApiError(422, "RecordInvalid", "comments: at least one comment is required")
             created = parse_time(data.pop("created_at", None)) or utcnow()
             channel = (data.pop("via", None) or {}).get("channel", "api")
+            followup_of = data.pop("via_followup_source_id", None)
             tid = next(self._ticket_ids)
             ticket = self._blank_ticket(tid, created, channel)
+            self._follow_up(ticket, followup_of)
             for key in TICKET_FIELDS:
                 if key in data and key != "custom_fields":
                     ticket[key] = data[key]
@@ -221,9 +227,23 @@ class TicketStore:
                 self._audit(tid, at, new["author_id"], new["via"]["channel"],
                             [comment_event(new)] + (creation if i == 0 else []))
             updated = parse_time(data.get("updated_at")) or last
-            ticket["updated_at"] = iso(self.next_stamp(updated) if updated > self._last_stamp else updated)
+            ticket["updated_at"] = iso(updated)
             ticket["generated_timestamp"] = int(updated.timestamp())
-            return copy.deepcopy(ticket)
+            return public(ticket)
+
+    def _follow_up(self, ticket: dict, source_id: Any) -> None:
+        """Mark ``ticket`` a follow-up of ``source_id`` the way Zendesk answers it."""
+        if source_id in (None, ""):
+            return
+        try:
+            source = self.tickets.get(int(source_id))
+        except (TypeError, ValueError):
+            raise ApiError(422, "RecordInvalid", f"via_followup_source_id: not a ticket id: {source_id!r}") from None
+        if source is None:
+            raise ApiError(422, "RecordInvalid", f"via_followup_source_id: ticket {source_id} does not exist")
+        ticket["via"]["source"] = {"from": {"ticket_id": source["id"], "subject": source["subject"]}, "to": {},
+                                   "rel": "follow_up"}
+        source["followup_ids"] = [*source.get("followup_ids", []), ticket["id"]]
 
     def _custom_fields(self, current: list[dict], given: Any) -> list[dict]:
         out = {f["id"]: f["value"] for f in current}
@@ -231,6 +251,14 @@ class TicketStore:
             if isinstance(item, dict) and "id" in item:
                 out[item["id"]] = item.get("value")
         return [{"id": k, "value": v} for k, v in out.items()]
+
+
+PRIVATE_KEYS = ("generated_timestamp",)       # answered by the incremental export only
+
+
+def public(ticket: dict) -> dict:
+    """A copy of a stored ticket as the ticket endpoints answer it."""
+    return {k: copy.deepcopy(v) for k, v in ticket.items() if k not in PRIVATE_KEYS}
 
 
 def _custom_changes(before: list[dict], after: list[dict]) -> list[tuple[Any, dict]]:
@@ -245,12 +273,14 @@ def register(app: Flask, state: Any) -> None:
     @app.get(f"{api}/tickets")
     def tickets_list():
         with state.lock:
-            return jsonify(paginate(sorted(state.tickets.values(), key=lambda t: t["id"]), "tickets"))
+            return jsonify(paginate([public(t) for t in sorted(state.tickets.values(), key=lambda t: t["id"])],
+                                    "tickets"))
 
     @app.get(f"{api}/tickets/show_many")
     def tickets_show_many():
         with state.lock:
-            return jsonify({"tickets": [copy.deepcopy(state.tickets[i]) for i in ids_arg() if i in state.tickets]})
+            found = [public(state.tickets[i]) for i in ids_arg() if i in state.tickets]
+            return jsonify({"tickets": found, "next_page": None, "previous_page": None, "count": len(found)})
 
     @app.post(f"{api}/tickets")
     def tickets_create():

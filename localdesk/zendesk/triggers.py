@@ -1,5 +1,7 @@
-"""Trigger evaluation in the local Zendesk: the conditions it understands, placeholder rendering
-and which ticket events a write raises."""
+"""Trigger evaluation in the local Zendesk: the conditions it understands (``conditions.all`` /
+``conditions.any``, also accepted as the legacy top-level ``all`` / ``any`` of a trigger body and
+answered folded into ``conditions``), placeholder rendering and which ticket events a write
+raises."""
 from __future__ import annotations
 
 import json
@@ -7,6 +9,28 @@ import re
 from typing import Any
 
 from tiergate.localdesk.zendesk.account import STATUS_ORDER, VIA_IDS
+from tiergate.localdesk.zendesk.errors import ApiError
+
+
+def trigger_conditions(data: dict) -> dict:
+    """``{"all": [...], "any": [...]}`` of a trigger body: ``conditions.all/any``, else the
+    top-level ``all``/``any`` (the form Zendesk also accepts); 422 naming the bad condition."""
+    given = data.get("conditions")
+    if given is not None and not isinstance(given, dict):
+        raise ApiError(422, "RecordInvalid", "trigger.conditions: an object with all/any lists is required")
+    given = given or {}
+    out: dict[str, list] = {}
+    for part in ("all", "any"):
+        items = given.get(part) if given.get(part) is not None else data.get(part)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise ApiError(422, "RecordInvalid", f"trigger.conditions.{part}: a list is required")
+        for n, cond in enumerate(items):
+            if not isinstance(cond, dict) or not cond.get("field"):
+                raise ApiError(422, "RecordInvalid", f"trigger.conditions.{part}[{n}]: an object with a field is required")
+        out[part] = [dict(c) for c in items]
+    return out
 
 
 class TriggerStore:

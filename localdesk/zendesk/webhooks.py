@@ -1,5 +1,8 @@
 """Webhooks of the local Zendesk: creation with signing secrets, queued deliveries (trigger
-bodies and event payloads), redelivery, and the webhook views (signing secret, test)."""
+bodies and event payloads), redelivery, and the webhook views (signing secret, test). Webhooks are
+answered like Zendesk's (``hook_view``): no password or token in ``authentication.data``,
+``updated_at``/``updated_by`` once updated. ``POST /api/v2/webhooks/test`` answers
+``{"response": {"headers": [{"key", "value"}], "status_code": N, "payload": "<body>"}}``."""
 from __future__ import annotations
 
 import copy
@@ -66,16 +69,31 @@ class WebhookStore:
             wid = "01" + secrets.token_hex(12).upper()
             now = iso(utcnow())
             secret = (data.get("signing_secret") or {}).get("secret") or secrets.token_urlsafe(32)
-            hook = {"id": wid, "name": data["name"], "status": data.get("status", "active"),
-                    "endpoint": data["endpoint"], "http_method": data.get("http_method", "POST"),
-                    "request_format": data.get("request_format", "json"),
+            hook = {"id": wid, "name": data["name"], "description": data.get("description"),
+                    "status": data.get("status", "active"),
                     "subscriptions": list(data.get("subscriptions") or ["conditional_ticket_events"]),
-                    "authentication": data.get("authentication"), "custom_headers": data.get("custom_headers", {}),
-                    "description": data.get("description"), "created_at": now, "created_by": str(BOT_ID),
-                    "updated_at": now, "updated_by": str(BOT_ID), "signing_secret": {}, "external_source": {}}
+                    "created_at": now, "created_by": str(BOT_ID), "endpoint": data["endpoint"],
+                    "http_method": data.get("http_method", "POST"), "request_format": data.get("request_format", "json")}
+            for key in ("authentication", "custom_headers"):
+                if data.get(key):
+                    hook[key] = copy.deepcopy(data[key])
             self.collections["webhooks"][wid] = hook
             self.signing_secrets[wid] = secret
-            return copy.deepcopy(hook)
+            return hook_view(hook)
+
+
+CREDENTIALS = ("password", "token")
+
+
+def hook_view(hook: dict) -> dict:
+    """A webhook as Zendesk answers it: its authentication without the credentials."""
+    out = copy.deepcopy(hook)
+    if out.get("description") is None:
+        out.pop("description", None)
+    auth = out.get("authentication")
+    if isinstance(auth, dict) and isinstance(auth.get("data"), dict):
+        auth["data"] = {k: v for k, v in auth["data"].items() if k not in CREDENTIALS}
+    return out
 
 
 def _sid(value: Any) -> str | None:
@@ -160,8 +178,8 @@ def register(app: Flask, state: Any) -> None:
         try:
             r = requests.request(req.get("http_method") or (hook or {}).get("http_method", "POST"), endpoint,
                                  data=raw, headers=headers, timeout=10)
-            out = {"status": r.status_code, "headers": [{"key": k, "value": v} for k, v in r.headers.items()],
-                   "body": r.text[:2000]}
+            out = {"headers": [{"key": k, "value": v} for k, v in r.headers.items()], "status_code": r.status_code,
+                   "payload": r.text[:2000]}
         except requests.RequestException as exc:
-            out = {"status": 0, "headers": [], "body": f"{type(exc).__name__}: {exc}"}
+            out = {"headers": [], "status_code": 0, "payload": f"{type(exc).__name__}: {exc}"}
         return jsonify({"response": out})
