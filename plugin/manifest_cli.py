@@ -10,9 +10,12 @@ import click
 import redis
 
 from tiergate.runtime.cli_defaults import resolve_manifest
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import redact_url
+from tiergate.runtime.redis_conn import connect
 from tiergate.runtime.manifest_store import (FileHistory, RedisHistory, default_history_path, in_force_view,
                                             record, revert)
-from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.core.errors import ConfigError, ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 
@@ -83,12 +86,16 @@ def _history(redis_url: str | None, file: str | None):
     if file:
         return FileHistory(file)
     if redis_url:
-        conn = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+        settings = Settings.from_env(redis_url=redis_url)     # Sentinel when configured
         try:
+            conn = connect(settings, socket_connect_timeout=1, socket_timeout=2)
             conn.ping()
             return RedisHistory(conn)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
         except redis.RedisError as exc:
-            raise click.ClickException(f"cannot reach Redis at {redis_url}: {exc}") from None
+            raise click.ClickException(f"cannot reach Redis at {redact_url(redis_url)}: "
+                                       f"{type(exc).__name__}") from None
     return FileHistory(default_history_path())
 
 
