@@ -12,7 +12,7 @@ import redis
 from tiergate.runtime.cli_defaults import resolve_manifest
 from tiergate.runtime.config import Settings
 from tiergate.runtime.redact import redact_url
-from tiergate.runtime.redis_conn import connect
+from tiergate.runtime.redis_conn import connect, uses_sentinel
 from tiergate.runtime.manifest_store import (FileHistory, RedisHistory, default_history_path, in_force_view,
                                             record, revert)
 from tiergate.plugin.core.errors import ConfigError, ManifestError
@@ -85,8 +85,12 @@ def manifest():
 def _history(redis_url: str | None, file: str | None):
     if file:
         return FileHistory(file)
-    if redis_url:
-        settings = Settings.from_env(redis_url=redis_url)     # Sentinel when configured
+    try:
+        settings = Settings.from_env(**({"redis_url": redis_url} if redis_url else {}))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if redis_url or uses_sentinel(settings):                 # Sentinel when configured
+        where = "the Sentinel master" if uses_sentinel(settings) else redact_url(redis_url)
         try:
             conn = connect(settings, socket_connect_timeout=1, socket_timeout=2)
             conn.ping()
@@ -94,8 +98,7 @@ def _history(redis_url: str | None, file: str | None):
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         except redis.RedisError as exc:
-            raise click.ClickException(f"cannot reach Redis at {redact_url(redis_url)}: "
-                                       f"{type(exc).__name__}") from None
+            raise click.ClickException(f"cannot reach Redis at {where}: {type(exc).__name__}") from None
     return FileHistory(default_history_path())
 
 
