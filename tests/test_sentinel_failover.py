@@ -132,3 +132,28 @@ def test_sentinel_settings_are_read_from_the_environment_and_bad_ones_named():
         connect(Settings(redis_sentinels="127.0.0.1:26379"))
     with pytest.raises(ValueError, match="TIERGATE_REDIS_WAIT_REPLICAS: 'one' is not a number"):
         Settings.from_env({"TIERGATE_REDIS_WAIT_REPLICAS": "one"})
+
+
+def test_a_delivery_no_replica_acknowledged_is_refused_and_its_retry_is_a_duplicate(sentinel_cluster):
+    import os
+    import signal
+
+    from rq import Queue
+
+    cluster = sentinel_cluster
+    settings = Settings(redis_url="redis://sentinel-managed/0", redis_sentinels=cluster.addresses,
+                        redis_sentinel_master=MASTER_NAME, redis_wait_timeout=0.3, helpdesk="zendesk",
+                        webhook_secret="sentinel-secret")
+    client = create_app(settings).test_client()
+    replica = next(n for n in cluster.data if n.port != cluster.master_port())
+    body, headers = signed_delivery(7, "paused-1", settings.webhook_secret)
+    os.kill(replica.process.pid, signal.SIGSTOP)          # the replica cannot acknowledge
+    try:
+        refused = client.post("/webhooks/zendesk", data=body, headers=headers)
+    finally:
+        os.kill(replica.process.pid, signal.SIGCONT)
+    assert refused.status_code == 503 and refused.get_json()["error"] == "not_replicated"
+    assert refused.headers["Retry-After"]
+    retried = client.post("/webhooks/zendesk", data=body, headers=headers)   # the helpdesk's retry
+    assert retried.status_code == 200 and retried.get_json()["status"] == "duplicate"
+    assert Queue(settings.queue_name, connection=connect(settings)).count == 1, "stored once"
