@@ -1,6 +1,6 @@
 """Receiver ack latency and throughput under signed webhooks, next to a bare Flask route.
 
-Both apps run under the waitress server ``tiergate serve`` builds (``plugin.serve.waitress_server``:
+Both apps run under the waitress server ``tiergate serve`` builds (``plugin.serve.make_server``:
 same threads, timeouts, poll loop) in a child process on loopback, against a Redis with
 ``appendonly yes`` + ``appendfsync everysec``. 16 client threads with keep-alive sessions send
 signed Zendesk deliveries (unique event ids, bodies signed before the clock starts):
@@ -55,7 +55,7 @@ def _bare_app():
 def _serve(kind: str, port: int, redis_url: str) -> None:
     import logging
 
-    from tiergate.plugin.serve import waitress_server
+    from tiergate.plugin.serve import make_server
     from tiergate.runtime.config import Settings
 
     logging.basicConfig(level=logging.WARNING)
@@ -66,7 +66,7 @@ def _serve(kind: str, port: int, redis_url: str) -> None:
         from tiergate.plugin.web import create_app
 
         app = create_app(settings)
-    server = waitress_server(app, settings, host="127.0.0.1", port=port, threads=SERVER_THREADS)
+    server, _limit = make_server(app, settings, host="127.0.0.1", port=port, threads=SERVER_THREADS)
     print("ready", flush=True)
     server.run()
 

@@ -1,4 +1,4 @@
-"""Chaos run helpers: the seeded tickets, their expected outcomes, and the signed webhook traffic."""
+"""Chaos run helpers: the seeded tickets, the notes tiergate wrote, and the signed webhook traffic."""
 from __future__ import annotations
 
 import json
@@ -58,17 +58,6 @@ def fingerprints(notes: list[str]) -> list[str]:
     return out
 
 
-@dataclass
-class Outcome:
-    tags: tuple[str, ...]
-    notes: int
-    group_id: int | None
-
-
-def outcome_of(ticket: Any) -> Outcome:
-    return Outcome(tuple(sorted(ticket.tags)), len(fingerprints(tiergate_notes(ticket))), ticket.group_id)
-
-
 # -- webhooks -----------------------------------------------------------------------------------
 def signed_delivery(ticket_id: int, delivery_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
     from tiergate.connectors.zendesk_webhook import INVOCATION_ID_HEADER, format_timestamp, signed_headers
@@ -94,8 +83,9 @@ class SendStats:
 
 
 def send_all(url: str, plan: list[tuple[int, str]], secret: str, stats: SendStats, *, threads: int = 8,
-             deadline: float = float("inf"), retries: int = 3) -> None:
-    """POST each (ticket, delivery id); a 503 is retried like Zendesk would, a few times."""
+             deadline: float = float("inf"), retries: int = 60) -> None:
+    """POST each (ticket, delivery id); a 503 or a refused connection is retried like a helpdesk
+    does, with a backoff growing to 2 s, until it is answered otherwise (or ``retries`` ran out)."""
     local = threading.local()
 
     def one(item: tuple[int, str]) -> None:
@@ -127,7 +117,7 @@ def send_all(url: str, plan: list[tuple[int, str]], secret: str, stats: SendStat
                     stats.rejected[f"{status} {reason}"] += 1
             if status != 503 and status != 0:
                 return
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(min(2.0, 0.2 * (attempt + 1)))
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, plan))

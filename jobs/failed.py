@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import click
-from redis import Redis
 from rq import get_current_job
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
@@ -17,6 +16,7 @@ from rq.serializers import JSONSerializer
 from tiergate.jobs import breaker
 from tiergate.jobs.queues import queue
 from tiergate.runtime.config import Settings
+from tiergate.runtime.redis_conn import connect
 
 
 @contextmanager
@@ -37,7 +37,7 @@ def final_on_error() -> Iterator[None]:
 
 
 def _registry(settings: Settings) -> FailedJobRegistry:
-    conn = Redis.from_url(settings.redis_url)
+    conn = connect(settings)
     return FailedJobRegistry(queue=queue(conn, settings))
 
 
@@ -58,7 +58,7 @@ def failed_jobs(settings: Settings) -> list[dict]:
 def waiting_jobs(settings: Settings) -> list[dict]:
     """Each rescheduled job waiting in the scheduled registry: ticket, attempt, why, next run,
     first failure."""
-    q = queue(Redis.from_url(settings.redis_url), settings)
+    q = queue(connect(settings), settings)
     registry = ScheduledJobRegistry(queue=q)
     rows = []
     for job_id in registry.get_job_ids():
@@ -75,7 +75,7 @@ def waiting_jobs(settings: Settings) -> list[dict]:
 
 
 def breakers(settings: Settings) -> list[dict]:
-    conn = Redis.from_url(settings.redis_url)
+    conn = connect(settings)
     return [breaker.status(conn, desk) for desk in sorted({settings.helpdesk, "zendesk", "zammad"})]
 
 

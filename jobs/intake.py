@@ -36,6 +36,17 @@ from tiergate.runtime.config import Settings
 QUEUED, COALESCED, DUPLICATE = 1, 2, 0
 IN_FLIGHT = 3    # a key left "pending" by a receiver of an earlier version, still storing
 
+
+class NotReplicated(Exception):
+    """The delivery is stored on the master but fewer replicas than asked acknowledged it within
+    the timeout: a fail-over now could lose it, so it must not be acknowledged (the helpdesk's
+    retry is answered as a duplicate once the replica has caught up, or accepted anew after a
+    fail-over that lost it)."""
+
+    def __init__(self, status: int, job_id: str, acknowledged: int, wanted: int):
+        super().__init__(f"{acknowledged} of {wanted} replicas acknowledged")
+        self.status, self.job_id, self.acknowledged, self.wanted = status, job_id, acknowledged, wanted
+
 _SCRIPT = """
 local nd = tonumber(ARGV[1])
 if ARGV[6] ~= '' then redis.call('HINCRBYFLOAT', ARGV[6], ARGV[7], 1) end
@@ -125,13 +136,28 @@ class Intake:
         return flat
 
     def store(self, delivery: Delivery, dedupe_keys: Sequence[str], dedupe_ttl: int,
-              counter: tuple[str, str] | None = None) -> tuple[int, str]:
+              counter: tuple[str, str] | None = None, replicas: tuple[int, int] | None = None) -> tuple[int, str]:
         """``(QUEUED | COALESCED | DUPLICATE | IN_FLIGHT, job id)``; ``counter`` is a (hash, field) counted
         once for every delivery that reaches the script. Raises ``redis.RedisError`` when Redis is unreachable
-        (then nothing, or everything, was stored)."""
+        (then nothing, or everything, was stored).
+
+        ``replicas`` = ``(n, timeout_ms)`` (``runtime.redis_conn.replica_wait``): ``WAIT n timeout_ms``
+        follows the script on the same connection (one pipeline), so it waits for this write (and,
+        for a duplicate, for everything written before, the original delivery included); fewer
+        acknowledgements raise ``NotReplicated``."""
         job_id = Q.job_id_for(delivery)
         key_hash, field = counter or ("", "")
         argv = [len(dedupe_keys), int(dedupe_ttl), job_id, Q.JOB_TIMEOUT * 5,
                 Job.redis_job_namespace_prefix, key_hash, field, *self._commands(delivery, job_id)]
-        status, jid = self.script(keys=[*dedupe_keys, job_of(delivery)[1]], args=argv)
-        return int(status), jid.decode() if isinstance(jid, bytes) else str(jid)
+        script_keys = [*dedupe_keys, job_of(delivery)[1]]
+        if replicas is None:
+            status, jid = self.script(keys=script_keys, args=argv)
+            return int(status), jid.decode() if isinstance(jid, bytes) else str(jid)
+        pipe = self.conn.pipeline(transaction=False)     # one connection: WAIT counts its writes
+        self.script(keys=script_keys, args=argv, client=pipe)
+        pipe.execute_command("WAIT", *replicas)
+        (status, jid), acknowledged = pipe.execute()
+        jid = jid.decode() if isinstance(jid, bytes) else str(jid)
+        if int(acknowledged) < replicas[0]:
+            raise NotReplicated(int(status), jid, int(acknowledged), replicas[0])
+        return int(status), jid

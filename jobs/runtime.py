@@ -16,6 +16,7 @@ from tiergate.plugin.analytics.log import DecisionLog
 from tiergate.runtime.config import Settings
 from tiergate.runtime.manifest_store import ManifestStore
 from tiergate.runtime.metrics import Metrics
+from tiergate.runtime.redis_conn import connect
 
 log = logging.getLogger("tiergate.jobs")
 
@@ -56,7 +57,7 @@ def enricher_for(manifest):
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    conn = Redis.from_url(settings.redis_url)
+    conn = connect(settings)       # through Sentinel when configured
     runtime = Runtime(settings=settings, conn=conn, connector=get_connector(settings.connection()),
                       manifests=ManifestStore.from_settings(settings, conn))
     # one API budget per helpdesk account, shared by every worker through Redis (jobs/ratelimit.py)

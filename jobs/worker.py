@@ -101,6 +101,21 @@ def warm(enricher) -> None:
         logging.getLogger("tiergate.jobs").warning("enrichment warm-up failed error=%s", type(exc).__name__)
 
 
+def release_dead_scheduler(w: Worker) -> bool:
+    """The RQ scheduler process of ``w`` died with the Redis connection (an outage, a fail-over),
+    but its lock (``rq:scheduler-lock:<queue>``, kept by AOF or replication) would keep the next
+    worker's scheduler out for a minute, delaying every rescheduled job and batch flush: release
+    it (token-checked: only a lock still held by that dead scheduler is deleted)."""
+    scheduler = getattr(w, "scheduler", None)
+    if scheduler is None or (scheduler._process is not None and scheduler._process.is_alive()):
+        return False
+    try:
+        scheduler.release_locks()
+    except (RedisConnectionError, RedisTimeoutError):
+        return False
+    return True
+
+
 def make_worker(settings: Settings, *, name: str | None = None, fork: bool = False) -> Worker:
     runtime = build_runtime(settings)
     warm(runtime.enricher(runtime.manifest()))    # warm: forked jobs inherit the pipeline
@@ -164,5 +179,6 @@ def work_through_outages(w: Worker, settings: Settings, *, name: str | None, bur
                 delay = min(5.0, delay * 2)
         rounds += 1
         log.warning("redis is back after %.1fs: resuming", time.monotonic() - began)
+        release_dead_scheduler(w)
         w = type(w)([queue(runtime.conn, settings)], connection=runtime.conn, serializer=JSONSerializer,
                     name=f"{name}-r{rounds}" if name else None)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from redis import Redis
 from rq.registry import StartedJobRegistry
 
 from tiergate.connectors.registry import get_connector
@@ -40,6 +39,7 @@ from tiergate.plugin.web import create_app
 from tiergate.runtime.cli_defaults import NoDecisionLog, demo_db_path, demo_db_url, resolve_db
 from tiergate.runtime.config import Settings
 from tiergate.runtime.redact import redact_url
+from tiergate.runtime.redis_conn import connect
 
 
 @dataclass
@@ -113,7 +113,7 @@ def _settings_env(settings: Settings) -> dict[str, str]:
 
 def wait_for_jobs(stack: DemoStack, ticket_ids: list[int], timeout: float) -> None:
     """Until every ticket has a decision and no job is queued, started or scheduled soon."""
-    conn = Redis.from_url(stack.settings.redis_url)
+    conn = connect(stack.settings)
     q = queue(conn, stack.settings)
     started = StartedJobRegistry(queue=q)
     deadline = time.monotonic() + timeout
@@ -129,7 +129,7 @@ def wait_for_jobs(stack: DemoStack, ticket_ids: list[int], timeout: float) -> No
 
 
 def collect(stack: DemoStack, ticket_ids: list[int]) -> dict[str, Any]:
-    conn = Redis.from_url(stack.settings.redis_url)
+    conn = connect(stack.settings)
     connector = get_connector(stack.settings.connection())
     bots = bot_ids(load_manifest(stack.settings.manifest_path or default_manifest_path()))
     rows = []

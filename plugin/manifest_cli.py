@@ -10,9 +10,12 @@ import click
 import redis
 
 from tiergate.runtime.cli_defaults import resolve_manifest
+from tiergate.runtime.config import Settings
+from tiergate.runtime.redact import redact_url
+from tiergate.runtime.redis_conn import connect, uses_sentinel
 from tiergate.runtime.manifest_store import (FileHistory, RedisHistory, default_history_path, in_force_view,
                                             record, revert)
-from tiergate.plugin.core.errors import ManifestError
+from tiergate.plugin.core.errors import ConfigError, ManifestError
 from tiergate.plugin.core.manifest import default_manifest_path, load_manifest, read_document
 from tiergate.plugin.core.manifest_jsonschema import json_schema
 
@@ -82,13 +85,20 @@ def manifest():
 def _history(redis_url: str | None, file: str | None):
     if file:
         return FileHistory(file)
-    if redis_url:
-        conn = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        settings = Settings.from_env(**({"redis_url": redis_url} if redis_url else {}))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if redis_url or uses_sentinel(settings):                 # Sentinel when configured
+        where = "the Sentinel master" if uses_sentinel(settings) else redact_url(redis_url)
         try:
+            conn = connect(settings, socket_connect_timeout=1, socket_timeout=2)
             conn.ping()
             return RedisHistory(conn)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
         except redis.RedisError as exc:
-            raise click.ClickException(f"cannot reach Redis at {redis_url}: {exc}") from None
+            raise click.ClickException(f"cannot reach Redis at {where}: {type(exc).__name__}") from None
     return FileHistory(default_history_path())
 
 

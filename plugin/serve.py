@@ -61,13 +61,16 @@ def _warn_without_persistence(app) -> None:
         log.info("redis persistence appendonly=yes appendfsync=%s", fsync.decode() if isinstance(fsync, bytes) else fsync)
 
 
-def waitress_server(app, settings: Settings, *, host: str, port: int, threads: int,
-                    connection_limit: int = CONNECTION_LIMIT):
-    """The waitress server ``tiergate serve`` runs ``app`` under (benchmarks use the same)."""
-    return create_server(app, host=host, port=port, threads=threads, ident="tiergate",
-                         max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
-                         clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT,
-                         connection_limit=connection_limit, asyncore_use_poll=True, backlog=2048)
+def make_server(app, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
+                connection_limit: int = CONNECTION_LIMIT):
+    """The waitress server ``tiergate serve`` runs (``.run()``, ``.close()``, ``.effective_port``)
+    and the connection limit it got after raising the open-file limit."""
+    limit = _raise_open_files(connection_limit)
+    server = create_server(app, host=host, port=port, threads=threads, ident="tiergate",
+                           max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
+                           clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT,
+                           connection_limit=limit, asyncore_use_poll=True, backlog=2048)
+    return server, limit
 
 
 @click.command()
@@ -106,8 +109,8 @@ def serve(host: str, port: int, threads: int, connection_limit: int, log_level: 
     _warn_without_persistence(app)
     redacted = settings.redacted()
     click.echo("tiergate serve settings: " + " ".join(f"{k}={redacted[k]}" for k in sorted(redacted)))
-    limit = _raise_open_files(connection_limit)
-    server = waitress_server(app, settings, host=host, port=port, threads=threads, connection_limit=limit)
+    server, limit = make_server(app, settings, host=host, port=port, threads=threads,
+                                connection_limit=connection_limit)
     click.echo(f"tiergate serve: listening on http://{host}:{server.effective_port} threads={threads} "
                f"connection_limit={limit}")
     sys.stdout.flush()

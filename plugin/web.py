@@ -41,7 +41,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from tiergate.connectors.base import PING_EVENT
 from tiergate.connectors.registry import VERIFIERS
 from tiergate.runtime import keys
-from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT, Intake
+from tiergate.jobs.intake import DUPLICATE, IN_FLIGHT, Intake, NotReplicated
 from tiergate.plugin.analytics.dashboard import init_app as dashboard_init_app
 from tiergate.plugin.core.errors import (ConfigError, DeliveryError, PayloadError, PayloadTooLarge,
                                          UnsupportedMediaType)
@@ -49,6 +49,7 @@ from tiergate.plugin.web_guard import init_app as web_guard_init_app
 from tiergate.runtime.config import Settings
 from tiergate.runtime.metrics import SPECS, Metrics, _label_key, init_app as metrics_init_app
 from tiergate.runtime.redact import secret_values
+from tiergate.runtime.redis_conn import connect, replica_wait
 
 log = logging.getLogger("tiergate.web")
 
@@ -143,9 +144,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     helpdesks = tuple(web["HELPDESKS"] or (settings.helpdesk,))
     # one immediate retry (a pooled connection gone stale across a Redis restart), no backoff
     # sleeps: an outage must turn into a fast 503, not a slow one
-    conn = web["REDIS"] or redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=web["REDIS_TIMEOUT"],
-        socket_timeout=web["REDIS_TIMEOUT"], retry=Retry(NoBackoff(), 1))
+    # (through Sentinel when TIERGATE_REDIS_SENTINELS is set: tiergate.runtime.redis_conn)
+    conn = web["REDIS"] or connect(
+        settings, socket_connect_timeout=web["REDIS_TIMEOUT"],
+        socket_timeout=max(web["REDIS_TIMEOUT"], settings.redis_wait_timeout + 1.0)
+        if replica_wait(settings) else web["REDIS_TIMEOUT"], retry=Retry(NoBackoff(), 1))
 
     app = Flask(__name__)
     app.config.update(
@@ -407,10 +410,16 @@ def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
         counter = (f"{st.metrics.prefix}:c:{RECEIVED}", _label_key(SPECS[RECEIVED], {"helpdesk": helpdesk}))
     try:
         status, job_id = st.intake.store(delivery, _dedupe_keys(helpdesk, delivery.delivery_id, request.headers),
-                                         st.settings.dedupe_ttl, counter)
+                                         st.settings.dedupe_ttl, counter, replicas=replica_wait(st.settings))
     except redis.RedisError as exc:
         _count(RECEIVED, helpdesk=helpdesk)
         return _redis_down(helpdesk, exc)
+    except NotReplicated as exc:
+        # stored on the master only: a fail-over could lose it, so no 2xx; the retry is a
+        # duplicate once a replica has it, or accepted anew if a fail-over lost it
+        _count(REJECTED, reason="not_replicated")
+        log.warning("webhook not replicated helpdesk=%s delivery=%s %s", helpdesk, delivery.delivery_id, exc)
+        return _unavailable("not_replicated", "the delivery is not yet on a replica; retry later")
     if status == IN_FLIGHT:
         _count(REJECTED, reason="in_flight")
         log.info("webhook in flight helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)

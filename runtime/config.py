@@ -16,6 +16,11 @@ def _secret() -> Any:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_sentinels: str | None = None          # "host:port,host:port": connect through Sentinel
+    redis_sentinel_master: str | None = None    # the master's name the sentinels monitor
+    redis_sentinel_password: str | None = _secret()
+    redis_wait_replicas: int = 1                # with Sentinel: replicas that must hold a delivery before its 2xx
+    redis_wait_timeout: float = 1.0             # seconds to wait for them; then 503
     manifest_path: str | None = None            # None: the embedded default manifest
     webhook_secret: str | None = _secret()
     admin_token: str | None = _secret()
@@ -41,6 +46,11 @@ class Settings:
 
     ENV = {
         "redis_url": "REDIS_URL",
+        "redis_sentinels": "TIERGATE_REDIS_SENTINELS",
+        "redis_sentinel_master": "TIERGATE_REDIS_SENTINEL_MASTER",
+        "redis_sentinel_password": "TIERGATE_REDIS_SENTINEL_PASSWORD",
+        "redis_wait_replicas": "TIERGATE_REDIS_WAIT_REPLICAS",
+        "redis_wait_timeout": "TIERGATE_REDIS_WAIT_TIMEOUT",
         "manifest_path": "TIERGATE_MANIFEST",
         "webhook_secret": "TIERGATE_WEBHOOK_SECRET",
         "admin_token": "TIERGATE_ADMIN_TOKEN",
@@ -72,7 +82,10 @@ class Settings:
             if var in env and env[var] != "":
                 raw = env[var]
                 kind = types[name]
-                kwargs[name] = float(raw) if kind == "float" else int(raw) if kind == "int" else raw
+                try:
+                    kwargs[name] = float(raw) if kind == "float" else int(raw) if kind == "int" else raw
+                except ValueError:
+                    raise ValueError(f"{var}: {raw!r} is not a number") from None
         kwargs.update(overrides)
         return cls(**kwargs)
 

@@ -22,6 +22,7 @@ from redis import Redis
 
 from tiergate.runtime import keys
 from tiergate.runtime.config import Settings
+from tiergate.runtime.redis_conn import connect
 
 PREFIX = keys.METRICS_PREFIX
 # generate_latest() writes the classic text format, whatever CONTENT_TYPE_LATEST says in new clients.
@@ -146,16 +147,15 @@ class RedisCollector(Collector):
 
 def init_app(app, conn_factory: Callable[[], Any] | None = None, *, prefix: str = PREFIX) -> None:
     """Add ``GET /metrics`` to a Flask app. ``conn_factory()`` returns a Redis connection;
-    default: ``redis.Redis.from_url(app.config["TIERGATE_REDIS_URL"] or Settings.redis_url)``."""
+    default: ``tiergate.runtime.redis_conn.connect(app.config["TIERGATE_SETTINGS"])`` (Sentinel
+    when configured), else ``Redis.from_url(app.config["TIERGATE_REDIS_URL"])``, else the environment's."""
     if conn_factory is None:
+        settings = app.config.get("TIERGATE_SETTINGS")
         url = app.config.get("TIERGATE_REDIS_URL")
-        if not url:
-            settings = app.config.get("TIERGATE_SETTINGS")
-            if settings is None:
-                settings = Settings.from_env()
-            url = settings.redis_url
-
-        shared = Redis.from_url(url)
+        if settings is None and url:
+            shared = Redis.from_url(url)
+        else:
+            shared = connect(settings if settings is not None else Settings.from_env())
         conn_factory = lambda: shared  # noqa: E731
 
     def metrics_view():

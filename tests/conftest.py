@@ -20,6 +20,7 @@ pytest_plugins = [
     "fixtures_zendesk",
     "fixtures_zammad",
     "fixtures_stack",
+    "fixtures_sentinel",
 ]
 
 

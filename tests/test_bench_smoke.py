@@ -19,7 +19,7 @@ def test_every_benchmark_is_listed():
     assert {"decide", "nlp", "semantic", "sweep", "writeback"} <= set(NAMES)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "chaos"])
 def test_benchmark_runs_in_quick_mode(name):
     proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--json", "--only", name],
                           capture_output=True, text=True, timeout=600)

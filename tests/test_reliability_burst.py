@@ -159,3 +159,24 @@ def test_a_killed_flushers_batch_is_resent_without_losing_or_doubling_the_note(z
     monkeypatch.setenv("TIERGATE_BATCH_THRESHOLD", "100000")
     drain(stack)
     assert len(tiergate_notes(stack.connector().fetch_ticket(tid))) == 1
+
+
+def test_a_dead_schedulers_lock_is_released_when_redis_is_back_and_no_one_elses(redis_conn):
+    from rq import Queue, Worker
+    from rq.scheduler import RQScheduler
+
+    from tiergate.jobs.worker import release_dead_scheduler
+
+    q = Queue("tg-scheduler-lock", connection=redis_conn)
+    key = RQScheduler.get_locking_key(q.name)
+    w = Worker([q], connection=redis_conn)
+    w.scheduler = RQScheduler([q], connection=redis_conn)
+    w.scheduler.acquire_locks()                 # its process never ran (or died): the lock stays
+    assert redis_conn.get(key).decode() == w.scheduler.name
+    assert release_dead_scheduler(w) is True
+    assert not redis_conn.exists(key), "the next worker's scheduler can take over at once"
+    other = RQScheduler([q], connection=redis_conn)
+    other.acquire_locks()                       # a live colleague's scheduler holds it now
+    w.scheduler.acquire_locks()
+    release_dead_scheduler(w)
+    assert redis_conn.get(key).decode() == other.name, "another scheduler's lock is left alone"
