@@ -123,9 +123,10 @@ def run(quick: bool) -> list[dict]:
         first, first_out = cycle()
         idle, idle_out = cycle()
         changed = rng.sample(ids, k)
-        # a change counts once it is later than the plan by more than the sweep's grace
+        # a change counts once it is later than the plan by more than the sweep's grace; the
+        # desk stamps updated_at in whole seconds (as Zendesk does), so one more second
         from tiergate.jobs.timers import CHANGED_GRACE
-        wait = (now + CHANGED_GRACE - datetime.now(timezone.utc)).total_seconds() + 0.5
+        wait = (now + CHANGED_GRACE - datetime.now(timezone.utc)).total_seconds() + 1.5
         if wait > 0:
             time.sleep(wait)
         for tid in changed:
