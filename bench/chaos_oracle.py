@@ -42,7 +42,8 @@ def judge(expected: Expected, tags: tuple[str, ...], group_id: int | None, finge
     else that differs from the scenario: group, a required tag missing, a calm ticket touched)."""
     ours = {t for t in tags if t.startswith("tg_")}
     if len(fingerprints) != len(set(fingerprints)) or len(fingerprints) > expected.notes:
-        return "doubled", f"{len(fingerprints)} notes ({len(set(fingerprints))} distinct), expected {expected.notes}"
+        return "doubled", (f"{len(fingerprints)} notes ({len(set(fingerprints))} distinct), expected "
+                           f"{expected.notes}: {' '.join(fingerprints)}")
     acts = expected.notes > 0 or expected.tags
     if acts and not fingerprints and not ours:
         return "lost", f"untouched, expected {expected.meaning!r}"

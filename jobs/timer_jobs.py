@@ -20,6 +20,7 @@ from tiergate.jobs.process import process_ticket
 from tiergate.jobs.queues import abandon_retry
 from tiergate.jobs.runtime import get_runtime
 from tiergate.jobs.sweep import incremental_sweep
+from tiergate.plugin.core.errors import RateLimited, Unavailable
 from tiergate.jobs.timers import (DEFAULT_SWEEP_INTERVAL, EARLY_SLEEP_MAX, LAG_KEEP, TIMER_FUNC, _now_us,
                                   _queue, _run_at, start_sweeps, sweep, timer_job_id)
 
@@ -84,5 +85,10 @@ def sweep_job(payload: dict[str, Any]) -> dict[str, Any]:
             return sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc), full=True)
 
         return incremental_sweep(rt.conn, rt.settings, rt.connector, datetime.now(timezone.utc))
+    except (Unavailable, RateLimited) as exc:
+        # the desk is down or out of budget: this cycle reads nothing, the next one starts from
+        # the same stored cursor, so skipping it loses no change
+        log.warning("sweep skipped helpdesk=%s reason=%s", rt.settings.helpdesk, type(exc).__name__)
+        return {"skipped": type(exc).__name__}
     finally:
         start_sweeps(rt.conn, rt.settings, interval)

@@ -207,3 +207,21 @@ def test_sweep_job_sweeps_and_schedules_the_next_sweep(redis_conn, settings, zen
     (next_sweep,) = scheduled(redis_conn, settings)
     assert next_sweep.startswith("tg-sweeper-")
     assert scheduled(redis_conn, settings)[next_sweep] % 60 == 0
+
+
+def test_a_sweep_while_the_desk_is_down_is_skipped_and_the_next_one_scheduled(
+        redis_conn, settings, zendesk_server, zendesk_connector):
+    _import(zendesk_server, "sw-down")
+    zendesk_server.set_knobs(fail_next=1000, fail_status=503)
+    set_runtime(Runtime(settings=settings, conn=redis_conn, connector=zendesk_connector,
+                        manifests=None))
+    try:
+        out = timer_jobs.sweep_job({"interval": 60})
+    finally:
+        set_runtime(None)
+        zendesk_server.set_knobs(fail_next=0)
+    assert out == {"skipped": "Unavailable"}
+    assert redis_conn.get(keys.sweep_cursor("zendesk")) is None      # nothing read, nothing skipped
+    assert queue(redis_conn, settings).jobs == []
+    (next_sweep,) = scheduled(redis_conn, settings)
+    assert next_sweep.startswith("tg-sweeper-")
