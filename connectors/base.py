@@ -54,6 +54,9 @@ class Connector(WebhookVerifier, Protocol):
     def apply_many(self, updates: Sequence[tuple[int, TicketUpdate]], *, delivery_id: str) -> None:
         """Bulk write-back (up to ``max_batch`` tickets per call) for bursts."""
 
+    def comments_added(self, update: TicketUpdate) -> int:
+        """How many comments writing ``update`` adds to the ticket's thread."""
+
     def iter_tickets(self, *, updated_since: datetime | None = None,
                      status: Iterable[str] | None = None) -> Iterable[Ticket]:
         """Tickets for sweeps and backfills, oldest first."""

@@ -342,6 +342,9 @@ class ZammadConnector:
                     self._call("POST", "/api/v1/tags/add", json={"object": "Ticket", "o_id": tid, "item": tag})
         return self.fetch_ticket(tid)
 
+    def comments_added(self, update: TicketUpdate) -> int:
+        return 1 if update.notes else 0                 # the notes go as one article
+
     def apply_many(self, updates: Sequence[tuple[int, TicketUpdate]], *, delivery_id: str) -> None:
         """No bulk endpoint in Zammad: one ``apply`` per ticket, unguarded (bursts only)."""
         for ticket_id, update in updates:

@@ -163,6 +163,9 @@ class ZendeskConnector:
                 stamp = parse_time(answer["ticket"]["updated_at"])
         return ticket_after_write(answer)
 
+    def comments_added(self, update: TicketUpdate) -> int:
+        return len({n.public for n in update.notes})     # a private and a public one: two writes
+
     def _put_safe(self, ticket_id: int, body: dict[str, Any], stamp: datetime | None) -> dict:
         body.update(safe_update=True, updated_stamp=format_time(stamp))
         return self._send("put", f"tickets/{ticket_id}.json", {"ticket": body})

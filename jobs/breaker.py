@@ -51,10 +51,9 @@ def open_until(conn: Redis, helpdesk: str, now: float | None = None) -> float | 
 def record_failure(conn: Redis, helpdesk: str, now: float | None = None) -> float | None:
     """Count a vendor failure; returns the new open-until instant when this one tripped it."""
     now = now or time.time()
-    pipe = conn.pipeline()
-    pipe.incr(keys.breaker(helpdesk, "fails"))
-    pipe.expire(keys.breaker(helpdesk, "fails"), WINDOW, nx=True)
-    fails = pipe.execute()[0]
+    fails = conn.incr(keys.breaker(helpdesk, "fails"))
+    if fails == 1:              # the window starts with its first failure (EXPIRE NX needs Redis 7)
+        conn.expire(keys.breaker(helpdesk, "fails"), WINDOW)
     if fails < THRESHOLD or open_until(conn, helpdesk, now) is not None:
         return None
     trips = conn.incr(keys.breaker(helpdesk, "trips"))

@@ -19,6 +19,9 @@ log = logging.getLogger("tiergate.jobs")
 def after_write(rt: Runtime, helpdesk: str, ticket: Ticket, enrichment: Enrichment,
                 decision: Decision, delivery_id: str, reason: str) -> None:
     state.save_fired_state(rt.conn, helpdesk, ticket.id, decision.fired_state)
+    if not (decision.update.is_empty() or state.only_mirror_cleanup(decision.update)):
+        state.save_own_write(rt.conn, helpdesk, ticket, decision.update,
+                             rt.connector.comments_added(decision.update))
     for note in decision.notifications:
         _notify(rt, note, helpdesk, ticket.id)
     for fired in decision.fired:

@@ -11,6 +11,7 @@ class Outcome(str, Enum):
     UNCHANGED = "unchanged"        # the decision writes nothing
     PARKED = "parked"              # left for the bulk flusher (``jobs.batching``)
     SUPERSEDED = "superseded"      # a newer fetch already decided on this delivery
+    OWN_WRITE = "own_write"        # the delivery was raised by tiergate's own last write
     RESCHEDULED = "rescheduled"    # queued again later (rate limit, busy, unavailable, circuit open)
     FLUSHED = "flushed"            # a bulk flush ran
     EARLY = "early"                # a timer job ran early and re-scheduled itself

@@ -38,8 +38,8 @@ from tiergate.runtime import keys
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting, queue
-from tiergate.jobs.ticket_decision import (BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket, parent,
-                                           utcnow, writes)
+from tiergate.jobs.ticket_decision import (BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket,
+                                           own_write_result, parent, utcnow, writes)
 from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
@@ -182,14 +182,15 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
 
 def _again(rt: Any, d: Delivery, delay: float, why: str, attempt: int = 0) -> dict[str, Any]:
     payload = dict(helpdesk=d.helpdesk, ticket_id=d.ticket_id, reason=d.event_type,
-                   delivery_id=d.delivery_id, direct=False)
+                   delivery_id=d.delivery_id, direct=False, webhook=True)
     return followup.reschedule(rt, payload, attempt, delay, why)
 
 
 def _alone(rt: Any, helpdesk: str, d: Delivery, *, direct: bool = False) -> dict[str, Any] | BaseException:
     """Decide one ticket alone on a fresh fetch (its lock is held), with process's error policy."""
     try:
-        result = decide_and_apply(rt, helpdesk, d.ticket_id, d.event_type, d.delivery_id, direct=direct)
+        result = decide_and_apply(rt, helpdesk, d.ticket_id, d.event_type, d.delivery_id, direct=direct,
+                                  webhook=True)
     except RateLimited as exc:
         rt.count("tiergate_ratelimit_waits_total")
         return _again(rt, d, exc.retry_after, "rate_limited")
@@ -230,6 +231,10 @@ def _decide_all(rt: Any, helpdesk: str, ds: list[Delivery], results: list, slots
         try:
             if batching.is_parked(rt.conn, helpdesk, d.ticket_id):
                 results[i] = _alone(rt, helpdesk, d, direct=False)   # parks behind its waiting decision
+                continue
+            if state.only_own_write(rt.conn, helpdesk, raw):
+                results[i] = {**own_write_result(d.ticket_id), "batched": True}
+                rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.OWN_WRITE})
                 continue
             fired = state.fired_state(rt.conn, helpdesk, raw)
             ticket, enrichment, decision = decide_ticket(rt, enricher, raw, manifest, utcnow(),

@@ -43,12 +43,12 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at):
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.SUPERSEDED})
             return {"status": Outcome.SUPERSEDED, "ticket_id": d.ticket_id}
-        return process_ticket(d.helpdesk, d.ticket_id, d.event_type, d.delivery_id)
+        return process_ticket(d.helpdesk, d.ticket_id, d.event_type, d.delivery_id, webhook=True)
 
 
 def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
                    *, attempt: int = 0, runtime: Runtime | None = None, direct: bool = False,
-                   first_failed_at: float | None = None) -> dict[str, Any]:
+                   first_failed_at: float | None = None, webhook: bool = False) -> dict[str, Any]:
     """Decide on one ticket now and write the result back in one update.
 
     429 → rescheduled after Retry-After (no worker sleeps); 5xx / timeouts → rescheduled with
@@ -57,7 +57,8 @@ def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
     open the vendor is not called and the job waits for the cool-down.
     """
     rt = runtime or get_runtime()
-    again = dict(helpdesk=helpdesk, ticket_id=ticket_id, reason=reason, delivery_id=delivery_id, direct=direct)
+    again = dict(helpdesk=helpdesk, ticket_id=ticket_id, reason=reason, delivery_id=delivery_id, direct=direct,
+                 webhook=webhook)
     if first_failed_at is not None:
         again["first_failed_at"] = first_failed_at
     until = breaker.open_until(rt.conn, helpdesk)
@@ -67,7 +68,7 @@ def process_ticket(helpdesk: str, ticket_id: int, reason: str, delivery_id: str,
                           f"circuit_open: {helpdesk} failing, paused until {_iso(until)}")
     try:
         with ticket_lock(rt.conn, helpdesk, ticket_id):
-            result = decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id, direct=direct)
+            result = decide_and_apply(rt, helpdesk, ticket_id, reason, delivery_id, direct=direct, webhook=webhook)
     except RateLimited as exc:
         rt.count("tiergate_ratelimit_waits_total")
         return reschedule(rt, again, attempt, exc.retry_after, "rate_limited")
@@ -101,4 +102,5 @@ def process_ticket_job(payload: dict[str, Any]) -> dict[str, Any]:
         return process_ticket(payload["helpdesk"], int(payload["ticket_id"]), payload.get("reason", "timer"),
                               payload.get("delivery_id", "timer"), attempt=int(payload.get("attempt", 0)),
                               direct=bool(payload.get("direct", False)),
-                              first_failed_at=payload.get("first_failed_at"))
+                              first_failed_at=payload.get("first_failed_at"),
+                              webhook=bool(payload.get("webhook", False)))

@@ -6,6 +6,7 @@ A re-arm alone does not cost a helpdesk write: the stale mirror tag goes with th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any, Iterable
@@ -17,8 +18,7 @@ from tiergate.plugin.core.model import Ticket, TicketUpdate
 
 FIRED_TAG_PREFIX = "tg_fired_"
 SUMMARY_TTL = 30 * 24 * 3600
-
-
+OWN_WRITE_TTL = 24 * 3600
 
 
 _PRESENT = "\x00"   # member that marks "state known, possibly empty"
@@ -57,3 +57,28 @@ def save_summary(conn: Redis, helpdesk: str, ticket_id: int, summary: dict[str, 
 def load_summary(conn: Redis, helpdesk: str, ticket_id: int) -> dict[str, Any] | None:
     raw = conn.get(keys.last_decision(helpdesk, ticket_id))
     return json.loads(raw) if raw else None
+
+
+def _digest(group_id: Any, assignee_id: Any, priority: Any, tags: Iterable[str], comments: int) -> str:
+    parts = [group_id, assignee_id, priority, sorted(set(tags)), comments]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
+
+
+def save_own_write(conn: Redis, helpdesk: str, before: Ticket, update: TicketUpdate, comments_added: int) -> None:
+    """Remember the ticket as tiergate's write of ``update`` leaves it: group, assignee,
+    priority, tags and number of comments."""
+    tags = (set(before.tags) | set(update.add_tags)) - set(update.remove_tags)
+    digest = _digest(before.group_id if update.group_id is None else update.group_id,
+                     before.assignee_id if update.assignee_id is None else update.assignee_id,
+                     update.priority or before.priority, tags, len(before.comments) + comments_added)
+    conn.set(keys.own_write(helpdesk, before.id), digest, ex=OWN_WRITE_TTL)
+
+
+def only_own_write(conn: Redis, helpdesk: str, fetched: Ticket) -> bool:
+    """True when the ticket is exactly as tiergate's own last write left it (nobody commented,
+    moved, re-prioritised or re-tagged it since): the delivery that brought it here was raised
+    by that write, e.g. by the desk's "group changed" trigger, and deciding again would only
+    answer tiergate itself."""
+    stored = conn.get(keys.own_write(helpdesk, fetched.id))
+    return stored is not None and stored.decode() == _digest(
+        fetched.group_id, fetched.assignee_id, fetched.priority, fetched.tags, len(fetched.comments))

@@ -48,12 +48,16 @@ def utcnow() -> datetime:
 
 
 def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
-                     delivery_id: str, *, direct: bool = False) -> dict[str, Any]:
+                     delivery_id: str, *, direct: bool = False, webhook: bool = False) -> dict[str, Any]:
+    """``webhook``: the job answers a desk delivery; one raised by tiergate's own last write
+    (the ticket exactly as that write left it) decides nothing (``Outcome.OWN_WRITE``)."""
     manifest = rt.manifest()
     enricher = rt.enricher(manifest)
     for attempt in range(1, MAX_CONFLICTS + 1):
         fetched_at = time.time()
         fetched = rt.connector.fetch_ticket(ticket_id)  # NotFound propagates
+        if webhook and state.only_own_write(rt.conn, helpdesk, fetched):
+            return own_write_result(ticket_id)
         fired = state.fired_state(rt.conn, helpdesk, fetched)
         ticket, enrichment, decision = decide_ticket(rt, enricher, fetched, manifest, utcnow(), fired,
                                                      parent(rt, fetched))
@@ -78,6 +82,11 @@ def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                 "ticket_id": ticket_id, "attempts": attempt,
                 "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
     raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")
+
+
+def own_write_result(ticket_id: int) -> dict[str, Any]:
+    return {"status": Outcome.OWN_WRITE, "ticket_id": ticket_id, "attempts": 1, "fired": [],
+            "reasons": ["the ticket is as tiergate's own last update left it: nothing new to decide"]}
 
 
 def decide_ticket(rt: Runtime, enricher, fetched: Ticket, manifest, now: datetime, fired: frozenset[str],

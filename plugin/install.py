@@ -8,7 +8,8 @@ name exists (idempotent), through the desk's API:
   force: that Zendesk honours a ``signing_secret`` sent on create is unconfirmed, and an existing
   webhook keeps its secret;
 - the triggers that call it on ticket created / customer comment / group changed, each posting
-  ``{"ticket_id":"{{ticket.id}}"}``, and on ticket solved / reopened / rated (``install_outcomes``);
+  ``{"ticket_id", "tiergate_trigger", "updated_at"}`` (``TRIGGER_BODY``), and on ticket solved /
+  reopened / rated (``install_outcomes``);
 - the custom ticket fields tiergate writes with each decision (attention score, risk tags);
 then sends a signed test delivery through ``POST /api/v2/webhooks/test`` and reports whether the
 receiver verified it (see ``TEST_PAYLOAD``). Every object it *created* is recorded in a JSON file
@@ -49,7 +50,10 @@ from tiergate.plugin.install_outcomes import install_zendesk_outcome_triggers
 from tiergate.runtime.config import Settings
 
 WEBHOOK_NAME = "tiergate"
-TRIGGER_BODY = '{"ticket_id":"{{ticket.id}}"}'
+# The trigger's name and the ticket's update stamp make each invocation's signed body unique, so
+# two triggers (or one trigger on two updates) firing in the same second are not taken for a replay.
+TRIGGER_BODY = ('{"ticket_id":"{{ticket.id}}","tiergate_trigger":"%s",'
+                '"updated_at":"{{ticket.updated_at_with_timestamp}}"}')
 DEFAULT_RECORD = "tiergate-install.json"
 # The receiver answers a signed test delivery with 200 "verified" and queues nothing.
 TEST_PAYLOAD = '{"tiergate_test":true}'
@@ -71,6 +75,11 @@ ZENDESK_FIELDS: tuple[dict[str, Any], ...] = (
     {"type": "text", "title": "tiergate risk tags",
      "description": "Written by tiergate with each decision: the conversation's risk tags, space-separated."},
 )
+
+
+def trigger_body(title: str) -> str:
+    """The webhook body of the decision trigger ``title`` (e.g. "tiergate: group changed")."""
+    return TRIGGER_BODY % title.split(":", 1)[-1].strip().replace(" ", "_")
 
 
 class InstallError(click.ClickException):
@@ -235,7 +244,7 @@ def install_zendesk(desk: Desk, receiver: str, *, secret: str | None, report: Re
         _upsert(desk, report, "triggers", triggers.get(title), "/api/v2/triggers", "trigger", {
             "title": title, "active": True, "description": "Notifies tiergate (created by tiergate install)",
             "conditions": {"all": conditions, "any": []},
-            "actions": [{"field": "notification_webhook", "value": [hook_id, TRIGGER_BODY]}]})
+            "actions": [{"field": "notification_webhook", "value": [hook_id, trigger_body(title)]}]})
     install_zendesk_outcome_triggers(desk, report, hook_id, triggers, _upsert)
     fields = {f.get("title"): f for f in _pages(desk, "/api/v2/ticket_fields", "ticket_fields")}
     for spec in ZENDESK_FIELDS:

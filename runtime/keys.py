@@ -75,6 +75,10 @@ def last_decision(helpdesk: str, ticket_id: int) -> str:
     return f"tg:last:{helpdesk}:{ticket_id}"
 
 
+def own_write(helpdesk: str, ticket_id: int) -> str:
+    return f"tg:own-write:{helpdesk}:{ticket_id}"
+
+
 def fresh(helpdesk: str, ticket_id: int) -> str:
     return f"tg:fresh:{helpdesk}:{ticket_id}"
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from rq.job import Job
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from fixtures_stack import wait_until
 from tiergate.jobs.process import process_ticket
 from tiergate.jobs.state import load_summary
+from tiergate.plugin.core.model import TicketUpdate
 
 EXAMPLES = {row["external_id"]: row for row in map(
     json.loads, (Path(__file__).resolve().parent.parent / "examples" / "tickets.jsonl").read_text().splitlines())}
@@ -80,6 +81,34 @@ def test_running_the_same_job_twice_changes_nothing_the_second_time(stack):
     assert internal_notes(again) == internal_notes(first)
     assert sorted(again.tags) == sorted(first.tags)
     assert again.updated_at == first.updated_at
+
+
+def _statuses(stack) -> list[str]:
+    registry = FinishedJobRegistry(queue=stack.queue)
+    jobs = Job.fetch_many(registry.get_job_ids(), connection=stack.conn, serializer=JSONSerializer)
+    return [j.return_value()["status"] for j in jobs if j is not None and j.return_value()]
+
+
+def test_the_desks_webhook_for_tiergates_own_write_decides_nothing_a_persons_change_does(stack):
+    ticket_id = stack.import_and_wait_for_job(EXAMPLES["demo-legal"])
+    stack.work()
+    moved = stack.connector().fetch_ticket(ticket_id)
+    assert moved.group_id != EXAMPLES["demo-legal"]["group_id"]
+    # the escalation's own group change makes the desk's "group changed" trigger deliver a webhook
+    def delivered(n):
+        if stack.queue.count:
+            stack.work()
+        return len(_statuses(stack)) >= n
+    wait_until(lambda: delivered(2))
+    assert sorted(_statuses(stack)) == ["applied", "own_write"]
+    after = stack.connector().fetch_ticket(ticket_id)
+    assert internal_notes(after) == internal_notes(moved) and sorted(after.tags) == sorted(moved.tags)
+    # a person moves it back to the frontline: that delivery is decided
+    stack.connector().apply(ticket_id, TicketUpdate(group_id=EXAMPLES["demo-legal"]["group_id"]),
+                            expected_updated_at=None, delivery_id="a person")
+    wait_until(lambda: delivered(3))
+    statuses = _statuses(stack)
+    assert len(statuses) == 3 and statuses.count("own_write") == 1, statuses
 
 
 def test_conflict_409_refetches_and_decides_again(zendesk_stack):

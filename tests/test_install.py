@@ -73,7 +73,7 @@ def test_install_uninstall_round_trip_leaves_desk_as_it_was(zendesk_server, rece
         "tiergate: ticket solved"]
     outcome_kinds = {title: kind for title, kind, _ in ZENDESK_OUTCOME_TRIGGERS}
     for t in cols["triggers"].values():
-        body = trigger_body(outcome_kinds[t["title"]]) if t["title"] in outcome_kinds else inst.TRIGGER_BODY
+        body = trigger_body(outcome_kinds[t["title"]]) if t["title"] in outcome_kinds else inst.trigger_body(t["title"])
         assert t["actions"] == [{"field": "notification_webhook", "value": [hook["id"], body]}]
     assert '"tiergate_event":"satisfaction"' in trigger_body("satisfaction")
     assert sorted(f["title"] for f in cols["ticket_fields"].values()) == [

@@ -62,6 +62,8 @@ class TriggerStore:
 def render(template: str, ticket: dict) -> str:
     def sub(match: re.Match) -> str:
         path = match.group(1).split(".")
+        if path == ["updated_at_with_timestamp"]:      # Zendesk's ISO-8601 placeholder
+            path = ["updated_at"]
         value: Any = ticket
         for part in path:
             value = value.get(part) if isinstance(value, dict) else None
