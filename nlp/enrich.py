@@ -296,6 +296,8 @@ class Enricher:
         lang = language.code if language is not None else "en"
         tags = [t for t in keyword_tags if t.tag not in owned or keyword_kept(
             self.risk, t.tag, t.phrase, texts, lang, found)]
+        if found.unhurried:        # "no rush, the deadline is end of January"
+            tags = [t for t in tags if t.tag != "urgent"]
         details: dict[str, str] = {}
         points = dict(TAG_POINTS)
         for name, rule in owned.items():

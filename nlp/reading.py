@@ -52,7 +52,8 @@ _FORWARD = re.compile(
     r"message transféré|mensagem original|mensagem encaminhada)\s*-{2,}|"
     r"(begin forwarded message|anfang der weitergeleiteten nachricht)\s*:)", re.I | re.M)
 _HEADER_BLOCK = re.compile(r"^\s*(from|von|de|da|van)\s*:\s.+\n(.*\n){0,3}?\s*"
-                           r"(sent|gesendet|enviado|envoyé|date|datum|fecha|data)\s*:", re.I | re.M)
+                           r"(sent|gesendet|enviad[oa](\s+(em|el))?|envoyé|date|datum|fecha|data)\s*:",
+                           re.I | re.M)
 _DISCLAIMER = re.compile(
     r"^\s*(this (e-?mail|message)( and any attachments?)? (is|are|may be|contains?) "
     r"(confidential|intended)|confidentiality notice|disclaimer:|"
@@ -110,7 +111,7 @@ class Conversation:
 
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|wg|tr|rv|enc|i)\s*:", re.I)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|r|res|rif|antw|odp|vs)\s*:", re.I)
-_HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviado|envoyé|date|datum|fecha|"
+_HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviad[oa](\s+(em|el))?|envoyé|date|datum|fecha|"
                           r"data|to|an|para|à|cc|subject|betreff|asunto|objet|assunto)\s*:.*$",
                           re.I | re.M)
 

@@ -209,6 +209,7 @@ class RiskDetector:
         thanked = False
         latest_folded = fold(lead)
         closing = self._cue("closing", latest_folded, lang)
+        found.unhurried = bool(self._cue("unhurried", latest_folded, lang))
         asked = self._cue("close_asked", latest_folded, lang)
         if closing and negated(latest_folded, closing.start(), lang):
             closing = None                # "please do not close this ticket"

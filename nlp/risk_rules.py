@@ -41,6 +41,7 @@ class Findings:
     dropped: list[str] = field(default_factory=list)   # why a candidate did not count
     auto_only: bool = False        # the customer's only messages are automatic replies
     settled_at: int | None = None  # the last earlier customer message that said it was solved
+    unhurried: bool = False        # the latest customer message says there is no rush
     semantic_best: dict[str, float] = field(default_factory=dict)  # per tag, for calibration
 
     def tags(self) -> dict[str, Hit]:
