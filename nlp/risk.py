@@ -23,7 +23,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from tiergate.nlp.reading import Conversation
-from tiergate.nlp.risk_reading import has_explicit, in_quotes, negated, sentence_of
+from tiergate.nlp.risk_reading import contrasted, has_explicit, in_quotes, negated, sentence_of
 from tiergate.nlp.risk_rules import (Findings, Hit, TagRule, candidate_sets, compile_patterns,
                                      flat_phrases, langs_read, load_defaults, merge_config)
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
@@ -279,7 +279,8 @@ class RiskDetector:
                         self._match(rule.breakage, low, lang)
                 hit = None
                 if m is not None:
-                    if self._match(rule.unless, low, lang):
+                    u = self._match(rule.unless, low, lang)
+                    if u is not None and not contrasted(low, u.end(), m.start()):
                         continue
                     if rule.name in CITED_IN_QUOTES and in_quotes(low, m.start()):
                         found.dropped.append(f"{rule.name}: inside quotation marks: {sent!r}")

@@ -59,3 +59,13 @@ def sentence_of(text: str, folded: str, m: re.Match) -> str:
         if m.group(0) in fold(s):
             return s
     return text[:160]
+
+
+_CONTRAST = re.compile(r"\b(but|however|yet|although|though|aber|jedoch|doch|trotzdem|pero|sin embargo|"
+                       r"mais|cependant|pourtant|porem|contudo|entretanto)\b")
+
+
+def contrasted(folded: str, start: int, end: int) -> bool:
+    """A contrast word ("but", "aber", "pero", "mais", "porém") between ``start`` and ``end``:
+    "the status page says all is fine, but every call fails" - what follows it stands."""
+    return start < end and _CONTRAST.search(folded, start, end) is not None
