@@ -6,12 +6,15 @@ import json
 from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields
+from werkzeug.datastructures import Headers
 
 from tiergate.plugin.core.errors import PayloadError
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value, whatever the case of its name (plain dicts in tests, WSGI in the app)."""
+    if isinstance(headers, Headers):    # werkzeug's (request.headers): already case-insensitive
+        return headers.get(name)
     wanted = name.lower()
     for key, value in headers.items():
         if key.lower() == wanted:

@@ -21,6 +21,7 @@ Two payload shapes are accepted:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -44,10 +45,23 @@ TRIGGER_EVENT = "trigger"
 _SUBJECT = re.compile(r"^zen:ticket:(\d+)$")
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed(secret: str) -> "hmac.HMAC":
+    """An HMAC-SHA256 keyed with ``secret`` and fed nothing yet: copied per signature, so the key
+    schedule is computed once per secret."""
+    return hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+
+
+def _digest(body: bytes, secret: str, timestamp: str) -> bytes:
+    mac = _keyed(secret).copy()
+    mac.update(timestamp.encode("utf-8"))
+    mac.update(body)
+    return mac.digest()
+
+
 def sign(body: bytes, secret: str, timestamp: str) -> str:
     """The ``X-Zendesk-Webhook-Signature`` value for ``body`` sent at ``timestamp``."""
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return base64.b64encode(_digest(body, secret, timestamp)).decode("ascii")
 
 
 def signed_headers(body: bytes, secret: str, timestamp: str) -> dict[str, str]:
@@ -128,6 +142,67 @@ _EVENT_SCHEMA = TicketEventSchema()
 _TRIGGER_SCHEMA = TriggerPayloadSchema()
 
 
+_EVENT_PREFIX = "zen:event-type:ticket."
+_EVENT_OPTIONAL = ("account_id", "zendesk_event_version", "event")
+_MISSING = object()
+
+
+def _plain_ticket_id(value: Any) -> int | None:
+    """``TicketId``'s reading of a valid id, None when it would refuse it."""
+    if type(value) is int:
+        return value if value > 0 else None
+    if type(value) is str:
+        text = value.strip()
+        if text.isascii() and text.isdigit() and int(text) > 0:
+            return int(text)
+    return None
+
+
+def _plain_event(payload: dict) -> dict | None:
+    """What ``_EVENT_SCHEMA.load(payload)`` returns, for the plain, valid shape Zendesk sends
+    (every field of its exact JSON type); None when anything is unusual, and marshmallow decides
+    (with its error messages). Declared fields come first, then the others as given."""
+    kind, event_id, subject, sent, detail = (payload.get(k) for k in ("type", "id", "subject", "time", "detail"))
+    if not (type(kind) is str and kind.startswith(_EVENT_PREFIX) and type(event_id) is str and event_id.strip()
+            and type(subject) is str and type(sent) is str and type(detail) is dict):
+        return None
+    try:
+        _parse_instant(sent)
+    except ValueError:
+        return None
+    ticket_id = _plain_ticket_id(detail.get("id"))
+    match = _SUBJECT.match(subject)
+    if ticket_id is None or not match or int(match.group(1)) != ticket_id:
+        return None
+    tags = detail.get("tags", _MISSING)
+    if tags is not _MISSING and tags is not None:
+        if type(tags) is not list or any(type(tag) is not str for tag in tags):
+            return None
+        tags = list(tags)
+    out: dict = {"type": kind, "id": event_id, "subject": subject, "time": sent}
+    loaded_detail: dict = {"id": ticket_id}
+    if tags is not _MISSING:
+        loaded_detail["tags"] = tags
+    for key, value in detail.items():
+        if key not in ("id", "tags"):
+            loaded_detail[key] = value
+    out["detail"] = loaded_detail
+    account, version, event = (payload.get(k, _MISSING) for k in _EVENT_OPTIONAL)
+    if not (account is _MISSING or account is None or type(account) is int):
+        return None
+    if not (version is _MISSING or version is None or type(version) is str):
+        return None
+    if not (event is _MISSING or event is None or type(event) is dict):
+        return None
+    for key, value in zip(_EVENT_OPTIONAL, (account, version, event)):
+        if value is not _MISSING:
+            out[key] = dict(value) if type(value) is dict else value
+    for key, value in payload.items():
+        if key not in out:
+            out[key] = value
+    return out
+
+
 def parse_payload(body: bytes) -> tuple[str, int, dict]:
     """Raw body -> (kind, ticket_id, data); kind is ``event``, ``trigger`` or ``ping`` (the
     installer's signed test delivery ``{"tiergate_test": true}``, ticket id 0). Raises PayloadError."""
@@ -135,7 +210,7 @@ def parse_payload(body: bytes) -> tuple[str, int, dict]:
     if payload.get("tiergate_test") is True:
         return PING_EVENT, 0, payload
     if "type" in payload or "detail" in payload:
-        data = load(_EVENT_SCHEMA, payload)
+        data = _plain_event(payload) or load(_EVENT_SCHEMA, payload)
         return "event", data["detail"]["id"], data
     if "ticket_id" in payload:
         data = load(_TRIGGER_SCHEMA, payload)

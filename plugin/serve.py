@@ -3,6 +3,7 @@ by the environment (``Settings.from_env()``). Refuses to start without ``TIERGAT
 """
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -70,7 +71,16 @@ def make_server(app, settings: Settings, *, host: str = "127.0.0.1", port: int =
                            max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
                            clear_untrusted_proxy_headers=True, channel_timeout=CHANNEL_TIMEOUT,
                            connection_limit=limit, asyncore_use_poll=True, backlog=2048)
+    _freeze_heap()
     return server, limit
+
+
+def _freeze_heap() -> None:
+    """Move everything alive at start (modules, the app, its schemas: ~150k objects) out of the
+    garbage collector's reach: a full collection otherwise walks them all, a pause of tens of
+    milliseconds in whichever request triggers it. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 @click.command()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import logging
 import re
 import time
@@ -34,6 +35,7 @@ from typing import Any, Callable, Mapping
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -220,6 +222,21 @@ def _error(status: int, error: str, message: str, *, field: str | None = None,
     return response
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode   # what jsonify writes outside debug
+
+
+def _json(body: Mapping[str, Any], status: int) -> Response:
+    """``jsonify(body)`` with ``status`` for plain string values, without the JSON provider's
+    per-call set-up (the same bytes: compact, ASCII-escaped, a final newline)."""
+    app = current_app
+    if (app.debug or not isinstance(app.json, DefaultJSONProvider) or app.json.compact is not None
+            or not app.json.ensure_ascii or app.json.sort_keys):
+        response = jsonify(body)
+        response.status_code = status
+        return response
+    return app.response_class(_COMPACT(body) + "\n", status=status, mimetype="application/json")
+
+
 def _unavailable(error: str, message: str) -> Response:
     return _error(503, error, message, headers={"Retry-After": str(state().retry_after)})
 
@@ -390,10 +407,25 @@ def _rejected(helpdesk: str, exc: DeliveryError) -> Response:
     return _error(status, reason, message)
 
 
-def _dedupe_keys(helpdesk: str, delivery_id: str, headers: Mapping[str, str]) -> list[str]:
+def _signature_headers(environ: Mapping[str, Any]) -> list[str]:
+    """``name:value`` of every header whose name holds "signature", names as ``request.headers``
+    spells them, lower-cased (read from the WSGI environ without building the headers view)."""
+    found = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title().lower()
+            if "signature" in name and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                found.append(f"{name}:{value}")
+    return found
+
+
+def _dedupe_keys(helpdesk: str, delivery_id: str, headers: Mapping[str, str],
+                 signature: list[str] | None = None) -> list[str]:
     """The delivery id the desk sent, and a digest of its signature headers: a signature is an
-    HMAC of the signed content, so a replay under a new unsigned id still hits the second key."""
-    signature = [f"{k.lower()}:{v}" for k, v in headers.items() if "signature" in k.lower()]
+    HMAC of the signed content, so a replay under a new unsigned id still hits the second key.
+    ``signature``: those headers already as ``name:value`` (``_signature_headers``)."""
+    if signature is None:
+        signature = [f"{k.lower()}:{v}" for k, v in headers.items() if "signature" in k.lower()]
     found = [keys.dedupe_delivery(helpdesk, delivery_id)]
     if signature:
         digest = hashlib.sha256("\n".join(sorted(signature)).encode("utf-8", "replace")).hexdigest()
@@ -409,8 +441,10 @@ def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
     if st.metrics is not None:
         counter = (f"{st.metrics.prefix}:c:{RECEIVED}", _label_key(SPECS[RECEIVED], {"helpdesk": helpdesk}))
     try:
-        status, job_id = st.intake.store(delivery, _dedupe_keys(helpdesk, delivery.delivery_id, request.headers),
-                                         st.settings.dedupe_ttl, counter, replicas=replica_wait(st.settings))
+        dedupe = _dedupe_keys(helpdesk, delivery.delivery_id, request.headers,
+                              _signature_headers(request.environ))
+        status, job_id = st.intake.store(delivery, dedupe, st.settings.dedupe_ttl, counter,
+                                         replicas=replica_wait(st.settings))
     except redis.RedisError as exc:
         _count(RECEIVED, helpdesk=helpdesk)
         return _redis_down(helpdesk, exc)
@@ -427,12 +461,10 @@ def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
     if status == DUPLICATE:
         _count(DUPLICATES)
         log.info("webhook duplicate helpdesk=%s delivery=%s", helpdesk, delivery.delivery_id)
-        return jsonify({"status": "duplicate", "delivery_id": delivery.delivery_id})
+        return _json({"status": "duplicate", "delivery_id": delivery.delivery_id}, 200)
     log.info("webhook queued helpdesk=%s delivery=%s ticket=%s job=%s ms=%.1f", helpdesk,
              delivery.delivery_id, delivery.ticket_id, job_id, (time.perf_counter() - started) * 1e3)
-    response = jsonify({"status": "queued", "job_id": job_id, "delivery_id": delivery.delivery_id})
-    response.status_code = 202
-    return response
+    return _json({"status": "queued", "job_id": job_id, "delivery_id": delivery.delivery_id}, 202)
 
 
 def _redis_down(helpdesk: str, exc: Exception) -> Response:

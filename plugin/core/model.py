@@ -70,7 +70,17 @@ class _Serial:
         return cls(**kwargs)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:          # exact JSON types first: the common case, without ABC checks
+        return value
+    if kind is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
     if isinstance(value, datetime):
         return format_time(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
