@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from tiergate.plugin.embedded import stop_process
+
 
 @dataclass
 class RestartableRedis:
@@ -57,12 +59,8 @@ class RestartableRedis:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
 
 
 class WaitressReceiver:

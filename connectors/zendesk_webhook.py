@@ -13,8 +13,9 @@ Two payload shapes are accepted:
   (ids in ``detail`` are strings); the delivery id is the event ``id``.
 - trigger/automation webhooks whose body template holds ``"ticket_id": "{{ticket.id}}"`` (string
   or integer; other keys are kept in ``detail``); the delivery id is the
-  ``X-Zendesk-Webhook-Invocation-Id`` header when present, else ``sha256-`` + hex digest of timestamp + body (a retried identical delivery dedupes, the
-  next event on the same ticket does not). A trigger payload that also carries
+  ``X-Zendesk-Webhook-Invocation-Id`` header when present, else ``sha256-`` + hex digest of
+  timestamp + body (a retried identical delivery dedupes, the next event on the same ticket
+  does not). A trigger payload that also carries
   ``"tiergate_event": "solved" | "reopened" | "satisfaction"`` (the outcome triggers ``tiergate
   install`` adds) becomes a delivery of event type ``outcome:<kind>`` (``outcome_events``).
 """

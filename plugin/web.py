@@ -408,24 +408,21 @@ def _rejected(helpdesk: str, exc: DeliveryError) -> Response:
 
 
 def _signature_headers(environ: Mapping[str, Any]) -> list[str]:
-    """``name:value`` of every header whose name holds "signature", names as ``request.headers``
-    spells them, lower-cased (read from the WSGI environ without building the headers view)."""
+    """``name:value`` of every header whose name holds "signature", the name lower-cased (read
+    from the WSGI environ without building the headers view)."""
     found = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").title().lower()
-            if "signature" in name and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            name = key[5:].replace("_", "-").lower()
+            if "signature" in name:
                 found.append(f"{name}:{value}")
     return found
 
 
-def _dedupe_keys(helpdesk: str, delivery_id: str, headers: Mapping[str, str],
-                 signature: list[str] | None = None) -> list[str]:
-    """The delivery id the desk sent, and a digest of its signature headers: a signature is an
-    HMAC of the signed content, so a replay under a new unsigned id still hits the second key.
-    ``signature``: those headers already as ``name:value`` (``_signature_headers``)."""
-    if signature is None:
-        signature = [f"{k.lower()}:{v}" for k, v in headers.items() if "signature" in k.lower()]
+def _dedupe_keys(helpdesk: str, delivery_id: str, signature: list[str]) -> list[str]:
+    """The delivery id the desk sent, and a digest of its signature headers (``name:value``,
+    ``_signature_headers``): a signature is an HMAC of the signed content, so a replay under a
+    new unsigned id still hits the second key."""
     found = [keys.dedupe_delivery(helpdesk, delivery_id)]
     if signature:
         digest = hashlib.sha256("\n".join(sorted(signature)).encode("utf-8", "replace")).hexdigest()
@@ -441,8 +438,7 @@ def _store(helpdesk: str, delivery, st: WebState, started: float) -> Response:
     if st.metrics is not None:
         counter = (f"{st.metrics.prefix}:c:{RECEIVED}", _label_key(SPECS[RECEIVED], {"helpdesk": helpdesk}))
     try:
-        dedupe = _dedupe_keys(helpdesk, delivery.delivery_id, request.headers,
-                              _signature_headers(request.environ))
+        dedupe = _dedupe_keys(helpdesk, delivery.delivery_id, _signature_headers(request.environ))
         status, job_id = st.intake.store(delivery, dedupe, st.settings.dedupe_ttl, counter,
                                          replicas=replica_wait(st.settings))
     except redis.RedisError as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tiergate.plugin.embedded import free_port, redis_server_binary
+from tiergate.plugin.embedded import free_port, redis_server_binary, stop_process
 
 MASTER_NAME = "tgmaster"
 
@@ -44,12 +44,8 @@ class Node:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            stop_process(self.process, timeout=5)
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2, socket_connect_timeout=1)

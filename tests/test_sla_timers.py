@@ -192,15 +192,19 @@ def test_sweep_chain_schedules_one_job_per_slot(redis_conn, settings):
     assert list(scheduled(redis_conn, settings).values()) == [datetime(2030, 1, 1, 12, 5, tzinfo=UTC).timestamp()]
 
 
+def _sweep(redis_conn, settings, connector) -> dict:
+    """One ``sweep_job`` run (60 s interval) with a runtime on ``connector``."""
+    set_runtime(Runtime(settings=settings, conn=redis_conn, connector=connector, manifests=None))
+    try:
+        return timer_jobs.sweep_job({"interval": 60})
+    finally:
+        set_runtime(None)
+
+
 def test_sweep_job_sweeps_and_schedules_the_next_sweep(redis_conn, settings, zendesk_server,
                                                         zendesk_connector):
     ticket_id = _import(zendesk_server, "sw-job")
-    set_runtime(Runtime(settings=settings, conn=redis_conn, connector=zendesk_connector,
-                        manifests=None))
-    try:
-        out = timer_jobs.sweep_job({"interval": 60})
-    finally:
-        set_runtime(None)
+    out = _sweep(redis_conn, settings, zendesk_connector)
     assert out["enqueued"] == 1 and out["reasons"] == {"missing": 1}
     (job,) = queue(redis_conn, settings).jobs
     assert job.args[0]["ticket_id"] == ticket_id and job.args[0]["event_type"] == "sweep:missing"
@@ -213,12 +217,9 @@ def test_a_sweep_while_the_desk_is_down_is_skipped_and_the_next_one_scheduled(
         redis_conn, settings, zendesk_server, zendesk_connector):
     _import(zendesk_server, "sw-down")
     zendesk_server.set_knobs(fail_next=1000, fail_status=503)
-    set_runtime(Runtime(settings=settings, conn=redis_conn, connector=zendesk_connector,
-                        manifests=None))
     try:
-        out = timer_jobs.sweep_job({"interval": 60})
+        out = _sweep(redis_conn, settings, zendesk_connector)
     finally:
-        set_runtime(None)
         zendesk_server.set_knobs(fail_next=0)
     assert out == {"skipped": "Unavailable"}
     assert redis_conn.get(keys.sweep_cursor("zendesk")) is None      # nothing read, nothing skipped
