@@ -61,6 +61,7 @@ cdef enum:
     F_DET = 1 << 19
     F_TRANS = 1 << 20
     F_ONE = 1 << 21
+    F_MARK = 1 << 22      # "!" and "?": two in a row are a punctuation run
     F_OTHER = F_YOU | F_CTX | F_TIME | F_BUT | F_CONTACT | F_HUMAN | F_FUNC
     MAX_MODS = 3          # boosters / negators act up to 3 words back
     # what the form of a word says, above bit 32 of its lexeme id: about capitals
@@ -83,7 +84,7 @@ FLAGS = dict(VAL=F_VAL, END=F_END, EXCL=F_EXCL, NEG=F_NEG, BOOST=F_BOOST, BUT=F_
              CONTACT=F_CONTACT, HUMAN=F_HUMAN, DIRECT=F_DIRECT, FUNC=F_FUNC, YOU=F_YOU,
              TIME=F_TIME, CTX=F_CTX, CAPS=F_CAPS, R_HEDGE=F_HEDGE, R_THEDGE=F_THEDGE,
              R_PRON=F_PRON, R_BREAK=F_BREAK, R_DESIRE=F_DESIRE, R_DET=F_DET, R_TRANS=F_TRANS,
-             R_ONE=F_ONE, W_CAPS2=W_CAPS2, W_UPSTART=W_UPSTART, W_UPEND=W_UPEND,
+             R_ONE=F_ONE, MARK=F_MARK, W_CAPS2=W_CAPS2, W_UPSTART=W_UPSTART, W_UPEND=W_UPEND,
              W_MONEY=W_MONEY, W_MONEY_HEAD=W_MONEY_HEAD, W_MONEY_TAIL=W_MONEY_TAIL)
 FORM_SHIFT = 32
 cdef int64_t TYPE_MASK = (1 << FORM_SHIFT) - 1   # the type id part of a lexeme id
@@ -315,7 +316,9 @@ cdef class Scanner:
                 if c & F_EXCL:
                     exclaims += 1
                 if i + 1 < n and self._code(tokens, i + 1) & F_END:
-                    punct_runs += 1
+                    # one sentence end; a run only of "!" / "?" ("Done.\n\n" is none)
+                    if c & F_MARK and self._code(tokens, i + 1) & F_MARK:
+                        punct_runs += 1
                     continue
                 if sent_hits:
                     if exclaims:

@@ -192,6 +192,7 @@ def make_signals(nlp: Language, name: str):
  R_THEDGE, R_PRON, R_BREAK, R_DESIRE, R_DET, R_TRANS, R_ONE) = (FLAGS[k] for k in """VAL END EXCL
  NEG BOOST BUT CONTACT HUMAN DIRECT FUNC YOU TIME CTX CAPS R_HEDGE R_THEDGE R_PRON R_BREAK R_DESIRE
  R_DET R_TRANS R_ONE""".split())
+MARK = FLAGS["MARK"]
 (W_CAPS2, W_UPSTART, W_UPEND, W_MONEY, W_MONEY_HEAD, W_MONEY_TAIL) = (FLAGS[k] for k in (
     "W_CAPS2", "W_UPSTART", "W_UPEND", "W_MONEY", "W_MONEY_HEAD", "W_MONEY_TAIL"))
 # letters of the multi-letter hints: only a split between two of them can cut a hint in two
@@ -287,6 +288,7 @@ class SignalsComponent:
         add(self.lex, VAL)
         add(self.sent_end, END)
         add([self.exclaim], EXCL)
+        add([self.exclaim, s.add("?")], MARK)
         add(self.negate, NEG)
         add(self.boost, BOOST)
         add([s.add("but")], BUT)

@@ -17,7 +17,7 @@ _NEGATOR = {lang: re.compile(rf"\b({words})\b|n't\b") for lang, words in _NEGATO
 _ANY_NEGATOR = re.compile(r"\b(" + "|".join(sorted({w for ws in _NEGATORS.values()
                                                      for w in ws.split("|")})) + r")\b|n't\b")
 _PRONOUN_START = re.compile(r"(i|we|i'?ll|we'?ll|i'?m|we'?re|ich|wir|je|nous|yo|nosotros|eu|nos)\b")
-_CLAUSE = re.compile(r"[,;:]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
+_CLAUSE = re.compile(r"[,;:.!?\n]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
 def negated(folded: str, start: int, lang: str = "en") -> bool:

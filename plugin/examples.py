@@ -28,13 +28,32 @@ def read_examples(path: Path, check=None) -> list[dict[str, Any]]:
         for name in ("subject", "description"):
             if not isinstance(row.get(name), str):
                 raise click.UsageError(f"{path}:{number}: {name}: required string")
-        problem = check(row) if check is not None else None
+        problem = _comments_problem(row.get("comments"))
+        problem = problem or (check(row) if check is not None else None)
         if problem:
             raise click.UsageError(f"{path}:{number}: {problem}")
         rows.append(row)
     if not rows:
         raise click.UsageError(f"{path}: no tickets")
     return rows
+
+
+AUTHORS = ("customer", "agent", "internal")     # internal: an agent's private note
+
+
+def _comments_problem(comments: Any) -> str | None:
+    if comments is None:
+        return None
+    if not isinstance(comments, list):
+        return "comments: must be a list"
+    for i, c in enumerate(comments):
+        if not isinstance(c, dict):
+            return f"comments[{i}]: must be an object"
+        if c.get("author", "customer") not in AUTHORS:
+            return f"comments[{i}].author: must be one of {', '.join(AUTHORS)}"
+        if not isinstance(c.get("body"), str):
+            return f"comments[{i}].body: required string"
+    return None
 
 
 def parse_now(text: str | None) -> datetime:

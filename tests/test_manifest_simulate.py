@@ -37,6 +37,33 @@ def test_ticket_from_example():
     assert t.organization.segment == "vip" and (t.organization.renewal_at - NOW).days == 5
 
 
+def test_an_internal_note_in_an_example_is_an_agents_private_comment_not_the_customers(tmp_path):
+    note = {"author": "internal", "body": "Customer threatens to sue, legal informed.",
+            "minutes_ago": 10}
+    t = ticket_from_example(row(comments=[note]), NOW, 8)
+    assert t.comments[1].author_role == "agent" and t.comments[1].public is False
+    from tiergate.nlp.enrich import Enricher
+    assert "legal" not in Enricher(None).enrich(t, NOW).tags
+    as_customer = ticket_from_example(row(comments=[{**note, "author": "customer"}]), NOW, 8)
+    assert "legal" in Enricher(None).enrich(as_customer, NOW).tags
+
+
+def test_an_example_with_an_unknown_comment_author_is_refused_naming_the_field(tmp_path):
+    import click
+    import pytest
+    from tiergate.plugin.examples import read_examples
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(row(comments=[{"author": "bot", "body": "x"}])) + "\n")
+    with pytest.raises(click.UsageError, match=r"t.jsonl:1: comments\[0\]\.author: must be one of"):
+        read_examples(path)
+    path.write_text(json.dumps(row(comments=[{"author": "agent"}])) + "\n")
+    with pytest.raises(click.UsageError, match=r"comments\[0\]\.body: required string"):
+        read_examples(path)
+    path.write_text(json.dumps(row(comments="hello")) + "\n")
+    with pytest.raises(click.UsageError, match=r"comments: must be a list"):
+        read_examples(path)
+
+
 def test_timer_fires_inside_the_replay():
     doc = base_doc()
     doc["triggers"] = [{"name": "old", "conditions": {"all": [

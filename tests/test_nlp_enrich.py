@@ -336,3 +336,15 @@ def test_compiled_amounts_equal_the_regular_expressions(text):
     from tiergate.nlp.amounts import _ASCII, _find_amounts
 
     assert list(_ASCII(text.lower()).items()) == list(_find_amounts(text).items()), text
+
+
+@pytest.mark.parametrize("text, runs", [
+    ("All fixed.\n\nThanks a lot.\nMaria", 0),        # a full stop before a new paragraph
+    ("Great!\n\nSee you", 0),
+    ("Why is it still broken??", 1),
+    ("What?! Again!!!", 3),
+])
+def test_punctuation_runs_are_only_repeated_question_and_exclamation_marks(enricher, text, runs):
+    assert enricher.analyse([text])[0].punct_runs == runs
+    shown = any(r.signal == "intensity:punctuation" for r in enricher.score_text(text).reasons)
+    assert shown == (runs > 0)

@@ -174,9 +174,9 @@ class ServerHandle:
             stamp = max(now, desk.now())
             t = desk.create_ticket(data, BOT_ID, at=stamp, created_at=created, fire=False)
             for comment in obj.get("comments") or []:
-                customer = comment.get("author") == "customer"
+                customer = comment.get("author", "customer") == "customer"
                 author = cid if customer else (obj.get("assignee_id") or 201)
-                public = comment.get("public", True)
+                public = comment.get("public", True) and comment.get("author") != "internal"
                 at = now - timedelta(minutes=int(comment.get("minutes_ago", 0)))
                 desk._add_article(t, {
                     "body": comment["body"], "created_by_id": author,

@@ -142,7 +142,7 @@ class ServerHandle:
                          "created_at": iso(created), "channel": channel}]
             for c in obj.get("comments") or []:
                 comments.append({"author_id": user["id"] if c.get("author", "customer") == "customer" else agent,
-                                 "value": c["body"], "public": c.get("public", True),
+                                 "value": c["body"], "public": c.get("public", True) and c.get("author") != "internal",
                                  "created_at": iso(now - timedelta(minutes=c.get("minutes_ago", 0))),
                                  "channel": c.get("channel") or channel})
             ticket = state.import_ticket({
