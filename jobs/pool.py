@@ -38,8 +38,8 @@ from tiergate.runtime import keys
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting, queue
-from tiergate.jobs.ticket_decision import (BUSY_RETRY_SECONDS, decide_and_apply, decide_ticket,
-                                           own_write_result, parent, utcnow, writes)
+from tiergate.jobs.ticket_decision import (BUSY_RETRY_SECONDS, OWN_ECHO_REASON, decide_and_apply,
+                                           decide_ticket, own_write_result, parent, utcnow, writes)
 from tiergate.plugin.core.errors import ConnectorError, NotFound, RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
@@ -158,7 +158,10 @@ def run(rt: Any, deliveries: list[Delivery]) -> list[dict[str, Any] | BaseExcept
     results: list[dict[str, Any] | BaseException | None] = [None] * len(deliveries)
     first: dict[tuple[str, int], int] = {}
     for i, d in enumerate(deliveries):
-        if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at) or (d.helpdesk, d.ticket_id) in first:
+        if state.own_echo(rt.conn, d):      # the desk answering our own write: no read needed
+            results[i] = {**own_write_result(d.ticket_id, OWN_ECHO_REASON), "batched": True}
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.OWN_WRITE})
+        elif batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at) or (d.helpdesk, d.ticket_id) in first:
             results[i] = {"status": Outcome.SUPERSEDED, "ticket_id": d.ticket_id}
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.SUPERSEDED})
         else:

@@ -16,14 +16,14 @@ from typing import Any
 from rq import get_current_job
 
 from tiergate.connectors.base import Delivery
-from tiergate.jobs import batching, breaker, pool
+from tiergate.jobs import batching, breaker, pool, state
 from tiergate.jobs.failed import final_on_error
 from tiergate.jobs.followup import reschedule
 from tiergate.jobs.locks import TicketBusy, ticket_lock
 from tiergate.jobs.outcome import Outcome
 from tiergate.jobs.queues import claim_waiting
 from tiergate.jobs.runtime import Runtime, get_runtime
-from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, decide_and_apply
+from tiergate.jobs.ticket_decision import BUSY_RETRY_SECONDS, OWN_ECHO_REASON, decide_and_apply, own_write_result
 from tiergate.plugin.core.errors import RateLimited, Unavailable
 
 log = logging.getLogger("tiergate.jobs")
@@ -36,6 +36,9 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
         rt = get_runtime()
         current = get_current_job()
         claim_waiting(rt.conn, d.helpdesk, d.ticket_id, current.id if current else None)
+        if state.own_echo(rt.conn, d):         # the desk answering our own write: no read needed
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.OWN_WRITE})
+            return own_write_result(d.ticket_id, OWN_ECHO_REASON)
         if current is not None:                # a backlog: this job takes waiting deliveries along
             together = pool.run_delivery(rt, d, current.id)
             if together is not None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Iterable
 
 from redis import Redis
 
 from tiergate.runtime import keys
-from tiergate.plugin.core.model import Ticket, TicketUpdate
+from tiergate.connectors.base import Delivery
+from tiergate.plugin.core.model import Ticket, TicketUpdate, parse_time
 
 FIRED_TAG_PREFIX = "tg_fired_"
 SUMMARY_TTL = 30 * 24 * 3600
@@ -72,6 +74,26 @@ def save_own_write(conn: Redis, helpdesk: str, before: Ticket, update: TicketUpd
                      before.assignee_id if update.assignee_id is None else update.assignee_id,
                      update.priority or before.priority, tags, len(before.comments) + comments_added)
     conn.set(keys.own_write(helpdesk, before.id), digest, ex=OWN_WRITE_TTL)
+
+
+def save_own_stamp(conn: Redis, helpdesk: str, ticket_id: int, stamp: datetime | None) -> None:
+    """The ``updated_at`` tiergate's own write gave the ticket (the desk's answer to it)."""
+    if stamp is not None:
+        conn.set(keys.own_write_stamp(helpdesk, ticket_id), stamp.isoformat(), ex=OWN_WRITE_TTL)
+
+
+def own_echo(conn: Redis, delivery: Delivery) -> bool:
+    """True when the delivery names the ``updated_at`` of tiergate's own last write to its
+    ticket (the decision triggers send ``{{ticket.updated_at_with_timestamp}}``): the desk
+    answering that write, known without reading the ticket. Any later change has a later stamp."""
+    try:
+        at = parse_time((delivery.detail or {}).get("updated_at"))
+    except (TypeError, ValueError):
+        return False                   # not an ISO-8601 instant: read the ticket instead
+    if at is None:
+        return False
+    stored = conn.get(keys.own_write_stamp(delivery.helpdesk, delivery.ticket_id))
+    return stored is not None and parse_time(stored.decode()) == at
 
 
 def only_own_write(conn: Redis, helpdesk: str, fetched: Ticket) -> bool:

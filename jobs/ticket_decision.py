@@ -70,8 +70,9 @@ def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
                     "fired": [f.name for f in decision.fired], "reasons": list(decision.reasons)}
         if written:
             try:
-                rt.connector.apply(ticket_id, decision.update, expected_updated_at=ticket.updated_at,
-                                   delivery_id=delivery_id)
+                after = rt.connector.apply(ticket_id, decision.update, expected_updated_at=ticket.updated_at,
+                                           delivery_id=delivery_id)
+                state.save_own_stamp(rt.conn, helpdesk, ticket_id, getattr(after, "updated_at", None))
             except Conflict:
                 log.info("conflict ticket=%s attempt=%s: re-fetching", ticket_id, attempt)
                 rt.count("tiergate_writeback_errors_total", {"kind": "conflict"})
@@ -84,9 +85,12 @@ def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
     raise Conflict(f"ticket {ticket_id} kept changing during {MAX_CONFLICTS} attempts")
 
 
-def own_write_result(ticket_id: int) -> dict[str, Any]:
+OWN_ECHO_REASON = "the delivery names the updated_at of tiergate's own last update: nothing new to decide"
+
+
+def own_write_result(ticket_id: int, reason: str | None = None) -> dict[str, Any]:
     return {"status": Outcome.OWN_WRITE, "ticket_id": ticket_id, "attempts": 1, "fired": [],
-            "reasons": ["the ticket is as tiergate's own last update left it: nothing new to decide"]}
+            "reasons": [reason or "the ticket is as tiergate's own last update left it: nothing new to decide"]}
 
 
 def decide_ticket(rt: Runtime, enricher, fetched: Ticket, manifest, now: datetime, fired: frozenset[str],

@@ -79,6 +79,10 @@ def own_write(helpdesk: str, ticket_id: int) -> str:
     return f"tg:own-write:{helpdesk}:{ticket_id}"
 
 
+def own_write_stamp(helpdesk: str, ticket_id: int) -> str:
+    return f"tg:own-stamp:{helpdesk}:{ticket_id}"
+
+
 def fresh(helpdesk: str, ticket_id: int) -> str:
     return f"tg:fresh:{helpdesk}:{ticket_id}"
 

@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 from fixtures_stack import wait_until
 from tiergate.jobs.process import process_ticket
 from tiergate.jobs.state import load_summary
+from tiergate.jobs.ticket_decision import OWN_ECHO_REASON
 from tiergate.plugin.core.model import TicketUpdate
 
 EXAMPLES = {row["external_id"]: row for row in map(
@@ -83,10 +84,14 @@ def test_running_the_same_job_twice_changes_nothing_the_second_time(stack):
     assert again.updated_at == first.updated_at
 
 
-def _statuses(stack) -> list[str]:
+def _results(stack) -> list[dict]:
     registry = FinishedJobRegistry(queue=stack.queue)
     jobs = Job.fetch_many(registry.get_job_ids(), connection=stack.conn, serializer=JSONSerializer)
-    return [j.return_value()["status"] for j in jobs if j is not None and j.return_value()]
+    return [j.return_value() for j in jobs if j is not None and j.return_value()]
+
+
+def _statuses(stack) -> list[str]:
+    return [r["status"] for r in _results(stack)]
 
 
 def test_the_desks_webhook_for_tiergates_own_write_decides_nothing_a_persons_change_does(stack):
@@ -101,6 +106,8 @@ def test_the_desks_webhook_for_tiergates_own_write_decides_nothing_a_persons_cha
         return len(_statuses(stack)) >= n
     wait_until(lambda: delivered(2))
     assert sorted(_statuses(stack)) == ["applied", "own_write"]
+    if stack.helpdesk == "zendesk":    # its triggers send the write's updated_at: no read needed
+        assert OWN_ECHO_REASON in [r for result in _results(stack) for r in result.get("reasons", [])]
     after = stack.connector().fetch_ticket(ticket_id)
     assert internal_notes(after) == internal_notes(moved) and sorted(after.tags) == sorted(moved.tags)
     # a person moves it back to the frontline: that delivery is decided
@@ -148,3 +155,19 @@ def test_ticket_that_no_longer_exists_fails_clearly_and_writes_nothing(stack):
     assert "NotFound" in job.latest_result().exc_string
     assert str(ticket_id) in job.latest_result().exc_string
     assert load_summary(stack.conn, stack.helpdesk, ticket_id) is None
+
+
+def test_a_delivery_is_our_own_echo_only_with_the_exact_stamp_of_our_last_write(redis_conn):
+    from datetime import datetime, timezone
+    from tiergate.connectors.base import Delivery
+    from tiergate.jobs.state import own_echo, save_own_stamp
+
+    def delivery(updated_at):
+        return Delivery(delivery_id="d", ticket_id=7, event_type="trigger", helpdesk="zendesk",
+                        detail={"ticket_id": 7, "updated_at": updated_at})
+    assert not own_echo(redis_conn, delivery("2026-12-04T10:00:05Z"))     # nothing written yet
+    save_own_stamp(redis_conn, "zendesk", 7, datetime(2026, 12, 4, 10, 0, 5, tzinfo=timezone.utc))
+    assert own_echo(redis_conn, delivery("2026-12-04T10:00:05Z"))
+    assert not own_echo(redis_conn, delivery("2026-12-04T10:00:06Z"))     # a later change
+    assert not own_echo(redis_conn, delivery("December 4, 2026 10:00"))   # unparsable: read it
+    assert not own_echo(redis_conn, delivery(None))
