@@ -28,7 +28,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_sweep import _calls, _plan, _seed  # noqa: E402
-from bench_throughput import _env, _wait  # noqa: E402
+from bench_throughput import _env, _wait, start_stack  # noqa: E402
 
 LIMIT = 700
 COMMENTS = ["Any news on this? I am still waiting.", "Is there an update? We need this fixed.",
@@ -78,20 +77,10 @@ def run(quick: bool) -> list[dict]:
     from tiergate.jobs.queues import queue
     from tiergate.jobs.runtime import build_runtime
     from tiergate.plugin import helpdesks
-    from tiergate.plugin.embedded import serve_wsgi, start_redis
-    from tiergate.plugin.web import create_app
-    from tiergate.runtime.config import Settings
 
     n, duration, quick_interval = (500, 30, 10) if quick else (10_000, 300, None)
     rng = random.Random(23)
-    redis_server = start_redis()
-    desk = helpdesks.LocalZendesk.start()
-    tmp = tempfile.mkdtemp(prefix="tg-bench-budget-")
-    secret = secrets.token_hex(16)
-    settings = Settings.from_env({}, redis_url=redis_server.url, helpdesk="zendesk", webhook_secret=secret,
-                                 admin_token="bench-admin", db_url=f"sqlite:///{tmp}/log.sqlite",
-                                 **desk.settings_overrides())
-    http = serve_wsgi(create_app(settings))
+    redis_server, desk, settings, http, secret, tmp = start_stack("tg-bench-budget-")
     handle = desk.handle
     proc = None
     try:

@@ -137,23 +137,31 @@ def _round(stack: dict, examples: list[dict], n: int, workers: int, tmp: str) ->
     return {"rate": n / max(1e-6, done - began), "rss_mb": rss, "statuses": statuses}
 
 
-def run(quick: bool) -> list[dict]:
-    from tiergate.jobs.runtime import build_runtime
+def start_stack(prefix: str) -> tuple:
+    """A private Redis, the local Zendesk-compatible server and the receiver on a real socket:
+    (redis server, desk, settings, http server, webhook secret, temporary folder)."""
     from tiergate.plugin import helpdesks
-    from tiergate.runtime.config import Settings
     from tiergate.plugin.embedded import serve_wsgi, start_redis
     from tiergate.plugin.web import create_app
+    from tiergate.runtime.config import Settings
 
-    n, many = (60, 2) if quick else (400, 4)
-    examples = _examples()
     redis_server = start_redis()
     desk = helpdesks.LocalZendesk.start()
-    tmp = tempfile.mkdtemp(prefix="tg-bench-e2e-")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     secret = secrets.token_hex(16)
     settings = Settings.from_env({}, redis_url=redis_server.url, helpdesk="zendesk", webhook_secret=secret,
                                  admin_token="bench-admin", db_url=f"sqlite:///{tmp}/log.sqlite",
                                  **desk.settings_overrides())
-    http = serve_wsgi(create_app(settings))
+    return redis_server, desk, settings, serve_wsgi(create_app(settings)), secret, tmp
+
+
+def run(quick: bool) -> list[dict]:
+    from tiergate.jobs.runtime import build_runtime
+    from tiergate.plugin import helpdesks
+
+    n, many = (60, 2) if quick else (400, 4)
+    examples = _examples()
+    redis_server, desk, settings, http, secret, tmp = start_stack("tg-bench-e2e-")
     try:
         helpdesks.install(desk, "zendesk", f"http://127.0.0.1:{http.server_port}", secret)
         bare = _bare(desk, build_runtime(settings).connector, examples, n)
