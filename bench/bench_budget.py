@@ -58,13 +58,14 @@ def _open_ids(handle, n: int, now: datetime) -> list[int]:
 
 def _decided_after(conn, ids: dict[int, datetime]) -> list[int]:
     """Tickets whose last change has no decision recorded at or after it."""
+    from tiergate.plugin.core.model import parse_time
     from tiergate.runtime import keys
 
     raw = conn.mget([keys.last_decision("zendesk", tid) for tid in ids])
     missing = []
     for (tid, changed), value in zip(ids.items(), raw):
         at = json.loads(value).get("checked_at") if value else None
-        if at is None or datetime.fromisoformat(at.replace("Z", "+00:00")) < changed:
+        if at is None or parse_time(at) < changed:
             missing.append(tid)
     return missing
 

@@ -36,13 +36,13 @@ def process_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
         rt = get_runtime()
         current = get_current_job()
         claim_waiting(rt.conn, d.helpdesk, d.ticket_id, current.id if current else None)
-        if state.own_echo(rt.conn, d):         # the desk answering our own write: no read needed
-            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.OWN_WRITE})
-            return own_write_result(d.ticket_id, OWN_ECHO_REASON)
         if current is not None:                # a backlog: this job takes waiting deliveries along
             together = pool.run_delivery(rt, d, current.id)
             if together is not None:
                 return together
+        if state.own_echo(rt.conn, d):         # the desk answering our own write: no read needed
+            rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.OWN_WRITE})
+            return own_write_result(d.ticket_id, OWN_ECHO_REASON)
         if batching.superseded(rt.conn, d.helpdesk, d.ticket_id, d.received_at):
             rt.count("tiergate_jobs_total", {"kind": "process", "outcome": Outcome.SUPERSEDED})
             return {"status": Outcome.SUPERSEDED, "ticket_id": d.ticket_id}

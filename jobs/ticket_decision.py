@@ -72,7 +72,7 @@ def decide_and_apply(rt: Runtime, helpdesk: str, ticket_id: int, reason: str,
             try:
                 after = rt.connector.apply(ticket_id, decision.update, expected_updated_at=ticket.updated_at,
                                            delivery_id=delivery_id)
-                state.save_own_stamp(rt.conn, helpdesk, ticket_id, getattr(after, "updated_at", None))
+                state.save_own_stamp(rt.conn, helpdesk, ticket_id, after.updated_at)
             except Conflict:
                 log.info("conflict ticket=%s attempt=%s: re-fetching", ticket_id, attempt)
                 rt.count("tiergate_writeback_errors_total", {"kind": "conflict"})

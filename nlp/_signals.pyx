@@ -315,9 +315,10 @@ cdef class Scanner:
             if c & F_END:
                 if c & F_EXCL:
                     exclaims += 1
-                if i + 1 < n and self._code(tokens, i + 1) & F_END:
+                d = self._code(tokens, i + 1) if i + 1 < n else 0
+                if d & F_END:
                     # one sentence end; a run only of "!" / "?" ("Done.\n\n" is none)
-                    if c & F_MARK and self._code(tokens, i + 1) & F_MARK:
+                    if c & d & F_MARK:
                         punct_runs += 1
                     continue
                 if sent_hits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import click
 
@@ -39,6 +39,16 @@ def read_examples(path: Path, check=None) -> list[dict[str, Any]]:
 
 
 AUTHORS = ("customer", "agent", "internal")     # internal: an agent's private note
+
+
+def by_customer(comment: Mapping[str, Any]) -> bool:
+    """An example comment's author is the requester (``author`` absent or "customer")."""
+    return comment.get("author", "customer") == "customer"
+
+
+def is_public(comment: Mapping[str, Any]) -> bool:
+    """An example comment is public unless ``public`` is false or it is an internal note."""
+    return bool(comment.get("public", True)) and comment.get("author") != "internal"
 
 
 def _comments_problem(comments: Any) -> str | None:

@@ -36,7 +36,7 @@ from tiergate.plugin.core.manifest_model import Manifest
 from tiergate.plugin.core.model import (Change, Comment, Enrichment, Organization, Ticket, TicketUpdate,
                                         format_time, parse_time)
 from tiergate.plugin.core.sla import stage
-from tiergate.plugin.examples import read_examples
+from tiergate.plugin.examples import by_customer, is_public, read_examples
 from tiergate.plugin.manifest_cli import chosen_manifest
 from tiergate.runtime.config import Settings
 
@@ -57,12 +57,12 @@ def ticket_from_example(row: dict[str, Any], now: datetime, ticket_id: int) -> T
                         body=row.get("description") or "", public=True, created_at=created,
                         channel=row.get("channel") or "web")]
     for i, c in enumerate(row.get("comments") or (), 1):
-        is_agent = c.get("author") in ("agent", "internal")
+        is_agent = not by_customer(c)
         comments.append(Comment(
             id=ticket_id * 1000 + i,
             author_id=(row.get("assignee_id") or 201) if is_agent else requester,
             author_role="agent" if is_agent else "end-user", body=c.get("body") or "",
-            public=bool(c.get("public", True)) and c.get("author") != "internal",
+            public=is_public(c),
             created_at=now - timedelta(minutes=int(c.get("minutes_ago") or 0)),
             channel=c.get("channel") or row.get("channel") or "web"))
     comments.sort(key=lambda c: c.created_at)
