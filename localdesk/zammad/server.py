@@ -18,7 +18,6 @@ from tiergate.localdesk.zammad.app import create_app, stats_of
 from tiergate.localdesk.zammad.delivery import CountingQueue, Delivery
 from tiergate.localdesk.zammad.desk import Desk
 from tiergate.localdesk.zammad.store import Knobs, ZammadState
-from tiergate.plugin.examples import by_customer, is_public
 
 
 @dataclass
@@ -175,9 +174,9 @@ class ServerHandle:
             stamp = max(now, desk.now())
             t = desk.create_ticket(data, BOT_ID, at=stamp, created_at=created, fire=False)
             for comment in obj.get("comments") or []:
-                customer = by_customer(comment)
+                customer = comment.get("author", "customer") == "customer"
                 author = cid if customer else (obj.get("assignee_id") or 201)
-                public = is_public(comment)
+                public = comment.get("public", True) and comment.get("author") != "internal"
                 at = now - timedelta(minutes=int(comment.get("minutes_ago", 0)))
                 desk._add_article(t, {
                     "body": comment["body"], "created_by_id": author,

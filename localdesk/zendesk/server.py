@@ -14,7 +14,6 @@ from tiergate.localdesk.zendesk.app import create_app, stats_of
 from tiergate.localdesk.zendesk.delivery import Sender
 from tiergate.localdesk.zendesk.records import iso
 from tiergate.localdesk.zendesk.store import State
-from tiergate.plugin.examples import by_customer, is_public
 
 
 class ServerHandle:
@@ -142,8 +141,8 @@ class ServerHandle:
             comments = [{"author_id": user["id"], "value": obj["description"], "public": True,
                          "created_at": iso(created), "channel": channel}]
             for c in obj.get("comments") or []:
-                comments.append({"author_id": user["id"] if by_customer(c) else agent,
-                                 "value": c["body"], "public": is_public(c),
+                comments.append({"author_id": user["id"] if c.get("author", "customer") == "customer" else agent,
+                                 "value": c["body"], "public": c.get("public", True) and c.get("author") != "internal",
                                  "created_at": iso(now - timedelta(minutes=c.get("minutes_ago", 0))),
                                  "channel": c.get("channel") or channel})
             ticket = state.import_ticket({
