@@ -51,6 +51,12 @@ _FORWARD = re.compile(
     r"weitergeleitete nachricht|mensaje original|mensaje reenviado|message d'origine|"
     r"message transféré|mensagem original|mensagem encaminhada)\s*-{2,}|"
     r"(begin forwarded message|anfang der weitergeleiteten nachricht)\s*:)", re.I | re.M)
+# "On <date>, <name> wrote:" in every language read (mail-parser-reply has no Portuguese and
+# wants two spaces before "escribió"); the header holds a date, a long one wraps onto a
+# second line
+_WROTE = re.compile(r"^(> ?)*(on|am|le|el|em|il|op|den|w dniu)\s(?=[^\n]*\d)[^\n]{4,200}(\n[^\n]{0,120})?"
+                    r"\b(wrote|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev|"
+                    r"napisał\(a\)|napisał)\s*:[ \t]*$", re.I | re.M)
 _HEADER_BLOCK = re.compile(r"^\s*(from|von|de|da|van)\s*:\s.+\n(.*\n){0,3}?\s*"
                            r"(sent|gesendet|enviad[oa](\s+(em|el))?|envoyé|date|datum|fecha|data)\s*:",
                            re.I | re.M)
@@ -166,7 +172,7 @@ def _own_words(text: str, keep_forward: bool = False) -> str:
             out = out[:disclaimer.start()]
         return re.sub(r"\n{3,}", "\n\n", _PHONE_TAIL.sub("", out)).strip()
     cut = len(text)
-    for pattern in (_FORWARD, _HEADER_BLOCK, _DISCLAIMER):
+    for pattern in (_FORWARD, _WROTE, _HEADER_BLOCK, _DISCLAIMER):
         m = pattern.search(text)
         if m and m.start() < cut:
             cut = m.start()

@@ -48,6 +48,23 @@ def test_quoted_reply_signature_and_forward_are_not_the_authors_words():
     assert own_words(de) == "Danke, geht wieder."
 
 
+@pytest.mark.parametrize("header", [
+    "El mar, 3 sept 2024 a las 17:42, Luis Gómez (<luis@empresa.es>) escribió:",
+    "El 03/09/2024 a las 17:42, Luis Gómez escribió:",
+    "Em ter., 3 de set. de 2024 às 17:42, Rui Costa <rui@empresa.pt> escreveu:",
+    "Em 03/09/2024 17:42, Rui Costa escreveu:",
+    "On Tue, Sep 3, 2024 at 5:42 PM Jane Doe <\njane@acme.com> wrote:",
+])
+def test_an_unquoted_mail_below_a_reply_header_is_not_the_authors_words(header):
+    text = f"Gracias, ya funciona.\n\n{header}\nSi no lo arreglan hoy, cancelamos el contrato."
+    assert own_words(text) == "Gracias, ya funciona."
+
+
+def test_a_sentence_that_names_a_writer_is_not_a_reply_header():
+    text = "Hola,\nEl lunes mi jefe escribió: que cancelemos.\nGracias"
+    assert "cancelemos" in own_words(text)
+
+
 def test_who_wrote_what_and_the_latest_customer_message():
     t = ticket(("end-user", "Our site is down"), ("agent", "Looking into it"),
                ("internal", "engineering paged"), ("end-user", "Thanks, all good now"))
