@@ -17,6 +17,12 @@ _NEGATOR = {lang: re.compile(rf"\b({words})\b|n't\b") for lang, words in _NEGATO
 _ANY_NEGATOR = re.compile(r"\b(" + "|".join(sorted({w for ws in _NEGATORS.values()
                                                      for w in ws.split("|")})) + r")\b|n't\b")
 _PRONOUN_START = re.compile(r"(i|we|i'?ll|we'?ll|i'?m|we'?re|ich|wir|je|nous|yo|nosotros|eu|nos)\b")
+# "I won't hesitate to", "je n'exclus pas", "no descarto": a negated doubt affirms the threat
+_LITOTES = re.compile(r"\b(hesitat\w*|rule out|ruling out|exclu\w*|hesit\w*|dudar\w*|dude|"
+                      r"descart\w*|zoger\w*|ausschlie\w*|ausgeschlossen|duvid\w*)\b")
+# ... but "don't hesitate to call me" is a courtesy to the reader, not a threat
+_COURTESY = re.compile(r"\b(don'?t|do not|please) hesitate|n'hesitez|\bno (dude|duden|dudes|dudeis)\b|"
+                       r"\bnao hesite\w*|\bzogern sie\b")
 _CLAUSE = re.compile(r"[,;:.!?\n]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
@@ -31,6 +37,8 @@ def negated(folded: str, start: int, lang: str = "en") -> bool:
     for m in _CLAUSE.finditer(before):
         cut = m.end()
     words = " ".join(before[cut:].split()[-4:])
+    if _LITOTES.search(words) and not _COURTESY.search(words):
+        return False
     if lang not in _NEGATOR:
         return bool(_ANY_NEGATOR.search(words))
     own = _NEGATOR[lang].search(words)

@@ -139,6 +139,27 @@ def test_negated_and_past_events_do_not_tag():
     assert "legal" not in tags_of(ticket(("end-user", "I'm not going to sue you, relax.")))
 
 
+@pytest.mark.parametrize("text", [
+    "I will not hesitate to contact my lawyer about this.",
+    "Je n'hésiterai pas à saisir un avocat.",
+    "No descarto emprender acciones legales.",
+    "Não hesitarei em procurar um advogado.",
+])
+def test_a_negated_doubt_affirms_the_threat(text):
+    assert "legal" in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("text", [
+    "Don't hesitate to call me if you need anything.",
+    "N'hésitez pas à m'appeler au 06 12 34 56 78.",
+    "No dude en llamarme si necesita algo.",
+    "Não hesite em me ligar.",
+    "Bei Rückfragen erreichen Sie mich unter 0171 5550101.",
+])
+def test_a_courtesy_offer_to_call_is_no_request_for_a_person(text):
+    assert "human_request" not in tags_of(ticket(("end-user", text)))
+
+
 def test_negation_words_belong_to_the_texts_language():
     # Portuguese "no" is "in the": the threat stands; Spanish "no" negates it
     pt = ticket(("end-user", "Paguei o plano anual e o aplicativo não abre desde setembro. Se "
@@ -217,6 +238,16 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("abuse", "I know which street she lives on and I will post her home address online."),
     ("churn", "The new editor doubled our bookkeeping time and we have had enough."),
     ("churn", "Renewal is next month and we have a trial with RotaPro lined up, just so you know."),
+    ("outage", "Depuis ce matin aucune de nos caisses n'accepte les paiements par carte, on perd "
+               "des ventes."),
+    ("outage", "Seit heute Morgen nimmt keine unserer Kassen Kartenzahlungen an, wir verlieren "
+               "Umsatz."),
+    ("billing", "La factura de noviembre es el triple de lo acordado."),
+    ("billing", "Vocês debitaram a anuidade duas vezes da nossa conta no dia 3."),
+    ("security", "Des inconnus ont modifié le RIB dans notre espace fournisseur."),
+    ("security", "Ich sehe in meinem Konto Bestellungen, die ich nie aufgegeben habe."),
+    ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
+              "line item."),
     ("outage", "Wages didn't go out this morning, 95 carers are unpaid."),
     ("churn", "Hiermit kündigen wir den Vertrag fristgerecht zum Jahresende."),
     ("churn", "Nous souhaitons résilier notre abonnement à la fin du mois."),
@@ -313,7 +344,14 @@ def test_risk_tags_from_customer_words(text, tag):
     ("We booked a demo with your team next week to look at the reporting add-on.", "churn"),
     ("Finance is moving us onto a 2-year prepaid contract, please send the paperwork.", "churn"),
     ("Not disputing anything, just want to avoid the chargeback mess we had with our old "
-     "provider.", "chargeback")])
+     "provider.", "chargeback"),
+    ("Aucune de nos factures n'a de numéro de TVA, comment l'ajouter ?", "outage"),
+    ("We were billed for 10 seats and we have 10 users, all fine, just need the PDF.",
+     "billing"),
+    ("Jemand aus unserem Team hat die Bankverbindung geändert, wie machen wir das rückgängig?",
+     "security"),
+    ("Je n'ai jamais passé de commande chez vous, comment commencer ?", "security"),
+    ("Rufen Sie uns nicht zurück, wir schreiben lieber.", "human_request")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -352,6 +390,8 @@ def test_org_field_stakes_reach_the_enrichment():
     ("Two previous tickets were closed without a fix.", 3),
     ("Es ist das dritte Mal, dass ich schreibe.", 3),
     ("Esta es la tercera vez que escribo por lo mismo.", 3),
+    ("Third time writing about the same sync error.", 3),
+    ("This is the fourth time that I am asking for the invoice copy.", 4),
     ("I tried 3 times to reset the password.", None),
     ("Please add a second user.", None),
 ])

@@ -211,7 +211,7 @@ _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "several": 3, "
            "many": 3, "countless": 5, "zwei": 2, "drei": 3, "vier": 4, "mehrere": 3, "dos": 2,
            "tres": 3, "três": 3, "cuatro": 4, "quatro": 4, "varias": 3, "vários": 3,
            "várias": 3, "deux": 2, "trois": 3, "quatre": 4, "plusieurs": 3}
-_CONTACT_NOUN = (r"(ticket|time (i|we)('ve| have|'m| am|'re| are)? (written|writing|contacted|"
+_CONTACT_NOUN = (r"(ticket|time( (that )?(i|we)('ve| have|'m| am|'re| are)?)? (written|writing|contacted|"
                  r"contacting|asked|asking|emailed|emailing|called|calling|raised|reported|"
                  r"chased|chasing|reaching out|following up)|email|e-mail|message|request|chaser|follow-?up|"
                  r"contact|call|mal|anfrage|nachricht|kontakt|anruf|vez|correo|mensaje|reclamo|contacto|fois|relance|"
