@@ -30,7 +30,7 @@ from tiergate.nlp.pipeline import SIGNALS_KEY, build_nlp
 from tiergate.nlp.points import (COMPLAINT_TAGS, DEFAULT_TAG_POINTS, NEGATIVE_AT, TAG_POINTS,
                                   WEIGHTS, conversation_reasons, model_reason, text_reasons)
 from tiergate.nlp.points import risk_tags as tags_of_comments
-from tiergate.nlp.reading import Conversation, Message, read_conversation
+from tiergate.nlp.reading import Conversation, Message, plain_apostrophes, read_conversation
 from tiergate.nlp.risk import RiskDetector, keyword_kept
 from tiergate.nlp.risk_rules import Findings
 from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
@@ -185,7 +185,8 @@ class Enricher:
         alone, without language, stakes and the risk detector (the rule features a trained
         model was fit on)."""
         with paused_gc():
-            flat = [str(t or "") for conv in conversations for t in (conv or [""])]
+            flat = [plain_apostrophes(str(t or "")) for conv in conversations
+                    for t in (conv or [""])]
             scores = self.analyse(flat, keep=False)
             models = self.model_scores(["\n".join(str(t or "") for t in (conv or [""]))
                                         for conv in conversations]) \

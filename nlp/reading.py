@@ -45,6 +45,15 @@ def _latest_reply(text: str) -> str | None:
     return msg.read().latest_reply
 
 
+# typographic apostrophes ("don’t", "l’adresse", "isn´t") read as the plain one the rules use
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201b": "'",
+                              "\u00b4": "'", "\u2032": "'"})
+
+
+def plain_apostrophes(text: str) -> str:
+    return text if text.isascii() else text.translate(_APOSTROPHES)
+
+
 _QUOTE_LINE = re.compile(r"^\s*>")
 _FORWARD = re.compile(
     r"^\s*(-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|"
@@ -160,7 +169,7 @@ CACHED_CHARS = 20_000
 
 
 def _own_words(text: str, keep_forward: bool = False) -> str:
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = plain_apostrophes((text or "").replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         return ""
     if keep_forward:
@@ -213,7 +222,7 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
     """Every comment of ``ticket`` read; the subject joins the first customer message; a
     ticket without comments reads its description as the customer's message."""
     msgs: list[Message] = []
-    subject = (ticket.subject or "").strip()
+    subject = plain_apostrophes((ticket.subject or "").strip())
     if _REPLY_SUBJECT.match(subject):
         subject = ""        # a reply's subject names the old thread, not what is said now
     first_customer = True

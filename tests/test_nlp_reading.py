@@ -160,6 +160,13 @@ def test_a_courtesy_offer_to_call_is_no_request_for_a_person(text):
     assert "human_request" not in tags_of(ticket(("end-user", text)))
 
 
+def test_typographic_apostrophes_negate_like_plain_ones():
+    assert "outage" not in tags_of(ticket(("end-user", "This isn\u2019t an outage, just a "
+                                                       "question about exports for our 40 users.")))
+    assert "legal" not in tags_of(ticket(("end-user", "I\u2019m not going to sue you, relax.")))
+    assert not ENRICHER.score_text("You won\u2019t regret it!").complaint
+
+
 def test_negation_words_belong_to_the_texts_language():
     # Portuguese "no" is "in the": the threat stands; Spanish "no" negates it
     pt = ticket(("end-user", "Paguei o plano anual e o aplicativo não abre desde setembro. Se "
