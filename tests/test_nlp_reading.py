@@ -255,6 +255,11 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("security", "Ich sehe in meinem Konto Bestellungen, die ich nie aufgegeben habe."),
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
+    ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("privacy", "Our school accidentally uploaded pupils' medical notes to the shared parent "
+                "folder in your app."),
+    ("privacy", "La CNIL nous a contactés au sujet d'une plainte d'un client concernant vos "
+                "cookies."),
     ("outage", "Wages didn't go out this morning, 95 carers are unpaid."),
     ("churn", "Hiermit kündigen wir den Vertrag fristgerecht zum Jahresende."),
     ("churn", "Nous souhaitons résilier notre abonnement à la fin du mois."),
@@ -358,7 +363,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Jemand aus unserem Team hat die Bankverbindung geändert, wie machen wir das rückgängig?",
      "security"),
     ("Je n'ai jamais passé de commande chez vous, comment commencer ?", "security"),
-    ("Rufen Sie uns nicht zurück, wir schreiben lieber.", "human_request")])
+    ("Rufen Sie uns nicht zurück, wir schreiben lieber.", "human_request"),
+    ("I told my boss about the new medical leave feature, he loves it.", "privacy"),
+    ("Wo kann ich die Aufbewahrungsfrist für Patientendaten einstellen?", "privacy")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
