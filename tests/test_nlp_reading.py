@@ -136,6 +136,11 @@ def test_negated_and_past_events_do_not_tag():
     past = ticket(("end-user", "Last week the dashboard was down for our whole team, it is "
                                "fine now. Can I get the incident report?"))
     assert "outage" not in tags_of(past)
+    credit = ticket(("end-user", "Our store was offline yesterday for 4 hours during the sale, "
+                                 "all 3 shops. Will we get a service credit?"))
+    assert "outage" not in tags_of(credit)
+    assert "outage" in tags_of(ticket(("end-user", "Our site has been down for 3 hours, none "
+                                                   "of our 200 customers can order.")))
     assert "legal" not in tags_of(ticket(("end-user", "I'm not going to sue you, relax.")))
 
 
@@ -256,6 +261,8 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("billing", "Seit Freitag kommen keine Kundenzahlungen mehr auf unserem Konto an. Es fehlen "
+                "inzwischen 18.000 EUR."),
     ("privacy", "Our school accidentally uploaded pupils' medical notes to the shared parent "
                 "folder in your app."),
     ("privacy", "La CNIL nous a contactés au sujet d'une plainte d'un client concernant vos "
