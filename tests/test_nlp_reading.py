@@ -372,7 +372,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Je n'ai jamais passé de commande chez vous, comment commencer ?", "security"),
     ("Rufen Sie uns nicht zurück, wir schreiben lieber.", "human_request"),
     ("I told my boss about the new medical leave feature, he loves it.", "privacy"),
-    ("Wo kann ich die Aufbewahrungsfrist für Patientendaten einstellen?", "privacy")])
+    ("Wo kann ich die Aufbewahrungsfrist für Patientendaten einstellen?", "privacy"),
+    ("¿Podrían enviarme la factura de octubre otra vez? No la encuentro.", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
