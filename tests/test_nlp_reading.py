@@ -261,6 +261,11 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("abuse", "Your agent Kevin is a lying little weasel and I hope he gets fired."),
+    ("abuse", "Sie sind wohl zu dumm, um eine einfache Frage zu beantworten."),
+    ("abuse", "Son ustedes unos ineptos, ¿contratan a cualquiera?"),
+    ("abuse", "Je sais où se trouvent vos bureaux, continuez à m'ignorer et vous verrez."),
+    ("abuse", "Eu sei onde fica o escritório de vocês. Continuem me ignorando e vão ver."),
     ("billing", "Seit Freitag kommen keine Kundenzahlungen mehr auf unserem Konto an. Es fehlen "
                 "inzwischen 18.000 EUR."),
     ("privacy", "Our school accidentally uploaded pupils' medical notes to the shared parent "
@@ -373,7 +378,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Rufen Sie uns nicht zurück, wir schreiben lieber.", "human_request"),
     ("I told my boss about the new medical leave feature, he loves it.", "privacy"),
     ("Wo kann ich die Aufbewahrungsfrist für Patientendaten einstellen?", "privacy"),
-    ("¿Podrían enviarme la factura de octubre otra vez? No la encuentro.", "billing")])
+    ("¿Podrían enviarme la factura de octubre otra vez? No la encuentro.", "billing"),
+    ("I know where your office is, can I drop off the signed contract in person?", "abuse"),
+    ("Continuez à suivre le guide et vous verrez le résultat.", "abuse")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
