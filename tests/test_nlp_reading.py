@@ -261,6 +261,12 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("outage", "Our call centre agents (about 120) are all seeing a blank screen after login "
+               "since the update at 7."),
+    ("outage", "Seit dem Update heute früh zeigt das Portal bei allen 80 Mitarbeitern nur noch "
+               "Ladekringel."),
+    ("outage", "Le site tourne dans le vide depuis 9h, aucune commande n'est passée depuis, on "
+               "a 3 000 visiteurs."),
     ("abuse", "Your agent Kevin is a lying little weasel and I hope he gets fired."),
     ("abuse", "Sie sind wohl zu dumm, um eine einfache Frage zu beantworten."),
     ("abuse", "Son ustedes unos ineptos, ¿contratan a cualquiera?"),
@@ -380,7 +386,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Wo kann ich die Aufbewahrungsfrist für Patientendaten einstellen?", "privacy"),
     ("¿Podrían enviarme la factura de octubre otra vez? No la encuentro.", "billing"),
     ("I know where your office is, can I drop off the signed contract in person?", "abuse"),
-    ("Continuez à suivre le guide et vous verrez le résultat.", "abuse")])
+    ("Continuez à suivre le guide et vous verrez le résultat.", "abuse"),
+    ("Our call centre agents would like a training session next month.", "human_request")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
