@@ -261,6 +261,11 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("churn", "Ehrlich gesagt fragen wir uns, ob Ihre Lösung noch zu uns passt."),
+    ("churn", "Franchement, on se demande si votre outil est encore adapté à nos besoins."),
+    ("churn", "Si le prix augmente encore en avril, nous devrons regarder ailleurs."),
+    ("churn", "Nos estamos planteando si vuestra herramienta sigue siendo la adecuada."),
+    ("churn", "Sinceramente, estamos pensando se a plataforma ainda faz sentido para nós."),
     ("outage", "Our call centre agents (about 120) are all seeing a blank screen after login "
                "since the update at 7."),
     ("outage", "Seit dem Update heute früh zeigt das Portal bei allen 80 Mitarbeitern nur noch "
@@ -387,7 +392,12 @@ def test_risk_tags_from_customer_words(text, tag):
     ("¿Podrían enviarme la factura de octubre otra vez? No la encuentro.", "billing"),
     ("I know where your office is, can I drop off the signed contract in person?", "abuse"),
     ("Continuez à suivre le guide et vous verrez le résultat.", "abuse"),
-    ("Our call centre agents would like a training session next month.", "human_request")])
+    ("Our call centre agents would like a training session next month.", "human_request"),
+    ("Je me demande si la solution de contournement est encore nécessaire après la mise à "
+     "jour.", "churn"),
+    ("Estamos pensando se a plataforma ainda aceita boleto, alguém sabe?", "churn"),
+    ("Vamos buscar otra opción de envío para los pedidos grandes, ¿cómo se configura?",
+     "churn")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
