@@ -261,6 +261,9 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("legal", "Le comunico que iniciaremos acciones judiciales si no recibimos respuesta."),
+    ("legal", "Vamos tomar as medidas judiciais cabíveis."),
+    ("legal", "Nous allons engager une procédure judiciaire."),
     ("churn", "Ehrlich gesagt fragen wir uns, ob Ihre Lösung noch zu uns passt."),
     ("churn", "Franchement, on se demande si votre outil est encore adapté à nos besoins."),
     ("churn", "Si le prix augmente encore en avril, nous devrons regarder ailleurs."),
@@ -397,7 +400,8 @@ def test_risk_tags_from_customer_words(text, tag):
      "jour.", "churn"),
     ("Estamos pensando se a plataforma ainda aceita boleto, alguém sabe?", "churn"),
     ("Vamos buscar otra opción de envío para los pedidos grandes, ¿cómo se configura?",
-     "churn")])
+     "churn"),
+    ("¿Qué medidas legales de protección de datos tienen?", "legal")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
