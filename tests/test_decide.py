@@ -237,6 +237,27 @@ def test_after_hours_route_owner_takes_the_ticket():
     assert d.notifications[0].kind == "email"
 
 
+@pytest.mark.parametrize("who,tags", [("no organization", ()), ("spam", ("spam",))])
+def test_after_hours_without_an_organization_or_as_spam_pages_nobody(who, tags):
+    doc = doc_with(trig("x", [{"action": "escalate", "to": "tier_2"}]))
+    doc["oncall"]["page_requires_organization"] = True
+    late = SATURDAY - timedelta(hours=1)
+    d = decide(ticket(priority="urgent", created_at=late,
+                      organization=org() if who == "spam" else None),
+               enrichment(tags=tags), load_manifest(doc), SATURDAY, frozenset())
+    e = d.escalation
+    assert e.after_hours and e.oncall_route is None and d.notifications == ()
+    assert d.update.assignee_id != 299 and "tg_oncall_paged" not in d.update.add_tags
+    body = d.update.notes[0].body
+    assert "nobody was paged" in body and "on-call paged" not in body
+    assert any(f"no on-call page: {'the message reads as spam' if tags else 'the sender'}" in r
+               for r in d.reasons)
+    paged = decide(ticket(priority="urgent", created_at=late, organization=org()),
+                   enrichment(), load_manifest(doc), SATURDAY, frozenset())
+    assert paged.escalation.oncall_route == "mail" and paged.update.assignee_id == 299
+    assert [n.route for n in paged.notifications] == ["mail"]
+
+
 def test_open_team_is_not_after_hours():
     d, _ = run(trig("x", [{"action": "escalate", "to": "security"}]),
                t=ticket(priority="urgent", created_at=SATURDAY - timedelta(hours=1)),

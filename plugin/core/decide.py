@@ -151,17 +151,26 @@ def decide(ticket: Ticket, enrichment: Enrichment, manifest: Any, now: datetime,
             notes, step_fp, step_esc, ticket, update, enrichment, manifest, now, bots, keys)))
     timers = _timers(facts, [ct for ct in program if ct.trigger.name not in state], clocks)
     notifs = _dedupe_notifications([*notifications, *eff.notifications])
-    if notifs and manifest.oncall.page_requires_organization and (
-            ticket.organization is None or "spam" in enrichment.tags):
-        reasons.append("no on-call page: " + ("the message reads as spam"
-                                              if "spam" in enrichment.tags else
-                                              "the sender belongs to no organization"))
+    withheld = _page_withheld(manifest, ticket, enrichment)
+    if notifs and withheld:
+        reasons.append(f"no on-call page: {withheld}")
         notifs = ()
     new_state = tuple(sorted(state))     # held now: either fired now or still in its episode
     return Decision(ticket_id=ticket.id, at=now, manifest_version=manifest.version,
                     update=update, fired=tuple(fired), rearmed=tuple(rearmed),
                     fired_state=new_state, escalation=escalation, notifications=notifs,
                     clocks=clocks, timers=timers, reasons=tuple(reasons))
+
+
+def _page_withheld(manifest, ticket: Ticket, enrichment: Enrichment) -> str | None:
+    """Why nobody is paged for this ticket (``page_requires_organization``), or None."""
+    if not manifest.oncall.page_requires_organization:
+        return None
+    if "spam" in enrichment.tags:
+        return "the message reads as spam"
+    if ticket.organization is None:
+        return "the sender belongs to no organization"
+    return None
 
 
 def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, reasons,
@@ -185,7 +194,8 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
     group_id, owner_id = owner.group_id, owner.owner_id
     route = None
     notifications: list[Notification] = []
-    if not is_open:
+    withheld = None if is_open else _page_withheld(m, ticket, facts.enrichment)
+    if not is_open and not withheld:
         route_name = owner.oncall or m.oncall.default
         route = m.oncall.routes.get(route_name) if route_name else None
         if route is not None:
@@ -199,7 +209,9 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
             f"{owner_id}, by {cand.trigger}" + (f": {cand.why}" if cand.why else ""))
     if not is_open:
         line += (f"; after hours ({cal_name} closed): on-call route {route.name}" if route
-                 else f"; after hours ({cal_name} closed) and no on-call route configured")
+                 else f"; after hours ({cal_name} closed), no on-call page: {withheld}"
+                 if withheld else f"; after hours ({cal_name} closed) and no on-call route "
+                 f"configured")
     reasons.append(line)
     notes: list[Note] = []
     chosen = [f for f in fired if f.name == cand.trigger]
@@ -207,6 +219,8 @@ def _escalate(eff: A.Effects, facts: Facts, fired: list[FiredTrigger], clocks, r
     if not is_open:
         after_line = (f"After hours: {label} is closed now (calendar {cal_name}); "
                       + (f"on-call paged via route '{route.name}'." if route else
+                         f"no on-call page ({withheld}), the ticket waits for opening."
+                         if withheld else
                          "no on-call route is configured, the ticket waits for opening."))
     folded: frozenset[str] = frozenset()
     if cand.handoff_note:

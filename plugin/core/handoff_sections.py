@@ -103,8 +103,9 @@ def _reason_lines(escalation: Escalation, fired: Any, manifest: Any, from_label:
             lines.append(f"{code(cr.field)} {escape(op)}{expected}: "
                          f"seen {code(_fmt_value(cr.actual))}")
     if escalation.after_hours:
-        route_name = f" ({code(escalation.oncall_route)})" if escalation.oncall_route else ""
-        lines.append(f"After hours: the team is closed, on-call paged{route_name}")
+        lines.append(f"After hours: the team is closed, on-call paged "
+                     f"({code(escalation.oncall_route)})" if escalation.oncall_route else
+                     "After hours: the team is closed and nobody was paged; it waits for opening")
     others = [f.name for f in fired_all if f.name != escalation.trigger]
     if others:
         lines.append("Also fired: " + ", ".join(code(o) for o in others))
@@ -315,7 +316,7 @@ def owner_lines(facts: NoteFacts, escalation: Escalation, guidance: Sequence[str
         if facts.approver is not None and facts.approver.is_owner:
             step += f" and decide the {escape(facts.approver.kind)} yourself"
         steps = [step]
-    if escalation.after_hours:
+    if escalation.after_hours and escalation.oncall_route:
         steps.append("The team is closed: the on-call person takes it now")
     out += [f"Next step: {s}" for s in steps]
     if facts.opened_at is not None:
