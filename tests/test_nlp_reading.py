@@ -261,6 +261,11 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("billing", "Quero cancelar e receber o valor de volta, estou dentro dos 7 dias."),
+    ("billing", "Je veux être remboursé intégralement."),
+    ("outage", "El TPV de nuestros tres restaurantes no imprime las comandas en cocina desde "
+               "ayer."),
+    ("outage", "Die Kasse in unseren drei Filialen druckt seit gestern keine Bons mehr."),
     ("legal", "Le comunico que iniciaremos acciones judiciales si no recibimos respuesta."),
     ("legal", "Vamos tomar as medidas judiciais cabíveis."),
     ("legal", "Nous allons engager une procédure judiciaire."),
@@ -401,7 +406,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Estamos pensando se a plataforma ainda aceita boleto, alguém sabe?", "churn"),
     ("Vamos buscar otra opción de envío para los pedidos grandes, ¿cómo se configura?",
      "churn"),
-    ("¿Qué medidas legales de protección de datos tienen?", "legal")])
+    ("¿Qué medidas legales de protección de datos tienen?", "legal"),
+    ("Le remboursement intégral est-il possible si on résilie dans les 14 jours ?", "billing"),
+    ("Mi impresora no imprime en color, ¿cómo lo configuro?", "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
