@@ -261,6 +261,9 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("security", 'Customers are telling us they got a text from "us" with a link to update their '
+                 'card details.'),
+    ("security", "Our support inbox is auto-forwarding every mail to an external gmail address."),
     ("billing", "Quero cancelar e receber o valor de volta, estou dentro dos 7 dias."),
     ("billing", "Je veux être remboursé intégralement."),
     ("outage", "El TPV de nuestros tres restaurantes no imprime las comandas en cocina desde "
@@ -408,7 +411,8 @@ def test_risk_tags_from_customer_words(text, tag):
      "churn"),
     ("¿Qué medidas legales de protección de datos tienen?", "legal"),
     ("Le remboursement intégral est-il possible si on résilie dans les 14 jours ?", "billing"),
-    ("Mi impresora no imprime en color, ¿cómo lo configuro?", "outage")])
+    ("Mi impresora no imprime en color, ¿cómo lo configuro?", "outage"),
+    ("How do I set up auto-forwarding to an external address?", "security")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
