@@ -261,6 +261,9 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("human_request", "Could a supervisor review my case? The agent keeps giving me the same link."),
+    ("human_request", "Bekomme ich auch mal eine Antwort von einem Menschen und nicht immer "
+                      "Textbausteine?"),
     ("security", 'Customers are telling us they got a text from "us" with a link to update their '
                  'card details.'),
     ("security", "Our support inbox is auto-forwarding every mail to an external gmail address."),
@@ -412,7 +415,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("¿Qué medidas legales de protección de datos tienen?", "legal"),
     ("Le remboursement intégral est-il possible si on résilie dans les 14 jours ?", "billing"),
     ("Mi impresora no imprime en color, ¿cómo lo configuro?", "outage"),
-    ("How do I set up auto-forwarding to an external address?", "security")])
+    ("How do I set up auto-forwarding to an external address?", "security"),
+    ("Your manager can review our case study draft when convenient.", "human_request")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
