@@ -20,9 +20,13 @@ _PRONOUN_START = re.compile(r"(i|we|i'?ll|we'?ll|i'?m|we'?re|ich|wir|je|nous|yo|
 # "I won't hesitate to", "je n'exclus pas", "no descarto": a negated doubt affirms the threat
 _LITOTES = re.compile(r"\b(hesitat\w*|rule out|ruling out|exclu\w*|hesit\w*|dudar\w*|dude|"
                       r"descart\w*|zoger\w*|ausschlie\w*|ausgeschlossen|duvid\w*)\b")
+# "I don't know if you are incompetent or idiots": doubt about which, not a denial
+_UNSURE = re.compile(r"\b(don'?t know|do not know|not sure|no se|nao sei|ne sais pas|"
+                     r"ne sait pas|weiss nicht),? (if|whether|si|se|ob) (you|you'?re|your|sois|"
+                     r"son|eres|es usted|vous|voces|voce|ihr|sie)\b")
 # ... but "don't hesitate to call me" is a courtesy to the reader, not a threat
-_COURTESY = re.compile(r"\b(don'?t|do not|please) hesitate|n'hesitez|\bno (dude|duden|dudes|dudeis)\b|"
-                       r"\bnao hesite\w*|\bzogern sie\b")
+_COURTESY = re.compile(r"\b(don'?t|do not|please) hesitate|n'hesitez|"
+                       r"\bno (dude|duden|dudes|dudeis)\b|\bnao hesite\w*|\bzogern sie\b")
 _CLAUSE = re.compile(r"[,;:.!?\n]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
@@ -37,8 +41,9 @@ def negated(folded: str, start: int, lang: str = "en") -> bool:
     for m in _CLAUSE.finditer(before):
         cut = m.end()
     words = " ".join(before[cut:].split()[-4:])
-    if _LITOTES.search(words) and not _COURTESY.search(words):
-        return False
+    if (_LITOTES.search(words) and not _COURTESY.search(words)) or _UNSURE.search(
+            " ".join(before[cut:].split()[-6:]) + " " + folded[start:start + 16]):
+        return False        # "I won't hesitate to sue", "I don't know if you are idiots"
     if lang not in _NEGATOR:
         return bool(_ANY_NEGATOR.search(words))
     own = _NEGATOR[lang].search(words)

@@ -261,6 +261,12 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("abuse", "Eres un inútil y como mañana vuelva a tener tickets duplicados."),
+    ("abuse", "No sé si sois incompetentes o directamente idiotas."),
+    ("abuse", "Ganz ehrlich, Herr Kessler, Sie sind der unfähigste Mensch, mit dem ich dieses Jahr "
+              "zu tun hatte."),
+    ("abuse", "Wenn die Paketscheine am Montag wieder falsch sind, komme ich vorbei und dann "
+              "reden wir mal anders miteinander."),
     ("human_request", "Could a supervisor review my case? The agent keeps giving me the same link."),
     ("human_request", "Bekomme ich auch mal eine Antwort von einem Menschen und nicht immer "
                       "Textbausteine?"),
@@ -416,7 +422,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Le remboursement intégral est-il possible si on résilie dans les 14 jours ?", "billing"),
     ("Mi impresora no imprime en color, ¿cómo lo configuro?", "outage"),
     ("How do I set up auto-forwarding to an external address?", "security"),
-    ("Your manager can review our case study draft when convenient.", "human_request")])
+    ("Your manager can review our case study draft when convenient.", "human_request"),
+    ("Can you even read the logs from the old version?", "abuse"),
+    ("Sie sind der beste Support, den wir je hatten!", "abuse")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
