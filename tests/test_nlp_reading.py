@@ -261,6 +261,10 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("abuse", "Você é um incompetente."),
+    ("abuse", "Vous êtes une incompétente."),
+    ("abuse", "Es usted un sinvergüenza."),
+    ("abuse", "Ihr seid Betrüger."),
     ("abuse", "Eres un inútil y como mañana vuelva a tener tickets duplicados."),
     ("abuse", "No sé si sois incompetentes o directamente idiotas."),
     ("abuse", "Ganz ehrlich, Herr Kessler, Sie sind der unfähigste Mensch, mit dem ich dieses Jahr "
@@ -424,7 +428,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("How do I set up auto-forwarding to an external address?", "security"),
     ("Your manager can review our case study draft when convenient.", "human_request"),
     ("Can you even read the logs from the old version?", "abuse"),
-    ("Sie sind der beste Support, den wir je hatten!", "abuse")])
+    ("Sie sind der beste Support, den wir je hatten!", "abuse"),
+    ("Vous êtes un client fidèle depuis 10 ans, merci.", "abuse")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
