@@ -261,6 +261,10 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Our board asked us to cut software spend by 30% and your licence is the biggest "
               "line item."),
     ("privacy", "Your reminder SMS told my employer about my HIV clinic appointment."),
+    ("security", "Roubaram os dados dos nossos clientes."),
+    ("security", "On nous a volé les données clients."),
+    ("security", "Kundendaten wurden gestohlen."),
+    ("billing", "Me cobraron de más este mes."),
     ("abuse", "Você é um incompetente."),
     ("abuse", "Vous êtes une incompétente."),
     ("abuse", "Es usted un sinvergüenza."),
@@ -429,7 +433,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Your manager can review our case study draft when convenient.", "human_request"),
     ("Can you even read the logs from the old version?", "abuse"),
     ("Sie sind der beste Support, den wir je hatten!", "abuse"),
-    ("Vous êtes un client fidèle depuis 10 ans, merci.", "abuse")])
+    ("Vous êtes un client fidèle depuis 10 ans, merci.", "abuse"),
+    ("Comment éviter que les données soient volées ?", "security"),
+    ("Wie schützen Sie Daten davor, gestohlen zu werden?", "security")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
