@@ -207,6 +207,8 @@ _ORDINALS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
              "terceiro": 3, "cuarta": 4, "cuarto": 4, "quarta": 4, "quarto": 4, "quinta": 5,
              "quinto": 5, "deuxieme": 2, "deuxième": 2, "troisieme": 3, "troisième": 3,
              "quatrieme": 4, "quatrième": 4, "cinquieme": 5, "cinquième": 5}
+_ORDINALS.update({f"{n}{suffix}": n for n in range(2, 7)
+                  for suffix in ("e", "eme", "ème", "ª", "º", "a", "o")})
 _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "several": 3, "multiple": 3,
            "many": 3, "countless": 5, "zwei": 2, "drei": 3, "vier": 4, "mehrere": 3, "dos": 2,
            "tres": 3, "três": 3, "cuatro": 4, "quatro": 4, "varias": 3, "vários": 3,
@@ -218,12 +220,21 @@ _CONTACT_NOUN = (r"(ticket|time( (that )?(i|we)('ve| have|'m| am|'re| are)?)? (w
                  r"demande|chamado|mensagem|contato)")
 _CONTACT_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
                               + _CONTACT_NOUN + r"\b", re.I)
-_NOT_ORDINAL = re.compile(r"\b(a|an|another|one more|add|create)\s+$", re.I)
+# "add a second user" is no contact count; Portuguese "é a terceira vez" is
+_NOT_ORDINAL = re.compile(r"(?<![eé] )\b(a|an|another|one more|add|create)\s+$", re.I)
+_HOW_MANY = r"\d+|" + "|".join(_COUNTS)
 _CONTACT_TIMES = re.compile(
     r"\b(contacted|emailed|called|written to|written|chased|asked|messaged|reported (this|it)( to)?)"
-    r" (you|your (team|support)|support|this)?\s*(\d+|" + "|".join(_COUNTS) + r") times\b|"
-    r"\b(\d+|" + "|".join(_COUNTS) + r") (previous|earlier|other|prior|separate) "
-    r"(tickets|emails|requests|messages|chamados|tickets)\b", re.I)
+    r" (you|your (team|support)|support|this)?\s*(?P<times>" + _HOW_MANY + r") times\b|"
+    r"\b(?P<before>" + _HOW_MANY + r") (previous|earlier|other|prior|separate) "
+    r"(tickets|emails|requests|messages|chamados|tickets)\b|"
+    # "sent 4 emails", "ya van cuatro correos", "já mandei 3 e-mails", "schon drei Mails"
+    r"\b(sent|opened|raised|filed|submitted|logged|written|van|mand[eé]|envi[eé]|mandei|enviei|"
+    r"abri|abrimos|enviamos|mandamos|envoy[ée]|[ée]crit|ouvert|schon|bereits)\s+(you\s+|vous\s+)?"
+    r"(?P<sent>" + _HOW_MANY + r")\s+(emails?|e-mails?|mails?|tickets?|messages?|requests?|"
+    r"correos|mensajes|chamados|mensagens|nachrichten|anfragen|demandes|relances)\b"
+    r"(?!\s+(to|with|from|for|a|an|aos?|as|à|aux)\s+(our|my|all|the|their|nuestr\w*|noss\w*|"
+    r"nos|mes|unsere\w*|clientes|customers|clients)\b)", re.I)
 
 
 def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
@@ -238,11 +249,11 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
         for m in _CONTACT_TIMES.finditer(text or ""):
-            word = (m.group(6) or m.group(7) or "").lower()
+            word = (m.group("times") or m.group("before") or m.group("sent") or "").lower()
             n = int(word) if word.isdigit() else _COUNTS.get(word)
             if n is None or n > 50:
                 continue
-            if m.group(7):
+            if m.group("before"):
                 n += 1                      # "two previous tickets": this is the third
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
