@@ -63,9 +63,9 @@ _FORWARD = re.compile(
 # "On <date>, <name> wrote:" in every language read (mail-parser-reply has no Portuguese and
 # wants two spaces before "escribió"); the header holds a date, a long one wraps onto a
 # second line
-_WROTE = re.compile(r"^(> ?)*(on|am|le|el|em|il|op|den|w dniu)\s(?=[^\n]*\d)[^\n]{4,200}(\n[^\n]{0,120})?"
-                    r"\b(wrote|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev|"
-                    r"napisał\(a\)|napisał)\s*:[ \t]*$", re.I | re.M)
+_WROTE = re.compile(r"^(> ?)*(-{2,} ?)?(on|am|le|el|em|il|op|den|w dniu)\s(?=[^\n]*\d)[^\n]{4,200}"
+                    r"(\n[^\n]{0,120})?\b(wrote|schrieb|a écrit|escribió|escreveu|ha scritto|"
+                    r"schreef|skrev|napisał\(a\)|napisał)\s*(:|-{2,})[ \t]*$", re.I | re.M)
 _HEADER_BLOCK = re.compile(r"^\s*(from|von|de|da|van)\s*:\s.+\n(.*\n){0,3}?\s*"
                            r"(sent|gesendet|enviad[oa](\s+(em|el))?|envoyé|date|datum|fecha|data)\s*:",
                            re.I | re.M)
@@ -76,7 +76,8 @@ _DISCLAIMER = re.compile(
     r"este (mensaje|correo)( y sus anexos)? (es|son|contiene) confidencial|"
     r"ce (message|courriel)( et toutes les pièces jointes)? (est|sont) (confidentiel|strictement)|"
     r"esta mensagem( e seus anexos)? (é|pode conter) (confidencial|informação))", re.I | re.M)
-_PHONE_TAIL = re.compile(r"^\s*(sent from my \w+|von meinem \w+ gesendet|enviado desde mi \w+|"
+_PHONE_TAIL = re.compile(r"^\s*(sent from my \w+|sent from (outlook|mail|gmail|yahoo mail)|"
+                         r"von meinem \w+ gesendet|enviado desde mi \w+|"
                          r"envoyé de mon \w+|enviado do meu \w+|get outlook for \w+)\b.*$",
                          re.I | re.M)
 _AUTO_WORDS = (r"automatic reply|auto-?reply|autoreply|automatische antwort|respuesta automática|"

@@ -54,6 +54,7 @@ def test_quoted_reply_signature_and_forward_are_not_the_authors_words():
     "Em ter., 3 de set. de 2024 às 17:42, Rui Costa <rui@empresa.pt> escreveu:",
     "Em 03/09/2024 17:42, Rui Costa escreveu:",
     "On Tue, Sep 3, 2024 at 5:42 PM Jane Doe <\njane@acme.com> wrote:",
+    "---- On Tue, 03 Sep 2024 17:42:00 +0200 Jane <j@x.com> wrote ----",
 ])
 def test_an_unquoted_mail_below_a_reply_header_is_not_the_authors_words(header):
     text = f"Gracias, ya funciona.\n\n{header}\nSi no lo arreglan hoy, cancelamos el contrato."
