@@ -375,7 +375,9 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
     ("Unser API-Schlüssel wurde versehentlich auf GitHub veröffentlicht.", "security"),
     ("Me cobraron dos veces el mismo mes.", "billing"),
     ("Je demande la suppression de toutes mes données.", "privacy"),
-    ("Vou entrar na justiça contra a empresa.", "legal")])
+    ("Vou entrar na justiça contra a empresa.", "legal"),
+    ("I will go to a lawyer if this is not refunded by Friday.", "legal"),
+    ("Fine, I'll take this to my solicitor then.", "legal")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -436,7 +438,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Sie sind der beste Support, den wir je hatten!", "abuse"),
     ("Vous êtes un client fidèle depuis 10 ans, merci.", "abuse"),
     ("Comment éviter que les données soient volées ?", "security"),
-    ("Wie schützen Sie Daten davor, gestohlen zu werden?", "security")])
+    ("Wie schützen Sie Daten davor, gestohlen zu werden?", "security"),
+    ("I used to go to a lawyer in your building, is your office there too?", "legal"),
+    ("Going to the lawyer's office on Monday, can we move our call?", "legal")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
