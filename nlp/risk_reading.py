@@ -27,6 +27,8 @@ _UNSURE = re.compile(r"\b(don'?t know|do not know|not sure|no se|nao sei|ne sais
 # ... but "don't hesitate to call me" is a courtesy to the reader, not a threat
 _COURTESY = re.compile(r"\b(don'?t|do not|please) hesitate|n'hesitez|"
                        r"\bno (dude|duden|dudes|dudeis)\b|\bnao hesite\w*|\bzogern sie\b")
+# "if this isn't fixed before our renewal, we're done": a negated condition, not a denial
+_CONDITION = re.compile(r"\b(if|unless|wenn|falls|sofern|si|se|caso)\b")
 _CLAUSE = re.compile(r"[,;:.!?\n]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
@@ -44,10 +46,13 @@ def negated(folded: str, start: int, lang: str = "en") -> bool:
     if (_LITOTES.search(words) and not _COURTESY.search(words)) or _UNSURE.search(
             " ".join(before[cut:].split()[-6:]) + " " + folded[start:start + 16]):
         return False        # "I won't hesitate to sue", "I don't know if you are idiots"
-    if lang not in _NEGATOR:
-        return bool(_ANY_NEGATOR.search(words))
-    own = _NEGATOR[lang].search(words)
-    return bool(own or lang != "pt" and _NEGATOR["en"].search(words))
+    negators = _ANY_NEGATOR if lang not in _NEGATOR else _NEGATOR[lang]
+    found = negators.search(words) or (lang != "pt" and _NEGATOR["en"].search(words))
+    if not found:
+        return False
+    clause = before[cut:]
+    condition = _CONDITION.search(clause)
+    return not (condition and condition.start() < clause.rfind(found.group(0)))
 
 
 _QUOTE_MARKS = re.compile(r'["“”«»„]')

@@ -377,7 +377,16 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
     ("Je demande la suppression de toutes mes données.", "privacy"),
     ("Vou entrar na justiça contra a empresa.", "legal"),
     ("I will go to a lawyer if this is not refunded by Friday.", "legal"),
-    ("Fine, I'll take this to my solicitor then.", "legal")])
+    ("Fine, I'll take this to my solicitor then.", "legal"),
+    ("The last price increase is making us rethink everything.", "churn"),
+    ("Our parent company has standardised on a different tool, so this will probably be our "
+     "last year.", "churn"),
+    ("If this isn't fixed before our renewal, we're done.", "churn"),
+    ("Finance asked to cut costs and yours is on the list.", "churn"),
+    ("La direction a décidé de changer de prestataire à la fin du contrat.", "churn"),
+    ("Se não resolverem até sexta, vamos procurar outro fornecedor.", "churn"),
+    ("Wenn das nicht bis Freitag behoben ist, wechseln wir zu einem anderen Anbieter.",
+     "churn")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -440,7 +449,13 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Comment éviter que les données soient volées ?", "security"),
     ("Wie schützen Sie Daten davor, gestohlen zu werden?", "security"),
     ("I used to go to a lawyer in your building, is your office there too?", "legal"),
-    ("Going to the lawyer's office on Monday, can we move our call?", "legal")])
+    ("Going to the lawyer's office on Monday, can we move our call?", "legal"),
+    ("We're looking at options for the export, which format is best?", "churn"),
+    ("Your product is on the list of approved vendors for next year.", "churn"),
+    ("Is there an early termination fee on the monthly plan? Just for our FAQ page.", "churn"),
+    ("Nous avons décidé de changer de prestataire de paiement, où sont les réglages ?",
+     "churn"),
+    ("O sistema não se conecta, não é uma queda geral.", "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
