@@ -386,7 +386,19 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
     ("La direction a décidé de changer de prestataire à la fin du contrat.", "churn"),
     ("Se não resolverem até sexta, vamos procurar outro fornecedor.", "churn"),
     ("Wenn das nicht bis Freitag behoben ist, wechseln wir zu einem anderen Anbieter.",
-     "churn")])
+     "churn"),
+    ("All our files were renamed with .locked and there is a note asking for bitcoin.",
+     "security"),
+    ("We got password reset emails for 5 of our staff at 2am and nobody asked for them.",
+     "security"),
+    ("Our webhook gets calls signed with our old secret that we revoked last week.", "security"),
+    ("My gift card balance went to zero overnight and I didn't buy anything.", "security"),
+    ("Jemand hat sich mit meinen Zugangsdaten angemeldet und die Auszahlungsadresse geändert.",
+     "security"),
+    ("Wir haben eine Rechnung mit einer neuen Bankverbindung bekommen, angeblich von Ihnen.",
+     "security"),
+    ("Recibimos un correo idéntico al vuestro pidiendo que pagáramos a otra cuenta.",
+     "security")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -455,7 +467,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Is there an early termination fee on the monthly plan? Just for our FAQ page.", "churn"),
     ("Nous avons décidé de changer de prestataire de paiement, où sont les réglages ?",
      "churn"),
-    ("O sistema não se conecta, não é uma queda geral.", "outage")])
+    ("O sistema não se conecta, não é uma queda geral.", "outage"),
+    ("We rotated our old API key, how do we update it in the Zapier integration?", "security"),
+    ("My points balance is now zero after the annual reset, is that expected?", "security"),
+    ("Sent the reset link to all of my colleagues as you suggested, thanks.", "security")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
