@@ -398,7 +398,19 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
     ("Wir haben eine Rechnung mit einer neuen Bankverbindung bekommen, angeblich von Ihnen.",
      "security"),
     ("Recibimos un correo idéntico al vuestro pidiendo que pagáramos a otra cuenta.",
-     "security")])
+     "security"),
+    ("I closed my account in August. Why am I still paying you every month??", "billing"),
+    ("We agreed 620 per month but the invoice says 1,840.", "billing"),
+    ("The renewal went through at the new price even though nobody told us about an increase.",
+     "billing"),
+    ("We downgraded to Basic in March but have been billed for Pro ever since.", "billing"),
+    ("The trial was supposed to be free. $299 came out of my card this morning.", "billing"),
+    ("Can you please stop charging my card? I've asked twice already.", "billing"),
+    ("The payout for October never reached our account and we need it for salaries.",
+     "billing"),
+    ("Ich habe gekündigt und trotzdem wurde wieder abgebucht.", "billing"),
+    ("Vous continuez à me facturer alors que j'ai résilié en juin.", "billing"),
+    ("Vocês continuam cobrando mesmo depois do cancelamento.", "billing")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -470,7 +482,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("O sistema não se conecta, não é uma queda geral.", "outage"),
     ("We rotated our old API key, how do we update it in the Zapier integration?", "security"),
     ("My points balance is now zero after the annual reset, is that expected?", "security"),
-    ("Sent the reset link to all of my colleagues as you suggested, thanks.", "security")])
+    ("Sent the reset link to all of my colleagues as you suggested, thanks.", "security"),
+    ("Our invoice says 620 as in the signed quote, can you add the PO number?", "billing"),
+    ("The refund arrived, thank you so much!", "billing"),
+    ("We downgraded to Basic last month, where can I see the new invoice?", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
