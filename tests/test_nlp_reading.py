@@ -410,7 +410,18 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
      "billing"),
     ("Ich habe gekündigt und trotzdem wurde wieder abgebucht.", "billing"),
     ("Vous continuez à me facturer alors que j'ai résilié en juin.", "billing"),
-    ("Vocês continuam cobrando mesmo depois do cancelamento.", "billing")])
+    ("Vocês continuam cobrando mesmo depois do cancelamento.", "billing"),
+    ("You're pathetic. All of you.", "abuse"),
+    ("You useless pieces of garbage can't even send an invoice right.", "abuse"),
+    ("Shove your knowledge base articles where the sun doesn't shine.", "abuse"),
+    ("I hope your office burns down.", "abuse"),
+    ("I'll find her on LinkedIn and tell everyone how incompetent she is.", "abuse"),
+    ("Keep stalling and I'll be outside your office on Monday. We'll see how brave you are.",
+     "abuse"),
+    ("Our solicitors have been copied on this email.", "legal"),
+    ("Expect to hear from our legal department.", "legal"),
+    ("I've reported you to the Federal Trade Commission and my state's attorney general.",
+     "legal")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -485,7 +496,12 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Sent the reset link to all of my colleagues as you suggested, thanks.", "security"),
     ("Our invoice says 620 as in the signed quote, can you add the PO number?", "billing"),
     ("The refund arrived, thank you so much!", "billing"),
-    ("We downgraded to Basic last month, where can I see the new invoice?", "billing")])
+    ("We downgraded to Basic last month, where can I see the new invoice?", "billing"),
+    ("I'll be at your office on Monday for the training, see you there.", "abuse"),
+    ("This app is a piece of junk, the export fails every time.", "abuse"),
+    ("We found her on LinkedIn and want to hire her, she was great!", "abuse"),
+    ("I hope your office gets the new routers soon.", "abuse"),
+    ("Our lawyer is copied for the contract review, no rush.", "legal")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
