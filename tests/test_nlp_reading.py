@@ -362,6 +362,17 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
     assert en.closing and "outage" not in en.tags and en.attention_score <= 10
 
 
+@pytest.mark.parametrize("text,closing", [
+    ("Gracias, ya podéis cerrar el ticket.", True),
+    ("Perfecto, puedes cerrarlo.", True),
+    ("Ningún repartidor puede cerrar entregas desde las 8.", False),
+    ("¿Pueden cerrar la cuenta de mi ex empleado?", False)])
+def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
+    t = ticket(("end-user", "El portal no carga."), ("agent", "Lo hemos corregido."),
+               ("end-user", text))
+    assert ENRICHER.enrich(t, NOW).closing is closing
+
+
 @pytest.mark.parametrize("text,tag", [
     ("One of our devs pushed the API token to a public GitHub repo this morning.", "security"),
     ("There are two admin users in our account that nobody here created.", "security"),
@@ -421,7 +432,12 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
     ("Our solicitors have been copied on this email.", "legal"),
     ("Expect to hear from our legal department.", "legal"),
     ("I've reported you to the Federal Trade Commission and my state's attorney general.",
-     "legal")])
+     "legal"),
+    ("Checkout is throwing errors, we have lost 30 orders since nine.", "outage"),
+    ("Half the office gets kicked out every few minutes, the other half can't get in at all.",
+     "outage"),
+    ("Desde las 8 ningún repartidor puede cerrar entregas, la app se queda colgada.",
+     "outage")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -501,7 +517,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("This app is a piece of junk, the export fails every time.", "abuse"),
     ("We found her on LinkedIn and want to hire her, she was great!", "abuse"),
     ("I hope your office gets the new routers soon.", "abuse"),
-    ("Our lawyer is copied for the contract review, no rush.", "legal")])
+    ("Our lawyer is copied for the contract review, no rush.", "legal"),
+    ("I can't get in to the settings page, where is it?", "outage"),
+    ("Half of our team uses Macs, is the app available there?", "outage"),
+    ("We lost 3 orders to a typo last month, can we add address validation?", "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
