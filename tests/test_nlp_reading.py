@@ -365,6 +365,8 @@ def test_latest_message_closing_the_matter_drops_every_tag_and_caps_the_score():
 @pytest.mark.parametrize("text,closing", [
     ("Gracias, ya podéis cerrar el ticket.", True),
     ("Perfecto, puedes cerrarlo.", True),
+    ("Todo bien, ya lo podéis cerrar.", True),
+    ("Pueden cerrar la incidencia cuando quieran.", True),
     ("Ningún repartidor puede cerrar entregas desde las 8.", False),
     ("¿Pueden cerrar la cuenta de mi ex empleado?", False)])
 def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
