@@ -439,7 +439,14 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Half the office gets kicked out every few minutes, the other half can't get in at all.",
      "outage"),
     ("Desde las 8 ningún repartidor puede cerrar entregas, la app se queda colgada.",
-     "outage")])
+     "outage"),
+    ("Can I get a callback before 5? I'm driving all afternoon.", "human_request"),
+    ("I'm done talking to your chatbot. Get me someone with a pulse.", "human_request"),
+    ("I'd like this escalated to whoever is in charge of support.", "human_request"),
+    ("Who is your head of customer service? I want their email.", "human_request"),
+    ("Every answer is copy-paste from the help centre. Please read what I wrote.",
+     "human_request"),
+    ("You sent my payslip to my manager's email instead of mine.", "privacy")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -522,7 +529,11 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Our lawyer is copied for the contract review, no rush.", "legal"),
     ("I can't get in to the settings page, where is it?", "outage"),
     ("Half of our team uses Macs, is the app available there?", "outage"),
-    ("We lost 3 orders to a typo last month, can we add address validation?", "outage")])
+    ("We lost 3 orders to a typo last month, can we add address validation?", "outage"),
+    ("I copied the text from the help centre into our wiki, is that allowed?", "human_request"),
+    ("Who is the head of customer service at your Lisbon office? We want to send flowers.",
+     "human_request"),
+    ("We shared the contract with legal instead of procurement, just FYI.", "privacy")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
