@@ -66,6 +66,20 @@ _FORWARD = re.compile(
 _WROTE = re.compile(r"^(> ?)*(-{2,} ?)?(on|am|le|el|em|il|op|den|w dniu)\s(?=[^\n]*\d)[^\n]{4,200}"
                     r"(\n[^\n]{0,120})?\b(wrote|schrieb|a écrit|escribió|escreveu|ha scritto|"
                     r"schreef|skrev|napisał\(a\)|napisał)\s*(:|-{2,})[ \t]*$", re.I | re.M)
+# the other quote introductions mail clients write: the verb before the name (Dutch "Op <date>
+# schreef <name>:"), the name first ("<name> <mail> schrieb am <date>:", "<date> <name> <mail>:"),
+# "--- <name> wrote ---", "Quoting <name>:", GroupWise ">>> <name> <date> >>>", Gmail's
+# "[Quoted text hidden]"
+_QUOTE_INTRO = re.compile(
+    r"^(> ?)*(op|am|on|le|el|em)\s[^\n]*\d[^\n]{0,120}\b(schreef|schrieb|wrote|skrev)\b[^\n]{0,120}:\s*$|"
+    r"^[^\n]{0,120}<[^\s@>]+@[^\s>]+>\)?\s*(schrieb|wrote|a écrit|escribió|escreveu|ha scritto|"
+    r"schreef|skrev)\b[^\n]{0,80}:\s*$|"
+    r"^\d{4}-\d{2}-\d{2}\s+\d{1,2}:\d{2}[^\n]{0,40}<[^\s@>]+@[^\s>]+>\s*:\s*$|"
+    r"^(> ?)*-{2,}\s*[^\n]{1,80}\b(wrote|schrieb|a écrit|escribió|escreveu|ha scritto)\s*-{2,}\s*$|"
+    r"^(quoting|zitat von|citando|cita de|citation de)\s[^\n]{1,120}:\s*$|"
+    r"^\s*>>>\s[^\n]{1,120}>>>\s*$|"
+    r"^\s*\[(quoted text hidden|texto citado oculto|zitierten text ausblenden|"
+    r"texte des messages précédents masqué)\]", re.I | re.M)
 _HEADER_BLOCK = re.compile(r"^\s*(from|von|de|da|van)\s*:\s.+\n(.*\n){0,3}?\s*"
                            r"(sent|gesendet|enviad[oa](\s+(em|el))?|envoyé|date|datum|fecha|data)\s*:",
                            re.I | re.M)
@@ -182,7 +196,7 @@ def _own_words(text: str, keep_forward: bool = False) -> str:
             out = out[:disclaimer.start()]
         return re.sub(r"\n{3,}", "\n\n", _PHONE_TAIL.sub("", out)).strip()
     cut = len(text)
-    for pattern in (_FORWARD, _WROTE, _HEADER_BLOCK, _DISCLAIMER):
+    for pattern in (_FORWARD, _WROTE, _QUOTE_INTRO, _HEADER_BLOCK, _DISCLAIMER):
         m = pattern.search(text)
         if m and m.start() < cut:
             cut = m.start()

@@ -55,6 +55,13 @@ def test_quoted_reply_signature_and_forward_are_not_the_authors_words():
     "Em 03/09/2024 17:42, Rui Costa escreveu:",
     "On Tue, Sep 3, 2024 at 5:42 PM Jane Doe <\njane@acme.com> wrote:",
     "---- On Tue, 03 Sep 2024 17:42:00 +0200 Jane <j@x.com> wrote ----",
+    "Op di 3 sep 2024 om 17:42 schreef Jan de Vries <jan@bedrijf.nl>:",
+    "Jan Weber <jan@firma.de> schrieb am Di., 3. Sept. 2024, 17:42:",
+    "2024-09-03 17:42 GMT+02:00 Jane Doe <jane@acme.com>:",
+    "--- Jane Doe wrote ---",
+    "Quoting Jane Doe <jane@acme.com>:",
+    ">>> Jane Doe 03/09/2024 17:42 >>>",
+    "[Quoted text hidden]",
 ])
 def test_an_unquoted_mail_below_a_reply_header_is_not_the_authors_words(header):
     text = f"Gracias, ya funciona.\n\n{header}\nSi no lo arreglan hoy, cancelamos el contrato."
@@ -64,6 +71,8 @@ def test_an_unquoted_mail_below_a_reply_header_is_not_the_authors_words(header):
 def test_a_sentence_that_names_a_writer_is_not_a_reply_header():
     text = "Hola,\nEl lunes mi jefe escribió: que cancelemos.\nGracias"
     assert "cancelemos" in own_words(text)
+    log = "On Monday at 9 the error log wrote: 500 everywhere. Still broken!"
+    assert own_words(log) == log
 
 
 def test_who_wrote_what_and_the_latest_customer_message():
