@@ -455,7 +455,8 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Who is your head of customer service? I want their email.", "human_request"),
     ("Every answer is copy-paste from the help centre. Please read what I wrote.",
      "human_request"),
-    ("You sent my payslip to my manager's email instead of mine.", "privacy")])
+    ("You sent my payslip to my manager's email instead of mine.", "privacy"),
+    ("Fantastic, the app logged out all our nurses mid-shift again. Five stars.", "outage")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -542,7 +543,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("I copied the text from the help centre into our wiki, is that allowed?", "human_request"),
     ("Who is the head of customer service at your Lisbon office? We want to send flowers.",
      "human_request"),
-    ("We shared the contract with legal instead of procurement, just FYI.", "privacy")])
+    ("We shared the contract with legal instead of procurement, just FYI.", "privacy"),
+    ("I logged out all the test users, how do I delete them?", "outage"),
+    ("The app logged out all our nurses last week during the maintenance, fine now.",
+     "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
