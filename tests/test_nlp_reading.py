@@ -647,6 +647,19 @@ def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
     assert "outage" in tags_of(unfixed)
 
 
+@pytest.mark.parametrize("text,closing", [
+    ("Yes it's syncing again, thank you!!", True),
+    ("Confirmed, orders are flowing again. Close it.", True),
+    ("It's failing again, third time this week.", False),
+    ("Orders are flowing again but only for half the stores, the rest are still stuck.", False),
+    ("Don't close it, it is still broken.", False)])
+def test_a_working_verb_again_or_close_it_closes_the_matter(text, closing):
+    t = ticket(("end-user", "The warehouse sync stopped, 20 people cannot ship anything."),
+               ("agent", "We deployed a fix for the sync, can you check?"),
+               ("end-user", text))
+    assert ENRICHER.enrich(t, NOW).closing is closing
+
+
 @pytest.mark.parametrize("text", [
     "Auch mit Firefox dasselbe. Das geht jetzt seit über einer Woche so, immer noch leer.",
     "Otra vez lo mismo. Llevo diez días con esto y nadie lo soluciona.",
