@@ -543,6 +543,7 @@ def test_risk_tags_from_customer_words(text, tag):
     ("I copied the text from the help centre into our wiki, is that allowed?", "human_request"),
     ("Who is the head of customer service at your Lisbon office? We want to send flowers.",
      "human_request"),
+    ("I've been waiting for someone to fix the export.", "security"),
     ("We shared the contract with legal instead of procurement, just FYI.", "privacy"),
     ("I logged out all the test users, how do I delete them?", "outage"),
     ("The app logged out all our nurses last week during the maintenance, fine now.",
@@ -712,6 +713,18 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
     ("This is now the fifth time I'm writing about the broken export.", 5),
     ("Third time we are chasing this invoice.", 3),
     ("How do I add a second email address?", None),
+    ("Ich habe schon viermal geschrieben.", 4),
+    ("Lo he pedido tres veces y nada.", 3),
+    ("Je vous ai écrit 4 fois.", 4),
+    ("Já liguei três vezes.", 3),
+    ("I have been chasing this for three weeks.", 3),
+    ("Ça fait un mois que je relance pour le même problème.", 3),
+    ("Llevamos dos semanas escribiendo y nada.", 3),
+    ("Seit Wochen frage ich nach.", 3),
+    ("Há semanas que ligo e ninguém resolve.", 3),
+    ("El sistema se cayó tres veces esta semana.", None),
+    ("J'ai cliqué 3 fois sur le bouton.", None),
+    ("I was writing for weeks on the report.", None),
 ])
 def test_which_contact_the_customer_says_this_is(text, n):
     from tiergate.plugin.core.stakes import find_contacts

@@ -237,6 +237,34 @@ _CONTACT_TIMES = re.compile(
     r"nos|mes|unsere\w*|clientes|customers|clients)\b)", re.I)
 
 
+_TIMES_WORD = {"zweimal": 2, "dreimal": 3, "viermal": 4, "funfmal": 5, "fünfmal": 5, "mehrmals": 3,
+               "x-mal": 5, "zigmal": 5}
+# "zum dritten Mal" is an ordinal; "viermal geschrieben", "cuatro veces", "três vezes"
+_TIMES_OTHER = re.compile(
+    r"\b(?P<word>" + "|".join(_TIMES_WORD) + r")\s+(\w+\s+)?(geschrieben|angerufen|nachgefragt|"
+    r"gemeldet|kontaktiert|gemailt|reklamiert)\b|\b(escrito|llamado|pedido|reclamado|preguntado|"
+    r"contactado|insistido|écrit|ecrit|appelé|appele|relancé|relance|demandé|demande|contacté|"
+    r"contacte|escrevi|liguei|pedi|reclamei|cobrei|insisti|contactei)\s+(\w+\s+){0,2}?"
+    r"(?P<n>" + _HOW_MANY + r"|cinco|duas|cinq)\s+(veces|vezes|fois)\b", re.I)
+# writing or chasing for weeks is more than one contact: "I've been chasing this for three
+# weeks", "ça fait un mois que je relance", "llevo dos semanas escribiendo", "seit Wochen
+# frage ich nach", "há semanas que ligo"
+_CHASING = re.compile(
+    r"\b(been )?(chasing|following up|(emailing|calling|writing to|asking|ringing|contacting) "
+    r"(you|your \w+|support))\b[^.!?]{0,30}"
+    r"\b(for|since) (weeks|months|(a|one|two|three|four|\d+) (weeks?|months?))\b|"
+    r"\b(ça|ca|cela) fait (un mois|des semaines|des mois|(deux|trois|quatre|\d+) (semaines|mois))"
+    r" (que )?(je|nous|j'|on) ?(relance|vous (é|e)cri[st]|vous appel|appel|écri|ecri)\w*|"
+    r"\b(je|nous) (vous )?(relance|relançons|écris|ecris|appelle)\w* depuis (des semaines|un mois|"
+    r"des mois|(deux|trois|quatre|\d+) (semaines|mois))|"
+    r"\bseit (wochen|monaten|(zwei|drei|vier|\d+) (wochen|monaten))\b[^.!?]{0,40}\b(schreibe|"
+    r"frage|rufe|melde|hake)\w*|"
+    r"\bllev(o|amos) (semanas|meses|(dos|tres|cuatro|\d+) (semanas|meses))\s+(escribiendo|"
+    r"llamando|reclamando|insistiendo|preguntando)\b|"
+    r"\b(h[aá]|faz) (semanas|meses|(um|duas|tr[eê]s|\d+) (semanas?|m[eê]s(es)?)) (que )?"
+    r"(escrevo|escrevemos|ligo|ligamos|cobro|cobramos|insisto|reclamo)\b", re.I)
+
+
 def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
     """Which contact the customer says this is ("my third ticket", "emailed you 4 times",
     "two previous tickets" = the third): the largest stated count, with its phrase."""
@@ -257,6 +285,15 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
                 n += 1                      # "two previous tickets": this is the third
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
+        for m in _TIMES_OTHER.finditer(text or ""):
+            word = (m.group("word") or m.group("n") or "").lower()
+            n = _TIMES_WORD.get(word) or (int(word) if word.isdigit() else _COUNTS.get(
+                word, {"cinco": 5, "cinq": 5, "duas": 2}.get(word)))
+            if n and n <= 50 and (best[0] is None or n > best[0]):
+                best = (n, m.group(0))
+        m = _CHASING.search(text or "")
+        if m and (best[0] is None or best[0] < 3):
+            best = (3, m.group(0))
     return best
 
 
