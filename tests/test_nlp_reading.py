@@ -725,6 +725,10 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
     ("El sistema se cayó tres veces esta semana.", None),
     ("J'ai cliqué 3 fois sur le bouton.", None),
     ("I was writing for weeks on the report.", None),
+    ("We reported the calendar bug 3 weeks ago and keep getting the same answer.", 3),
+    ("Every week I'm told it's being looked at.", 3),
+    ("We reported this 2 weeks ago, it was fixed, thanks.", None),
+    ("Every day I get the same report, great feature.", None),
 ])
 def test_which_contact_the_customer_says_this_is(text, n):
     from tiergate.plugin.core.stakes import find_contacts

@@ -262,7 +262,11 @@ _CHASING = re.compile(
     r"\bllev(o|amos) (semanas|meses|(dos|tres|cuatro|\d+) (semanas|meses))\s+(escribiendo|"
     r"llamando|reclamando|insistiendo|preguntando)\b|"
     r"\b(h[aá]|faz) (semanas|meses|(um|duas|tr[eê]s|\d+) (semanas?|m[eê]s(es)?)) (que )?"
-    r"(escrevo|escrevemos|ligo|ligamos|cobro|cobramos|insisto|reclamo)\b", re.I)
+    r"(escrevo|escrevemos|ligo|ligamos|cobro|cobramos|insisto|reclamo)\b|"
+    r"\b(reported|raised|logged|opened|flagged)\b[^.!?]{0,40}\b(weeks|months|(two|three|four|\d+) "
+    r"(weeks|months)) ago\b[^.!?]{0,60}\b(keep|still|again|same (answer|reply|response))|"
+    r"\bevery (week|day|time) (i'?m|we'?re|i am|we are) (told|promised)\b|"
+    r"\bevery (week|day|time) (i|we) get the same (answer|reply|response|excuse|message|e-?mail)\b", re.I)
 
 
 def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
