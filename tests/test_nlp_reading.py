@@ -456,7 +456,15 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Every answer is copy-paste from the help centre. Please read what I wrote.",
      "human_request"),
     ("You sent my payslip to my manager's email instead of mine.", "privacy"),
-    ("Fantastic, the app logged out all our nurses mid-shift again. Five stars.", "outage")])
+    ("Fantastic, the app logged out all our nurses mid-shift again. Five stars.", "outage"),
+    ("Heute Nacht wurden 14 Exporte gezogen, niemand von uns war um 3 Uhr wach.", "security"),
+    ("In unserem Konto gibt es einen Admin namens it-support2, den keiner kennt.", "security"),
+    ("Mon comptable a reçu un e-mail à votre nom avec un lien pour mettre à jour le RIB.",
+     "security"),
+    ("Mi contable recibió un correo a vuestro nombre con un enlace para actualizar los datos "
+     "bancarios.", "security"),
+    ("Vous m'avez débité 3 fois le même abonnement, c'est du vol.", "billing"),
+    ("Estamos considerando outras empresas porque o suporte piorou muito.", "churn")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -547,7 +555,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("We shared the contract with legal instead of procurement, just FYI.", "privacy"),
     ("I logged out all the test users, how do I delete them?", "outage"),
     ("The app logged out all our nurses last week during the maintenance, fine now.",
-     "outage")])
+     "outage"),
+    ("J'ai facturé 3 fois le client par erreur dans votre outil, comment annuler ?", "billing"),
+    ("Je l'ai payé deux fois plus cher ailleurs, votre prix est top.", "billing"),
+    ("Estamos avaliando outras ferramentas de BI para integrar com vocês.", "churn")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
