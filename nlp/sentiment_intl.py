@@ -54,6 +54,41 @@ _LEX = {
            "quebrado": -2, "esperando": -1, "ninguem": -1, "ridiculo": -2.5, "golpe": -3,
            "descaso": -3, "lamentavel": -3, "impossivel": -2, "palhacada": -3},
 }
+# the money, access and failure words of VADER's lexicon, with VADER's own valence: charged -0.8,
+# cancelled -1.0, lost -1.3, failed -2.3, stuck -1.0, missing -1.2, blocked -1.1, wrong -2.1,
+# dispute -1.7, ignored -1.3, hacked -1.7, stolen -2.2, error -1.7
+_VADER_WORDS = {
+    "de": {("abgebucht", "belastet", "kassiert"): -0.8,
+           ("gekundigt", "storniert", "abbestellt"): -1.0, ("verloren", "verlieren"): -1.3,
+           ("fehlgeschlagen", "scheitert", "gescheitert"): -2.3, ("hangt", "hangen"): -1.0,
+           ("fehlt", "fehlen", "verschwunden"): -1.2, ("blockiert", "gesperrt"): -1.1,
+           ("falsch", "falsche", "falschen"): -2.1, ("reklamation", "widerspruch"): -1.7,
+           ("gehackt",): -1.7, ("gestohlen", "geklaut"): -2.2, ("fehlermeldung",): -1.7},
+    "es": {("cobrado", "cobraron", "cobrais", "cobran", "cargado", "cargaron"): -0.8,
+           ("cancelado", "cancele", "cancelamos", "anulado"): -1.0, ("perdido", "perdimos",
+           "perdiendo"): -1.3, ("fallido", "fallo", "fallan", "falla"): -2.3, ("atascado",
+           "colgado", "bloqueado", "bloqueada"): -1.1, ("desaparecido", "desaparecida"): -1.2,
+           ("incorrecto", "incorrecta", "equivocado", "erroneo"): -2.1, ("disputa",): -1.7,
+           ("ignorado", "ignorada", "ignoran"): -1.3, ("hackeado", "hackeada"): -1.7,
+           ("robado", "robada", "robaron"): -2.2},
+    "fr": {("preleve", "preleves", "debite", "debites", "surfacture"): -0.8,
+           ("resilie", "annule", "annulee", "resiliation"): -1.0, ("perdu", "perdue", "perdons",
+           "perdre"): -1.3, ("echoue", "echec"): -2.3, ("bloque", "bloquee", "bloques",
+           "coince"): -1.1, ("manque", "manquent", "disparu", "disparue"): -1.2, ("faux", "fausse",
+           "errone", "erronee"): -2.1, ("litige", "contestation"): -1.7, ("ignores", "ignoree"): -1.3,
+           ("pirate", "piratee"): -1.7, ("vole", "volee", "voles"): -2.2},
+    "pt": {("cobrado", "cobraram", "cobrada", "debitado", "debitaram"): -0.8,
+           ("cancelado", "cancelei", "cancelamos", "cancelada"): -1.0, ("perdido", "perdemos",
+           "perdendo", "perdi"): -1.3, ("falhou", "falharam"): -2.3, ("travado", "travada",
+           "bloqueado", "bloqueada", "preso"): -1.1, ("sumiu", "sumiram", "faltando"): -1.2,
+           ("errado", "errada", "incorreto", "incorreta"): -2.1, ("contestacao", "disputa"): -1.7,
+           ("ignorado", "ignorada", "ignoram"): -1.3, ("hackeado", "hackeada", "invadida",
+           "invadido"): -1.7, ("roubado", "roubada", "roubaram"): -2.2},
+}
+for _lang, _groups in _VADER_WORDS.items():
+    for _forms, _valence in _groups.items():
+        for _form in _forms:
+            _LEX[_lang].setdefault(_form, _valence)
 _NEGATORS = {"de": {"nicht", "kein", "keine", "keinen", "nie", "niemals", "ohne"},
              "es": {"no", "nunca", "sin", "ni", "tampoco"},
              "fr": {"pas", "ne", "n", "jamais", "sans", "plus", "aucun", "aucune"},

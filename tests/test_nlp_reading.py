@@ -744,3 +744,20 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
 def test_which_contact_the_customer_says_this_is(text, n):
     from tiergate.plugin.core.stakes import find_contacts
     assert find_contacts([text])[0] == n
+
+
+@pytest.mark.parametrize("text", [
+    "You charged me 89 EUR for March although I cancelled in February. I want my money back.",
+    "Sie haben mir für März 89 € abgebucht, obwohl ich im Februar gekündigt habe. Ich will das "
+    "Geld zurück.",
+    "Vous m'avez prélevé 89 € pour mars alors que j'ai résilié en février. Je veux être "
+    "remboursé.",
+    "Me cobraron 89 € en marzo aunque cancelé en febrero. Quiero mi dinero de vuelta.",
+    "Vocês cobraram 89 € em março mesmo eu tendo cancelado em fevereiro. Quero meu dinheiro de "
+    "volta.",
+])
+def test_a_charge_after_cancelling_reads_as_upset_in_every_language(text):
+    # the shipped billing trigger takes a dispute within the frontline's limit to Billing
+    # from an upset customer (attention 30 or more): the same words weigh the same everywhere
+    en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
+    assert "billing" in en.tags and en.sentiment < -0.3 and en.attention_score >= 30
