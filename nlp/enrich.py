@@ -33,7 +33,7 @@ from tiergate.nlp.points import risk_tags as tags_of_comments
 from tiergate.nlp.reading import Conversation, Message, plain_apostrophes, read_conversation
 from tiergate.nlp.risk import RiskDetector, keyword_kept
 from tiergate.nlp.risk_rules import Findings
-from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_sentiment
+from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_blame, intl_sentiment
 from tiergate.nlp.textscore import TextScore
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
 from tiergate.plugin.core.stakes import find_stakes
@@ -355,10 +355,15 @@ def _impact(stakes) -> str | None:
 def _in_language(scores: Sequence[TextScore], texts: Sequence[str], lang: str
                  ) -> Sequence[TextScore]:
     """German, Spanish, French, Portuguese: the sentiment of their own lexicon (VADER's is
-    English)."""
+    English) and the negative sentences addressed to the company in their own words."""
     if lang not in INTL_LANGUAGES:
         return scores
-    return [s._replace(sentiment=intl_sentiment(t, lang)) for s, t in zip(scores, texts)]
+    out = []
+    for s, t in zip(scores, texts):
+        blame, addressed = intl_blame(t, lang)
+        out.append(s._replace(sentiment=intl_sentiment(t, lang), blame=blame,
+                              second_person=addressed))
+    return out
 
 
 def _quote(text: str | None, limit: int = 200) -> str:

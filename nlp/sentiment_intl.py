@@ -11,6 +11,7 @@ import math
 import re
 
 from tiergate.nlp.semantic import fold
+from tiergate.plugin.core.sentences import sentences
 
 _LEX = {
     "de": {"gut": 2, "super": 3, "toll": 3, "danke": 1.5, "prima": 2, "perfekt": 3, "zufrieden": 2,
@@ -122,3 +123,28 @@ def intl_sentiment(text: str, lang: str) -> float | None:
     if total:
         total += math.copysign(0.292 * exclaims, total)
     return round(total / math.sqrt(total * total + 15), 4) if total else 0.0
+
+
+# the reader addressed as the company: formal and informal "you" / "your" (German "Sie" only
+# capitalised, lower-case "sie" is "they")
+_YOU = {"de": re.compile(r"\b(Sie|Ihnen|Ihr\w*|euch|eure?\w*|du|dich|dir|dein\w*)\b"),
+        "es": re.compile(r"\b(ustedes|usted|vosotr[oa]s|vuestr[oa]s?|os|sois|estais|habeis|"
+                         r"teneis|hab[eé]is|ten[eé]is|est[aá]is)\b", re.I),
+        "fr": re.compile(r"\b(vous|votre|vos|tu|ton|ta|tes|toi)\b", re.I),
+        "pt": re.compile(r"\b(voc[eê]s?|vcs?|voss[oa]s?)\b", re.I)}
+BLAME_AT = -0.2
+
+
+def intl_blame(text: str, lang: str) -> tuple[int, bool]:
+    """Negative sentences addressed to the company ("Sie haben mir ... abgebucht"), and
+    whether the text addresses it at all, as the English reader counts them."""
+    you = _YOU.get(lang)
+    if you is None:
+        return 0, False
+    blamed, addressed = 0, False
+    for sentence in sentences(text or ""):
+        if you.search(sentence):
+            addressed = True
+            if (intl_sentiment(sentence, lang) or 0.0) <= BLAME_AT:
+                blamed += 1
+    return blamed, addressed

@@ -761,3 +761,11 @@ def test_a_charge_after_cancelling_reads_as_upset_in_every_language(text):
     # from an upset customer (attention 30 or more): the same words weigh the same everywhere
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert "billing" in en.tags and en.sentiment < -0.3 and en.attention_score >= 30
+
+
+def test_blame_is_read_in_each_language():
+    from tiergate.nlp.sentiment_intl import intl_blame
+    assert intl_blame("Sie haben mir 89 € abgebucht, obwohl ich gekündigt habe.", "de") == (1, True)
+    assert intl_blame("Die Kollegen haben sie gekündigt.", "de") == (0, False)
+    assert intl_blame("Vous m'avez prélevé deux fois, c'est inacceptable.", "fr") == (1, True)
+    assert intl_blame("Merci pour votre aide, tout va bien.", "fr") == (0, True)
