@@ -558,7 +558,9 @@ def test_risk_tags_from_customer_words(text, tag):
      "outage"),
     ("J'ai facturé 3 fois le client par erreur dans votre outil, comment annuler ?", "billing"),
     ("Je l'ai payé deux fois plus cher ailleurs, votre prix est top.", "billing"),
-    ("Estamos avaliando outras ferramentas de BI para integrar com vocês.", "churn")])
+    ("Estamos avaliando outras ferramentas de BI para integrar com vocês.", "churn"),
+    ("Quando o paciente cancela, o estorno do Pix é automático ou precisamos fazer algo?",
+     "chargeback")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
