@@ -560,7 +560,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Je l'ai payé deux fois plus cher ailleurs, votre prix est top.", "billing"),
     ("Estamos avaliando outras ferramentas de BI para integrar com vocês.", "churn"),
     ("Quando o paciente cancela, o estorno do Pix é automático ou precisamos fazer algo?",
-     "chargeback")])
+     "chargeback"),
+    ("Bonjour, pouvez-vous m'appeler demain pour la démo ? Merci.", "human_request"),
+    ("Can you call me tomorrow for the demo?", "human_request")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
