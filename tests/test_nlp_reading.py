@@ -464,7 +464,9 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Mi contable recibió un correo a vuestro nombre con un enlace para actualizar los datos "
      "bancarios.", "security"),
     ("Vous m'avez débité 3 fois le même abonnement, c'est du vol.", "billing"),
-    ("Estamos considerando outras empresas porque o suporte piorou muito.", "churn")])
+    ("Estamos considerando outras empresas porque o suporte piorou muito.", "churn"),
+    ("Já estou com um advogado cuidando disso.", "legal"),
+    ("Vocês mandaram meus exames para outro paciente.", "privacy")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -562,7 +564,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Quando o paciente cancela, o estorno do Pix é automático ou precisamos fazer algo?",
      "chargeback"),
     ("Bonjour, pouvez-vous m'appeler demain pour la démo ? Merci.", "human_request"),
-    ("Can you call me tomorrow for the demo?", "human_request")])
+    ("Can you call me tomorrow for the demo?", "human_request"),
+    ("Temos um advogado no time, ele pode usar o sistema?", "legal"),
+    ("Mandaram os documentos para outro endereço de entrega, podem corrigir?", "privacy")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
