@@ -466,7 +466,9 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Vous m'avez débité 3 fois le même abonnement, c'est du vol.", "billing"),
     ("Estamos considerando outras empresas porque o suporte piorou muito.", "churn"),
     ("Já estou com um advogado cuidando disso.", "legal"),
-    ("Vocês mandaram meus exames para outro paciente.", "privacy")])
+    ("Vocês mandaram meus exames para outro paciente.", "privacy"),
+    ("Where is my refund?", "billing"),
+    ("Chase says the payout has not landed, nothing at all.", "billing")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -566,7 +568,12 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Bonjour, pouvez-vous m'appeler demain pour la démo ? Merci.", "human_request"),
     ("Can you call me tomorrow for the demo?", "human_request"),
     ("Temos um advogado no time, ele pode usar o sistema?", "legal"),
-    ("Mandaram os documentos para outro endereço de entrega, podem corrigir?", "privacy")])
+    ("Mandaram os documentos para outro endereço de entrega, podem corrigir?", "privacy"),
+    ("Our DPA says you will notify us of a personal data breach without undue delay, can you "
+     "commit to 48 hours?", "security"),
+    ("Our new CFO has frozen every software renewal over £10k until she has seen two quotes.",
+     "outage"),
+    ("Where can I see my refund status?", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
