@@ -470,7 +470,9 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Where is my refund?", "billing"),
     ("Chase says the payout has not landed, nothing at all.", "billing"),
     ("I've been told to get demos from two other rostering tools this week.", "churn"),
-    ("Our new CFO wants to see at least two alternative quotes before any renewal.", "churn")])
+    ("Our new CFO wants to see at least two alternative quotes before any renewal.", "churn"),
+    ("Zwei Wochen, drei Nachfragen, null Lösung.", "repeat_contact"),
+    ("Three follow-ups and not a single answer.", "repeat_contact")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -576,7 +578,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Our new CFO has frozen every software renewal over £10k until she has seen two quotes.",
      "outage"),
     ("Where can I see my refund status?", "billing"),
-    ("Can you give us two alternative quotes, one monthly one annual?", "churn")])
+    ("Can you give us two alternative quotes, one monthly one annual?", "churn"),
+    ("Tarifa no reembolsable con un 12% de descuento.", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
