@@ -246,6 +246,7 @@ _TIMES_OTHER = re.compile(
     r"contactado|insistido|écrit|ecrit|appelé|appele|relancé|relance|demandé|demande|contacté|"
     r"contacte|escrevi|liguei|pedi|reclamei|cobrei|insisti|contactei)\s+(\w+\s+){0,2}?"
     r"(?P<n>" + _HOW_MANY + r"|cinco|duas|cinq)\s+(veces|vezes|fois)\b", re.I)
+_TIMES_NUMBER = {**_COUNTS, **_TIMES_WORD, "cinco": 5, "cinq": 5, "duas": 2}
 # writing or chasing for weeks is more than one contact: "I've been chasing this for three
 # weeks", "ça fait un mois que je relance", "llevo dos semanas escribiendo", "seit Wochen
 # frage ich nach", "há semanas que ligo"
@@ -291,8 +292,7 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
                 best = (n, m.group(0))
         for m in _TIMES_OTHER.finditer(text or ""):
             word = (m.group("word") or m.group("n") or "").lower()
-            n = _TIMES_WORD.get(word) or (int(word) if word.isdigit() else _COUNTS.get(
-                word, {"cinco": 5, "cinq": 5, "duas": 2}.get(word)))
+            n = int(word) if word.isdigit() else _TIMES_NUMBER.get(word)
             if n and n <= 50 and (best[0] is None or n > best[0]):
                 best = (n, m.group(0))
         m = _CHASING.search(text or "")
