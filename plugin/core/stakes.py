@@ -269,19 +269,31 @@ _CHASING = re.compile(
     r"\bevery (week|day|time) (i'?m|we'?re|i am|we are) (told|promised)\b|"
     r"\bevery (week|day|time) (i|we) get the same (answer|reply|response|excuse|message|e-?mail)\b", re.I)
 
+# words every match of the patterns above contains: a cheap test before each costly search
+_ORDINAL_HINT = re.compile(r"\d|second|third|fourth|fifth|sixth|zweite|dritte|vierte|f(u|ü)nfte|"
+                           r"segund|tercer|terceir|cuart|quart|quint|deuxi|troisi|quatri|cinqui")
+_CONTACT_TIMES_HINTS = ("time", "previous", "earlier", "other", "prior", "separate", "mail",
+                        "ticket", "message", "request", "correo", "mensaje", "chamado",
+                        "mensage", "nachricht", "anfrage", "demande", "relance")
+_TIMES_OTHER_HINTS = ("mal", "veces", "vezes", "fois")
+_CHASING_HINTS = ("week", "month", "semaine", "mois", "woche", "monat", "semana", "mes", "mês",
+                  "every")
+
 
 def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
     """Which contact the customer says this is ("my third ticket", "emailed you 4 times",
     "two previous tickets" = the third): the largest stated count, with its phrase."""
     best: tuple[int | None, str | None] = (None, None)
     for text in texts:
-        for m in _CONTACT_ORDINAL.finditer(text or ""):
+        lower = (text or "").lower()
+        for m in (_CONTACT_ORDINAL.finditer(text) if _ORDINAL_HINT.search(lower) else ()):
             if _NOT_ORDINAL.search(text, max(0, m.start() - 9), m.start()):
                 continue                    # "add a second email address": not a contact count
             n = _ORDINALS[m.group(1).lower()]
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
-        for m in _CONTACT_TIMES.finditer(text or ""):
+        for m in (_CONTACT_TIMES.finditer(text) if any(w in lower for w in _CONTACT_TIMES_HINTS)
+                  else ()):
             word = (m.group("times") or m.group("before") or m.group("sent") or "").lower()
             n = int(word) if word.isdigit() else _COUNTS.get(word)
             if n is None or n > 50:
@@ -290,12 +302,13 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
                 n += 1                      # "two previous tickets": this is the third
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
-        for m in _TIMES_OTHER.finditer(text or ""):
+        for m in (_TIMES_OTHER.finditer(text) if any(w in lower for w in _TIMES_OTHER_HINTS)
+                  else ()):
             word = (m.group("word") or m.group("n") or "").lower()
             n = int(word) if word.isdigit() else _TIMES_NUMBER.get(word)
             if n and n <= 50 and (best[0] is None or n > best[0]):
                 best = (n, m.group(0))
-        m = _CHASING.search(text or "")
+        m = _CHASING.search(text) if any(w in lower for w in _CHASING_HINTS) else None
         if m and (best[0] is None or best[0] < 3):
             best = (3, m.group(0))
     return best
