@@ -56,7 +56,11 @@ def ticket_from_example(row: dict[str, Any], now: datetime, ticket_id: int) -> T
     comments = [Comment(id=ticket_id * 1000, author_id=requester, author_role="end-user",
                         body=row.get("description") or "", public=True, created_at=created,
                         channel=row.get("channel") or "web")]
-    for i, c in enumerate(row.get("comments") or (), 1):
+    later = list(row.get("comments") or ())
+    if later and by_customer(later[0]) and \
+            str(later[0].get("body") or "").strip() == str(row.get("description") or "").strip():
+        later = later[1:]     # an export that lists the description again as the first comment
+    for i, c in enumerate(later, 1):
         is_agent = not by_customer(c)
         comments.append(Comment(
             id=ticket_id * 1000 + i,

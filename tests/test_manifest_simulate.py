@@ -37,6 +37,15 @@ def test_ticket_from_example():
     assert t.organization.segment == "vip" and (t.organization.renewal_at - NOW).days == 5
 
 
+def test_a_first_comment_repeating_the_description_is_the_same_message_read_once():
+    first = {"author": "customer", "body": "It is down\n", "minutes_ago": 300}
+    later = {"author": "customer", "body": "Still down.", "minutes_ago": 10}
+    t = ticket_from_example(row(comments=[first, later]), NOW, 9)
+    assert [c.body for c in t.comments] == ["It is down", "Still down."]
+    agent_first = {**first, "author": "agent"}      # an agent quoting it is a reply of its own
+    assert len(ticket_from_example(row(comments=[agent_first]), NOW, 9).comments) == 2
+
+
 def test_an_internal_note_in_an_example_is_an_agents_private_comment_not_the_customers(tmp_path):
     note = {"author": "internal", "body": "Customer threatens to sue, legal informed.",
             "minutes_ago": 10}

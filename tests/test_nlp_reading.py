@@ -472,7 +472,15 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("I've been told to get demos from two other rostering tools this week.", "churn"),
     ("Our new CFO wants to see at least two alternative quotes before any renewal.", "churn"),
     ("Zwei Wochen, drei Nachfragen, null Lösung.", "repeat_contact"),
-    ("Three follow-ups and not a single answer.", "repeat_contact")])
+    ("Three follow-ups and not a single answer.", "repeat_contact"),
+    ("We paid the March invoice to the new account your finance team sent us; the sender's "
+     "domain has an extra hyphen.", "security"),
+    ("Two of our clients paid on that page thinking it was us.", "security"),
+    ("Plusieurs clients ont payé via ce lien en pensant que c'était nous.", "security"),
+    ("Nunca hemos enviado esos SMS y dos clientes ya han pagado.", "security"),
+    ("Wir haben nie solche SMS verschickt, trotzdem haben Kunden bezahlt.", "security"),
+    ("I'd like this month's subscription fee credited back, the tool was down all day.",
+     "billing")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -579,7 +587,15 @@ def test_risk_tags_from_customer_words(text, tag):
      "outage"),
     ("Where can I see my refund status?", "billing"),
     ("Can you give us two alternative quotes, one monthly one annual?", "churn"),
-    ("Tarifa no reembolsable con un 12% de descuento.", "billing")])
+    ("Tarifa no reembolsable con un 12% de descuento.", "billing"),
+    ("We are thinking of switching to annual billing to get the discount.", "churn"),
+    ("If we end up reducing seats mid-year, do we get credit for the unused ones?", "churn"),
+    ("Wenn einer unserer Kunden eine Lastschrift zurückgibt, bekommen wir dann eine Nachricht?",
+     "chargeback"),
+    ("Got our first chargeback notice today, where do I send the proof of delivery?",
+     "chargeback"),
+    ("A customer's bank is disputing one of our orders and the respond button is greyed out.",
+     "chargeback")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -683,6 +699,8 @@ def test_it_works_again_closes_the_matter_and_thanks_after_a_fix_settles_it():
 @pytest.mark.parametrize("text,closing", [
     ("Yes it's syncing again, thank you!!", True),
     ("Confirmed, orders are flowing again. Close it.", True),
+    ("Yes, it's back. Thanks", True),
+    ("The error is back.", False),
     ("It's failing again, third time this week.", False),
     ("Orders are flowing again but only for half the stores, the rest are still stuck.", False),
     ("Don't close it, it is still broken.", False)])
