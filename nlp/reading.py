@@ -41,6 +41,8 @@ _HEADER_REGEX = _Reply(text="", languages=list(_READ)).HEADER_REGEX
 
 def _latest_reply(text: str) -> str | None:
     msg = _Reply(text=text, languages=list(_READ))
+    if ":" not in text and "-----" not in text:
+        return msg.text     # every header the parser knows holds one of these: no reply split
     msg._header_regex = _HEADER_REGEX
     return msg.read().latest_reply
 

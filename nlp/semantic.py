@@ -152,6 +152,15 @@ class ExampleMatcher:
             self.pos.append((self.encode(pos), list(pos)))
             neg = [n for n in (neg or ()) if n and n.strip()]
             self.neg.append(self.encode(neg) if neg else None)
+        # every tag's examples in one matrix each (one product per batch, sliced per tag)
+        self._pos_all = np.vstack([m for m, _ in self.pos]) if self.pos else None
+        self._pos_at = np.cumsum([0] + [len(m) for m, _ in self.pos]).tolist()
+        negs = [m for m in self.neg if m is not None]
+        self._neg_all = np.vstack(negs) if negs else None
+        at, self._neg_at = 0, []
+        for m in self.neg:
+            self._neg_at.append(None if m is None else (at, at + len(m)))
+            at += 0 if m is None else len(m)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         v = self.encoder.encode(texts) - self.centre
@@ -164,11 +173,15 @@ class ExampleMatcher:
             return [{} for _ in sentences]
         vecs = self.encode(sentences)
         out: list[dict[str, tuple[float, float, str]]] = [{} for _ in sentences]
-        for tag, (pmat, ptexts), nmat in zip(self.tags, self.pos, self.neg):
-            sims = vecs @ pmat.T
+        all_pos = vecs @ self._pos_all.T
+        all_neg = vecs @ self._neg_all.T if self._neg_all is not None else None
+        rows = np.arange(len(sentences))
+        for k, (tag, (_, ptexts)) in enumerate(zip(self.tags, self.pos)):
+            sims = all_pos[:, self._pos_at[k]:self._pos_at[k + 1]]
             best = sims.argmax(1)
-            top = sims[np.arange(len(sentences)), best].tolist()
-            nbest = ((vecs @ nmat.T).max(1).tolist() if nmat is not None
+            top = sims[rows, best].tolist()
+            span = self._neg_at[k]
+            nbest = (all_neg[:, span[0]:span[1]].max(1).tolist() if span is not None
                      else [-1.0] * len(sentences))
             for i, (b, p, n) in enumerate(zip(best.tolist(), top, nbest)):
                 out[i][tag] = (p, n, ptexts[b])
