@@ -84,12 +84,13 @@ class RiskDetector:
 
     # -- matching ---------------------------------------------------------------------------
     def _model_hits(self, found: Findings, msgs, sents: Sequence[tuple[int, str]], lang: str,
-                    resolved_at: int | None) -> None:
+                    resolved_at: int | None, near: set[tuple[str, int]]) -> None:
         """Tags the patterns and examples missed that the trained tag reader finds in the
         customer's words, each quoted by the sentence that reads most like it; that sentence
         must reach the tag's threshold on its own (the whole text's score alone is not quoted
         evidence), and passes the tag's near-miss patterns and, for a state tag, the
-        fixed-or-past reading."""
+        fixed-or-past reading; and not in a message where a pattern of the tag was read as
+        its near miss (the customer's own words already said what it is not)."""
         missing = self.model_tags - {h.tag for h in found.hits}
         if not missing or not sents:
             return
@@ -104,7 +105,7 @@ class RiskDetector:
                                      f"(best {alone:.2f}): {sent!r}")
                 continue
             low = fold(sent)
-            if self._match(rule.unless, low, lang):
+            if self._match(rule.unless, low, lang) or (tag, idx) in near:
                 found.dropped.append(f"{tag}: tag reader, near miss: {sent!r}")
                 continue
             if self._fixed_or_past(rule, low, lang, idx, resolved_at):
@@ -262,6 +263,7 @@ class RiskDetector:
         scored = dict(zip(distinct, self.matcher.scores(distinct))) if distinct else {}
         semantic = [scored[s] for _, s, _, _ in sents]
         repeated: dict[tuple[int, str], tuple[list[Hit], list[str]]] = {}
+        near: set[tuple[str, int]] = set()     # (tag, comment) a pattern read as a near miss
         for (idx, sent, low, candidates), sem in zip(sents, semantic):
             if (idx, sent) in repeated:             # a repeated sentence reads the same again
                 hits, dropped = repeated[(idx, sent)]
@@ -281,6 +283,7 @@ class RiskDetector:
                 if m is not None:
                     u = self._match(rule.unless, low, lang)
                     if u is not None and not contrasted(low, u.end(), m.start()):
+                        near.add((rule.name, idx))
                         continue
                     if rule.name in CITED_IN_QUOTES and in_quotes(low, m.start()):
                         found.dropped.append(f"{rule.name}: inside quotation marks: {sent!r}")
@@ -307,7 +310,8 @@ class RiskDetector:
                 found.hits.append(hit)
             repeated[(idx, sent)] = found.hits[marks[0]:], found.dropped[marks[1]:]
         if self.model_tags:
-            self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at)
+            self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at,
+                             near)
         # "no issues at the moment, it's just for our continuity plan": the message's state
         # tags describe a scenario, not what is happening
         calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}

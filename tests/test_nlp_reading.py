@@ -595,7 +595,11 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Got our first chargeback notice today, where do I send the proof of delivery?",
      "chargeback"),
     ("A customer's bank is disputing one of our orders and the respond button is greyed out.",
-     "chargeback")])
+     "chargeback"),
+    ("Our holding company is running a tender for a new group ERP (nothing to do with you, we "
+     "are very happy with your product). They want a short statement from every vendor we "
+     "integrate with about connectors.", "churn"),
+    ("Moving 900 cases to new tags for our litigation team: is there a bulk edit?", "legal")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -762,6 +766,7 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
 @pytest.mark.parametrize("text, n", [
     ("This is now the fifth time I'm writing about the broken export.", 5),
     ("Third time we are chasing this invoice.", 3),
+    ("hi, this is the 4th time I'm on chat about the same sync error", 4),
     ("How do I add a second email address?", None),
     ("Ich habe schon viermal geschrieben.", 4),
     ("Lo he pedido tres veces y nada.", 3),

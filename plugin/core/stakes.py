@@ -215,7 +215,8 @@ _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "several": 3, "
            "várias": 3, "deux": 2, "trois": 3, "quatre": 4, "plusieurs": 3}
 _CONTACT_NOUN = (r"(ticket|time( (that )?(i|we)('ve| have|'m| am|'re| are)?)? (written|writing|contacted|"
                  r"contacting|asked|asking|emailed|emailing|called|calling|raised|reported|"
-                 r"chased|chasing|reaching out|following up)|email|e-mail|message|request|chaser|follow-?up|"
+                 r"chased|chasing|reaching out|following up|on (the )?(chat|phone|line)|"
+                 r"chatting|in touch|writing in|calling in)|email|e-mail|message|request|chaser|follow-?up|"
                  r"contact|call|mal|anfrage|nachricht|kontakt|anruf|vez|correo|mensaje|reclamo|contacto|fois|relance|"
                  r"demande|chamado|mensagem|contato)")
 _CONTACT_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
