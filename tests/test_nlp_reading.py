@@ -480,7 +480,17 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Nunca hemos enviado esos SMS y dos clientes ya han pagado.", "security"),
     ("Wir haben nie solche SMS verschickt, trotzdem haben Kunden bezahlt.", "security"),
     ("I'd like this month's subscription fee credited back, the tool was down all day.",
-     "billing")])
+     "billing"),
+    ("Ein Mann rief an, er sei von Ihrer Sicherheitsabteilung, und ich habe ihm den SMS-Code "
+     "vorgelesen.", "security"),
+    ("A man called saying he was from your fraud team and I read the one-time code to him.",
+     "security"),
+    ("Bei der Konkurrenz zahle ich drei Euro weniger für dasselbe.", "churn"),
+    ("Já testei a outra plataforma e vou migrar a minha loja para lá em março.", "churn"),
+    ("J'ai reçu une ordonnance qui n'est pas pour moi, avec le nom et l'adresse d'une inconnue.",
+     "privacy"),
+    ("I received a lab report that isn't mine, with another patient's name and date of birth.",
+     "privacy")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -599,7 +609,9 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Our holding company is running a tender for a new group ERP (nothing to do with you, we "
      "are very happy with your product). They want a short statement from every vendor we "
      "integrate with about connectors.", "churn"),
-    ("Moving 900 cases to new tags for our litigation team: is there a bulk edit?", "legal")])
+    ("Moving 900 cases to new tags for our litigation team: is there a bulk edit?", "legal"),
+    ("My client paid for two lessons but we only did one, I want to refund him half myself.",
+     "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
