@@ -490,7 +490,14 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("J'ai reçu une ordonnance qui n'est pas pour moi, avec le nom et l'adresse d'une inconnue.",
      "privacy"),
     ("I received a lab report that isn't mine, with another patient's name and date of birth.",
-     "privacy")])
+     "privacy"),
+    ("I'm not renewing Rotaly in March unless they fix the approvals.", "churn"),
+    ("Unsere Rechtsanwälte (Kanzlei Weber) sind informiert und prüfen weitere Schritte.", "legal"),
+    ("Our solicitors have been informed of the missed deadline.", "legal"),
+    ("Os dados bancários de quatro funcionários foram alterados pelo portal e nenhum deles "
+     "mexeu em nada.", "security"),
+    ("Bank details of five employees were changed last week without their knowledge.",
+     "security")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -611,7 +618,9 @@ def test_risk_tags_from_customer_words(text, tag):
      "integrate with about connectors.", "churn"),
     ("Moving 900 cases to new tags for our litigation team: is there a bulk edit?", "legal"),
     ("My client paid for two lessons but we only did one, I want to refund him half myself.",
-     "billing")])
+     "billing"),
+    ("If we move to the annual plan in January, do we get a refund for the months already paid, "
+     "or is it credited against the annual invoice?", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
