@@ -21,6 +21,7 @@ from mailparser_reply.constants import MAIL_LANGUAGES
 from mailparser_reply.parser import EmailMessage
 
 from tiergate.plugin.core.model import AGENT_ROLES, CUSTOMER_ROLES, Ticket
+from tiergate.plugin.core.prefilter import Prefiltered
 
 LANGUAGES = ["en", "de", "fr", "es", "pt", "it", "nl", "pl", "sv"]
 
@@ -42,7 +43,7 @@ _HEADER_REGEX = _Reply(text="", languages=list(_READ)).HEADER_REGEX
 def _latest_reply(text: str) -> str | None:
     msg = _Reply(text=text, languages=list(_READ))
     if ":" not in text and "-----" not in text:
-        return msg.text     # every header the parser knows holds one of these: no reply split
+        return msg.text.strip()  # every header the parser knows holds one of these: one reply
     msg._header_regex = _HEADER_REGEX
     return msg.read().latest_reply
 
@@ -100,8 +101,8 @@ _AUTO_WORDS = (r"automatic reply|auto-?reply|autoreply|automatische antwort|resp
                r"réponse automatique|resposta automática")
 _OFFICE_WORDS = (r"out of (the )?office|abwesenheitsnotiz|fuera de la oficina|absent(e)? du bureau|"
                  r"absence du bureau|fora do escritório")
-_AWAY = re.compile(rf"({_OFFICE_WORDS}|i am (currently )?(away|on (annual |parental |sick )?leave|"
-                   r"out until)|bin (bis|ab) .{0,40} nicht im büro)", re.I)
+_AWAY = Prefiltered(re.compile(rf"({_OFFICE_WORDS}|i am (currently )?(away|on (annual |parental |sick )?leave|"
+                   r"out until)|bin (bis|ab) .{0,40} nicht im büro)", re.I))
 _AUTO_LABEL = re.compile(rf"^\s*({_AUTO_WORDS})\b", re.I)
 _AUTO_SUBJECT = re.compile(rf"^\s*({_AUTO_WORDS}|{_OFFICE_WORDS})\b[^:]{{0,20}}:", re.I)
 
@@ -148,7 +149,7 @@ _HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviad[oa](\s+
                           re.I | re.M)
 
 
-_CONTEXT_LEAD = re.compile(
+_CONTEXT_LEAD = Prefiltered(re.compile(
     r"\b(for (context|reference|background|your (info|information|records))|as background|fyi|"
     r"(already|got|was|been|were) (fixed|resolved|sorted|handled|answered|closed)|"
     r"no action (is )?needed|incident report|"
@@ -157,7 +158,7 @@ _CONTEXT_LEAD = re.compile(
     r"para (contexto|referencia|referência|tu información|su información|informação)|"
     r"como (contexto|referencia)|(ya|fue) (resuelto|solucionado|arreglado)|"
     r"pour (contexte|info|information|référence)|(déjà|a été) (résolu|réglé|corrigé)|"
-    r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I)
+    r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I))
 
 
 def forwarded(subject: str | None) -> bool:

@@ -189,7 +189,8 @@ def test_own_words_cut_where_mail_parser_reply_cuts():
     for text in ["Thanks!\n\nOn Tue, 3 Mar 2026 at 10:02, Ana <a@x.example> wrote:\n> old",
                  "Danke.\nAm 12.03.2026 um 09:14 schrieb Support:\n> alt",
                  "Merci\n\nLe mar. 3 mars 2026 à 10:02, Paul a écrit :\n> ancien",
-                 "plain text only\nBest regards,\nAnna", "\n\n",
+                 "plain text only\nBest regards,\nAnna", "\n\n", "\n  no header here  \n\n",
+                 "ein Satz ohne Kopfzeile\r\n\r\nund noch einer ",
                  "reply\n\n________________________________\nFrom: A\nSent: today\nold"]:
         assert _latest_reply(text) == library.parse_reply(text=text)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
+from tiergate.plugin.core.prefilter import Prefiltered
+
 _UNITS = (
     r"people|persons|users|employees|staff|agents|seats|licen[cs]es|colleagues|team ?members|"
     r"customers|clients|stores|shops|branches|sites|locations|offices|clinics|schools|"
@@ -34,7 +36,7 @@ _RECORDS_VERB = re.compile(
     r"load(ed|ing)?|enter(ed|ing)?|email(ed|ing)?|messag\w*|send(ing)?|sent|"
     r"importier\w*|exportier\w*|hochgeladen|hochladen|import(ar|amos|é|e)|export(ar|amos)|"
     r"enviar|enviamos|envoy\w*|importer|exporter)\s+(\w+\s+)?$", re.I)
-_EVERYONE = re.compile(
+_EVERYONE = Prefiltered(re.compile(
     r"\b(whole|entire) (company|team|office|staff|org\w*|business|department|call ?cent(er|re)|"
     r"shop|store|site|warehouse|clinic|school|hospital|fleet)\b|"
     r"\b(all|every one of|each of) (of )?(our |my |the )?(\d+ |two |three |four |five |six |seven |"
@@ -56,7 +58,7 @@ _EVERYONE = re.compile(
     r"\b(nadie|ninguém|ningu[eé]m) (puede|pode|consegue|logra)\b|"
     r"\btoute (l'|la )?(équipe|entreprise|société|boîte|agence)\b|\btout le (monde|personnel|"
     r"service|bureau)\b|\btous (nos|les) (utilisateurs|employés|salariés|agents|magasins|clients|"
-    r"sites|collaborateurs)\b|\bpersonne ne (peut|parvient|arrive)\b", re.I)
+    r"sites|collaborateurs)\b|\bpersonne ne (peut|parvient|arrive)\b", re.I))
 
 _CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
              "bucks": "USD", "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
@@ -91,7 +93,7 @@ _UNIT_DAYS = {"day": 1, "days": 1, "tag": 1, "tage": 1, "tagen": 1, "día": 1, "
               "horas": 1 / 24, "heures": 1 / 24}
 _UNIT_RE = "|".join(sorted((re.escape(u) for u in _UNIT_DAYS), key=len, reverse=True))
 _NWORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
-_DEADLINE = re.compile(
+_DEADLINE = Prefiltered(re.compile(
     rf"\b((?:within|inside|no later than|innerhalb(?: von)?|binnen|en un plazo de|dentro de|sous|"
     rf"dans un délai de|d'ici|no prazo de|em até)\s+(\d+|{_NWORD})\s+({_UNIT_RE}))\b|"
     rf"\b((?:by|before|until|no later than|bis(?: zum| spätestens)?|spätestens|antes del?|hasta el|"
@@ -100,7 +102,7 @@ _DEADLINE = re.compile(
     rf"end of (?:the )?(?:day|week|month)|eod|eow|morgen|mañana|demain|amanhã|fin de mes|"
     rf"fin du mois|final do mês|monatsende|(?:the )?\d{{1,2}}(?:st|nd|rd|th|\.)?(?: of \w+)?|"
     rf"\d{{1,2}}[./]\d{{1,2}}(?:[./]\d{{2,4}})?))\b|"
-    rf"\b(deadline|frist|fecha límite|plazo|date limite|échéance|prazo)\b[^.!?\n]{{0,40}}", re.I)
+    rf"\b(deadline|frist|fecha límite|plazo|date limite|échéance|prazo)\b[^.!?\n]{{0,40}}", re.I))
 
 
 # "85 warehouse pickers", "3,000 orders", "38k concurrent": a count of anything but time, money
@@ -109,7 +111,7 @@ _SCALE = re.compile(r"(?<![\d.,:/#-])(\d{1,3}(?:[.,]\d{3})+|\d+)([ \t]?k)?\+?[ \
                     r"(?:\w+[ \t]+){0,2}?([a-zà-ÿ]{3,}s)\b", re.I)
 _CODE_WORDS = frozenset(("invalid error errors code codes status http bad internal unauthorized "
                          "forbidden credentials redirects retries ms milliseconds gateway").split())
-_KSCALE = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d)?)\s?k\+?\s+[a-zà-ÿ]", re.I)
+_KSCALE = Prefiltered(re.compile(r"(?<![\d.,])(\d+(?:[.,]\d)?)\s?k\+?\s+[a-zà-ÿ]", re.I))
 _NOT_SCALE = frozenset((
     "seconds secs minutes mins hours hrs days weeks months years times attempts tries steps "
     "euros dollars pounds reais pesos francs bucks cents percent points stars pages screenshots "
@@ -219,12 +221,12 @@ _CONTACT_NOUN = (r"(ticket|time( (that )?(i|we)('ve| have|'m| am|'re| are)?)? (w
                  r"chatting|in touch|writing in|calling in)|email|e-mail|message|request|chaser|follow-?up|"
                  r"contact|call|mal|anfrage|nachricht|kontakt|anruf|vez|correo|mensaje|reclamo|contacto|fois|relance|"
                  r"demande|chamado|mensagem|contato)")
-_CONTACT_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
-                              + _CONTACT_NOUN + r"\b", re.I)
+_CONTACT_ORDINAL = Prefiltered(re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
+                              + _CONTACT_NOUN + r"\b", re.I))
 # "add a second user" is no contact count; Portuguese "é a terceira vez" is
 _NOT_ORDINAL = re.compile(r"(?<![eé] )\b(a|an|another|one more|add|create)\s+$", re.I)
 _HOW_MANY = r"\d+|" + "|".join(_COUNTS)
-_CONTACT_TIMES = re.compile(
+_CONTACT_TIMES = Prefiltered(re.compile(
     r"\b(contacted|emailed|called|written to|written|chased|asked|messaged|reported (this|it)( to)?)"
     r" (you|your (team|support)|support|this)?\s*(?P<times>" + _HOW_MANY + r") times\b|"
     r"\b(?P<before>" + _HOW_MANY + r") (previous|earlier|other|prior|separate) "
@@ -235,23 +237,23 @@ _CONTACT_TIMES = re.compile(
     r"(?P<sent>" + _HOW_MANY + r")\s+(emails?|e-mails?|mails?|tickets?|messages?|requests?|"
     r"correos|mensajes|chamados|mensagens|nachrichten|anfragen|demandes|relances)\b"
     r"(?!\s+(to|with|from|for|a|an|aos?|as|à|aux)\s+(our|my|all|the|their|nuestr\w*|noss\w*|"
-    r"nos|mes|unsere\w*|clientes|customers|clients)\b)", re.I)
+    r"nos|mes|unsere\w*|clientes|customers|clients)\b)", re.I))
 
 
 _TIMES_WORD = {"zweimal": 2, "dreimal": 3, "viermal": 4, "funfmal": 5, "fünfmal": 5, "mehrmals": 3,
                "x-mal": 5, "zigmal": 5}
 # "zum dritten Mal" is an ordinal; "viermal geschrieben", "cuatro veces", "três vezes"
-_TIMES_OTHER = re.compile(
+_TIMES_OTHER = Prefiltered(re.compile(
     r"\b(?P<word>" + "|".join(_TIMES_WORD) + r")\s+(\w+\s+)?(geschrieben|angerufen|nachgefragt|"
     r"gemeldet|kontaktiert|gemailt|reklamiert)\b|\b(escrito|llamado|pedido|reclamado|preguntado|"
     r"contactado|insistido|écrit|ecrit|appelé|appele|relancé|relance|demandé|demande|contacté|"
     r"contacte|escrevi|liguei|pedi|reclamei|cobrei|insisti|contactei)\s+(\w+\s+){0,2}?"
-    r"(?P<n>" + _HOW_MANY + r"|cinco|duas|cinq)\s+(veces|vezes|fois)\b", re.I)
+    r"(?P<n>" + _HOW_MANY + r"|cinco|duas|cinq)\s+(veces|vezes|fois)\b", re.I))
 _TIMES_NUMBER = {**_COUNTS, **_TIMES_WORD, "cinco": 5, "cinq": 5, "duas": 2}
 # writing or chasing for weeks is more than one contact: "I've been chasing this for three
 # weeks", "ça fait un mois que je relance", "llevo dos semanas escribiendo", "seit Wochen
 # frage ich nach", "há semanas que ligo"
-_CHASING = re.compile(
+_CHASING = Prefiltered(re.compile(
     r"\b(been )?(chasing|following up|(emailing|calling|writing to|asking|ringing|contacting) "
     r"(you|your \w+|support))\b[^.!?]{0,30}"
     r"\b(for|since) (weeks|months|(a|one|two|three|four|\d+) (weeks?|months?))\b|"
@@ -268,17 +270,7 @@ _CHASING = re.compile(
     r"\b(reported|raised|logged|opened|flagged)\b[^.!?]{0,40}\b(weeks|months|(two|three|four|\d+) "
     r"(weeks|months)) ago\b[^.!?]{0,60}\b(keep|still|again|same (answer|reply|response))|"
     r"\bevery (week|day|time) (i'?m|we'?re|i am|we are) (told|promised)\b|"
-    r"\bevery (week|day|time) (i|we) get the same (answer|reply|response|excuse|message|e-?mail)\b", re.I)
-
-# words every match of the patterns above contains: a cheap test before each costly search
-_ORDINAL_HINT = re.compile(r"\d|second|third|fourth|fifth|sixth|zweite|dritte|vierte|f(u|ü)nfte|"
-                           r"segund|tercer|terceir|cuart|quart|quint|deuxi|troisi|quatri|cinqui")
-_CONTACT_TIMES_HINTS = ("time", "previous", "earlier", "other", "prior", "separate", "mail",
-                        "ticket", "message", "request", "correo", "mensaje", "chamado",
-                        "mensage", "nachricht", "anfrage", "demande", "relance")
-_TIMES_OTHER_HINTS = ("mal", "veces", "vezes", "fois")
-_CHASING_HINTS = ("week", "month", "semaine", "mois", "woche", "monat", "semana", "mes", "mês",
-                  "every")
+    r"\bevery (week|day|time) (i|we) get the same (answer|reply|response|excuse|message|e-?mail)\b", re.I))
 
 
 def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
@@ -286,15 +278,14 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
     "two previous tickets" = the third): the largest stated count, with its phrase."""
     best: tuple[int | None, str | None] = (None, None)
     for text in texts:
-        lower = (text or "").lower()
-        for m in (_CONTACT_ORDINAL.finditer(text) if _ORDINAL_HINT.search(lower) else ()):
+        text = text or ""
+        for m in _CONTACT_ORDINAL.finditer(text):
             if _NOT_ORDINAL.search(text, max(0, m.start() - 9), m.start()):
                 continue                    # "add a second email address": not a contact count
             n = _ORDINALS[m.group(1).lower()]
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
-        for m in (_CONTACT_TIMES.finditer(text) if any(w in lower for w in _CONTACT_TIMES_HINTS)
-                  else ()):
+        for m in _CONTACT_TIMES.finditer(text):
             word = (m.group("times") or m.group("before") or m.group("sent") or "").lower()
             n = int(word) if word.isdigit() else _COUNTS.get(word)
             if n is None or n > 50:
@@ -303,13 +294,12 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
                 n += 1                      # "two previous tickets": this is the third
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
-        for m in (_TIMES_OTHER.finditer(text) if any(w in lower for w in _TIMES_OTHER_HINTS)
-                  else ()):
+        for m in _TIMES_OTHER.finditer(text):
             word = (m.group("word") or m.group("n") or "").lower()
             n = int(word) if word.isdigit() else _TIMES_NUMBER.get(word)
             if n and n <= 50 and (best[0] is None or n > best[0]):
                 best = (n, m.group(0))
-        m = _CHASING.search(text) if any(w in lower for w in _CHASING_HINTS) else None
+        m = _CHASING.search(text)
         if m and (best[0] is None or best[0] < 3):
             best = (3, m.group(0))
     return best
