@@ -35,6 +35,8 @@ SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
 NON_ENGLISH_EXTRA = 0.08      # the encoder is English: other languages need a closer match
 SEMANTIC_MARGIN = 0.06        # nearest positive must beat the nearest negative by this much
 CITED_IN_QUOTES = frozenset({"human_request", "legal", "churn", "cancel_request"})
+# incidents a message can describe as a scenario ("hypothetically, what if our data leaked?")
+SCENARIO_TAGS = frozenset({"security", "privacy"})
 MESSAGES_READ = 4             # the latest customer messages the detector reads
 SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
 
@@ -313,12 +315,16 @@ class RiskDetector:
             self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at,
                              near)
         # "no issues at the moment, it's just for our continuity plan": the message's state
-        # tags describe a scenario, not what is happening
+        # and incident tags describe a scenario, not what is happening
         calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}
-        if calm and any(h.comment_index in calm and self.by_name[h.tag].state for h in found.hits):
-            found.dropped.append("state tags of a message that says nothing is wrong now")
-            found.hits = [h for h in found.hits
-                          if not (h.comment_index in calm and self.by_name[h.tag].state)]
+
+        def scenario(h: Hit) -> bool:
+            return h.comment_index in calm and (self.by_name[h.tag].state
+                                                or h.tag in SCENARIO_TAGS)
+        if calm and any(scenario(h) for h in found.hits):
+            found.dropped.append("state and incident tags of a message that says nothing is "
+                                 "wrong now")
+            found.hits = [h for h in found.hits if not scenario(h)]
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not has_explicit(found, rule):

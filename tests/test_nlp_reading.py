@@ -620,7 +620,11 @@ def test_risk_tags_from_customer_words(text, tag):
     ("My client paid for two lessons but we only did one, I want to refund him half myself.",
      "billing"),
     ("If we move to the annual plan in January, do we get a refund for the months already paid, "
-     "or is it credited against the annual invoice?", "billing")])
+     "or is it credited against the annual invoice?", "billing"),
+    ("We have 400 old projects and it makes the project list really slow to scroll for all of "
+     "us.", "outage"),
+    ("If someone loses their phone what happens, can they get locked out for good? Asking for "
+     "all 30 of our staff.", "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -774,6 +778,17 @@ def test_other_peoples_records_in_customers_words(tag, text):
 ])
 def test_a_message_that_says_nothing_is_wrong_now_describes_a_scenario(text):
     assert "outage" not in tags_of(ticket(("end-user", text)))
+
+
+def test_a_breach_in_the_news_asked_about_hypothetically_is_no_incident():
+    t = ticket(("end-user", 'Our MD sent me this: "An unauthorised third party accessed customer '
+                            'records including bank details at another software vendor." We '
+                            "don't think it affects us. Hypothetically, what would you do if "
+                            "our data leaked?"))
+    assert not {"security", "privacy"} & set(tags_of(t))
+    real = ticket(("end-user", "An unauthorised third party accessed our customer records "
+                               "last night, bank details included."))
+    assert "security" in tags_of(real)
 
 
 def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
