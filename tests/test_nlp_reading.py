@@ -497,7 +497,12 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Os dados bancários de quatro funcionários foram alterados pelo portal e nenhum deles "
      "mexeu em nada.", "security"),
     ("Bank details of five employees were changed last week without their knowledge.",
-     "security")])
+     "security"),
+    ("Gemäß Ziffer 4 unseres Auftragsverarbeitungsvertrags fordern wir Sie auf, sämtliche für uns "
+     "verarbeiteten personenbezogenen Daten samt Sicherungen vollständig zu löschen.", "privacy"),
+    ("Please confirm erasure under Article 17 of the UK GDPR by the end of the month.", "privacy"),
+    ("Nous étudions sérieusement une migration vers un hébergeur français avant l'échéance.",
+     "churn")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -624,7 +629,11 @@ def test_risk_tags_from_customer_words(text, tag):
     ("We have 400 old projects and it makes the project list really slow to scroll for all of "
      "us.", "outage"),
     ("If someone loses their phone what happens, can they get locked out for good? Asking for "
-     "all 30 of our staff.", "outage")])
+     "all 30 of our staff.", "outage"),
+    ("Will API writes for our 40 services be unavailable during the maintenance window, or only "
+     "degraded?", "outage"),
+    ("Können Sie uns bitte Ihren AVV schicken? Wir brauchen ihn für die Auftragsverarbeitung.",
+     "privacy")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
