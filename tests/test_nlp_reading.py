@@ -502,7 +502,12 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
      "verarbeiteten personenbezogenen Daten samt Sicherungen vollständig zu löschen.", "privacy"),
     ("Please confirm erasure under Article 17 of the UK GDPR by the end of the month.", "privacy"),
     ("Nous étudions sérieusement une migration vers un hébergeur français avant l'échéance.",
-     "churn")])
+     "churn"),
+    ("Nos dimos de baja en marzo y desde entonces nos habéis pasado otros dos recibos.",
+     "billing"),
+    ("Ya he dado orden al banco de devolver los recibos.", "chargeback"),
+    ("SIND SIE ZU BLÖD ZUM LESEN? SEIEN SIE FROH, DASS ICH NICHT WEISS WO SIE WOHNEN.", "abuse"),
+    ("Lucky for you I don't know where you live.", "abuse")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
