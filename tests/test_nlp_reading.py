@@ -638,7 +638,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Will API writes for our 40 services be unavailable during the maintenance window, or only "
      "degraded?", "outage"),
     ("Können Sie uns bitte Ihren AVV schicken? Wir brauchen ihn für die Auftragsverarbeitung.",
-     "privacy")])
+     "privacy"),
+    ("Was brauche ich für die Kündigung und den Export unserer Patientendaten?", "privacy")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
