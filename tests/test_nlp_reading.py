@@ -507,7 +507,12 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
      "billing"),
     ("Ya he dado orden al banco de devolver los recibos.", "chargeback"),
     ("SIND SIE ZU BLÖD ZUM LESEN? SEIEN SIE FROH, DASS ICH NICHT WEISS WO SIE WOHNEN.", "abuse"),
-    ("Lucky for you I don't know where you live.", "abuse")])
+    ("Lucky for you I don't know where you live.", "abuse"),
+    ("I looked her up on LinkedIn, nice photo, shame about the brain.", "abuse"),
+    ("Mi nieto dice que en la cuenta ahora hay otro correo que no es el mío.", "security"),
+    ("La facture est non conforme au devis signé, merci d'émettre un avoir.", "billing"),
+    ("Andernfalls übergeben wir die Sache unserer Kanzlei, die Sie kostenpflichtig abmahnen "
+     "wird.", "legal")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -639,7 +644,9 @@ def test_risk_tags_from_customer_words(text, tag):
      "degraded?", "outage"),
     ("Können Sie uns bitte Ihren AVV schicken? Wir brauchen ihn für die Auftragsverarbeitung.",
      "privacy"),
-    ("Was brauche ich für die Kündigung und den Export unserer Patientendaten?", "privacy")])
+    ("Was brauche ich für die Kündigung und den Export unserer Patientendaten?", "privacy"),
+    ("A nota fiscal vai por e-mail para o responsável da conta?", "human_request"),
+    ("Et est-ce que c'est possible de faire un avoir à la place ?", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
