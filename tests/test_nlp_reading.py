@@ -512,7 +512,9 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Mi nieto dice que en la cuenta ahora hay otro correo que no es el mío.", "security"),
     ("La facture est non conforme au devis signé, merci d'émettre un avoir.", "billing"),
     ("Andernfalls übergeben wir die Sache unserer Kanzlei, die Sie kostenpflichtig abmahnen "
-     "wird.", "legal")])
+     "wird.", "legal"),
+    ("A supplier of ours has received the payslips of 9 of our employees with bank details.",
+     "privacy")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -646,7 +648,10 @@ def test_risk_tags_from_customer_words(text, tag):
      "privacy"),
     ("Was brauche ich für die Kündigung und den Export unserer Patientendaten?", "privacy"),
     ("A nota fiscal vai por e-mail para o responsável da conta?", "human_request"),
-    ("Et est-ce que c'est possible de faire un avoir à la place ?", "billing")])
+    ("Et est-ce que c'est possible de faire un avoir à la place ?", "billing"),
+    ("Importing 80k contacts for our 30 reps next week; don't want to hammer your servers and "
+     "take anything down.", "outage"),
+    ("I haven't received my payslips for March, can you resend?", "privacy")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
