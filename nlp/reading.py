@@ -101,8 +101,9 @@ _AUTO_WORDS = (r"automatic reply|auto-?reply|autoreply|automatische antwort|resp
                r"réponse automatique|resposta automática")
 _OFFICE_WORDS = (r"out of (the )?office|abwesenheitsnotiz|fuera de la oficina|absent(e)? du bureau|"
                  r"absence du bureau|fora do escritório")
-_AWAY = Prefiltered(re.compile(rf"({_OFFICE_WORDS}|i am (currently )?(away|on (annual |parental |sick )?leave|"
-                   r"out until)|bin (bis|ab) .{0,40} nicht im büro)", re.I))
+_AWAY = Prefiltered(re.compile(
+    rf"({_OFFICE_WORDS}|i am (currently )?(away|on (annual |parental |sick )?leave|"
+    r"out until)|bin (bis|ab) .{0,40} nicht im büro)", re.I))
 _AUTO_LABEL = re.compile(rf"^\s*({_AUTO_WORDS})\b", re.I)
 _AUTO_SUBJECT = re.compile(rf"^\s*({_AUTO_WORDS}|{_OFFICE_WORDS})\b[^:]{{0,20}}:", re.I)
 

@@ -2,9 +2,9 @@
 
 RE2 scans a text in one pass whatever the number of alternatives, where ``re`` tries every
 alternative at every position. ``Prefiltered(pattern)`` gives RE2 a loosened copy of the
-pattern that matches wherever the original could (no word boundaries, no look-arounds, Unicode
-classes for ``\\w``, ``\\d`` and ``\\s``, no anchors), so a text RE2 rejects needs no ``re`` search at all;
-a text it accepts is searched by the original, which alone decides what matches.
+pattern that matches wherever the original could (no word boundaries, no look-arounds, no
+anchors, Unicode classes for ``\\w``, ``\\d`` and ``\\s``), so a text RE2 rejects needs no ``re``
+search at all; a text it accepts is searched by the original, which alone decides what matches.
 
     p = Prefiltered(re.compile(r"\\bwhole (team|office)\\b", re.I))
     list(p.finditer(text))      # the same matches as the pattern's own finditer
