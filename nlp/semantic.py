@@ -137,30 +137,28 @@ class ExampleMatcher:
                  examples: Mapping[str, tuple[Sequence[str], Sequence[str]]]):
         self.encoder = encoder
         self.tags: list[str] = []
-        self.pos: list[tuple[np.ndarray, list[str]]] = []
-        self.neg: list[np.ndarray | None] = []
+        # per tag: its positive examples and the rows they and its negatives take in the two
+        # matrices below (every tag's examples in one matrix: one product per batch, sliced)
+        self._spans: list[tuple[list[str], tuple[int, int], tuple[int, int] | None]] = []
         every = [s for pos, neg in examples.values() for s in (*pos, *(neg or ())) if s]
         # static vectors share a large common direction (any two sentences look alike); the
         # centroid of every example sentence is taken out so similarity reads the topic
         self.centre = encoder.encode(every).mean(0) if every else np.zeros(encoder.dim,
                                                                             np.float32)
+        positives: list[str] = []
+        negatives: list[str] = []
         for tag, (pos, neg) in examples.items():
             pos = [p for p in pos if p and p.strip()]
             if not pos:
                 continue
-            self.tags.append(tag)
-            self.pos.append((self.encode(pos), list(pos)))
             neg = [n for n in (neg or ()) if n and n.strip()]
-            self.neg.append(self.encode(neg) if neg else None)
-        # every tag's examples in one matrix each (one product per batch, sliced per tag)
-        self._pos_all = np.vstack([m for m, _ in self.pos]) if self.pos else None
-        self._pos_at = np.cumsum([0] + [len(m) for m, _ in self.pos]).tolist()
-        negs = [m for m in self.neg if m is not None]
-        self._neg_all = np.vstack(negs) if negs else None
-        at, self._neg_at = 0, []
-        for m in self.neg:
-            self._neg_at.append(None if m is None else (at, at + len(m)))
-            at += 0 if m is None else len(m)
+            self.tags.append(tag)
+            self._spans.append((pos, (len(positives), len(positives) + len(pos)),
+                                (len(negatives), len(negatives) + len(neg)) if neg else None))
+            positives.extend(pos)
+            negatives.extend(neg)
+        self._pos = self.encode(positives) if positives else None
+        self._neg = self.encode(negatives) if negatives else None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         v = self.encoder.encode(texts) - self.centre
@@ -173,15 +171,14 @@ class ExampleMatcher:
             return [{} for _ in sentences]
         vecs = self.encode(sentences)
         out: list[dict[str, tuple[float, float, str]]] = [{} for _ in sentences]
-        all_pos = vecs @ self._pos_all.T
-        all_neg = vecs @ self._neg_all.T if self._neg_all is not None else None
+        all_pos = vecs @ self._pos.T
+        all_neg = vecs @ self._neg.T if self._neg is not None else None
         rows = np.arange(len(sentences))
-        for k, (tag, (_, ptexts)) in enumerate(zip(self.tags, self.pos)):
-            sims = all_pos[:, self._pos_at[k]:self._pos_at[k + 1]]
+        for tag, (ptexts, (p0, p1), nspan) in zip(self.tags, self._spans):
+            sims = all_pos[:, p0:p1]
             best = sims.argmax(1)
             top = sims[rows, best].tolist()
-            span = self._neg_at[k]
-            nbest = (all_neg[:, span[0]:span[1]].max(1).tolist() if span is not None
+            nbest = (all_neg[:, nspan[0]:nspan[1]].max(1).tolist() if nspan is not None
                      else [-1.0] * len(sentences))
             for i, (b, p, n) in enumerate(zip(best.tolist(), top, nbest)):
                 out[i][tag] = (p, n, ptexts[b])
