@@ -29,7 +29,7 @@ _COURTESY = re.compile(r"\b(don'?t|do not|please) hesitate|n'hesitez|"
                        r"\bno (dude|duden|dudes|dudeis)\b|\bnao hesite\w*|\bzogern sie\b")
 # "if this isn't fixed before our renewal, we're done": a negated condition, not a denial
 _CONDITION = re.compile(r"\b(if|unless|wenn|falls|sofern|si|se|caso)\b")
-_CLAUSE = re.compile(r"[,;:.!?\n]|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
+_CLAUSE = re.compile(r"[,;:.!?\n]|\s[-–—]+\s|\b(but|and|aber|und|pero|y|mais|et|mas|e)\b")
 
 
 def negated(folded: str, start: int, lang: str = "en") -> bool:

@@ -514,7 +514,26 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Andernfalls übergeben wir die Sache unserer Kanzlei, die Sie kostenpflichtig abmahnen "
      "wird.", "legal"),
     ("A supplier of ours has received the payslips of 9 of our employees with bank details.",
-     "privacy")])
+     "privacy"),
+    ("Delete my account and everything you have on me, and confirm it in writing.", "privacy"),
+    ("Since the update staff - not just managers - can see the salaries of all colleagues.",
+     "privacy"),
+    ("The report in my portal is for a different patient, it isn't mine.", "privacy"),
+    ("Quelqu'un à l'extérieur a reçu les fiches de paie de nos salariés.", "privacy"),
+    ("I typed my password and card number into that page and my bank says it was a scam.",
+     "security"),
+    ("Is this email really from you? It wants me to verify my card.", "security"),
+    ("Ich weiß, wo Ihr Büro ist. Beim nächsten Mal stehe ich persönlich vor der Tür.", "abuse"),
+    ("Son una manada de ineptos, todos.", "abuse"),
+    ("I know when her shift ends, tell her to call me.", "abuse"),
+    ("WARUM WURDE 2X ABGEBUCHT? SOFORT ZURÜCKBUCHEN", "billing"),
+    ("I want these roaming charges taken off my bill.", "billing"),
+    ("Wir haben die Angelegenheit an unseren Anwalt, Herrn Dr. Meier, übergeben.", "legal"),
+    ("we r moving to hubspot next month, need all our contacts out", "churn"),
+    ("I'm porting my number to the new network, please send me the PAC code.", "churn"),
+    ("Nous basculons vers un autre outil au 1er janvier.", "churn"),
+    ("Unser Vorstand stellt alle Lizenzen für 2027 auf den Prüfstand.", "churn"),
+    ("No broadband since 6am for every house on the road, the whole street is out.", "outage")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -651,9 +670,22 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Et est-ce que c'est possible de faire un avoir à la place ?", "billing"),
     ("Importing 80k contacts for our 30 reps next week; don't want to hammer your servers and "
      "take anything down.", "outage"),
-    ("I haven't received my payslips for March, can you resend?", "privacy")])
+    ("I haven't received my payslips for March, can you resend?", "privacy"),
+    ("When will our data be deleted after the contract ends?", "privacy"),
+    ("Will checkout be down during Sunday's maintenance window?", "outage"),
+    ("The whole street lost power last night, will the offline sales sync?", "outage"),
+    ("My contact there doesn't answer, can you give me another address?", "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
+
+
+def test_a_false_alarm_settles_the_alert():
+    t = ticket(("end-user", "We got an alert about an admin login from Frankfurt and none of us "
+                "is there."),
+               ("agent", "We locked the admin account as a precaution. Does anyone use a VPN?"),
+               ("end-user", "Mystery solved: our IT contractor's VPN exits in Frankfurt. Sorry "
+                "for the panic!"))
+    assert "security" not in tags_of(t)
 
 
 # -- semantic layer ---------------------------------------------------------------------------
