@@ -533,7 +533,24 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("I'm porting my number to the new network, please send me the PAC code.", "churn"),
     ("Nous basculons vers un autre outil au 1er janvier.", "churn"),
     ("Unser Vorstand stellt alle Lizenzen für 2027 auf den Prüfstand.", "churn"),
-    ("No broadband since 6am for every house on the road, the whole street is out.", "outage")])
+    ("No broadband since 6am for every house on the road, the whole street is out.", "outage"),
+    ("Desde las nueve el lector rechaza todas las entradas y pasa en todos los dispositivos; "
+     "hay cientos de personas esperando.", "outage"),
+    ("Anderer Browser, anderer Rechner, Handy-App: überall dasselbe, bei allen 40 Fahrzeugen.",
+     "outage"),
+    ("One of our clerks got an email with everyone's payslips attached, names and salaries.",
+     "privacy"),
+    ("Deux chauffeurs ont tapé leur identifiant, ils pensaient que ça venait de chez vous.",
+     "security"),
+    ("Our admin says he did none of this: a new API key and a full contact export at 3am.",
+     "security"),
+    ("Un membre Owner a été ajouté cette nuit et personne chez nous ne l'a invité.", "security"),
+    ("Since the card got charged twice I have opened a dispute with my bank on that line.",
+     "chargeback"),
+    ("If nobody calls her back today she will go to the card company.", "billing"),
+    ("Procurement wants to consolidate onto a single vendor next year; you are still in the "
+     "running.", "churn"),
+    ("How do we end the annual contract before it renews in March?", "churn")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -674,7 +691,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("When will our data be deleted after the contract ends?", "privacy"),
     ("Will checkout be down during Sunday's maintenance window?", "outage"),
     ("The whole street lost power last night, will the offline sales sync?", "outage"),
-    ("My contact there doesn't answer, can you give me another address?", "outage")])
+    ("My contact there doesn't answer, can you give me another address?", "outage"),
+    ("Could you switch us to the family plan from next month?", "churn"),
+    ("Is anyone actually looking at this? It has been a week.", "human_request"),
+    ("Can you send the offboarding checklist for employees who leave?", "churn")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
