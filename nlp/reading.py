@@ -93,6 +93,36 @@ _DISCLAIMER = re.compile(
     r"este (mensaje|correo)( y sus anexos)? (es|son|contiene) confidencial|"
     r"ce (message|courriel)( et toutes les pièces jointes)? (est|sont) (confidentiel|strictement)|"
     r"esta mensagem( e seus anexos)? (é|pode conter) (confidencial|informação))", re.I | re.M)
+_PARA = r"(?:(?!\n[ \t]*\n)[\s\S])"      # a character of the same paragraph
+_BOILERPLATE = re.compile(
+    r"^[ \t]*(this (e-?mail|message|communication|transmission)|the (information|contents?) "
+    r"(contained )?in this|privileged (and|&) confidential|confidential(ity)?\b|"
+    r"(le informazioni|il contenuto)|questo messaggio|questa (e-?mail|comunicazione)|"
+    r"il presente messaggio|dit (e-?mail)?bericht|de informatie|deze e-?mail|"
+    r"diese (e-?mail|nachricht)|die in dieser|sollten sie diese|(este|el presente) "
+    r"(mensaje|correo)|la informaci[oó]n contenida|ce (message|courriel|mail|e-mail)|"
+    r"les informations contenues|esta mensagem|(as )?informa[cç][oõ]es contidas|este e-?mail|"
+    r"(ta|niniejsza) wiadomo[sś][cć]|informacje zawarte|(detta|det h[aä]r) (e-?post)?meddelande)"
+    rf"(?={_PARA}{{0,500}}?(confiden|riservat|vertraul|vertrouwel|poufn|privileg|konfidentiell|"
+    r"sigilos|reservad))"
+    rf"(?={_PARA}{{0,700}}?(recipient|addressee|destinat|empf[aä]nger|adressat|geadresseerde|"
+    r"odbiorc|adresat|mittente|afzender|sender|absender|remitente|exp[eé]diteur|remetente|nadawc|"
+    r"mottagare|avs[aä]ndare))", re.I | re.M)
+BOILERPLATE_CHARS = 100     # a shorter paragraph is the customer's own sentence, not boilerplate
+
+
+def boilerplate_at(text: str) -> int | None:
+    """Where a legal disclaimer in any common language starts: a paragraph of at least
+    ``BOILERPLATE_CHARS`` after the author's own words that speaks of confidentiality and of the
+    intended recipient or sender ("Le informazioni contenute in questo messaggio sono riservate
+    ... destinatario")."""
+    for m in _BOILERPLATE.finditer(text):
+        end = re.search(r"\n[ \t]*\n|\Z", text[m.start():])
+        if text[:m.start()].strip() and end.start() >= BOILERPLATE_CHARS:
+            return m.start()
+    return None
+
+
 _PHONE_TAIL = re.compile(r"^\s*(sent from my \w+|sent from (outlook|mail|gmail|yahoo mail)|"
                          r"von meinem \w+ gesendet|enviado desde mi \w+|"
                          r"envoyé de mon \w+|enviado do meu \w+|get outlook for \w+)\b.*$",
@@ -204,6 +234,8 @@ def _own_words(text: str, keep_forward: bool = False) -> str:
         m = pattern.search(text)
         if m and m.start() < cut:
             cut = m.start()
+    tail = boilerplate_at(text[:cut])
+    cut = cut if tail is None else tail
     text = text[:cut]
     try:
         reply = _latest_reply(text)

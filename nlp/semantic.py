@@ -32,10 +32,11 @@ _ENCODER: "StaticEncoder | None" = None
 
 
 class _StripMarks(dict):
-    """``str.translate`` table dropping non-spacing marks (category Mn), filled on first use."""
+    """``str.translate`` table dropping non-spacing marks (category Mn) and spelling ß as ss,
+    filled on first use."""
 
-    def __missing__(self, code: int) -> int | None:
-        value = None if unicodedata.category(chr(code)) == "Mn" else code
+    def __missing__(self, code: int) -> int | str | None:
+        value = "ss" if code == 0xDF else None if unicodedata.category(chr(code)) == "Mn" else code
         if len(self) < 65536:
             self[code] = value
         return value
@@ -45,7 +46,8 @@ _STRIP_MARKS = _StripMarks()
 
 
 def fold(text: str) -> str:
-    """Lower case without accents (BERT-uncased normalisation): "Données" -> "donnees"."""
+    """Lower case without accents (BERT-uncased normalisation), ß as ss: "Données" ->
+    "donnees", "Straße" -> "strasse"."""
     if text.isascii():
         return text.lower()
     return unicodedata.normalize("NFD", text.lower()).translate(_STRIP_MARKS)

@@ -48,6 +48,25 @@ def test_quoted_reply_signature_and_forward_are_not_the_authors_words():
     assert own_words(de) == "Danke, geht wieder."
 
 
+@pytest.mark.parametrize("footer", [
+    "Le informazioni contenute in questo messaggio di posta elettronica sono riservate e "
+    "confidenziali. Qualora Lei non fosse il destinatario, La invitiamo ad eliminarlo.",
+    "Dit e-mailbericht is uitsluitend bestemd voor de geadresseerde en kan vertrouwelijke "
+    "informatie bevatten. Bent u niet de geadresseerde, verwijder het bericht dan.",
+    "Niniejsza wiadomość jest poufna i przeznaczona wyłącznie dla adresata. Jeśli nie jesteś "
+    "odbiorcą, poinformuj nadawcę i usuń wiadomość."])
+def test_a_legal_footer_in_any_language_is_not_the_authors_words(footer):
+    text = f"Hi,\n\nhow do I make one field mandatory in one form only?\n\nThanks\nLuca\n\n{footer}"
+    assert own_words(text) == "Hi,\n\nhow do I make one field mandatory in one form only?\n\nThanks\nLuca"
+    assert detect_language(own_words(text)).code == "en"
+
+
+def test_a_short_sentence_about_confidential_data_stays_the_authors_words():
+    text = ("Hello,\n\nThis email was sent to the wrong recipient and holds confidential pay data."
+            "\n\nPlease help.")
+    assert "wrong recipient" in own_words(text)
+
+
 @pytest.mark.parametrize("header", [
     "El mar, 3 sept 2024 a las 17:42, Luis Gómez (<luis@empresa.es>) escribió:",
     "El 03/09/2024 a las 17:42, Luis Gómez escribió:",
@@ -206,6 +225,8 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     from tiergate.nlp.risk_rules import fold_pattern
 
     assert fold_pattern(r"\bStürzt\S+\W*(Oh)\.") == r"\bsturzt\S+\W*(oh)\."
+    assert fold("Straße GRÜSSE weiß") == fold_pattern("strasse grüße weiss") == \
+        "strasse grusse weiss"
 
 
 @pytest.mark.parametrize("tag,text", [
@@ -550,7 +571,18 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("If nobody calls her back today she will go to the card company.", "billing"),
     ("Procurement wants to consolidate onto a single vendor next year; you are still in the "
      "running.", "churn"),
-    ("How do we end the annual contract before it renews in March?", "churn")])
+    ("How do we end the annual contract before it renews in March?", "churn"),
+    ("Every call to the orders API returns 503 since ten, none of our three shops syncs.",
+     "outage"),
+    ("Sämtliche Aufrufe liefern nur noch HTTP 503, seit einer Stunde laufen keine Bestellungen "
+     "mehr durch.", "outage"),
+    ("Send me one more smiley reply and I'll find out where he sits and explain it in person.",
+     "abuse"),
+    ("Incompetente é pouco, e olhe que eu sei onde fica o vosso escritório.", "abuse"),
+    ("Na aba Documentos qualquer professor consegue abrir e ver os atestados médicos de outros "
+     "funcionários.", "privacy"),
+    ("Our checkout has been down for all 40 stores since 9am and nothing is back up yet.",
+     "outage")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -694,7 +726,8 @@ def test_risk_tags_from_customer_words(text, tag):
     ("My contact there doesn't answer, can you give me another address?", "outage"),
     ("Could you switch us to the family plan from next month?", "churn"),
     ("Is anyone actually looking at this? It has been a week.", "human_request"),
-    ("Can you send the offboarding checklist for employees who leave?", "churn")])
+    ("Can you send the offboarding checklist for employees who leave?", "churn"),
+    ("How do we rotate our API keys without downtime for our 30 services?", "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
