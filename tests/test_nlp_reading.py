@@ -582,7 +582,22 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Na aba Documentos qualquer professor consegue abrir e ver os atestados médicos de outros "
      "funcionários.", "privacy"),
     ("Our checkout has been down for all 40 stores since 9am and nothing is back up yet.",
-     "outage")])
+     "outage"),
+    ("I raised a dispute with Amex yesterday because nobody picked up the phone.", "chargeback"),
+    ("She wants it credited back this week, otherwise she'll raise it with Amex.", "chargeback"),
+    ("A former client asks us to delete everything we hold on her under Article 17, backups "
+     "included.", "privacy"),
+    ("Ihre Frau Keller ist entweder zu blöd zum Lesen oder macht das mit Absicht.", "abuse"),
+    ("Der Vorstand hat beschlossen, etwaige Ansprüche durch unsere Rechtsberatung prüfen zu "
+     "lassen.", "legal"),
+    ("Mesmo depois do cancelamento continuam caindo R$ 189,90 todo mês no cartão dele.",
+     "billing"),
+    ("La directora prefiere que la llame hoy alguien con capacidad de decisión.",
+     "human_request"),
+    ("I've looked her up. Maybe I'll pop into your office and explain it to her in person.",
+     "abuse"),
+    ("Our contractor pushed a .env file with the live API key to a public repo on Monday.",
+     "security")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -727,7 +742,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Could you switch us to the family plan from next month?", "churn"),
     ("Is anyone actually looking at this? It has been a week.", "human_request"),
     ("Can you send the offboarding checklist for employees who leave?", "churn"),
-    ("How do we rotate our API keys without downtime for our 30 services?", "outage")])
+    ("How do we rotate our API keys without downtime for our 30 services?", "outage"),
+    ("Mit wie viel Ausfallzeit müssen wir am Samstag in allen drei Filialen rechnen?", "outage"),
+    ("Next time the line drops, should staff keep using the tablets or go back to paper?",
+     "churn")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
