@@ -597,7 +597,14 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("I've looked her up. Maybe I'll pop into your office and explain it to her in person.",
      "abuse"),
     ("Our contractor pushed a .env file with the live API key to a public repo on Monday.",
-     "security")])
+     "security"),
+    ("Nous n'avons jamais envoyé ça, et le lien qui n'est pas le nôtre marche toujours.",
+     "security"),
+    ("Sos un inútil, todos ustedes son una manga de chantas.", "abuse"),
+    ("Wir stellen per Ende Jahr auf eine andere Lösung um, der neue Anbieter migriert die "
+     "Daten.", "churn"),
+    ("Seit gestern funktioniert der Upload bei niemandem mehr, immer Fehler 502.", "outage"),
+    ("Quiero que un humano, uno de verdad, me llame.", "human_request")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
