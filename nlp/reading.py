@@ -95,19 +95,19 @@ _DISCLAIMER = re.compile(
     r"esta mensagem( e seus anexos)? (é|pode conter) (confidencial|informação))", re.I | re.M)
 _PARA = r"(?:(?!\n[ \t]*\n)[\s\S])"      # a character of the same paragraph
 _BOILERPLATE = re.compile(
-    r"^[ \t]*(this (e-?mail|message|communication|transmission)|the (information|contents?) "
-    r"(contained )?in this|privileged (and|&) confidential|confidential(ity)?\b|"
-    r"(le informazioni|il contenuto)|questo messaggio|questa (e-?mail|comunicazione)|"
-    r"il presente messaggio|dit (e-?mail)?bericht|de informatie|deze e-?mail|"
-    r"diese (e-?mail|nachricht)|die in dieser|sollten sie diese|(este|el presente) "
-    r"(mensaje|correo)|la informaci[oó]n contenida|ce (message|courriel|mail|e-mail)|"
-    r"les informations contenues|esta mensagem|(as )?informa[cç][oõ]es contidas|este e-?mail|"
-    r"(ta|niniejsza) wiadomo[sś][cć]|informacje zawarte|(detta|det h[aä]r) (e-?post)?meddelande)"
+    r"^[ \t]*(the (information|contents?) (contained )?in this|privileged (and|&) confidential|"
+    r"les informations contenues dans|la informaci[oó]n contenida en|"
+    r"(as )?informa[cç][oõ]es contidas nest|die in dieser (e-?mail|nachricht) enthaltenen|"
+    r"sollten sie diese (e-?mail|nachricht)|(le informazioni|il contenuto)|questo messaggio|"
+    r"questa (e-?mail|comunicazione)|il presente messaggio|dit (e-?mail)?bericht|de informatie|"
+    r"deze e-?mail|(ta|niniejsza) wiadomo[sś][cć]|informacje zawarte|"
+    r"(detta|det h[aä]r) (e-?post)?meddelande)"
     rf"(?={_PARA}{{0,500}}?(confiden|riservat|vertraul|vertrouwel|poufn|privileg|konfidentiell|"
     r"sigilos|reservad))"
-    rf"(?={_PARA}{{0,700}}?(recipient|addressee|destinat|empf[aä]nger|adressat|geadresseerde|"
-    r"odbiorc|adresat|mittente|afzender|sender|absender|remitente|exp[eé]diteur|remetente|nadawc|"
-    r"mottagare|avs[aä]ndare))", re.I | re.M)
+    rf"(?={_PARA}{{0,700}}?(intended recipient|addressee|intended (solely|only|exclusively)|"
+    r"notify the sender|destinat|empf[aä]nger|adressat|geadresseerde|odbiorc|adresat|mittente|"
+    r"afzender|absender|remitente|exp[eé]diteur|remetente|nadawc|mottagare|avs[aä]ndare))",
+    re.I | re.M)
 BOILERPLATE_CHARS = 100     # a shorter paragraph is the customer's own sentence, not boilerplate
 
 
