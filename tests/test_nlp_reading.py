@@ -609,7 +609,8 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Wir stellen per Ende Jahr auf eine andere Lösung um, der neue Anbieter migriert die "
      "Daten.", "churn"),
     ("Seit gestern funktioniert der Upload bei niemandem mehr, immer Fehler 502.", "outage"),
-    ("Quiero que un humano, uno de verdad, me llame.", "human_request")])
+    ("Quiero que un humano, uno de verdad, me llame.", "human_request"),
+    ("We were invoiced for the whole year after cancelling in March.", "billing")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
