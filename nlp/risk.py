@@ -126,8 +126,10 @@ class RiskDetector:
                        resolved_at: int | None) -> bool:
         """A state tag's sentence that reports the matter fixed or past, or that comes before
         the latest message which says it is resolved."""
+        if not rule.state:
+            return False
         fixed = self._cue("resolved", low, lang)
-        return rule.state and bool(
+        return bool(
             fixed and not negated(low, fixed.start(), lang)
             or (self._cue("past", low, lang) and not self._cue("ongoing", low, lang))
             or (resolved_at is not None and idx < resolved_at))
