@@ -96,6 +96,7 @@ cdef double EMPHASIS = 0.292      # per "!" (at most 4) on a sentence's score
 cdef double BLAME_AT = -0.2       # a "you" sentence this negative is blame
 cdef double BUT_BEFORE = 0.5
 cdef double BUT_AFTER = 1.5
+cdef double BARE_NEGATION = -0.15  # a sentence with a negator and no sentiment word
 
 
 cdef inline attr_t _norm(const TokenC* token) noexcept nogil:
@@ -279,7 +280,7 @@ cdef class Scanner:
         cdef double total = 0.0, sentiment_sum = 0.0, v, b, value
         cdef int hits = 0, sent_hits = 0, exclaims = 0, exclaims_total = 0, sentences = 0
         cdef int context = 0, punct_runs = 0, blame = 0
-        cdef bint after_but = False, you = False, second_person = False
+        cdef bint after_but = False, you = False, second_person = False, negated = False
         cdef int any_lower = -1
         cdef int verb_at = -1, neg_at = -9
         cdef int human_s = -1, human_e = -1, problem_s = -1, problem_e = -1
@@ -332,9 +333,12 @@ cdef class Scanner:
                         blame += 1
                     total = 0.0
                     sent_hits = 0
+                elif negated:
+                    sentiment_sum += BARE_NEGATION
+                    sentences += 1
                 exclaims_total += exclaims
                 exclaims = 0
-                after_but = you = False
+                after_but = you = negated = False
                 n_mods = 0
                 verb_at = -1
                 neg_at = -9
@@ -366,6 +370,7 @@ cdef class Scanner:
             if c & (F_NEG | F_BOOST):
                 if c & F_NEG:
                     neg_at = i
+                    negated = True
                 # keep the last MAX_MODS: older ones are more than 3 words back
                 if n_mods == MAX_MODS:
                     for q in range(MAX_MODS - 1):

@@ -103,7 +103,7 @@ _BOILERPLATE = re.compile(
     r"deze e-?mail|(ta|niniejsza) wiadomo[sś][cć]|informacje zawarte|"
     r"(detta|det h[aä]r) (e-?post)?meddelande)"
     rf"(?={_PARA}{{0,500}}?(confiden|riservat|vertraul|vertrouwel|poufn|privileg|konfidentiell|"
-    r"sigilos|reservad))"
+    r"sigilos|reservad|uitsluitend|ausschlie|exclusiv|esclusiv|solely|wy[lł][aą]cznie|enbart))"
     rf"(?={_PARA}{{0,700}}?(intended recipient|addressee|intended (solely|only|exclusively)|"
     r"notify the sender|destinat|empf[aä]nger|adressat|geadresseerde|odbiorc|adresat|mittente|"
     r"afzender|absender|remitente|exp[eé]diteur|remetente|nadawc|mottagare|avs[aä]ndare))",
@@ -182,13 +182,19 @@ _HEADER_LINE = re.compile(r"^\s*(from|von|de|da|van|sent|gesendet|enviad[oa](\s+
 
 _CONTEXT_LEAD = Prefiltered(re.compile(
     r"\b(for (context|reference|background|your (info|information|records))|as background|fyi|"
-    r"(already|got|was|been|were) (fixed|resolved|sorted|handled|answered|closed)|"
+    r"(already|got|was|been|were) (all |fully )?(fixed|resolved|sorted|handled|answered|closed)|"
+    r"(only|just) forwarding|(notice|mail|e-?mail|message|alert|warning|thread) below (is |was )?"
+    r"(from|dated|of|sent|went)|"
+    r"so (that )?you have (it|this|the|a|our) (\w+ )?(history|record|file|context)|"
     r"no action (is )?needed|incident report|"
     r"zur (info|information|kenntnis)|als hintergrund|zum kontext|"
     r"(bereits|schon) (gelöst|erledigt|behoben|beantwortet)|"
     r"para (contexto|referencia|referência|tu información|su información|informação)|"
     r"como (contexto|referencia)|(ya|fue) (resuelto|solucionado|arreglado)|"
-    r"pour (contexte|info|information|référence)|(déjà|a été) (résolu|réglé|corrigé)|"
+    r"pour (contexte|info|information|référence|l'historique)|(déjà|a été) (résolu|réglé|corrigé)|"
+    r"pour que vous ayez l'historique|(ancien|vieil) (échange|message|mail)|"
+    r"para (que tengan|tener) el historial|para el historial|damit sie den verlauf haben|"
+    r"für den verlauf|zur vollständigkeit|para (terem|ter) o histórico|para o histórico|"
     r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I))
 
 
@@ -274,8 +280,9 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
     ticket without comments reads its description as the customer's message."""
     msgs: list[Message] = []
     subject = plain_apostrophes((ticket.subject or "").strip())
-    if _REPLY_SUBJECT.match(subject):
-        subject = ""        # a reply's subject names the old thread, not what is said now
+    if _REPLY_SUBJECT.match(subject) or forwarded(subject) and not forward_is_case(
+            subject, ticket.description or ""):
+        subject = ""        # a reply's subject names the old thread, a forward's the old mail
     first_customer = True
     for i, c in enumerate(ticket.comments or ()):
         author = role_of(c, ticket)

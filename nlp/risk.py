@@ -29,6 +29,7 @@ from tiergate.nlp.risk_rules import (Findings, Hit, TagRule, candidate_sets, com
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.tagmodel import TagModel
 from tiergate.plugin.core.sentences import sentences
+from tiergate.plugin.core.stakes import RECORDS_VERB
 
 SET_SCAN_CHARS = 4000               # longer messages are scanned tag by tag (bounded DFA memory)
 SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
@@ -39,6 +40,7 @@ CITED_IN_QUOTES = frozenset({"human_request", "legal", "churn", "cancel_request"
 SCENARIO_TAGS = frozenset({"security", "privacy"})
 MESSAGES_READ = 4             # the latest customer messages the detector reads
 SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
+VETO_WORDS = 40               # the customer's words the tag reader needs to overrule a pattern
 
 
 class RiskDetector:
@@ -58,7 +60,8 @@ class RiskDetector:
                            bool(spec.get("needs_impact")), bool(spec.get("state")),
                            spec.get("semantic", True) is not False, spec.get("threshold"),
                            spec.get("negatable", True) is not False, bool(spec.get("pipeline")),
-                           spec.get("scope") == "message", spec.get("model", True) is not False)
+                           spec.get("scope") == "message", spec.get("model", True) is not False,
+                           spec.get("reader_veto"))
             self.rules.append(rule)
             if rule.semantic and spec.get("examples"):
                 examples[name] = (flat_phrases(spec.get("examples")),
@@ -90,9 +93,9 @@ class RiskDetector:
         """Tags the patterns and examples missed that the trained tag reader finds in the
         customer's words, each quoted by the sentence that reads most like it; that sentence
         must reach the tag's threshold on its own (the whole text's score alone is not quoted
-        evidence), and passes the tag's near-miss patterns and, for a state tag, the
-        fixed-or-past reading; and not in a message where a pattern of the tag was read as
-        its near miss (the customer's own words already said what it is not)."""
+        evidence) and, for a state tag, pass the fixed-or-past reading; and no sentence of its
+        message may read as the tag's near miss (the customer's own words already said what
+        it is not: "we're very happy with the service" beside a budget meeting)."""
         missing = self.model_tags - {h.tag for h in found.hits}
         if not missing or not sents:
             return
@@ -107,7 +110,8 @@ class RiskDetector:
                                      f"(best {alone:.2f}): {sent!r}")
                 continue
             low = fold(sent)
-            if self._match(rule.unless, low, lang) or (tag, idx) in near:
+            if (tag, idx) in near or any(self._match(rule.unless, fold(s), lang)
+                                         for i, s in sents if i == idx):
                 found.dropped.append(f"{tag}: tag reader, near miss: {sent!r}")
                 continue
             if self._fixed_or_past(rule, low, lang, idx, resolved_at):
@@ -148,6 +152,36 @@ class RiskDetector:
                 m = p.search(text)
                 if m:
                     return m
+        return None
+
+    def _reader_veto(self, found: Findings, msgs) -> None:
+        """A pattern hit of a tag with ``reader_veto`` yields when the trained tag reader gives
+        the customer's words almost nothing for that tag: a near miss the patterns did not
+        foresee ("looks like a ransom note" of a font, a litigation lawyer's how-to). Only over
+        ``VETO_WORDS`` words or more: a short message gives the reader too little to overrule
+        "refund or I contact my lawyer"."""
+        tags = {h.tag for h in found.hits if h.how == "pattern" and h.tag in self.model_tags
+                and self.by_name[h.tag].reader_veto is not None}
+        if not tags:
+            return
+        text = "\n".join(m.text for m in msgs)
+        if len(text.split()) < VETO_WORDS:
+            return
+        scores = self.tag_model.scores(text)
+        weak = {t for t in tags if scores[t] < self.by_name[t].reader_veto}
+        for t in sorted(weak):
+            found.dropped.append(f"{t}: the tag reader scores the customer's words "
+                                 f"{scores[t]:.3f}, under {self.by_name[t].reader_veto}")
+        found.hits = [h for h in found.hits if not (h.tag in weak and h.how == "pattern")]
+
+    def _impact(self, text: str, lang: str) -> str | None:
+        """The words that state impact; a count that is the object of a records verb ("import
+        our 23 employees") is data, not people affected."""
+        for lg in langs_read(lang):
+            for p in self.cues.get("impact", {}).get(lg, ()):
+                for m in p.finditer(text):
+                    if not RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()):
+                        return m.group(0)
         return None
 
     def _settled_at(self, conv: Conversation, lang: str) -> int | None:
@@ -246,8 +280,8 @@ class RiskDetector:
             self._cue("still_open", latest_folded, lang)
         resolved_at = latest.index if latest_resolved else None
         all_folded = "\n".join(fold(m.text) for m in msgs)
-        imp = self._cue("impact", all_folded, lang)
-        found.impact = imp.group(0) if imp else impact
+        imp = self._impact(all_folded, lang)
+        found.impact = imp or impact
 
         sents: list[tuple[int, str, str, frozenset[str]]] = []   # (comment, sentence, folded,
         for m in msgs:                                              # rules its message hits)
@@ -317,6 +351,7 @@ class RiskDetector:
         if self.model_tags:
             self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at,
                              near)
+            self._reader_veto(found, msgs)
         # "no issues at the moment, it's just for our continuity plan": the message's state
         # and incident tags describe a scenario, not what is happening
         calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}

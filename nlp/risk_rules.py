@@ -133,6 +133,7 @@ class TagRule:
     pipeline: bool = False       # the keyword pipeline's tag of this name also counts
     message: bool = False        # read over the whole message (irony spans sentences)
     model: bool = True           # the trained tag reader may add this tag (nlp.tagmodel)
+    reader_veto: float | None = None   # a pattern hit yields when the reader scores below this
 
 
 def load_defaults() -> dict[str, Any]:

@@ -98,6 +98,7 @@ _BOOST = {"sehr", "extrem", "total", "absolut", "völlig", "vollig", "muy", "tot
           "super", "tres", "vraiment", "completement", "totalement", "muito", "completamente",
           "absolutamente", "demasiado", "tan", "tao", "so", "si"}
 _WORD = re.compile(r"[a-z]+")
+BARE_NEGATION = -0.15   # as the English scan's sentence with a negator and no sentiment word
 LANGUAGES = tuple(_LEX)
 
 
@@ -119,10 +120,11 @@ def intl_sentiment(text: str, lang: str) -> float | None:
         if any(x in neg for x in window):
             v *= -0.74
         total += v
-    exclaims = min((text or "").count("!"), 4)
-    if total:
-        total += math.copysign(0.292 * exclaims, total)
-    return round(total / math.sqrt(total * total + 15), 4) if total else 0.0
+    if not total:
+        # a negated statement with no sentiment word ("funktioniert nicht") reads mildly negative
+        return BARE_NEGATION if any(w in neg and w != "plus" for w in words) else 0.0
+    total += math.copysign(0.292 * min((text or "").count("!"), 4), total)
+    return round(total / math.sqrt(total * total + 15), 4)
 
 
 # the reader addressed as the company: formal and informal "you" / "your" (German "Sie" only

@@ -54,7 +54,9 @@ def test_quoted_reply_signature_and_forward_are_not_the_authors_words():
     "Dit e-mailbericht is uitsluitend bestemd voor de geadresseerde en kan vertrouwelijke "
     "informatie bevatten. Bent u niet de geadresseerde, verwijder het bericht dan.",
     "Niniejsza wiadomość jest poufna i przeznaczona wyłącznie dla adresata. Jeśli nie jesteś "
-    "odbiorcą, poinformuj nadawcę i usuń wiadomość."])
+    "odbiorcą, poinformuj nadawcę i usuń wiadomość.",
+    "Dit bericht is uitsluitend bestemd voor de geadresseerde. Heeft u dit bericht ten "
+    "onrechte ontvangen, dan wordt u verzocht de afzender te informeren."])
 def test_a_legal_footer_in_any_language_is_not_the_authors_words(footer):
     text = f"Hi,\n\nhow do I make one field mandatory in one form only?\n\nThanks\nLuca\n\n{footer}"
     assert own_words(text) == "Hi,\n\nhow do I make one field mandatory in one form only?\n\nThanks\nLuca"
@@ -610,7 +612,24 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
      "Daten.", "churn"),
     ("Seit gestern funktioniert der Upload bei niemandem mehr, immer Fehler 502.", "outage"),
     ("Quiero que un humano, uno de verdad, me llame.", "human_request"),
-    ("We were invoiced for the whole year after cancelling in March.", "billing")])
+    ("We were invoiced for the whole year after cancelling in March.", "billing"),
+    ("We act for Lindqvist Bakeries and require your proposals for a refund within 14 days.",
+     "legal"),
+    ("Our general counsel is drafting a notice of material breach under clause 9.", "legal"),
+    ("The link in that mail points to a payments site rather than your own, and two parents "
+     "entered their card details before they noticed.", "security"),
+    ("Since the update every team lead can see the salary field for everyone in the company.",
+     "privacy"),
+    ("Jo got the payslip of our CFO instead of her own, bank details and all.", "privacy"),
+    ("Os colaboradores estão conseguindo ver os holerites de outras pessoas no portal.",
+     "privacy"),
+    ("I know where your Bristol office is. Maybe I'll pop round and explain it to you in "
+     "person.", "abuse"),
+    ("Lines 3 to 9 appear twice on the October invoice; please issue a credit note for the "
+     "duplicated amount.", "billing"),
+    ("Ihre Kollegin ist die dümmste Person, mit der ich je telefoniert habe.", "abuse"),
+    ("Im Umschlag war nicht meine Rechnung, sondern die einer fremden Frau mit IBAN.",
+     "privacy")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -758,7 +777,24 @@ def test_risk_tags_from_customer_words(text, tag):
     ("How do we rotate our API keys without downtime for our 30 services?", "outage"),
     ("Mit wie viel Ausfallzeit müssen wir am Samstag in allen drei Filialen rechnen?", "outage"),
     ("Next time the line drops, should staff keep using the tablets or go back to paper?",
-     "churn")])
+     "churn"),
+    ("If we move from the Pro plan to the Basic plan in spring, is the difference credited?",
+     "churn"),
+    ("Could someone ring me to arrange a date for the onboarding session?", "human_request"),
+    ("Our clinic's phishing awareness training is next week, can we enforce 2FA first?",
+     "security"),
+    ("I cancelled yesterday, will I still be charged on the 20th?", "billing"),
+    ("The invoice shows our old VAT number, the amount itself is fine.", "billing"),
+    ("How long does a customer have to dispute a card payment with their bank?", "chargeback"),
+    ("Does the checkout keep working in offline mode during the maintenance?", "outage"),
+    ("La factura tiene el CIF antiguo, el importe está bien.", "billing"),
+    ("Our courier lost three parcels, I'm close to taking them to small claims.", "legal"),
+    ("As a litigation lawyer I read bad documents all day, and your help page is one.", "legal"),
+    ("Sorry for the language, this f***ing laptop is going out the window today.", "abuse"),
+    ("A customer of ours disputed the payment with her bank; where do I upload evidence?",
+     "chargeback"),
+    ("The font on our quotes looks like a ransom note, how do I change it?", "security"),
+    ("J'ai magasiné un peu mais je préfère rester avec vous si c'est pas trop cher.", "churn")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -992,3 +1028,50 @@ def test_blame_is_read_in_each_language():
     assert intl_blame("Die Kollegen haben sie gekündigt.", "de") == (0, False)
     assert intl_blame("Vous m'avez prélevé deux fois, c'est inacceptable.", "fr") == (1, True)
     assert intl_blame("Merci pour votre aide, tout va bien.", "fr") == (0, True)
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("I still can't log in.", "en"), ("Nobody has answered my emails.", "en"),
+    ("Der Export funktioniert nicht.", "de"), ("No llega ningún correo.", "es"),
+    ("Le paiement ne passe pas.", "fr"), ("O relatório não abre.", "pt")])
+def test_a_negated_report_without_sentiment_words_reads_negative(text, lang):
+    assert ENRICHER.enrich(ticket(("end-user", text)), NOW).sentiment_label == "negative"
+    if lang != "en":
+        assert intl_sentiment(text, lang) < 0
+
+
+@pytest.mark.parametrize("text", ["Thanks, no rush at all.", "The new export looks great!",
+                                  "Where do I find the invoice settings?"])
+def test_text_without_a_negation_keeps_its_lexicon_reading(text):
+    assert ENRICHER.enrich(ticket(("end-user", text)), NOW).sentiment_label != "negative"
+
+
+def test_a_reassurance_elsewhere_in_the_message_cancels_a_tag_reader_guess():
+    budget = "Our board meets in January to approve next year's budget lines."
+    alone = ENRICHER.enrich(ticket(("end-user", budget)), NOW)
+    assert "churn" in alone.tags      # the tag reader's guess on the bare sentence
+    happy = ENRICHER.enrich(ticket(("end-user", f"{budget} Could the renewal invoice be dated "
+                                    "in January? We're very happy with the service.")), NOW)
+    assert "churn" not in happy.tags
+
+
+def test_a_count_that_is_imported_data_is_no_impact():
+    text = "Import of our 40 employees gives error, which date format does the CSV need?"
+    assert "outage" not in tags_of(ticket(("end-user", text)))
+    blocked = "Since 9:00 our 40 employees get an error on every page, nobody can work."
+    assert "outage" in tags_of(ticket(("end-user", blocked)))
+
+
+def test_a_forward_sent_for_the_record_is_not_read_with_its_subject():
+    body = ("Please add secops@example.org to the security contacts; the notice below from "
+            "August went only to a colleague who has left.\n\n"
+            "---------- Forwarded message ---------\nFrom: Security <s@vendor.example>\n"
+            "Subject: Suspicious sign-in activity detected\n\n"
+            "We detected a successful sign-in from an unfamiliar location.")
+    t = ticket(("end-user", body), subject="Fwd: Suspicious sign-in activity detected")
+    assert "security" not in tags_of(t)
+
+
+def test_a_domain_listing_renewal_notice_is_spam():
+    text = "FINAL NOTICE: the search engine listing for your domain expires today, renew now."
+    assert "spam" in tags_of(ticket(("end-user", text)))

@@ -95,3 +95,26 @@ def test_shipped_model_was_trained_on_the_development_half_only():
     assert set(model.trained_on) == ids("tickets-dev.jsonl")
     assert not set(model.trained_on) & ids("tickets-heldout.jsonl")
     assert np.all((model.thresholds > 0) & (model.thresholds <= 1))
+
+
+def test_the_reader_vetoes_a_pattern_hit_it_reads_nothing_of():
+    """``reader_veto``: a security pattern in a sentence about fonts yields to the reader."""
+    text = ("Hello, the font on every quote we send out looks like a ransom note. Our brand "
+            "font has been the same for six years and the exports keep falling back to Arial. "
+            "How do I set our brand font as the default for PDF exports, and does the setting "
+            "also apply to invoices? Thanks, Sandra")
+    conv = read_conversation(ticket(text), NOW)
+    vetoed = RiskDetector.from_config({"security": {"reader_veto": 0.05,
+                                                    "unless": {"en": []}}}).detect(conv)
+    assert "security" not in vetoed.tags()
+    assert any("tag reader scores" in d for d in vetoed.dropped)
+    kept = RiskDetector.from_config({"security": {"reader_veto": None,
+                                                  "unless": {"en": []}}}).detect(conv)
+    assert "security" in kept.tags()
+
+
+def test_a_short_message_is_never_overruled_by_the_reader():
+    """Under ``VETO_WORDS`` words the reader has too little to read: the pattern stands."""
+    conv = read_conversation(ticket("Charged twice again. Refund the $40 or I call my lawyer."), NOW)
+    found = RiskDetector.from_config({"legal": {"reader_veto": 0.99}}).detect(conv)
+    assert "legal" in found.tags()

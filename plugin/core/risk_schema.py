@@ -77,6 +77,9 @@ class RiskTagSchema(Schema):
     pipeline = fields.Boolean(metadata={"description": "The keyword pipeline's tag of this "
                                                         "name also counts."})
     negatable = fields.Boolean(metadata={"description": "A negator before the match cancels it."})
+    reader_veto = fields.Float(validate=validate.Range(min=0.0, max=1.0), allow_none=True,
+                               metadata={"description": "A pattern hit yields when the trained "
+                                         "tag reader scores the customer's words below this."})
 
     @validates("examples")
     def _some(self, value, **kw):

@@ -31,11 +31,11 @@ _UNITS = (
 _COUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,\s]\d{3})+|\d+)\s*\+?\s*(?:of\s+(?:our|my|the)\s+|"
                     r"(?:de\s+)?(?:nos|nuestros|nuestras|nossos|nossas|unserer|our|my)\s+)?"
                     r"(?:\w+\s+)?(" + _UNITS + r")\b", re.I)
-_RECORDS_VERB = re.compile(
+RECORDS_VERB = re.compile(
     r"\b(import\w*|export\w*|upload\w*|delet\w*|creat\w*|add(ed|ing)?|sync\w*|"
     r"load(ed|ing)?|enter(ed|ing)?|email(ed|ing)?|messag\w*|send(ing)?|sent|"
     r"importier\w*|exportier\w*|hochgeladen|hochladen|import(ar|amos|é|e)|export(ar|amos)|"
-    r"enviar|enviamos|envoy\w*|importer|exporter)\s+(\w+\s+)?$", re.I)
+    r"enviar|enviamos|envoy\w*|importer|exporter)\s+(\w+\s+){0,2}$", re.I)
 _EVERYONE = Prefiltered(re.compile(
     r"\b(whole|entire) (company|team|office|staff|org\w*|business|department|call ?cent(er|re)|"
     r"shop|store|site|warehouse|clinic|school|hospital|fleet)\b|"
@@ -324,14 +324,14 @@ def find_stakes(texts: Iterable[str], now: datetime | None = None) -> Stakes:
             n = parse_number(m.group(1))
             if n is None or n < 2 or n > 10_000_000 or (1900 <= n <= 2100 and "." not in m.group(1)):
                 continue
-            if _RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()):
+            if RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()):
                 continue                     # "import 2,300 customers": records, not people hit
             if people is None or n > people:
                 people, people_phrase = int(n), m.group(0).strip()
         for m in (_SCALE.finditer(text) if has_digit else ()):
             words = m.group(0).lower().split()
             if m.group(3).lower() in _NOT_SCALE or _CODE_WORDS.intersection(words) or \
-                    _RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()):
+                    RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()):
                 continue
             n = parse_number(m.group(1) + (m.group(2) or "").strip())
             if n is None or n < 10 or (1900 <= n <= 2100 and not m.group(2)):
