@@ -195,6 +195,11 @@ _CONTEXT_LEAD = Prefiltered(re.compile(
     r"pour que vous ayez l'historique|(ancien|vieil) (échange|message|mail)|"
     r"para (que tengan|tener) el historial|para el historial|damit sie den verlauf haben|"
     r"für den verlauf|zur vollständigkeit|para (terem|ter) o histórico|para o histórico|"
+    r"(damit|dass) sie den (kontext|verlauf|hintergrund) haben|(längst|lange) (erledigt|gelöst|"
+    r"behoben)|so (that )?you have (the )?(context|background)|as an example of|"
+    r"is (this|it) still current|"
+    r"para que (tengáis|tengan|tenga|tengas) (el|la|los|las) (número|referencia|historial|"
+    r"contexto|datos)|"
     r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I))
 
 

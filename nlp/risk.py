@@ -363,6 +363,15 @@ class RiskDetector:
             found.dropped.append("state and incident tags of a message that says nothing is "
                                  "wrong now")
             found.hits = [h for h in found.hits if not scenario(h)]
+        # "could someone call me?" in the subject of a message that asks for the call to book
+        # a training or a date: a routine call, not a request for someone with authority
+        asked = {h.comment_index for h in found.hits if h.tag == "human_request"}
+        routine = {m.index for m in msgs if m.index in asked
+                   and self._cue("routine_call", fold(m.text), lang)}
+        if routine:
+            found.dropped.append("human_request: the call is asked for to book a date or training")
+            found.hits = [h for h in found.hits if not (h.tag == "human_request"
+                                                        and h.comment_index in routine)]
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not has_explicit(found, rule):

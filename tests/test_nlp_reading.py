@@ -629,7 +629,21 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
      "duplicated amount.", "billing"),
     ("Ihre Kollegin ist die dümmste Person, mit der ich je telefoniert habe.", "abuse"),
     ("Im Umschlag war nicht meine Rechnung, sondern die einer fremden Frau mit IBAN.",
-     "privacy")])
+     "privacy"),
+    ("J'ai reçu dans mon colis la facture d'une autre cliente, avec son adresse.", "privacy"),
+    ("In the parent app a mum can see a note our staff logged about her son, and it was "
+     "marked as staff only.", "privacy"),
+    ("Neues Gerät gekoppelt heute Nacht, das war ich nicht, und zwei Überweisungen, die ich "
+     "nicht kenne.", "security"),
+    ("Mein Mann hat schon das Probeabo bei der Konkurrenz abgeschlossen.", "churn"),
+    ("Our new COO wants to consolidate the rostering stack and asked me for a comparison.",
+     "churn"),
+    ("Since 9:20 nobody at our company is able to log in, all 6 offices, about 200 people.",
+     "outage"),
+    ("Don't tell me how to do my job you patronising little prat, thick as mince the lot of "
+     "you.", "abuse"),
+    ("Nos chefs d'équipe voient les bulletins de salaire de tous les chauffeurs, pas seulement "
+     "les leurs.", "privacy")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -794,7 +808,12 @@ def test_risk_tags_from_customer_words(text, tag):
     ("A customer of ours disputed the payment with her bank; where do I upload evidence?",
      "chargeback"),
     ("The font on our quotes looks like a ransom note, how do I change it?", "security"),
-    ("J'ai magasiné un peu mais je préfère rester avec vous si c'est pas trop cher.", "churn")])
+    ("J'ai magasiné un peu mais je préfère rester avec vous si c'est pas trop cher.", "churn"),
+    ("I still get your newsletter after I clicked unsubscribe three times, please delete my "
+     "address.", "spam"),
+    ("E se cancelarmos o contrato antes do fim, existe reembolso proporcional?", "churn"),
+    ("Can I use the old phishing email below as an example of a past phishing campaign in our "
+     "training pack?", "security")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -852,7 +871,7 @@ def test_org_field_stakes_reach_the_enrichment():
     ("This is the fourth time that I am asking for the invoice copy.", 4),
     ("I tried 3 times to reset the password.", None),
     ("Please add a second user.", None),
-])
+    ("Following up for the 4th time on this, two tickets were closed unsolved.", 4)])
 def test_contacts_the_customer_states(text, n):
     assert find_stakes([text]).contacts == n
 
@@ -1075,3 +1094,22 @@ def test_a_forward_sent_for_the_record_is_not_read_with_its_subject():
 def test_a_domain_listing_renewal_notice_is_spam():
     text = "FINAL NOTICE: the search engine listing for your domain expires today, renew now."
     assert "spam" in tags_of(ticket(("end-user", text)))
+
+
+def test_a_call_asked_for_to_book_training_is_no_request_for_a_person():
+    body = ("We have two new receptionists in January. Could someone give me a call to book "
+            "a training session? Mornings are best.")
+    t = ticket(("end-user", body), subject="Could someone call me?")
+    assert "human_request" not in tags_of(t)
+    angry = ticket(("end-user", "Nobody has fixed the export in a week. Could someone senior "
+                    "call me today?"), subject="Could someone call me?")
+    assert "human_request" in tags_of(angry)
+
+
+def test_venting_about_something_else_is_not_an_incident_of_ours():
+    vent = ("Honestly this week has been a disaster, the walk-in freezer died on Monday, we lost "
+            "about £2k of stock and the engineer STILL hasn't turned up.")
+    ask = "Quick question: when we sell a gift voucher on the till is VAT charged then?"
+    assert "outage" in tags_of(ticket(("end-user", f"{vent} {ask}")))
+    assert "outage" not in tags_of(ticket(("end-user", f"{vent} Anyway none of that is your "
+                                           f"problem! {ask}")))

@@ -269,3 +269,25 @@ def test_close_away_after_a_long_chase_closes_the_matter():
                                  "> The fix went out last night"))
     e = ENRICHER.enrich(chased, NOW)
     assert e.closing and escalated_to(chased) is None, e.reasons
+
+
+def _thread(latest: str) -> Ticket:
+    start = NOW - timedelta(hours=75)
+
+    def at(hours, role, body):
+        return Comment(id=int(hours), author_id=1 if role == "end-user" else 2, author_role=role,
+                       body=body, public=True, created_at=start + timedelta(hours=hours))
+    comments = (at(0, "end-user", "Can we block tee times for the club competition?"),
+                at(1, "agent", "Yes: Tee Sheet > Blocks > New block."),
+                at(30, "end-user", "Done. Can the entry list be shown on the clubhouse TV?"),
+                at(35, "agent", "Yes, open the Display link in the TV's browser."),
+                at(72, "end-user", latest))
+    return Ticket(**{**ticket(("end-user", "x")).__dict__, "comments": comments,
+                     "created_at": start, "description": comments[0].body})
+
+
+def test_the_stale_timer_leaves_a_happy_customer_with_a_new_question_alone():
+    happy = _thread("Great stuff, the members love it! Will online entry fees come next year?")
+    assert "stale_tier1" not in {f.name for f in decision(happy).fired}
+    waiting = _thread("Still no answer on the entry fees question from last week?")
+    assert "stale_tier1" in {f.name for f in decision(waiting).fired}

@@ -224,6 +224,11 @@ _CONTACT_NOUN = (r"(ticket|time( (that )?(i|we)('ve| have|'m| am|'re| are)?)? (w
                  r"demande|chamado|mensagem|contato)")
 _CONTACT_ORDINAL = Prefiltered(re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
                               + _CONTACT_NOUN + r"\b", re.I))
+# "following up for the 4th time", "chasing this for the third time"
+_FOR_THE_NTH = Prefiltered(re.compile(
+    r"\b(following up|chasing|writing( in)?|emailing|e-mailing|calling|ringing|asking|"
+    r"reaching out|contacting (you|support|your \w+))\b( (on|about) (this|it))?( again)? "
+    r"for the (?P<nth>" + "|".join(_ORDINALS) + r")[nrs]?\s+time\b", re.I))
 # "add a second user" is no contact count; Portuguese "é a terceira vez" is
 _NOT_ORDINAL = re.compile(r"(?<![eé] )\b(a|an|another|one more|add|create)\s+$", re.I)
 _HOW_MANY = r"\d+|" + "|".join(_COUNTS)
@@ -284,6 +289,10 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
             if _NOT_ORDINAL.search(text, max(0, m.start() - 9), m.start()):
                 continue                    # "add a second email address": not a contact count
             n = _ORDINALS[m.group(1).lower()]
+            if best[0] is None or n > best[0]:
+                best = (n, m.group(0))
+        for m in _FOR_THE_NTH.finditer(text):
+            n = _ORDINALS[m.group("nth").lower()]
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
         for m in _CONTACT_TIMES.finditer(text):
