@@ -643,7 +643,12 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Don't tell me how to do my job you patronising little prat, thick as mince the lot of "
      "you.", "abuse"),
     ("Nos chefs d'équipe voient les bulletins de salaire de tous les chauffeurs, pas seulement "
-     "les leurs.", "privacy")])
+     "les leurs.", "privacy"),
+    ("I opened my daughter's report in the app and it wasn't hers.", "privacy"),
+    ("Die CSV, die Sie mir geschickt haben, ist aber nicht meine: Kundendaten eines anderen "
+     "Händlers.", "privacy"),
+    ("Depuis 9h plus aucun paiement ne passe sur nos 4 boutiques, quelle que soit la carte.",
+     "outage")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -813,7 +818,11 @@ def test_risk_tags_from_customer_words(text, tag):
      "address.", "spam"),
     ("E se cancelarmos o contrato antes do fim, existe reembolso proporcional?", "churn"),
     ("Can I use the old phishing email below as an example of a past phishing campaign in our "
-     "training pack?", "security")])
+     "training pack?", "security"),
+    ("We've been with you four years with a 0.1% chargeback rate, why is our payout held?",
+     "chargeback"),
+    ("Moving the migration to February? That doesn't work for us, we run 11 clinics on it.",
+     "outage")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
