@@ -226,20 +226,24 @@ def test_an_outage_chased_for_days_is_stuck_not_a_page():
     assert escalated_to(old) == "tier_2"
 
 
-def test_contacts_before_the_customer_said_it_was_solved_are_no_chasing():
-    start = NOW - timedelta(days=4)
+def thread(start, *timed: tuple[float, str, str]) -> Ticket:
+    """A ticket from (hours after ``start``, role, body) comments, the first the description."""
+    comments = tuple(Comment(id=int(hours), author_id=1 if role == "end-user" else 2,
+                             author_role=role, body=body, public=True,
+                             created_at=start + timedelta(hours=hours))
+                     for hours, role, body in timed)
+    return Ticket(**{**ticket(("end-user", "x")).__dict__, "comments": comments,
+                     "created_at": start, "description": comments[0].body})
 
-    def at(hours, role, body):
-        return Comment(id=int(hours), author_id=1 if role == "end-user" else 2, author_role=role,
-                       body=body, public=True, created_at=start + timedelta(hours=hours))
-    comments = (at(0, "end-user", "Reminder texts stopped since Monday, can you check?"),
-                at(2, "agent", "Fixed the sender id, they go out tonight."),
-                at(30, "end-user", "Yes, they all went out this morning. Thanks!"),
-                at(31, "agent", "Great!"),
-                at(94, "end-user", "Unrelated: can a new physio have her own invoice signature? "
-                                   "No rush."))
-    t = Ticket(**{**ticket(("end-user", "x")).__dict__, "comments": comments,
-                  "created_at": start, "description": comments[0].body})
+
+def test_contacts_before_the_customer_said_it_was_solved_are_no_chasing():
+    t = thread(NOW - timedelta(days=4),
+               (0, "end-user", "Reminder texts stopped since Monday, can you check?"),
+               (2, "agent", "Fixed the sender id, they go out tonight."),
+               (30, "end-user", "Yes, they all went out this morning. Thanks!"),
+               (31, "agent", "Great!"),
+               (94, "end-user", "Unrelated: can a new physio have her own invoice signature? "
+                                "No rush."))
     e = ENRICHER.enrich(t, NOW)
     assert e.settled_at == 2
     assert not {"stale_tier1", "stuck_with_frontline"} & {f.name for f in decision(t).fired}
@@ -272,18 +276,12 @@ def test_close_away_after_a_long_chase_closes_the_matter():
 
 
 def _thread(latest: str) -> Ticket:
-    start = NOW - timedelta(hours=75)
-
-    def at(hours, role, body):
-        return Comment(id=int(hours), author_id=1 if role == "end-user" else 2, author_role=role,
-                       body=body, public=True, created_at=start + timedelta(hours=hours))
-    comments = (at(0, "end-user", "Can we block tee times for the club competition?"),
-                at(1, "agent", "Yes: Tee Sheet > Blocks > New block."),
-                at(30, "end-user", "Done. Can the entry list be shown on the clubhouse TV?"),
-                at(35, "agent", "Yes, open the Display link in the TV's browser."),
-                at(72, "end-user", latest))
-    return Ticket(**{**ticket(("end-user", "x")).__dict__, "comments": comments,
-                     "created_at": start, "description": comments[0].body})
+    return thread(NOW - timedelta(hours=75),
+                  (0, "end-user", "Can we block tee times for the club competition?"),
+                  (1, "agent", "Yes: Tee Sheet > Blocks > New block."),
+                  (30, "end-user", "Done. Can the entry list be shown on the clubhouse TV?"),
+                  (35, "agent", "Yes, open the Display link in the TV's browser."),
+                  (72, "end-user", latest))
 
 
 def test_the_stale_timer_leaves_a_happy_customer_with_a_new_question_alone():
