@@ -88,7 +88,8 @@ class RiskDetector:
         return cls(config)
 
     # -- matching ---------------------------------------------------------------------------
-    def _model_hits(self, found: Findings, msgs, sents: Sequence[tuple[int, str]], lang: str,
+    def _model_hits(self, found: Findings, scores: Mapping[str, float],
+                    sents: Sequence[tuple[int, str, str]], lang: str,
                     resolved_at: int | None, near: set[tuple[str, int]]) -> None:
         """Tags the patterns and examples missed that the trained tag reader finds in the
         customer's words, each quoted by the sentence that reads most like it; that sentence
@@ -99,19 +100,18 @@ class RiskDetector:
         missing = self.model_tags - {h.tag for h in found.hits}
         if not missing or not sents:
             return
-        fired = self.tag_model.fired("\n".join(m.text for m in msgs), missing)
-        best = self.tag_model.best_sentences([s for _, s in sents]) if fired else {}
+        fired = self.tag_model.over_threshold(scores, missing)
+        best = self.tag_model.best_sentences([s for _, s, _ in sents]) if fired else {}
         for tag, score, threshold in fired:
             rule = self.by_name[tag]
             at, alone = best[tag]
-            idx, sent = sents[at]
+            idx, sent, low = sents[at]
             if alone < threshold:          # the quoted sentence must say it on its own
                 found.dropped.append(f"{tag}: tag reader, no sentence says it on its own "
                                      f"(best {alone:.2f}): {sent!r}")
                 continue
-            low = fold(sent)
-            if (tag, idx) in near or any(self._match(rule.unless, fold(s), lang)
-                                         for i, s in sents if i == idx):
+            if (tag, idx) in near or any(self._match(rule.unless, other, lang)
+                                         for i, _, other in sents if i == idx):
                 found.dropped.append(f"{tag}: tag reader, near miss: {sent!r}")
                 continue
             if self._fixed_or_past(rule, low, lang, idx, resolved_at):
@@ -154,7 +154,7 @@ class RiskDetector:
                     return m
         return None
 
-    def _reader_veto(self, found: Findings, msgs) -> None:
+    def _reader_veto(self, found: Findings, scores: Mapping[str, float], text: str) -> None:
         """A pattern hit of a tag with ``reader_veto`` yields when the trained tag reader gives
         the customer's words almost nothing for that tag: a near miss the patterns did not
         foresee ("looks like a ransom note" of a font, a litigation lawyer's how-to). Only over
@@ -162,12 +162,8 @@ class RiskDetector:
         "refund or I contact my lawyer"."""
         tags = {h.tag for h in found.hits if h.how == "pattern" and h.tag in self.model_tags
                 and self.by_name[h.tag].reader_veto is not None}
-        if not tags:
+        if not tags or len(text.split()) < VETO_WORDS:
             return
-        text = "\n".join(m.text for m in msgs)
-        if len(text.split()) < VETO_WORDS:
-            return
-        scores = self.tag_model.scores(text)
         weak = {t for t in tags if scores[t] < self.by_name[t].reader_veto}
         for t in sorted(weak):
             found.dropped.append(f"{t}: the tag reader scores the customer's words "
@@ -349,9 +345,11 @@ class RiskDetector:
                 found.hits.append(hit)
             repeated[(idx, sent)] = found.hits[marks[0]:], found.dropped[marks[1]:]
         if self.model_tags:
-            self._model_hits(found, msgs, [(i, s) for i, s, _, _ in sents], lang, resolved_at,
-                             near)
-            self._reader_veto(found, msgs)
+            text = "\n".join(m.text for m in msgs)
+            scores = self.tag_model.scores(text)        # one reading serves both
+            self._model_hits(found, scores, [(i, s, low) for i, s, low, _ in sents], lang,
+                             resolved_at, near)
+            self._reader_veto(found, scores, text)
         # "no issues at the moment, it's just for our continuity plan": the message's state
         # and incident tags describe a scenario, not what is happening
         calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}

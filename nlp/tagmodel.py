@@ -27,7 +27,7 @@ import re
 import threading
 import zlib
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -136,10 +136,14 @@ class TagModel:
 
     def fired(self, text: str, tags: Iterable[str] | None = None) -> list[tuple[str, float, float]]:
         """(tag, score, threshold) for each tag (of ``tags``) at or above its threshold."""
+        return self.over_threshold(self.scores(text), tags)
+
+    def over_threshold(self, scores: Mapping[str, float], tags: Iterable[str] | None = None
+                       ) -> list[tuple[str, float, float]]:
+        """``fired`` for scores already read (``scores``)."""
         wanted = None if tags is None else set(tags)
-        probs = self.score_matrix([text])[0]
-        return [(t, float(p), float(th)) for t, p, th in zip(self.tags, probs, self.thresholds)
-                if p >= th and (wanted is None or t in wanted)]
+        return [(t, scores[t], float(th)) for t, th in zip(self.tags, self.thresholds)
+                if scores[t] >= th and (wanted is None or t in wanted)]
 
     def best_sentences(self, sentences: Sequence[str]) -> dict[str, tuple[int, float]]:
         """Per tag, (index, score) of the sentence that reads most like it on its own."""
