@@ -226,9 +226,9 @@ class Enricher:
         language = detect_language("\n".join(texts[-3:]))
         scores = _in_language(scores, texts, language.code)
         stakes = find_stakes(texts, now)
-        # a language the detector does not read yields no tags of its own: only the review
+        # a language the detector does not read yields no tags of its own but spam: the review
         found = self.risk.detect(conv, language.code, _impact(stakes)) if language.supported \
-            else Findings()
+            else self.risk.unread_spam(conv)
         enrichment = self._combine(indices, scores, model_score=model, extra=extra, found=found,
                                    language=language, texts=texts)
         return dataclasses.replace(

@@ -63,6 +63,16 @@ _FORWARD = re.compile(
     r"weitergeleitete nachricht|mensaje original|mensaje reenviado|message d'origine|"
     r"message transféré|mensagem original|mensagem encaminhada)\s*-{2,}|"
     r"(begin forwarded message|anfang der weitergeleiteten nachricht)\s*:)", re.I | re.M)
+# a help desk's own delimiter above the conversation it quotes ("##- Please type your reply above
+# this line -##", "----- Reply above this line -----") in the languages read
+_REPLY_ABOVE = re.compile(
+    r"^[ \t]*[-#=_]*[ \t]*(please )?((type|write|enter) )?(your )?(reply|response) above this line|"
+    r"^[ \t]*[-#=_]*[ \t]*(bitte )?(geben sie |schreiben sie )?(ihre )?antwort (uber|über|oberhalb) "
+    r"dieser zeile|"
+    r"^[ \t]*[-#=_]*[ \t]*(escriba |escribe )?(su |tu )?respuesta (por )?encima de esta l[ií]nea|"
+    r"^[ \t]*[-#=_]*[ \t]*(veuillez )?(saisir |écrire |ecrire )?(votre )?réponse au-dessus de "
+    r"cette ligne|"
+    r"^[ \t]*[-#=_]*[ \t]*(digite |escreva )?(sua )?resposta acima desta linha", re.I | re.M)
 # "On <date>, <name> wrote:" in every language read (mail-parser-reply has no Portuguese and
 # wants two spaces before "escribió"); the header holds a date, a long one wraps onto a
 # second line
@@ -241,7 +251,7 @@ def _own_words(text: str, keep_forward: bool = False) -> str:
             out = out[:disclaimer.start()]
         return re.sub(r"\n{3,}", "\n\n", _PHONE_TAIL.sub("", out)).strip()
     cut = len(text)
-    for pattern in (_FORWARD, _WROTE, _QUOTE_INTRO, _HEADER_BLOCK, _DISCLAIMER):
+    for pattern in (_FORWARD, _REPLY_ABOVE, _WROTE, _QUOTE_INTRO, _HEADER_BLOCK, _DISCLAIMER):
         m = pattern.search(text)
         if m and m.start() < cut:
             cut = m.start()

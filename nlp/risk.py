@@ -20,7 +20,7 @@ customer's words.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from tiergate.nlp.reading import Conversation
 from tiergate.nlp.risk_reading import contrasted, has_explicit, in_quotes, negated, sentence_of
@@ -38,9 +38,13 @@ SEMANTIC_MARGIN = 0.06        # nearest positive must beat the nearest negative 
 CITED_IN_QUOTES = frozenset({"human_request", "legal", "churn", "cancel_request"})
 # incidents a message can describe as a scenario ("hypothetically, what if our data leaked?")
 SCENARIO_TAGS = frozenset({"security", "privacy"})
+# the reader mixes up data exposed (privacy) and an intrusion (security): its guess of one
+# yields to a pattern of the other in the same message
+READ_AS = {"security": "privacy", "privacy": "security"}
 MESSAGES_READ = 4             # the latest customer messages the detector reads
 SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
 VETO_WORDS = 40               # the customer's words the tag reader needs to overrule a pattern
+UNREAD = "unread"             # a language code the detector does not read: every language's patterns
 
 
 class RiskDetector:
@@ -61,7 +65,7 @@ class RiskDetector:
                            spec.get("semantic", True) is not False, spec.get("threshold"),
                            spec.get("negatable", True) is not False, bool(spec.get("pipeline")),
                            spec.get("scope") == "message", spec.get("model", True) is not False,
-                           spec.get("reader_veto"))
+                           spec.get("reader_veto"), compile_patterns(spec.get("message_unless")))
             self.rules.append(rule)
             if rule.semantic and spec.get("examples"):
                 examples[name] = (flat_phrases(spec.get("examples")),
@@ -94,9 +98,10 @@ class RiskDetector:
         """Tags the patterns and examples missed that the trained tag reader finds in the
         customer's words, each quoted by the sentence that reads most like it; that sentence
         must reach the tag's threshold on its own (the whole text's score alone is not quoted
-        evidence) and, for a state tag, pass the fixed-or-past reading; and no sentence of its
-        message may read as the tag's near miss (the customer's own words already said what
-        it is not: "we're very happy with the service" beside a budget meeting)."""
+        evidence) and, for a state tag, pass the fixed-or-past reading and be no question; and
+        no sentence of its message may read as the tag's near miss (the customer's own words
+        already said what it is not: "we're very happy with the service" beside a budget
+        meeting)."""
         missing = self.model_tags - {h.tag for h in found.hits}
         if not missing or not sents:
             return
@@ -116,6 +121,15 @@ class RiskDetector:
                 continue
             if self._fixed_or_past(rule, low, lang, idx, resolved_at):
                 found.dropped.append(f"{tag}: reported fixed or past: {sent!r}")
+                continue
+            if rule.state and sent.rstrip().endswith("?"):
+                found.dropped.append(f"{tag}: tag reader, a question is no report: {sent!r}")
+                continue
+            twin = READ_AS.get(tag)
+            if twin and any(h.tag == twin and h.how == "pattern" and h.comment_index == idx
+                            for h in found.hits):
+                found.dropped.append(f"{tag}: tag reader, the message's pattern reads it as "
+                                     f"{twin}: {sent!r}")
                 continue
             named = {h.tag for h in found.hits if h.how == "pattern" and h.sentence == sent
                      and not self.by_name[h.tag].needs_impact}
@@ -146,12 +160,19 @@ class RiskDetector:
         return Hit(rule.name, sentence_of(msg.text, low_msg, m), msg.index, "pattern",
                    m.group(0).strip())
 
-    def _cue(self, kind: str, text: str, lang: str) -> re.Match | None:
+    def _cue(self, kind: str, text: str, lang: str,
+             keep: Callable[[str, re.Match], bool] | None = None) -> re.Match | None:
+        """The first match of a cue; with ``keep``, the first match it accepts."""
         for lg in langs_read(lang):
             for p in self.cues.get(kind, {}).get(lg, ()):
-                m = p.search(text)
-                if m:
-                    return m
+                if keep is None:
+                    m = p.search(text)
+                    if m:
+                        return m
+                    continue
+                for m in p.finditer(text):
+                    if keep(text, m):
+                        return m
         return None
 
     def _reader_veto(self, found: Findings, scores: Mapping[str, float], text: str) -> None:
@@ -170,15 +191,40 @@ class RiskDetector:
                                  f"{scores[t]:.3f}, under {self.by_name[t].reader_veto}")
         found.hits = [h for h in found.hits if not (h.tag in weak and h.how == "pattern")]
 
+    def unread_spam(self, conv: Conversation) -> Findings:
+        """Spam in a language the detector does not read: the spam patterns of every language
+        it reads (SEO offers and crypto schemes borrow their words across languages); nothing
+        else is read, so a real message still goes to a person."""
+        found = Findings()
+        rule = self.by_name.get("spam")
+        for m in list(conv.customer)[-MESSAGES_READ:] if rule is not None else ():
+            low = fold(m.text)
+            hit = self._match(rule.patterns, low, UNREAD)
+            if hit and not self._match(rule.unless, low, UNREAD) \
+                    and not self._match(rule.message_unless, low, UNREAD):
+                found.hits.append(Hit("spam", sentence_of(m.text, low, hit), m.index, "pattern",
+                                      hit.group(0).strip()))
+        return found
+
+    def _message_near_misses(self, found: Findings, msgs, lang: str) -> None:
+        """A tag's ``message_unless`` read over each message that carries a hit of it: "could
+        someone call me?" in the subject of a message that asks for the call to book a training
+        is a routine call, not a request for someone with authority."""
+        for tag in sorted({h.tag for h in found.hits if self.by_name[h.tag].message_unless}):
+            rule = self.by_name[tag]
+            near = {m.index for m in msgs if any(h.tag == tag and h.comment_index == m.index
+                                                 for h in found.hits)
+                    and self._match(rule.message_unless, fold(m.text), lang)}
+            if near:
+                found.dropped.append(f"{tag}: the message reads as its near miss")
+                found.hits = [h for h in found.hits if not (h.tag == tag
+                                                            and h.comment_index in near)]
+
     def _impact(self, text: str, lang: str) -> str | None:
         """The words that state impact; a count that is the object of a records verb ("import
         our 23 employees") is data, not people affected."""
-        for lg in langs_read(lang):
-            for p in self.cues.get("impact", {}).get(lg, ()):
-                for m in p.finditer(text):
-                    if not RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()):
-                        return m.group(0)
-        return None
+        m = self._cue("impact", text, lang, _not_records)
+        return m.group(0) if m else None
 
     def _settled_at(self, conv: Conversation, lang: str) -> int | None:
         """The comment index of the last customer message before the latest that said the
@@ -351,25 +397,18 @@ class RiskDetector:
                              resolved_at, near)
             self._reader_veto(found, scores, text)
         # "no issues at the moment, it's just for our continuity plan": the message's state
-        # and incident tags describe a scenario, not what is happening
+        # and incident tags describe a scenario, not what is happening, and a tag the reader
+        # only guesses is outweighed by the customer saying nothing is wrong
         calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}
 
         def scenario(h: Hit) -> bool:
-            return h.comment_index in calm and (self.by_name[h.tag].state
+            return h.comment_index in calm and (self.by_name[h.tag].state or h.how == "model"
                                                 or h.tag in SCENARIO_TAGS)
         if calm and any(scenario(h) for h in found.hits):
-            found.dropped.append("state and incident tags of a message that says nothing is "
-                                 "wrong now")
+            found.dropped.append("state, incident and tag-reader tags of a message that says "
+                                 "nothing is wrong now")
             found.hits = [h for h in found.hits if not scenario(h)]
-        # "could someone call me?" in the subject of a message that asks for the call to book
-        # a training or a date: a routine call, not a request for someone with authority
-        asked = {h.comment_index for h in found.hits if h.tag == "human_request"}
-        routine = {m.index for m in msgs if m.index in asked
-                   and self._cue("routine_call", fold(m.text), lang)}
-        if routine:
-            found.dropped.append("human_request: the call is asked for to book a date or training")
-            found.hits = [h for h in found.hits if not (h.tag == "human_request"
-                                                        and h.comment_index in routine)]
+        self._message_near_misses(found, msgs, lang)
         if any(h.tag == "outage" for h in found.hits):
             rule = self.by_name["outage"]
             if rule.needs_impact and not found.impact and not has_explicit(found, rule):
@@ -393,8 +432,9 @@ class RiskDetector:
                               or h.tag == "spam"]
         if found.closing and found.closing_sentence:
             at = lead.find(found.closing_sentence)
+            end = at + len(found.closing_sentence)
             later = sorted({h.tag for h in found.hits if h.comment_index == latest.index
-                            and h.tag != "spam" and lead.find(h.sentence) > at >= 0})
+                            and h.tag != "spam" and at >= 0 and lead.find(h.sentence) >= end})
             if later:                      # "that worked, thanks. But now ...": a new matter
                 found.dropped.append("latest message settles one matter, then raises "
                                      + ", ".join(later))
@@ -408,13 +448,18 @@ class RiskDetector:
         return found
 
 
+def _not_records(text: str, m: re.Match) -> bool:
+    return not RECORDS_VERB.search(text, max(0, m.start() - 30), m.start())
+
+
 def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequence[str],
                  lang: str, found: Findings) -> bool:
     """Whether a tag the keyword pipeline found counts under the detector's reading rules:
     never when the latest message closes the matter; only for a tag whose definition says
     ``pipeline`` (the pipeline's typo-tolerant request for a human, its security phrases); and
-    then not in a sentence that matches the tag's near-misses, nor, for a state tag, in a
-    sentence that reports it fixed or past."""
+    then not in a sentence that matches the tag's near-misses nor in a message that matches
+    its message-scope near-misses, nor, for a state tag, in a sentence that reports it fixed or
+    past."""
     rule = detector.by_name.get(tag)
     if rule is None:
         return True
@@ -422,6 +467,10 @@ def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequenc
         return False
     want = fold(phrase)
     for text in texts:
+        if rule.message_unless:
+            whole = fold(text)
+            if want in whole and detector._match(rule.message_unless, whole, lang):
+                return False
         for sent in sentences(text):
             low = fold(sent)
             if want not in low:

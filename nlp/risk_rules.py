@@ -134,6 +134,7 @@ class TagRule:
     message: bool = False        # read over the whole message (irony spans sentences)
     model: bool = True           # the trained tag reader may add this tag (nlp.tagmodel)
     reader_veto: float | None = None   # a pattern hit yields when the reader scores below this
+    message_unless: dict[str, list[re.Pattern]] = field(default_factory=dict)  # whole message
 
 
 def load_defaults() -> dict[str, Any]:

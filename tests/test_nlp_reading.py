@@ -15,6 +15,8 @@ from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.sentiment_intl import intl_sentiment
 from tiergate.plugin.core.sentences import sentences
 from tiergate.plugin.core.stakes import find_money, find_stakes, parse_number
+from tiergate.plugin.core.decide import decide
+from tiergate.plugin.core.manifest import default_manifest_path, load_manifest
 from tiergate.plugin.core.model import Comment, Organization, Ticket
 
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)     # a Thursday
@@ -94,6 +96,20 @@ def test_an_unquoted_mail_below_a_reply_header_is_not_the_authors_words(header):
     assert own_words(text) == "Gracias, ya funciona."
 
 
+@pytest.mark.parametrize("delimiter", [
+    "##- Please type your reply above this line -##",
+    "----- Reply above this line -----",
+    "##- Bitte geben Sie Ihre Antwort über dieser Zeile ein. -##",
+    "##- Escriba su respuesta por encima de esta línea. -##",
+    "##- Veuillez saisir votre réponse au-dessus de cette ligne. -##",
+    "##- Digite sua resposta acima desta linha. -##"])
+def test_a_help_desk_reply_delimiter_ends_the_authors_words(delimiter):
+    text = f"Could you send the PDF too?\n\n{delimiter}\n\nYou charged me twice, I will sue."
+    assert own_words(text) == "Could you send the PDF too?"
+    assert own_words("I'll reply above this line: the export fails for everyone.").endswith(
+        "everyone.")
+
+
 def test_a_sentence_that_names_a_writer_is_not_a_reply_header():
     text = "Hola,\nEl lunes mi jefe escribió: que cancelemos.\nGracias"
     assert "cancelemos" in own_words(text)
@@ -108,6 +124,13 @@ def test_who_wrote_what_and_the_latest_customer_message():
     assert [m.author for m in conv.messages] == ["customer", "agent", "internal", "customer"]
     assert conv.latest.text == "Thanks, all good now"
     assert conv.agent_replied_after(0)
+
+
+def test_a_date_or_a_title_with_a_stop_is_no_sentence_end():
+    assert sentences("Trotzdem wurden am 1. Oktober 189 € eingezogen. Bitte prüfen.") == [
+        "Trotzdem wurden am 1. Oktober 189 € eingezogen.", "Bitte prüfen."]
+    assert len(sentences("Un virement vers M. Roy, pas moi. Merci.")) == 2
+    assert sentences("We had 3. Then 4.") == ["We had 3.", "Then 4."]
 
 
 def test_sentences_split_at_stops_and_line_breaks():
@@ -152,6 +175,20 @@ def test_unknown_language_is_tagged_never_calm():
                                              "stamattina e nessuno può lavorare.")), NOW)
     assert en.language == "it" and not en.language_supported
     assert "unknown_language" in en.tags and en.attention_score >= 20
+
+
+def test_spam_in_a_language_not_read_is_spam_and_no_review():
+    manifest = load_manifest(default_manifest_path())
+    seo = ticket(("end-user", "Buongiorno, offriamo servizi SEO e link building per portare il "
+                              "vostro sito in prima pagina su Google."))
+    en = ENRICHER.enrich(seo, NOW)
+    assert "spam" in en.tags and not en.language_supported
+    assert decide(seo, en, manifest, NOW).escalation is None
+    real = ticket(("end-user", "Buongiorno, da ieri la sincronizzazione delle camere non "
+                               "funziona e abbiamo venduto due volte la stessa stanza."))
+    en = ENRICHER.enrich(real, NOW)
+    assert "spam" not in en.tags
+    assert decide(real, en, manifest, NOW).escalation.to_tier == "review"
 
 
 def test_german_sentiment_reads_its_own_words():
@@ -648,7 +685,33 @@ def test_asked_to_close_the_ticket_not_to_close_something_else(text, closing):
     ("Die CSV, die Sie mir geschickt haben, ist aber nicht meine: Kundendaten eines anderen "
      "Händlers.", "privacy"),
     ("Depuis 9h plus aucun paiement ne passe sur nos 4 boutiques, quelle que soit la carte.",
-     "outage")])
+     "outage"),
+    ("The report showing in the portal is for a boy called Leo, with his grades.", "privacy"),
+    ("The PDF that opened is not mine.", "privacy"),
+    ("Our front desk login can open the therapy notes of any patient.", "privacy"),
+    ("The newsletter went out with every subscriber's name and phone number in the footer.",
+     "privacy"),
+    ("Im Anhang sind nicht unsere Unterlagen, sondern die Ausweiskopien einer anderen Familie.",
+     "privacy"),
+    ("Hoy me llegó la boleta, pero viene a nombre de otro niño, con sus notas.", "privacy"),
+    ("Hay tres compras en mi cuenta que no reconozco.", "security"),
+    ("Il y a un virement de 900 $ en attente vers le compte d'un inconnu, c'est pas moi pantoute!",
+     "security"),
+    ("Your share email printed our live API secret key in plain text.", "security"),
+    ("Every invoice since August bills us for 12 seats, that's $595 a month more than it "
+     "should be.", "billing"),
+    ("The monthly price went from $29 to $39 and nobody told us.", "billing"),
+    ("Deux prélèvements de 59 € le même jour avec le même numéro de facture.", "billing"),
+    ("My bank has opened a case on the £240 you took last week.", "chargeback"),
+    ("Our renewal is on the 20th and I am NOT signing it, I have a cheaper quote.", "churn"),
+    ("Uns liegt ein schriftliches Angebot einer anderen Bank vor.", "churn"),
+    ("Esta semana recebi proposta de outro sistema, com migração grátis.", "churn"),
+    ("I need a senior person on a call this week who can commit to a date, your VP or above.",
+     "human_request"),
+    ("I know which car park your staff use and I've found his surname.", "abuse"),
+    ("The playback spins and then errors, and loads of people on reddit are saying the same.",
+     "outage"),
+    ("Já liguei quatro vezes e cada atendente me diz uma coisa diferente.", "repeat_contact")])
 def test_risk_tags_from_customer_words(text, tag):
     en = ENRICHER.enrich(ticket(("end-user", text)), NOW)
     assert tag in en.tags, en.reasons
@@ -822,7 +885,34 @@ def test_risk_tags_from_customer_words(text, tag):
     ("We've been with you four years with a 0.1% chargeback rate, why is our payout held?",
      "chargeback"),
     ("Moving the migration to February? That doesn't work for us, we run 11 clinics on it.",
-     "outage")])
+     "outage"),
+    ("The booking is for a family of four, can we add a cot?", "privacy"),
+    ("The order is not mine to cancel, my manager placed it.", "privacy"),
+    ("Could I speak to someone about opening a joint account? No rush, a call next week is "
+     "fine.", "human_request"),
+    ("Can someone from sales call me about adding 10 more seats?", "human_request"),
+    ("Un quatrième client vient de nous appeler pour la même chose.", "human_request"),
+    ("The softphone won't connect for anyone since 7.", "human_request"),
+    ("How much do you charge per chargeback? It's for our pricing sheet.", "chargeback"),
+    ("Combien vous facturez par rétrofacturation ? C'est pour notre grille tarifaire.",
+     "chargeback"),
+    ("Todavía no somos clientes suyos, pero preparamos una licitación y nos gustaría que "
+     "presenten oferta.", "churn"),
+    ("If we upgrade from Starter to Growth mid-month, is the difference prorated?", "churn"),
+    ("Wir überlegen, im Januar auf den Jahresplan zu wechseln.", "churn"),
+    ("We were charged twice last year and you sorted it quickly, this is about the new card.",
+     "billing"),
+    ("A member paid twice for a class pass by mistake, how do we refund her through your "
+     "payment link?", "billing"),
+    ("Our building lost power in the storm on Tuesday (our outage, not yours!), did clock-ins "
+     "sync afterwards?", "outage"),
+    ("One of our 30 drivers can't log in, the other 29 are OK. Probably his password.",
+     "outage"),
+    ("Our website was slow for all customers this morning because of our own hosting company.",
+     "outage"),
+    ("Our IT runs phishing simulations every quarter; could you send your sending domains?",
+     "security"),
+    ("I already paid the invoice, how do I avoid a late fee next time?", "billing")])
 def test_near_misses_do_not_tag(text, tag):
     assert tag not in tags_of(ticket(("end-user", text)))
 
@@ -854,6 +944,18 @@ def test_manifest_risk_tags_override_and_add():
     t = ticket(("end-user", "I want to open a warranty claim for my laptop"))
     found = det.detect(read_conversation(t, NOW), "en")
     assert "warranty" in found.tags()
+
+
+def test_a_manifest_message_near_miss_cancels_its_tag_in_that_message_only():
+    det = RiskDetector.from_config({"warranty": {
+        "keywords": ["warranty claim"], "message_unless": {"en": [r"\bfor our training\b"]}}})
+    near = ticket(("end-user", "How would a warranty claim work? Asking for our training "
+                   "material."), ("end-user", "I want to open a warranty claim for my laptop."))
+    found = det.detect(read_conversation(near, NOW), "en")
+    assert [h.comment_index for h in found.hits if h.tag == "warranty"] == [1]
+    alone = ticket(("end-user", "How would a warranty claim work? Asking for our training "
+                    "material."))
+    assert "warranty" not in det.detect(read_conversation(alone, NOW), "en").tags()
 
 
 def test_org_field_stakes_reach_the_enrichment():
@@ -1074,15 +1176,6 @@ def test_text_without_a_negation_keeps_its_lexicon_reading(text):
     assert ENRICHER.enrich(ticket(("end-user", text)), NOW).sentiment_label != "negative"
 
 
-def test_a_reassurance_elsewhere_in_the_message_cancels_a_tag_reader_guess():
-    budget = "Our board meets in January to approve next year's budget lines."
-    alone = ENRICHER.enrich(ticket(("end-user", budget)), NOW)
-    assert "churn" in alone.tags      # the tag reader's guess on the bare sentence
-    happy = ENRICHER.enrich(ticket(("end-user", f"{budget} Could the renewal invoice be dated "
-                                    "in January? We're very happy with the service.")), NOW)
-    assert "churn" not in happy.tags
-
-
 def test_a_count_that_is_imported_data_is_no_impact():
     text = "Import of our 40 employees gives error, which date format does the CSV need?"
     assert "outage" not in tags_of(ticket(("end-user", text)))
@@ -1122,3 +1215,16 @@ def test_venting_about_something_else_is_not_an_incident_of_ours():
     assert "outage" in tags_of(ticket(("end-user", f"{vent} {ask}")))
     assert "outage" not in tags_of(ticket(("end-user", f"{vent} Anyway none of that is your "
                                            f"problem! {ask}")))
+
+
+def test_a_settled_money_matter_named_in_the_thanks_is_closed_and_not_escalated():
+    text = ("Just confirming credit note CN-1142 for £1,140 arrived and our finance team matched "
+            "it against the duplicate payment. All square now, thank you for sorting it so "
+            "quickly.")
+    t = ticket(("end-user", text), subject="Re: charged twice")
+    en = ENRICHER.enrich(t, NOW)
+    assert en.closing and "billing" not in en.tags
+    assert decide(t, en, load_manifest(default_manifest_path()), NOW).escalation is None
+    new = ENRICHER.enrich(ticket(("end-user", "The credit arrived, thank you. But now we were "
+                                  "charged twice for December.")), NOW)
+    assert not new.closing and "billing" in new.tags

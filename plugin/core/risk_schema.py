@@ -66,6 +66,8 @@ class RiskTagSchema(Schema):
                            metadata={"description": "Plain phrases, any language."})
     patterns = _Regexes(metadata={"description": "Regular expressions by language."})
     unless = _Regexes(metadata={"description": "Near-misses that cancel the tag in a sentence."})
+    message_unless = _Regexes(metadata={"description": "Near-misses read over the whole "
+                                        "message: they cancel the tag's hits in it."})
     breakage = _Regexes(metadata={"description": "Symptoms that need impact to count."})
     examples = _Sentences(metadata={"description": "Sentences that carry the tag."})
     negatives = _Sentences(metadata={"description": "Near-miss sentences that do not."})
