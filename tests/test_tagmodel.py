@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tiergate.nlp import tagmodel
 from tiergate.nlp.reading import read_conversation
@@ -120,44 +121,23 @@ def test_a_short_message_is_never_overruled_by_the_reader():
     assert "legal" in found.tags()
 
 
-def test_a_reader_guess_yields_when_the_customer_says_nothing_is_wrong():
-    model = toy_model()
-    guess = read_conversation(ticket("We found a zorblax in the admin list."), NOW)
-    assert [h for h in detector(model).detect(guess).hits if h.how == "model"]
-    calm = read_conversation(ticket("We found a zorblax in the admin list. Not complaining, "
-                                    "it's just for our continuity plan."), NOW)
-    found = detector(model).detect(calm)
+@pytest.mark.parametrize("tag,guess,yielded,why", [
+    # the customer says nothing is wrong
+    ("churn", "We found a zorblax in the admin list.", "We found a zorblax in the admin list. "
+     "Not complaining, it's just for our continuity plan.", "says nothing is wrong"),
+    # a near miss elsewhere in the message
+    ("churn", "We found a zorblax in the admin list.", "We found a zorblax in the admin list. "
+     "We're very happy with the service.", "near miss"),
+    # a privacy pattern names what the reader took for security
+    ("security", "We found a zorblax in the admin list.", "We found a zorblax in the admin "
+     "list. The PDF that opened is not mine.", "reads it as privacy"),
+    # a state tag needs a report, not a question
+    ("outage", "Our whole team sees a zorblax in the admin list.",
+     "Our whole team sees a zorblax in the admin list?", "a question is no report")])
+def test_a_reader_guess_yields_to_what_the_message_says(tag, guess, yielded, why):
+    model = toy_model(tag)
+    alone = detector(model).detect(read_conversation(ticket(guess), NOW))
+    assert [h for h in alone.hits if h.how == "model" and h.tag == tag]
+    found = detector(model).detect(read_conversation(ticket(yielded), NOW))
     assert not [h for h in found.hits if h.how == "model"]
-    assert any("says nothing is wrong" in d for d in found.dropped)
-
-
-def test_a_security_guess_yields_to_a_privacy_pattern_in_the_same_message():
-    model = toy_model("security")
-    alone = read_conversation(ticket("We found a zorblax in the admin list."), NOW)
-    assert "security" in detector(model).detect(alone).tags()
-    exposed = read_conversation(ticket("We found a zorblax in the admin list. The PDF that "
-                                       "opened is not mine."), NOW)
-    found = detector(model).detect(exposed)
-    assert "privacy" in found.tags() and "security" not in found.tags()
-    assert any("reads it as privacy" in d for d in found.dropped)
-
-
-def test_a_reassurance_elsewhere_in_the_message_cancels_a_reader_guess():
-    model = toy_model()
-    guess = read_conversation(ticket("We found a zorblax in the admin list."), NOW)
-    assert [h for h in detector(model).detect(guess).hits if h.how == "model"]
-    happy = read_conversation(ticket("We found a zorblax in the admin list. We're very happy "
-                                     "with the service."), NOW)
-    found = detector(model).detect(happy)
-    assert not [h for h in found.hits if h.how == "model"]
-    assert any("near miss" in d for d in found.dropped)
-
-
-def test_a_state_tag_guess_needs_a_report_not_a_question():
-    model = toy_model("outage")
-    report = read_conversation(ticket("Our whole team sees a zorblax in the admin list."), NOW)
-    assert [h for h in detector(model).detect(report).hits if h.how == "model"]
-    question = read_conversation(ticket("Our whole team sees a zorblax in the admin list?"), NOW)
-    found = detector(model).detect(question)
-    assert not [h for h in found.hits if h.how == "model"]
-    assert any("a question is no report" in d for d in found.dropped)
+    assert any(why in d for d in found.dropped), found.dropped
