@@ -67,8 +67,8 @@ _FORWARD = re.compile(
 # this line -##", "----- Reply above this line -----") in the languages read
 _REPLY_ABOVE = re.compile(
     r"^[ \t]*[-#=_]*[ \t]*(please )?((type|write|enter) )?(your )?(reply|response) above this line|"
-    r"^[ \t]*[-#=_]*[ \t]*(bitte )?(geben sie |schreiben sie )?(ihre )?antwort (uber|über|oberhalb) "
-    r"dieser zeile|"
+    r"^[ \t]*[-#=_]*[ \t]*(bitte )?(geben sie |schreiben sie )?(ihre )?antwort "
+    r"(uber|über|oberhalb) dieser zeile|"
     r"^[ \t]*[-#=_]*[ \t]*(escriba |escribe )?(su |tu )?respuesta (por )?encima de esta l[ií]nea|"
     r"^[ \t]*[-#=_]*[ \t]*(veuillez )?(saisir |écrire |ecrire )?(votre )?réponse au-dessus de "
     r"cette ligne|"

@@ -44,7 +44,7 @@ READ_AS = {"security": "privacy", "privacy": "security"}
 MESSAGES_READ = 4             # the latest customer messages the detector reads
 SENTENCES_READ = 400          # the first sentences of a message read one by one (pasted logs)
 VETO_WORDS = 40               # the customer's words the tag reader needs to overrule a pattern
-UNREAD = "unread"             # a language code the detector does not read: every language's patterns
+UNREAD = "unread"             # a language the detector does not read: every language's patterns
 
 
 class RiskDetector:
@@ -197,13 +197,12 @@ class RiskDetector:
         else is read, so a real message still goes to a person."""
         found = Findings()
         rule = self.by_name.get("spam")
-        for m in list(conv.customer)[-MESSAGES_READ:] if rule is not None else ():
-            low = fold(m.text)
-            hit = self._match(rule.patterns, low, UNREAD)
-            if hit and not self._match(rule.unless, low, UNREAD) \
-                    and not self._match(rule.message_unless, low, UNREAD):
-                found.hits.append(Hit("spam", sentence_of(m.text, low, hit), m.index, "pattern",
-                                      hit.group(0).strip()))
+        if rule is None:
+            return found
+        msgs = list(conv.customer)[-MESSAGES_READ:]
+        found.hits = [h for h in (self._message_hit(rule, m, fold(m.text), UNREAD) for m in msgs)
+                      if h is not None]
+        self._message_near_misses(found, msgs, UNREAD)
         return found
 
     def _message_near_misses(self, found: Findings, msgs, lang: str) -> None:
