@@ -5,6 +5,7 @@ Rows (ratios against the keyword pipeline's own analysis of the same texts, in t
 - ``semantic_one_ticket_ms``: read the conversation, detect the language, find stakes, run the
   detector (patterns + example matching) for one ticket; target <= 10 ms.
 - ``semantic_tickets_per_s``: the same over a batch on one thread; target >= 500 /s.
+  Both rows and their baseline are the fastest of three passes over the batch.
 - ``semantic_worker_rss_mb``: peak RSS of a fresh process that loads the enricher with the
   encoder and reads 50 tickets; target <= 600 MB.
 - ``tag_reader_one_ticket_ms``: the trained tag reader alone (``TagModel.fired`` on a ticket's
@@ -26,6 +27,7 @@ from tiergate.nlp.tagmodel import TagModel
 from tiergate.plugin.core.model import Comment, Ticket
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+REPEATS = 3
 PARTS = ["Since this morning the dashboard just spins for our whole team.",
          "We were charged twice for November, please sort it out.",
          "Can someone call me back today?", "How do I export last month's invoices?",
@@ -86,6 +88,17 @@ def worker_rss_mb() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _best(work, quick: bool) -> float:
+    """Seconds of the fastest of ``REPEATS`` runs (one when quick): as ``timeit`` advises, the
+    minimum is the figure that other processes on the machine inflate least."""
+    took = []
+    for _ in range(1 if quick else REPEATS):
+        t0 = time.perf_counter()
+        work()
+        took.append(time.perf_counter() - t0)
+    return min(took)
+
+
 def run(quick: bool = False) -> list[dict]:
     enricher = Enricher(None)
     rss = worker_rss_mb()
@@ -93,13 +106,8 @@ def run(quick: bool = False) -> list[dict]:
     _semantic(enricher, batch[0])
     # baseline: the keyword pipeline's analysis of the same customer texts
     texts = [c.body for t in batch for c in t.comments]
-    t0 = time.perf_counter()
-    enricher.analyse(texts, keep=False)
-    base = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for t in batch:
-        _semantic(enricher, t)
-    took = time.perf_counter() - t0
+    base = _best(lambda: enricher.analyse(texts, keep=False), quick)
+    took = _best(lambda: [_semantic(enricher, t) for t in batch], quick)
     per_s = len(batch) / took
     reader = TagModel.load()
     lives = ["\n".join(m.text for m in read_conversation(t, NOW).customer) for t in batch]

@@ -10,7 +10,8 @@ millisecond and nothing is downloaded.
     enc = StaticEncoder.load()
     enc.encode(["I was charged twice"])          # (1, 128) float32, L2-normalised
     m = ExampleMatcher(enc, {"billing": (["charged twice ..."], ["refund policy?"])})
-    m.best(["we got billed two times"])         # per sentence: (tag, similarity, example)
+    m.scores(["we got billed two times"])   # per sentence: {tag: (similarity, nearest
+                                            #   near-miss similarity, nearest example)}
 """
 from __future__ import annotations
 
@@ -139,9 +140,7 @@ class ExampleMatcher:
                  examples: Mapping[str, tuple[Sequence[str], Sequence[str]]]):
         self.encoder = encoder
         self.tags: list[str] = []
-        # per tag: its positive examples and the rows they and its negatives take in the two
-        # matrices below (every tag's examples in one matrix: one product per batch, sliced)
-        self._spans: list[tuple[list[str], tuple[int, int], tuple[int, int] | None]] = []
+        self._examples: list[list[str]] = []        # per tag, its positive examples
         every = [s for pos, neg in examples.values() for s in (*pos, *(neg or ())) if s]
         # static vectors share a large common direction (any two sentences look alike); the
         # centroid of every example sentence is taken out so similarity reads the topic
@@ -149,39 +148,50 @@ class ExampleMatcher:
                                                                             np.float32)
         positives: list[str] = []
         negatives: list[str] = []
+        pos_starts: list[int] = []
+        neg_starts: list[int] = []
+        neg_tags: list[int] = []                    # the tags that have negatives
         for tag, (pos, neg) in examples.items():
             pos = [p for p in pos if p and p.strip()]
             if not pos:
                 continue
             neg = [n for n in (neg or ()) if n and n.strip()]
+            if neg:
+                neg_tags.append(len(self.tags))
+                neg_starts.append(len(negatives))
+                negatives.extend(neg)
             self.tags.append(tag)
-            self._spans.append((pos, (len(positives), len(positives) + len(pos)),
-                                (len(negatives), len(negatives) + len(neg)) if neg else None))
+            self._examples.append(pos)
+            pos_starts.append(len(positives))
             positives.extend(pos)
-            negatives.extend(neg)
+        # every tag's examples in one matrix: one product per batch, then one segmented max
         self._pos = self.encode(positives) if positives else None
         self._neg = self.encode(negatives) if negatives else None
+        self._pos_starts = np.asarray(pos_starts, np.intp)
+        self._neg_starts = np.asarray(neg_starts, np.intp)
+        self._neg_tags = np.asarray(neg_tags, np.intp)
+        self._pos_ends = np.append(self._pos_starts[1:], len(positives)).astype(np.intp)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         v = self.encoder.encode(texts) - self.centre
         return v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-9, None)
 
     def scores(self, sentences: Sequence[str]) -> list[dict[str, tuple[float, float, str]]]:
-        """Per sentence: {tag: (similarity to the nearest positive, to the nearest negative,
-        that positive example)}."""
+        """Per sentence: {tag: (similarity to the nearest positive, to the nearest negative or
+        -1.0 for a tag without negatives, that positive example)} for the tags whose nearest
+        positive is at least as close as their nearest negative."""
         if not sentences or not self.tags:
             return [{} for _ in sentences]
         vecs = self.encode(sentences)
-        out: list[dict[str, tuple[float, float, str]]] = [{} for _ in sentences]
         all_pos = vecs @ self._pos.T
-        all_neg = vecs @ self._neg.T if self._neg is not None else None
-        rows = np.arange(len(sentences))
-        for tag, (ptexts, (p0, p1), nspan) in zip(self.tags, self._spans):
-            sims = all_pos[:, p0:p1]
-            best = sims.argmax(1)
-            top = sims[rows, best].tolist()
-            nbest = (all_neg[:, nspan[0]:nspan[1]].max(1).tolist() if nspan is not None
-                     else [-1.0] * len(sentences))
-            for i, (b, p, n) in enumerate(zip(best.tolist(), top, nbest)):
-                out[i][tag] = (p, n, ptexts[b])
+        top = np.maximum.reduceat(all_pos, self._pos_starts, axis=1)
+        near = np.full(top.shape, -1.0, np.float32)
+        if self._neg is not None:
+            near[:, self._neg_tags] = np.maximum.reduceat(vecs @ self._neg.T, self._neg_starts,
+                                                          axis=1)
+        out: list[dict[str, tuple[float, float, str]]] = [{} for _ in sentences]
+        for i, t in zip(*np.nonzero(top >= near)):
+            a, b = self._pos_starts[t], self._pos_ends[t]
+            out[i][self.tags[t]] = (float(top[i, t]), float(near[i, t]),
+                                    self._examples[t][int(all_pos[i, a:b].argmax())])
         return out

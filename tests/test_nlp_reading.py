@@ -298,6 +298,21 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Nos planteamos cambiar de proveedor, la verdad es que no nos compensa el precio."),
     ("churn", "Our contract is up next month and I wouldn't recommend renewing as things stand."),
     ("human_request", "Who is your supervisor? I want to speak with them directly."),
+    ("security", "Unser Passwort wurde geändert, aber niemand von uns war das."),
+    ("security", "Alguien cambió la cuenta bancaria de un empleado y el sueldo se fue a otro "
+                 "lado."),
+    ("security", "Nobody on our side set up this admin account, and it exported the contact "
+                 "list last night."),
+    ("privacy", "Ma fiche de paie a été envoyée à quelqu'un d'autre dans l'entreprise."),
+    ("privacy", "I got a statement that wasn't mine, with a stranger's balance on it."),
+    ("billing", "Me aparecen dos cargos por la misma suscripción este mes."),
+    ("billing", "Somebody moved us to yearly billing without asking and $2,300 left our "
+                "account."),
+    ("churn", "On va passer chez un concurrent dès janvier, merci de préparer l'export."),
+    ("churn", "A partir do mês que vem vamos deixar de usar a plataforma."),
+    ("legal", "Sollte die Frist verstreichen, behalten wir uns alle weiteren Rechte vor."),
+    ("human_request", "Could someone phone me and talk me through the setup? Email confuses "
+                      "me."),
     ("abuse", "Your whole team are liars and thieves and you should all be fired."),
     ("security", "A text claiming to be from your support asked my colleague for her login code."),
     ("repeat_contact", "Eso es exactamente lo que hice el lunes (ver arriba). Nadie me contactó."),
@@ -788,6 +803,16 @@ def test_risk_tags_from_customer_words(text, tag):
     ("The refund arrived, thank you so much!", "billing"),
     ("We downgraded to Basic last month, where can I see the new invoice?", "billing"),
     ("I'll be at your office on Monday for the training, see you there.", "abuse"),
+    ("Our little hack for this is a shared spreadsheet, is there a better way?", "security"),
+    ("Have you had any security incidents in the past two years? It's for our insurer's "
+     "form.", "security"),
+    ("Nine days and not a single reply from a human.", "human_request"),
+    ("If a customer of ours opens a chargeback, can we upload the evidence in the dashboard?",
+     "chargeback"),
+    ("Une cliente nous demande si on rembourse l'acompte quand elle annule, c'est "
+     "configurable ?", "billing"),
+    ("Gestern hätten wir fast eine Doppelbuchung im Kalender gehabt.", "billing"),
+    ("We sent the invoices to our clients with the wrong logo on them.", "privacy"),
     ("This app is a piece of junk, the export fails every time.", "abuse"),
     ("We found her on LinkedIn and want to hire her, she was great!", "abuse"),
     ("I hope your office gets the new routers soon.", "abuse"),
@@ -933,7 +958,8 @@ def test_static_encoder_ships_and_ranks_paraphrases():
     assert v.shape == (3, enc.dim) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     m = ExampleMatcher(enc, {"billing": (["I was charged twice this month"], ["add a user"])})
     (a,), (b,) = m.scores(["we got billed two times in May"]), m.scores(["how do I add a user?"])
-    assert a["billing"][0] > b["billing"][0]
+    assert a["billing"][0] > a["billing"][1] and a["billing"][2].startswith("I was charged")
+    assert "billing" not in b          # nearer its near miss than its example
     assert fold("Données") == "donnees"
 
 
@@ -1191,6 +1217,14 @@ def test_a_forward_sent_for_the_record_is_not_read_with_its_subject():
             "We detected a successful sign-in from an unfamiliar location.")
     t = ticket(("end-user", body), subject="Fwd: Suspicious sign-in activity detected")
     assert "security" not in tags_of(t)
+
+
+def test_a_forward_of_a_settled_matter_is_not_read_as_the_case():
+    body = ("Forwarding this as my colleague asked - it's all resolved, please just update the "
+            "billing contact to ap@example.org.\n\n-----Original Message-----\n"
+            "From: Dan <dan@example.org>\nSent: Friday, October 30, 2026 7:12 PM\n"
+            "Subject: Charged twice\n\nYou have charged us twice this month, reverse it now.")
+    assert "billing" not in tags_of(ticket(("end-user", body), subject="FW: Charged twice"))
 
 
 def test_a_domain_listing_renewal_notice_is_spam():
