@@ -100,6 +100,13 @@ cdef inline bint _ends_with(const char* s, Py_ssize_t b, Py_ssize_t e, Words* ws
     return False
 
 
+def off_follows(str between, frozenset units) -> bool:
+    """Whether "off" directly follows an amount ("$20 off", "20 euros off"), not a charge
+    that "came off the card"."""
+    between = between.strip()
+    return not between or between.rstrip("s") in units
+
+
 cdef class AsciiAmounts:
     """``find_amounts`` for ASCII text; called with the text lower-cased."""
 
@@ -107,6 +114,7 @@ cdef class AsciiAmounts:
     cdef Words words, pre, post, hints   # request words: the longest first
     cdef list kinds                 # kind of each request word
     cdef int off                    # "off", which only counts after the amount ("$20 off")
+    cdef frozenset units            # what may stand between the amount and "off"
     cdef Py_ssize_t window, reach
 
     def __init__(self, kinds: dict, pre, post, hints, int window):
@@ -119,6 +127,7 @@ cdef class AsciiAmounts:
             _words(words), _words(pre), _words(post), _words(hints)
         self.kinds = [kinds[w] for w in ordered]
         self.off = ordered.index("off") if "off" in ordered else -1
+        self.units = frozenset(x.decode() for x in post)
         self.window = window
         self.reach = window + max(len(w) for w in words) + 1
 
@@ -141,8 +150,9 @@ cdef class AsciiAmounts:
         for a_start, a_end, value in found:
             best = None
             for start, end, word in kinds:
-                if word == self.off and start < a_start:
-                    continue  # "off" only counts after the amount: "$20 off"
+                if word == self.off and not off_follows(lower[a_end:start], self.units) \
+                        if start >= a_end else word == self.off:
+                    continue  # "off" only counts right after the amount: "$20 off"
                 gap = a_start - end if end <= a_start else \
                     (start - a_end if start >= a_end else 0)
                 if 0 <= gap <= self.window and (best is None or gap < best[0] or

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tiergate.nlp._amounts import AsciiAmounts
+from tiergate.nlp._amounts import AsciiAmounts, off_follows
 
 KINDS = {
     "refund": "refund", "refunds": "refund", "refunded": "refund", "reimburse": "refund",
@@ -23,6 +23,7 @@ KINDS = {
 _NUMBER = re.compile(r"\d(?:\d{0,2}(?:,\d{3})+(?:\.\d+)?|\d*(?:\.\d+)?)")
 _PRE = ("$", "€", "£", "¥", "usd", "eur", "gbp", "cad", "aud")
 _POST = ("usd", "eur", "gbp", "cad", "aud", "dollar", "euro", "pound", "buck")
+_UNITS = frozenset(_POST)
 KIND = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in KINDS), key=len, reverse=True))
                   + r")\b", re.IGNORECASE)
 # cheap pre-check (plain substring search is ~40x faster than a regex alternation here)
@@ -66,8 +67,9 @@ def _find_amounts(text: str) -> dict[str, float]:
     for a_start, a_end, value in found:
         best = None
         for start, end, kind in kinds:
-            if kind == "discount" and text[start:end].lower() == "off" and start < a_start:
-                continue  # "off" only counts after the amount: "$20 off"
+            if kind == "discount" and text[start:end].lower() == "off" and (
+                    start < a_end or not off_follows(text[a_end:start].lower(), _UNITS)):
+                continue  # "off" only counts right after the amount: "$20 off"
             gap = a_start - end if end <= a_start else (start - a_end if start >= a_end else 0)
             if 0 <= gap <= WINDOW and (best is None or gap < best[0] or
                                        (gap == best[0] and end <= a_start)):

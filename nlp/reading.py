@@ -214,6 +214,19 @@ _CONTEXT_LEAD = Prefiltered(re.compile(
     r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I))
 
 
+# the customer's words end by announcing a mail they paste below ("Three of us got this
+# today:"): the pasted mail is the case, as a forward is
+_PASTED_LEAD = re.compile(
+    r"\b(got|get|received|receive|getting|receiving|sent (us|me)|this is what|it says|reads|"
+    r"erhalten|bekommen|recib\w*|nos llego|me llego|recu|reçu|receb\w*|chegou)\b[^.!?\n]{0,80}:\s*$",
+    re.I)
+
+
+def pasted_is_case(words: str) -> bool:
+    """The author's words end by announcing the mail pasted below them."""
+    return bool(_PASTED_LEAD.search(words))
+
+
 def forwarded(subject: str | None) -> bool:
     """A subject that says the customer forwards someone's mail to us ("Fwd:", "WG:", "TR:")."""
     return bool(_FORWARD_SUBJECT.match(subject or ""))
@@ -308,6 +321,8 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
         keep = author == "customer" and first_customer and forward_is_case(ticket.subject, body)
         words = own_words(body, keep)
         lead = own_words(body) if keep else ""
+        if author == "customer" and not keep and pasted_is_case(words):
+            words, lead = own_words(body, True), words
         if author == "customer" and first_customer and not auto:
             if subject and not words.startswith(subject):
                 words = f"{subject}\n{words}"
@@ -320,6 +335,8 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
         keep = forward_is_case(ticket.subject, ticket.description or "")
         words = own_words(ticket.description or "", keep)
         lead = own_words(ticket.description or "") if keep else ""
+        if not keep and pasted_is_case(words):
+            words, lead = own_words(ticket.description or "", True), words
         if subject and not words.startswith(subject):
             words = f"{subject}\n{words}"
         auto = is_auto_reply(ticket.description or "", ticket.subject)

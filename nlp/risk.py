@@ -29,7 +29,7 @@ from tiergate.nlp.risk_rules import (Findings, Hit, TagRule, candidate_sets, com
 from tiergate.nlp.semantic import ExampleMatcher, StaticEncoder, fold
 from tiergate.nlp.tagmodel import TagModel
 from tiergate.plugin.core.sentences import sentences
-from tiergate.plugin.core.stakes import RECORDS_VERB
+from tiergate.plugin.core.stakes import RECORDS_VERB, VENDORS_OWN
 
 SET_SCAN_CHARS = 4000               # longer messages are scanned tag by tag (bounded DFA memory)
 SEMANTIC_THRESHOLD = 0.70     # used for a tag with no calibrated threshold
@@ -243,10 +243,11 @@ class RiskDetector:
 
     def _short_thanks(self, text: str, low: str, lang: str) -> re.Match | None:
         """The thanks of a short message (at most 400 characters, three sentences) with no
-        problem left in it ("Thanks, all good!"): it closes the matter it answers."""
+        problem or open request left in it ("Thanks, all good!"): it closes the matter it
+        answers."""
         thanks = self._cue("gratitude", low, lang)
         if thanks and len(text) <= 400 and len(sentences(text)) <= 3 \
-                and not self._cue("problem", low, lang):
+                and not self._cue("problem", low, lang) and not self._cue("still_open", low, lang):
             return thanks
         return None
 
@@ -448,7 +449,10 @@ class RiskDetector:
 
 
 def _not_records(text: str, m: re.Match) -> bool:
-    return not RECORDS_VERB.search(text, max(0, m.start() - 30), m.start())
+    """Impact of the customer's: not the object of a records verb, not the vendor's ("your
+    whole company is a joke")."""
+    return not RECORDS_VERB.search(text, max(0, m.start() - 30), m.start()) and \
+        not VENDORS_OWN.search(text, max(0, m.start() - 12), m.start())
 
 
 def keyword_kept(detector: "RiskDetector", tag: str, phrase: str, texts: Sequence[str],

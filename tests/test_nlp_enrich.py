@@ -160,6 +160,9 @@ def test_reasons_sum_to_score_on_full_ticket(enricher):
     ("please refund 1,200.50 USD", {"refund": 1200.5}),
     ("a 20 EUR credit would be fair", {"credit": 20.0}),
     ("Can I get $15 off?", {"discount": 15.0}),
+    ("give me 20 euros off the renewal", {"discount": 20.0}),
+    ("The full $756 came off the company card on the 1st.", {}),     # a charge, no discount
+    ("The full £756 came off the company card on the 1st.", {}),
     ("I paid $99. Refund please.", {"refund": 99.0}),
     ("refund me, the ticket is 4411", {}),
     ("no money mentioned", {}),

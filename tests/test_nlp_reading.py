@@ -298,6 +298,13 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Nos planteamos cambiar de proveedor, la verdad es que no nos compensa el precio."),
     ("churn", "Our contract is up next month and I wouldn't recommend renewing as things stand."),
     ("human_request", "Who is your supervisor? I want to speak with them directly."),
+    ("security", "Someone made a copy of your login page on a look-alike domain."),
+    ("privacy", "Apareceu no app a ficha de saúde de outra criança, não da minha filha."),
+    ("outage", "Since 9:00 the form has been giving every customer an error and we've taken "
+               "exactly $0 today."),
+    ("human_request", "Kann mich nicht ein Mensch anrufen und das mit mir durchgehen?"),
+    ("churn", "Le conseil a reçu une offre d'un autre fournisseur à 30 % de moins."),
+    ("billing", "Bitte stornieren Sie die Belastung von CHF 1'188, wir haben nichts umgestellt."),
     ("security", "Unser Passwort wurde geändert, aber niemand von uns war das."),
     ("security", "Alguien cambió la cuenta bancaria de un empleado y el sueldo se fue a otro "
                  "lado."),
@@ -813,6 +820,13 @@ def test_risk_tags_from_customer_words(text, tag):
      "configurable ?", "billing"),
     ("Gestern hätten wir fast eine Doppelbuchung im Kalender gehabt.", "billing"),
     ("We sent the invoices to our clients with the wrong logo on them.", "privacy"),
+    ("Patients get a text saying call us if the bleeding won't stop; can we change the "
+     "wording?", "human_request"),
+    ("We want zero-downtime key rotation, is there an overlap window?", "outage"),
+    ("Spin classes at 6am are full every day, can we add a waitlist?", "outage"),
+    ("Wir planen auf unserer Seite ein Outage-Fenster am Samstag, werden Webhooks gepuffert?",
+     "outage"),
+    ("How does a chargeback work in your payments module?", "chargeback"),
     ("This app is a piece of junk, the export fails every time.", "abuse"),
     ("We found her on LinkedIn and want to hire her, she was great!", "abuse"),
     ("I hope your office gets the new routers soon.", "abuse"),
@@ -1225,6 +1239,34 @@ def test_a_forward_of_a_settled_matter_is_not_read_as_the_case():
             "From: Dan <dan@example.org>\nSent: Friday, October 30, 2026 7:12 PM\n"
             "Subject: Charged twice\n\nYou have charged us twice this month, reverse it now.")
     assert "billing" not in tags_of(ticket(("end-user", body), subject="FW: Charged twice"))
+
+
+def test_the_vendors_whole_company_is_no_impact():
+    rant = ("You closed my ticket without fixing anything, you are brain dead and your whole "
+            "company is a scam. The discount codes still don't apply.")
+    assert "outage" not in tags_of(ticket(("end-user", rant)))
+    ours = "Since 9:00 our whole company gets a blank page, nobody can work."
+    assert "outage" in tags_of(ticket(("end-user", ours)))
+
+
+def test_a_mail_pasted_below_the_customers_words_is_the_case():
+    mail = ("From: Billing Team <billing@examp1e-support.net>\nSubject: Verify your account\n\n"
+            "Your account will be suspended. Sign in here to keep it.\n\n")
+    pasted = ("Two of our staff got this today:\n\n" + mail +
+              "The link opens a copy of your login page and one of them typed her password.")
+    assert "security" in tags_of(ticket(("end-user", pasted), subject="Is this from you?"))
+    reply = ("Thanks, all clear now.\n\n" + mail + "The link opens a copy of your login page.")
+    assert "security" not in tags_of(ticket(("end-user", reply), subject="Re: Help"))
+
+
+def test_thanks_with_a_request_still_open_does_not_close_the_matter():
+    t = ticket(("end-user", "Notre conseil revoit tous les abonnements pour le budget 2027 et a "
+                "reçu une offre d'un autre fournisseur à 30 % de moins."),
+               ("agent", "Merci, je vous prépare les statistiques d'usage."),
+               ("end-user", "Merci. Pour la partie tarifaire, j'ai besoin d'une réponse avant le "
+                "11 décembre."))
+    en = ENRICHER.enrich(t, NOW)
+    assert not en.closing and "churn" in en.tags
 
 
 def test_a_domain_listing_renewal_notice_is_spam():

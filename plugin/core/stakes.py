@@ -36,6 +36,8 @@ RECORDS_VERB = re.compile(
     r"load(ed|ing)?|enter(ed|ing)?|email(ed|ing)?|messag\w*|send(ing)?|sent|"
     r"importier\w*|exportier\w*|hochgeladen|hochladen|import(ar|amos|é|e)|export(ar|amos)|"
     r"enviar|enviamos|envoy\w*|importer|exporter)\s+(\w+\s+){0,2}$", re.I)
+# "your whole company": the vendor's, not people the customer says are affected
+VENDORS_OWN = re.compile(r"\b(your|ur|you guys'?)\s+$", re.I)
 _EVERYONE = Prefiltered(re.compile(
     r"\b(whole|entire) (company|team|office|staff|org\w*|business|department|call ?cent(er|re)|"
     r"shop|store|site|warehouse|clinic|school|hospital|fleet)\b|"
@@ -351,7 +353,8 @@ def find_stakes(texts: Iterable[str], now: datetime | None = None) -> Stakes:
             n = parse_number(m.group(1)) or 0.0
             if n * 1000 > (scale or 0):
                 scale, scale_phrase = int(n * 1000), m.group(0).strip()
-        ev = _EVERYONE.search(text)
+        ev = next((m for m in _EVERYONE.finditer(text) if not VENDORS_OWN.search(
+            text, max(0, m.start() - 12), m.start())), None)
         if ev:
             everyone = True
             people_phrase = people_phrase or ev.group(0).strip()
