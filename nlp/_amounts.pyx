@@ -150,8 +150,8 @@ cdef class AsciiAmounts:
         for a_start, a_end, value in found:
             best = None
             for start, end, word in kinds:
-                if word == self.off and not off_follows(lower[a_end:start], self.units) \
-                        if start >= a_end else word == self.off:
+                if word == self.off and (start < a_end or
+                                         not off_follows(lower[a_end:start], self.units)):
                     continue  # "off" only counts right after the amount: "$20 off"
                 gap = a_start - end if end <= a_start else \
                     (start - a_end if start >= a_end else 0)

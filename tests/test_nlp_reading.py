@@ -298,6 +298,15 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Nos planteamos cambiar de proveedor, la verdad es que no nos compensa el precio."),
     ("churn", "Our contract is up next month and I wouldn't recommend renewing as things stand."),
     ("human_request", "Who is your supervisor? I want to speak with them directly."),
+    ("billing", "Please put the difference back on my card, we were billed for 20 seats and use "
+                "9."),
+    ("security", "Alguien consiguió la contraseña de la centralita y hay 300 llamadas que nadie "
+                 "hizo."),
+    ("legal", "I have filed a complaint with the employment tribunal about your screening tool."),
+    ("churn", "¿Qué tenemos que hacer para que no se renueve el contrato en marzo?"),
+    ("outage", "Seit 7 Uhr steht die Produktion in beiden Hallen, alle bekommen nur Fehler 503."),
+    ("spam", "Preventa exclusiva de criptomonedas: bonus del 40% para los primeros inversores."),
+    ("privacy", "The client portal shows a matter that isn't ours, it belongs to another firm."),
     ("security", "Someone made a copy of your login page on a look-alike domain."),
     ("privacy", "Apareceu no app a ficha de saúde de outra criança, não da minha filha."),
     ("outage", "Since 9:00 the form has been giving every customer an error and we've taken "
@@ -827,6 +836,12 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Wir planen auf unserer Seite ein Outage-Fenster am Samstag, werden Webhooks gepuffert?",
      "outage"),
     ("How does a chargeback work in your payments module?", "chargeback"),
+    ("¿Hay algún 'hack' para importar los contactos desde Excel?", "security"),
+    ("Nothing to dispute right now, we're writing our expenses policy around the dispute "
+     "button.", "chargeback"),
+    ("Un usager a payé deux fois sa redevance, comment la rembourser depuis le back-office ?",
+     "billing"),
+    ("Je ne vous cache pas que nous avons reçu deux autres offres.", "outage"),
     ("This app is a piece of junk, the export fails every time.", "abuse"),
     ("We found her on LinkedIn and want to hire her, she was great!", "abuse"),
     ("I hope your office gets the new routers soon.", "abuse"),
