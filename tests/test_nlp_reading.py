@@ -298,6 +298,11 @@ def test_patterns_fold_like_the_text_but_keep_their_escapes():
     ("churn", "Nos planteamos cambiar de proveedor, la verdad es que no nos compensa el precio."),
     ("churn", "Our contract is up next month and I wouldn't recommend renewing as things stand."),
     ("human_request", "Who is your supervisor? I want to speak with them directly."),
+    ("abuse", "I know which office you work out of, so tell your agent to watch himself."),
+    ("privacy", "Eine Kundin bittet nach Art. 17 DSGVO um Löschung, die Export-Datei enthält aber "
+                "Kontakte, die wir überhaupt nicht kennen."),
+    ("billing", "Nadie nos ha avisado de ninguna subida y este mes nos cobrasteis 149 € en vez de "
+                "79 €."),
     ("billing", "Please put the difference back on my card, we were billed for 20 seats and use "
                 "9."),
     ("security", "Alguien consiguió la contraseña de la centralita y hay 300 llamadas que nadie "
@@ -842,6 +847,10 @@ def test_risk_tags_from_customer_words(text, tag):
     ("Un usager a payé deux fois sa redevance, comment la rembourser depuis le back-office ?",
      "billing"),
     ("Je ne vous cache pas que nous avons reçu deux autres offres.", "outage"),
+    ("Kleiner Hack für Erinnerungen gesucht: kennt ihr einen Trick?", "security"),
+    ("Our customers will think we're idiots if every mail creates two tickets.", "abuse"),
+    ("We are planning a maintenance outage of our ERP server on Saturday night.", "outage"),
+    ("¿Cómo aparece un contracargo en vuestro módulo de pagos?", "chargeback"),
     ("This app is a piece of junk, the export fails every time.", "abuse"),
     ("We found her on LinkedIn and want to hire her, she was great!", "abuse"),
     ("I hope your office gets the new routers soon.", "abuse"),
