@@ -34,6 +34,7 @@ from tiergate.nlp.reading import Conversation, Message, plain_apostrophes, read_
 from tiergate.nlp.risk import RiskDetector, keyword_kept
 from tiergate.nlp.risk_rules import Findings
 from tiergate.nlp.sentiment_intl import LANGUAGES as INTL_LANGUAGES, intl_blame, intl_sentiment
+from tiergate.nlp.tagmodel import TONE_DATA, TagModel
 from tiergate.nlp.textscore import TextScore
 from tiergate.plugin.core.model import Enrichment, Reason, RiskTag, Ticket
 from tiergate.plugin.core.stakes import find_stakes
@@ -43,6 +44,9 @@ _CAPS = re.compile(r"\b[A-Z][A-Z'’]+\b")
 
 DEFAULT_KEYWORDS_PATH = Path(__file__).with_name("default_keywords.json")
 
+TONE_MESSAGES = 4         # the latest customer messages the tone model reads
+TONE_TIP = 0.5            # the tone model reads a complaint: tips a not clearly positive text
+TONE_COMPLAINT = 0.9      # a negative text the tone model reads as a complaint this surely is one
 CLOSING_CAP = 10          # attention score when the latest customer message closes the matter
 UNKNOWN_LANGUAGE_POINTS = 20
 RISK_THRESHOLD = 25       # shipped attention-score cut for "needs attention" (evaluation F1)
@@ -69,14 +73,17 @@ def load_model(path: str | Path):
     return stacked.load(path, make_rules=lambda: Enricher(None))
 
 
-def sentiment_label(sentiment: float, tags: Iterable[str] | Mapping[str, Any] = ()) -> str:
-    """negative / neutral / positive: lexicon score, with problem tags tipping a text that is
-    not clearly positive (below ``COMPLAINT_TIP``) to negative; irony ("thanks for nothing", "love how ...") is negative whatever the
-    lexicon says, since its praise words are what make the score positive."""
+def sentiment_label(sentiment: float, tags: Iterable[str] | Mapping[str, Any] = (),
+                    tone: float | None = None) -> str:
+    """negative / neutral / positive: lexicon score, with problem tags, or the tone model reading
+    a complaint (``tone`` >= ``TONE_TIP``), tipping a text that is not clearly positive (below
+    ``COMPLAINT_TIP``) to negative; irony ("thanks for nothing", "love how ...") is negative
+    whatever the lexicon says, since its praise words are what make the score positive."""
     if not isinstance(tags, (dict, set, frozenset)):
         tags = set(tags)
-    if sentiment <= NEGATIVE_AT or (sentiment < COMPLAINT_TIP and not COMPLAINT_TAGS.isdisjoint(
-            tags)) or "sarcasm" in tags:
+    if sentiment <= NEGATIVE_AT or (sentiment < COMPLAINT_TIP and (
+            not COMPLAINT_TAGS.isdisjoint(tags) or (tone is not None and tone >= TONE_TIP))) \
+            or "sarcasm" in tags:
         return "negative"
     if sentiment >= POSITIVE_AT:
         return "positive"
@@ -102,6 +109,7 @@ class Enricher:
         self._cached_chars = 0
         self._lock = threading.Lock()
         self.risk = RiskDetector.from_config(risk_tags, thresholds)
+        self.tone = TagModel.load(TONE_DATA)
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> "Enricher":
@@ -170,6 +178,13 @@ class Enricher:
             return [None] * len(texts)
         return self.model.predict_positive(texts)
 
+    def complaint_tone(self, texts: Sequence[str], language: str) -> float | None:
+        """How much the customer's latest words read like a complaint (the tone model,
+        English only), or None."""
+        if self.tone is None or language != "en":
+            return None
+        return float(self.tone.score_matrix(["\n".join(texts[-TONE_MESSAGES:])])[0, 0])
+
     # -- public API ---------------------------------------------------------------------------
     def score_text(self, text: str) -> Enrichment:
         return self.score_comments([text])
@@ -230,7 +245,9 @@ class Enricher:
         found = self.risk.detect(conv, language.code, _impact(stakes)) if language.supported \
             else self.risk.unread_spam(conv)
         enrichment = self._combine(indices, scores, model_score=model, extra=extra, found=found,
-                                   language=language, texts=texts)
+                                   language=language, texts=texts,
+                                   tone=None if found.all_well else
+                                   self.complaint_tone(texts, language.code))
         return dataclasses.replace(
             enrichment, language=language.code, language_supported=language.supported,
             stakes={k: v for k, v in stakes.to_dict().items() if v not in (None, False)},
@@ -242,7 +259,8 @@ class Enricher:
     def _combine(self, indices: Sequence[int], scores: Sequence[TextScore],
                  model_score: float | None = None,
                  extra: Sequence[Reason] = (), found: Findings | None = None,
-                 language=None, texts: Sequence[str] = ()) -> Enrichment:
+                 language=None, texts: Sequence[str] = (),
+                 tone: float | None = None) -> Enrichment:
         sents = [s.sentiment for s in scores]
         if len(sents) == 1:
             sentiment = sents[0] + 0.0   # as the weighted mean below: -0.0 -> 0.0
@@ -261,8 +279,9 @@ class Enricher:
         # delivery, ...): "this game is killing me" and banter ("you're an idiot") are not
         # complaints; a negative "you ..." still scores as blame below
         complaint = not COMPLAINT_TAGS.isdisjoint(first_of) or (
-            sentiment <= BLAME_SENTIMENT and any([s.context for s in scores]))
-        parts = text_reasons(sentiment, sents, tag_reasons, scores, complaint)
+            sentiment <= BLAME_SENTIMENT and (any([s.context for s in scores]) or (
+                tone is not None and tone >= TONE_COMPLAINT)))
+        parts = text_reasons(sentiment, sents, tag_reasons, scores, complaint, tone)
         if model_score is not None:
             parts.append(model_reason(parts, model_score))
         for r in extra:
@@ -282,7 +301,7 @@ class Enricher:
                                 "attention score is capped at 100"))
             total = 100
         return Enrichment(
-            total, round(sentiment, 4), sentiment_label(sentiment, first_of), complaint,
+            total, round(sentiment, 4), sentiment_label(sentiment, first_of, tone), complaint,
             risk_tags, tuple(parts),
             tuple(sents), round(sents[-1] - sents[0], 4) if len(sents) >= 2 else 0.0,
             _max_amounts(scores), None if model_score is None else round(float(model_score), 4))

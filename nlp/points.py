@@ -36,6 +36,16 @@ DELAY_POINTS = ((72, 20), (24, 16), (8, 12), (4, 8), (1, 4))  # (hours waiting >
 NEGATIVE_AT = -0.05
 
 
+def tone_reason(probability: float) -> list[Reason]:
+    """A text the rules do not read as a complaint counts the complaint points in proportion to
+    how much the tone model reads it as one (whole points; none below one)."""
+    points = round(WEIGHTS["complaint"] * probability)
+    if points < 1:
+        return []
+    return [Reason("tone", float(points), f"the customer's words read like a complaint "
+                   f"(tone model {probability:.2f})")]
+
+
 def model_reason(text_parts: Sequence[Reason], probability: float) -> Reason:
     """A trained model leads the text part of the score: the texts count
     ``MODEL_POINTS`` x its probability (one decimal) instead of the rules' points, which stay
@@ -119,8 +129,10 @@ _COMPLAINT_REASON = Reason("complaint", float(WEIGHTS["complaint"]), "reads as a
 
 
 def text_reasons(sentiment: float, sents: Sequence[float], tag_reasons: Sequence[Reason],
-                  scores: Sequence[TextScore], complaint: bool) -> list[Reason]:
-    """Everything the customer's texts say, in reason order."""
+                  scores: Sequence[TextScore], complaint: bool,
+                  tone: float | None = None) -> list[Reason]:
+    """Everything the customer's texts say, in reason order; ``tone``: the tone model's
+    complaint probability (None when it does not read the language)."""
     parts: list[Reason] = []
     if sentiment < 0:
         reason = _sentiment_reason(sentiment)
@@ -150,6 +162,8 @@ def text_reasons(sentiment: float, sents: Sequence[float], tag_reasons: Sequence
         parts.append(_ADDRESSED_REASON)
     if complaint:
         parts.append(_COMPLAINT_REASON)
+    elif tone is not None:
+        parts.extend(tone_reason(tone))
     return parts
 
 

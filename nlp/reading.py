@@ -304,6 +304,18 @@ def role_of(comment, ticket: Ticket) -> str:
     return "agent" if comment.public else "internal"
 
 
+def _case_words(body: str, keep: bool) -> tuple[str, str]:
+    """(the words read, the customer's own lead) of a customer message: a forward that is the
+    case (``keep``) or a mail pasted below words that announce it is read whole, its lead
+    apart."""
+    words = own_words(body, keep)
+    if keep:
+        return words, own_words(body)
+    if pasted_is_case(words):
+        return own_words(body, True), words
+    return words, ""
+
+
 def read_conversation(ticket: Ticket, now=None) -> Conversation:
     """Every comment of ``ticket`` read; the subject joins the first customer message; a
     ticket without comments reads its description as the customer's message."""
@@ -319,10 +331,7 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
         auto = author == "customer" and is_auto_reply(
             body, ticket.subject if i == 0 else None)
         keep = author == "customer" and first_customer and forward_is_case(ticket.subject, body)
-        words = own_words(body, keep)
-        lead = own_words(body) if keep else ""
-        if author == "customer" and not keep and pasted_is_case(words):
-            words, lead = own_words(body, True), words
+        words, lead = _case_words(body, keep) if author == "customer" else (own_words(body), "")
         if author == "customer" and first_customer and not auto:
             if subject and not words.startswith(subject):
                 words = f"{subject}\n{words}"
@@ -332,11 +341,8 @@ def read_conversation(ticket: Ticket, now=None) -> Conversation:
             age = (now - c.created_at).total_seconds() / 60.0
         msgs.append(Message(i, author, words, auto, age, lead))
     if not any(m.author == "customer" and m.text and not m.auto_reply for m in msgs):
-        keep = forward_is_case(ticket.subject, ticket.description or "")
-        words = own_words(ticket.description or "", keep)
-        lead = own_words(ticket.description or "") if keep else ""
-        if not keep and pasted_is_case(words):
-            words, lead = own_words(ticket.description or "", True), words
+        words, lead = _case_words(ticket.description or "", forward_is_case(
+            ticket.subject, ticket.description or ""))
         if subject and not words.startswith(subject):
             words = f"{subject}\n{words}"
         auto = is_auto_reply(ticket.description or "", ticket.subject)

@@ -400,6 +400,7 @@ class RiskDetector:
         # and incident tags describe a scenario, not what is happening, and a tag the reader
         # only guesses is outweighed by the customer saying nothing is wrong
         calm = {m.index for m in msgs if self._cue("all_well", fold(m.text), lang)}
+        found.all_well = bool(calm)
 
         def scenario(h: Hit) -> bool:
             return h.comment_index in calm and (self.by_name[h.tag].state or h.how == "model"

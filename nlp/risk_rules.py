@@ -43,6 +43,7 @@ class Findings:
     settled_at: int | None = None  # the last earlier customer message that said it was solved
     unhurried: bool = False        # the latest customer message says there is no rush
     semantic_best: dict[str, float] = field(default_factory=dict)  # per tag, for calibration
+    all_well: bool = False         # a message read says nothing is wrong ("not complaining")
 
     def tags(self) -> dict[str, Hit]:
         first: dict[str, Hit] = {}

@@ -19,6 +19,9 @@ Trained by ``scripts/train_tag_model.py`` on the benchmark's development half
     # {"security": 0.31, "privacy": 0.04, ...}
     model.fired("...")                 # [(tag, score, threshold)] at or above the threshold
     model.best_sentences(sentences)    # {tag: (index, score)} of the sentence that reads most like it
+
+The tone model (``TONE_DATA``, ``scripts/train_tone_model.py``) is the same model with one tag,
+"complaint", trained on ``benchmark/posts.jsonl``.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from tiergate.nlp.classifier import NgramLR, sigmoid, subset_rows
 from tiergate.nlp.semantic import fold
 
 DATA = Path(__file__).with_name("data") / "tag_model.npz"
+TONE_DATA = DATA.with_name("tone_model.npz")    # the same model, one tag: "complaint"
 TEXT_CHARS = 6000           # the live words read: the latest first, up to this many characters
 FOLDS = 4
 REPEATS = 3                 # rounds of cross-validation, pooled, for the thresholds
@@ -247,3 +251,14 @@ def train(texts: Sequence[str], labelsets: Sequence[set[str]], tags: Sequence[st
                        "cv_precision": round(float((hit & right).sum() / max(1, hit.sum())), 3)}
     model = TagModel(tags, *_fit_weights(rows, labelsets, tags, C), thresholds, trained_on=ids)
     return model, report
+
+
+def save_and_report(model: TagModel, report: Mapping[str, dict], path: Path) -> list[str]:
+    """Write ``model`` to ``path``; one line per tag of its cross-validated figures, and one
+    naming the file."""
+    model.save(path)
+    lines = [f"{tag:14} positives {row['positives']:4}  threshold {row['threshold']:.3f}  "
+             f"cross-validated precision {row['cv_precision']:.2f} recall {row['cv_recall']:.2f}"
+             for tag, row in report.items()]
+    return lines + [f"wrote {path.name} ({path.stat().st_size:,} bytes), trained on "
+                    f"{len(model.trained_on)} items"]

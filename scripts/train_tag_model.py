@@ -59,12 +59,7 @@ def main() -> int:
             texts.append(sentence), labels.append(set()), fixed.append(True)
     model, report = tagmodel.train(texts, labels, TAGS, fixed=fixed, ids=ids,
                                    precision=PRECISION)
-    model.save(tagmodel.DATA)
-    for tag, row in report.items():
-        print(f"{tag:14} positives {row['positives']:3}  threshold {row['threshold']:.3f}  "
-              f"cross-validated precision {row['cv_precision']:.2f} recall {row['cv_recall']:.2f}")
-    print(f"wrote {tagmodel.DATA.relative_to(ROOT)} ({tagmodel.DATA.stat().st_size:,} bytes), "
-          f"trained on {len(ids)} tickets")
+    print("\n".join(tagmodel.save_and_report(model, report, tagmodel.DATA)))
     return 0
 
 
