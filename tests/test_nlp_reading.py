@@ -1193,6 +1193,9 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
     ("Every week I'm told it's being looked at.", 3),
     ("We reported this 2 weeks ago, it was fixed, thanks.", None),
     ("Every day I get the same report, great feature.", None),
+    ("Export still broken - again (3rd time).", 3),
+    ("Refund for the cancelled order, 4th time asking", 4),
+    ("The export button moved for the third time this year.", None),
 ])
 def test_which_contact_the_customer_says_this_is(text, n):
     from tiergate.plugin.core.stakes import find_contacts

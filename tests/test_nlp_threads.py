@@ -289,3 +289,36 @@ def test_the_stale_timer_leaves_a_happy_customer_with_a_new_question_alone():
     assert "stale_tier1" not in {f.name for f in decision(happy).fired}
     waiting = _thread("Still no answer on the entry fees question from last week?")
     assert "stale_tier1" in {f.name for f in decision(waiting).fired}
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("abuse", "Keep closing my tickets and you'll find out how I deal with people like you."),
+    ("abuse", "Someone should drive down there and slap some sense into your support team."),
+    ("security", "The link in that mail goes to acme-pay-billing.net, which isn't your domain, and "
+                 "two of our clients already paid through it."),
+    ("chargeback", "If the fee is not refunded by Friday I will dispute it with my card provider."),
+    ("cancel_request", "Please don't auto-renew our plan in March, we are moving everything to "
+                       "another tool."),
+])
+def test_threats_look_alike_domains_card_disputes_and_renewals(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("security", "I hacked together a little script that polls your API every hour. Is there a "
+                 "webhook instead?"),
+    ("outage", "Two incidents last quarter each took us offline for an hour, so procurement wants "
+               "a review before the renewal."),
+    ("outage", "Nothing is broken on our side, we are writing our incident runbook: do you have a "
+               "status feed for outages?"),
+    ("human_request", "Thanks for the call back yesterday, the credit arrived. When does the new "
+                      "tariff start?"),
+    ("human_request", "New hires never get the checklist, and the manager doesn't get the "
+                      "first-week task either."),
+    ("billing", "Every search shows the hotels as full. That can't be right, their own sites have "
+                "rooms."),
+    ("privacy", "I never agreed to it, the box was pre-ticked. Please refund the fee."),
+])
+def test_slang_the_past_thanks_and_third_person_managers_stay_calm(tag, text):
+    assert tag not in tags_of(ticket(("end-user", text)))
+

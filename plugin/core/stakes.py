@@ -231,6 +231,12 @@ _FOR_THE_NTH = Prefiltered(re.compile(
     r"\b(following up|chasing|writing( in)?|emailing|e-mailing|calling|ringing|asking|"
     r"reaching out|contacting (you|support|your \w+))\b( (on|about) (this|it))?( again)? "
     r"for the (?P<nth>" + "|".join(_ORDINALS) + r")[nrs]?\s+time\b", re.I))
+# "not created for new hires - again (3rd time)", "5th time asking"; "the third time this
+# year" counts what happened, not the customer's contacts
+_NTH_TIME = Prefiltered(re.compile(
+    r"\b(again|yet again|once more)\W{1,4}(the |for the )?(?P<nth>" + "|".join(_ORDINALS)
+    + r")\s+time\b|\b(?P<nth2>" + "|".join(_ORDINALS) + r")\s+time\s+(asking|"
+    r"(i('ve| have)? )?(asked|written|writing|reported|reporting|chasing))\b", re.I))
 # "add a second user" is no contact count; Portuguese "é a terceira vez" is
 _NOT_ORDINAL = re.compile(r"(?<![eé] )\b(a|an|another|one more|add|create)\s+$", re.I)
 _HOW_MANY = r"\d+|" + "|".join(_COUNTS)
@@ -291,6 +297,10 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
             if _NOT_ORDINAL.search(text, max(0, m.start() - 9), m.start()):
                 continue                    # "add a second email address": not a contact count
             n = _ORDINALS[m.group(1).lower()]
+            if best[0] is None or n > best[0]:
+                best = (n, m.group(0))
+        for m in _NTH_TIME.finditer(text):
+            n = _ORDINALS[(m.group("nth") or m.group("nth2")).lower()]
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
         for m in _FOR_THE_NTH.finditer(text):
