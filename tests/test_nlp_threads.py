@@ -322,3 +322,34 @@ def test_threats_look_alike_domains_card_disputes_and_renewals(tag, text):
 def test_slang_the_past_thanks_and_third_person_managers_stay_calm(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
 
+
+@pytest.mark.parametrize("tag,text", [
+    ("privacy", "The physio notes with each patient's diagnosis now show on the rota that all 40 "
+                "staff can see."),
+    ("outage", "The whole street has been without broadband since 6am, every house we asked."),
+    ("outage", "Half of the town has had no power since last night and nobody answers."),
+    ("spam", "Boost your followers fast! Contact our manager on Telegram for the price list."),
+    ("spam", "Your clinic has been shortlisted for the Best Care Awards; pay the nomination fee "
+             "to confirm."),
+    ("churn", "If there's no cheaper tier I'll let the subscription lapse in March."),
+    ("billing", "Please stop the pending direct debit until the invoice is corrected."),
+    ("security", "The page looked exactly like your website and she typed her card number in."),
+    ("legal", "Notre avocat vous adressera un courrier recommandé cette semaine."),
+])
+def test_health_data_shown_to_all_streets_without_service_spam_and_lapses(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("outage", "We're on your Business Fibre 500 plan with 9 people; can we get status alerts by "
+               "SMS?"),
+    ("outage", "Reply YES for a free sample of 500 records from our verified lists."),
+    ("outage", "There's a $4.99 charge from 'STREAMCO P1' on my card, what is it?"),
+    ("security", "I hacked my way into the hidden settings menu and now the units are wrong, how "
+                 "do I reset it?"),
+    ("churn", "We're moving to a bigger shop in January: can the contract move with us to the "
+              "new premises?"),
+])
+def test_plan_names_quantities_descriptors_and_relocations_stay_calm(tag, text):
+    assert tag not in tags_of(ticket(("end-user", text)))
+
