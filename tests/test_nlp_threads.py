@@ -353,3 +353,27 @@ def test_health_data_shown_to_all_streets_without_service_spam_and_lapses(tag, t
 def test_plan_names_quantities_descriptors_and_relocations_stay_calm(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
 
+
+@pytest.mark.parametrize("tag,text", [
+    ("privacy", "Staff sick notes and occupational health reports sit in a folder that is visible "
+                "to 200 users."),
+    ("privacy", "Today's export had someone else's patient list attached, with phone numbers."),
+    ("churn", "After two outages the board has decided not to renew the contract in March."),
+    ("churn", "Forget it, I'm going to use Quickcart from now on."),
+    ("churn", "Unless the delivery times get better I'm not keeping the subscription."),
+    ("churn", "Está difícil justificar ficar com essas taxas."),
+    ("human_request", "I would like a supervisor to telephone me this afternoon."),
+    ("cancel_request", "Please don't auto-renew us next month."),
+    ("spam", "We deliver 100 genuine reviews per week on every app. Reply YES for the price list."),
+])
+def test_health_files_shared_widely_decisions_not_to_renew_and_review_spam(tag, text):
+    assert tag in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("tag,text", [
+    ("security", "lol did i just hack your app? two promo codes went through on one order 😅"),
+    ("outage", "Our panel of 50-500 testers can start next week."),
+])
+def test_promo_slang_and_ranges_stay_calm(tag, text):
+    assert tag not in tags_of(ticket(("end-user", text)))
+
