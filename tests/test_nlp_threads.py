@@ -291,6 +291,8 @@ def test_the_stale_timer_leaves_a_happy_customer_with_a_new_question_alone():
     assert "stale_tier1" in {f.name for f in decision(waiting).fired}
 
 
+# phrasings of outside-written tickets: threats, look-alike sites, card disputes, lapses and
+# renewals, health data shown to many, whole streets without service, spam
 @pytest.mark.parametrize("tag,text", [
     ("abuse", "Keep closing my tickets and you'll find out how I deal with people like you."),
     ("abuse", "Someone should drive down there and slap some sense into your support team."),
@@ -299,11 +301,34 @@ def test_the_stale_timer_leaves_a_happy_customer_with_a_new_question_alone():
     ("chargeback", "If the fee is not refunded by Friday I will dispute it with my card provider."),
     ("cancel_request", "Please don't auto-renew our plan in March, we are moving everything to "
                        "another tool."),
+    ("privacy", "The physio notes with each patient's diagnosis now show on the rota that all 40 "
+                "staff can see."),
+    ("outage", "The whole street has been without broadband since 6am, every house we asked."),
+    ("outage", "Half of the town has had no power since last night and nobody answers."),
+    ("spam", "Boost your followers fast! Contact our manager on Telegram for the price list."),
+    ("spam", "Your clinic has been shortlisted for the Best Care Awards; pay the nomination fee "
+             "to confirm."),
+    ("churn", "If there's no cheaper tier I'll let the subscription lapse in March."),
+    ("billing", "Please stop the pending direct debit until the invoice is corrected."),
+    ("security", "The page looked exactly like your website and she typed her card number in."),
+    ("legal", "Notre avocat vous adressera un courrier recommandé cette semaine."),
+    ("privacy", "Staff sick notes and occupational health reports sit in a folder that is visible "
+                "to 200 users."),
+    ("privacy", "Today's export had someone else's patient list attached, with phone numbers."),
+    ("churn", "After two outages the board has decided not to renew the contract in March."),
+    ("churn", "Forget it, I'm going to use Quickcart from now on."),
+    ("churn", "Unless the delivery times get better I'm not keeping the subscription."),
+    ("churn", "Está difícil justificar ficar com essas taxas."),
+    ("human_request", "I would like a supervisor to telephone me this afternoon."),
+    ("cancel_request", "Please don't auto-renew us next month."),
+    ("spam", "We deliver 100 genuine reviews per week on every app. Reply YES for the price list."),
 ])
-def test_threats_look_alike_domains_card_disputes_and_renewals(tag, text):
+def test_outside_round_phrasings_tag(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
 
 
+# their near misses: slang, the past, thanks, third-person managers, plan names, quantities,
+# card descriptors, relocations
 @pytest.mark.parametrize("tag,text", [
     ("security", "I hacked together a little script that polls your API every hour. Is there a "
                  "webhook instead?"),
@@ -318,29 +343,6 @@ def test_threats_look_alike_domains_card_disputes_and_renewals(tag, text):
     ("billing", "Every search shows the hotels as full. That can't be right, their own sites have "
                 "rooms."),
     ("privacy", "I never agreed to it, the box was pre-ticked. Please refund the fee."),
-])
-def test_slang_the_past_thanks_and_third_person_managers_stay_calm(tag, text):
-    assert tag not in tags_of(ticket(("end-user", text)))
-
-
-@pytest.mark.parametrize("tag,text", [
-    ("privacy", "The physio notes with each patient's diagnosis now show on the rota that all 40 "
-                "staff can see."),
-    ("outage", "The whole street has been without broadband since 6am, every house we asked."),
-    ("outage", "Half of the town has had no power since last night and nobody answers."),
-    ("spam", "Boost your followers fast! Contact our manager on Telegram for the price list."),
-    ("spam", "Your clinic has been shortlisted for the Best Care Awards; pay the nomination fee "
-             "to confirm."),
-    ("churn", "If there's no cheaper tier I'll let the subscription lapse in March."),
-    ("billing", "Please stop the pending direct debit until the invoice is corrected."),
-    ("security", "The page looked exactly like your website and she typed her card number in."),
-    ("legal", "Notre avocat vous adressera un courrier recommandé cette semaine."),
-])
-def test_health_data_shown_to_all_streets_without_service_spam_and_lapses(tag, text):
-    assert tag in tags_of(ticket(("end-user", text)))
-
-
-@pytest.mark.parametrize("tag,text", [
     ("outage", "We're on your Business Fibre 500 plan with 9 people; can we get status alerts by "
                "SMS?"),
     ("outage", "Reply YES for a free sample of 500 records from our verified lists."),
@@ -349,31 +351,8 @@ def test_health_data_shown_to_all_streets_without_service_spam_and_lapses(tag, t
                  "do I reset it?"),
     ("churn", "We're moving to a bigger shop in January: can the contract move with us to the "
               "new premises?"),
-])
-def test_plan_names_quantities_descriptors_and_relocations_stay_calm(tag, text):
-    assert tag not in tags_of(ticket(("end-user", text)))
-
-
-@pytest.mark.parametrize("tag,text", [
-    ("privacy", "Staff sick notes and occupational health reports sit in a folder that is visible "
-                "to 200 users."),
-    ("privacy", "Today's export had someone else's patient list attached, with phone numbers."),
-    ("churn", "After two outages the board has decided not to renew the contract in March."),
-    ("churn", "Forget it, I'm going to use Quickcart from now on."),
-    ("churn", "Unless the delivery times get better I'm not keeping the subscription."),
-    ("churn", "Está difícil justificar ficar com essas taxas."),
-    ("human_request", "I would like a supervisor to telephone me this afternoon."),
-    ("cancel_request", "Please don't auto-renew us next month."),
-    ("spam", "We deliver 100 genuine reviews per week on every app. Reply YES for the price list."),
-])
-def test_health_files_shared_widely_decisions_not_to_renew_and_review_spam(tag, text):
-    assert tag in tags_of(ticket(("end-user", text)))
-
-
-@pytest.mark.parametrize("tag,text", [
     ("security", "lol did i just hack your app? two promo codes went through on one order 😅"),
     ("outage", "Our panel of 50-500 testers can start next week."),
 ])
-def test_promo_slang_and_ranges_stay_calm(tag, text):
+def test_outside_round_near_misses_stay_calm(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
-
