@@ -26,6 +26,7 @@ from tiergate.nlp import stacked
 from tiergate.nlp.amounts import find_amounts
 from tiergate.nlp.gcpause import paused_gc
 from tiergate.nlp.language import detect_language
+from tiergate.nlp.mood import MoodModel
 from tiergate.nlp.pipeline import SIGNALS_KEY, build_nlp
 from tiergate.nlp.points import (COMPLAINT_TAGS, DEFAULT_TAG_POINTS, NEGATIVE_AT, TAG_POINTS,
                                   WEIGHTS, conversation_reasons, model_reason, text_reasons)
@@ -110,6 +111,7 @@ class Enricher:
         self._lock = threading.Lock()
         self.risk = RiskDetector.from_config(risk_tags, thresholds)
         self.tone = TagModel.load(TONE_DATA)
+        self.mood = MoodModel.load()
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> "Enricher":
@@ -248,8 +250,15 @@ class Enricher:
                                    language=language, texts=texts,
                                    tone=None if found.all_well else
                                    self.complaint_tone(texts, language.code))
+        label = enrichment.sentiment_label
+        if self.mood is not None and language.code == "en" and not any(
+                t.tag == "sarcasm" for t in enrichment.risk_tags):   # irony reads negative
+            label = self.mood.label(label, enrichment.sentiment, {t.tag for t in enrichment.risk_tags},
+                                    enrichment.complaint, scores,
+                                    "\n".join(texts[-TONE_MESSAGES:]))
         return dataclasses.replace(
-            enrichment, language=language.code, language_supported=language.supported,
+            enrichment, sentiment_label=label,
+            language=language.code, language_supported=language.supported,
             stakes={k: v for k, v in stakes.to_dict().items() if v not in (None, False)},
             closing=found.closing,
             auto_replies=tuple(m.index for m in conv.messages if m.auto_reply),
