@@ -211,7 +211,17 @@ _CONTEXT_LEAD = Prefiltered(re.compile(
     r"is (this|it) still current|"
     r"para que (tengáis|tengan|tenga|tengas) (el|la|los|las) (número|referencia|historial|"
     r"contexto|datos)|"
-    r"(já|foi) (resolvido|solucionado|corrigido))\b", re.I))
+    r"(já|foi) (resolvido|solucionado|corrigido)|"
+    r"post-?mortem|root cause (analysis|report)|rapport d'incident|informe de(l)? incidente|"
+    r"relatório de incidente|(vorfalls|störungs|incident)-?bericht|"
+    r"(for|pour|para|für) (our|notre|nuestra|nossa|unser\w*) (\w+ )?(audit|jahresabschluss|"
+    r"records|archives)|dans le cadre de (notre|l') ?audit|im rahmen (unseres|des) audits?|"
+    r"no (issues|problems) since|aucun (souci|problème|probleme) depuis|seitdem (keine|kein|nie mehr)|"
+    r"sin problemas desde|sem problemas desde|"
+    r"(das )?thema ist (abgeschlossen|erledigt)|le sujet est (clos|réglé)|tema cerrado|"
+    r"assunto encerrado|(matter|issue) (is|was) closed|"
+    r"my predecessor|(mon|ma) pr[ée]d[ée]cesseu?r|mein\w* vorgänger\w*|mi predecesor\w*|"
+    r"meu antecessor)\b", re.I))
 
 
 # the customer's words end by announcing a mail they paste below ("Three of us got this

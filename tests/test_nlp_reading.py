@@ -1196,6 +1196,11 @@ def test_a_scenario_in_one_message_does_not_calm_a_later_outage():
     ("Export still broken - again (3rd time).", 3),
     ("Refund for the cancelled order, 4th time asking", 4),
     ("The export button moved for the third time this year.", None),
+    ("my 5th chat about the missing invoices", 5),
+    ("Third time submitting this form and still no answer.", 3),
+    ("Two weeks and 4 different agents, still locked out.", 4),
+    ("We have five different agents on the account, can they share a view?", None),
+    ("Can I add a second form to the booking page?", None),
 ])
 def test_which_contact_the_customer_says_this_is(text, n):
     from tiergate.plugin.core.stakes import find_contacts

@@ -322,6 +322,23 @@ def test_the_stale_timer_leaves_a_happy_customer_with_a_new_question_alone():
     ("human_request", "I would like a supervisor to telephone me this afternoon."),
     ("cancel_request", "Please don't auto-renew us next month."),
     ("spam", "We deliver 100 genuine reviews per week on every app. Reply YES for the price list."),
+    ("billing", "Auf der Novemberrechnung stehen 30 statt 20 Lizenzen berechnet."),
+    ("billing", "Die 80 € zu viel wurden schon vom Firmenkonto eingezogen."),
+    ("outage", "Seit dem Update geht im Shop keine einzige Bestellung mehr durch."),
+    ("human_request", "Passez-moi un superviseur, je ne discute plus avec le chat."),
+    ("repeat_contact", "Ça fait dix jours qu'on tourne en rond avec votre support."),
+    ("repeat_contact", "We have been going round in circles with your team since November."),
+    ("churn", "A diretoria abriu uma revisão de orçamento e pediu para cotar mais duas "
+              "plataformas."),
+    ("churn", "Já fechamos com outro fornecedor, a migração termina em fevereiro."),
+    ("privacy", "O relatório trouxe nome e CPF de pessoas que não são nossos clientes."),
+    ("outage", "Since this morning nothing syncs, and dozens of other sellers on the forum are "
+               "saying the exact same."),
+    ("legal", "Si no me devuelven la plata les mando carta documento el lunes."),
+    ("legal", "Ya lo consulté con un abogado y tengo todas las de ganar."),
+    ("churn", "El gerente me pidió cotizar con otros dos proveedores antes de renovar."),
+    ("churn", "Our sales team is moving to Pipewell next quarter, so we only need 6 seats from "
+              "April."),
 ])
 def test_outside_round_phrasings_tag(tag, text):
     assert tag in tags_of(ticket(("end-user", text)))
@@ -353,6 +370,48 @@ def test_outside_round_phrasings_tag(tag, text):
               "new premises?"),
     ("security", "lol did i just hack your app? two promo codes went through on one order 😅"),
     ("outage", "Our panel of 50-500 testers can start next week."),
+    ("cancel_request", "Antes de assinar: qual é a política de cancelamento do plano anual?"),
+    ("security", "Vocês têm algum material sobre phishing para treinamento da equipe?"),
+    ("outage", "Quando teve aquela queda em março ficamos sem aviso. Vocês têm página de status?"),
+    ("outage", "Many other customers have the same question, so maybe add it to the FAQ?"),
+    ("repeat_contact", "Two guests have already emailed asking whether breakfast is included; "
+                       "where do I set that?"),
+    ("human_request", "El gerente me pidió revisar las facturas de noviembre, ¿dónde las descargo?"),
+    ("chargeback", "¿Hay algún reporte donde ver los contracargos de mis clientes de este mes?"),
+    ("churn", "Our office is moving to Leeds in January, can you update the billing address?"),
 ])
 def test_outside_round_near_misses_stay_calm(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
+
+
+@pytest.mark.parametrize("down,fixed,closed", [
+    ("Seit 20 Uhr kann sich niemand mehr anmelden, alle 25 Leute der Spätschicht schreiben auf "
+     "Zettel.", "Die Störung ist seit 22:40 behoben.",
+     "Bei uns läuft seit gestern Abend alles, die Daten sind vollständig da. Danke für die "
+     "Updates! Von unserer Seite erledigt."),
+    ("NO ANDA NADA. Ninguno de los chicos del depósito puede entrar desde las 8.",
+     "Ya aplicamos la corrección, ¿pueden entrar?",
+     "Confirmo que desde ayer anda todo bien. Gracias por la rapidez, cierren nomás."),
+])
+def test_done_on_our_side_closes_the_matter(down, fixed, closed):
+    t = ticket(("end-user", down), ("agent", fixed), ("end-user", closed))
+    e = ENRICHER.enrich(t, NOW)
+    assert e.closing and "outage" not in e.tags
+    assert escalated_to(t) is None
+
+
+@pytest.mark.parametrize("lead", [
+    "Pour notre audit qualité, pouvez-vous m'envoyer le rapport d'incident de la panne "
+    "ci-dessous ? Aucun souci depuis de notre côté.",
+    "Für unseren Jahresabschluss brauche ich eine kurze Bestätigung zu der Meldung unten, das "
+    "Thema ist abgeschlossen.",
+])
+def test_a_forward_sent_for_an_audit_is_no_new_incident(lead):
+    body = (f"{lead}\n\n---------- Message transféré ---------\nDe : Claire\n"
+            "Objet : URGENT\nPlus aucun technicien ne peut se connecter, 25 dépannages en "
+            "attente !!! Rappelez-moi immédiatement.")
+    t = ticket(("end-user", body), subject="TR: Incident du 12 octobre")
+    assert not {"outage", "human_request"} & tags_of(t)
+    urgent = ticket(("end-user", "Voir ci-dessous, c'est urgent.\n\n" + body.split("\n\n", 1)[1]),
+                    subject="TR: Incident du 12 octobre")
+    assert "outage" in tags_of(urgent)

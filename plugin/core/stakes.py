@@ -219,9 +219,10 @@ _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "several": 3, "
            "várias": 3, "deux": 2, "trois": 3, "quatre": 4, "plusieurs": 3}
 _CONTACT_NOUN = (r"(ticket|time( (that )?(i|we)('ve| have|'m| am|'re| are)?)? (written|writing|contacted|"
                  r"contacting|asked|asking|emailed|emailing|called|calling|raised|reported|"
-                 r"chased|chasing|reaching out|following up|on (the )?(chat|phone|line)|"
+                 r"submitting|sending|chased|chasing|reaching out|following up|"
+                 r"on (the )?(chat|phone|line)|"
                  r"chatting|in touch|writing in|calling in)|"
-                 r"email|e-mail|message|request|chaser|follow-?up|"
+                 r"email|e-mail|message|request|chaser|follow-?up|chat|form|submission|"
                  r"contact|call|mal|anfrage|nachricht|kontakt|anruf|vez|correo|mensaje|reclamo|contacto|fois|relance|"
                  r"demande|chamado|mensagem|contato)")
 _CONTACT_ORDINAL = Prefiltered(re.compile(r"\b(" + "|".join(_ORDINALS) + r")[nrs]?\s+(\w+\s+)?"
@@ -245,6 +246,10 @@ _CONTACT_TIMES = Prefiltered(re.compile(
     r" (you|your (team|support)|support|this)?\s*(?P<times>" + _HOW_MANY + r") times\b|"
     r"\b(?P<before>" + _HOW_MANY + r") (previous|earlier|other|prior|separate) "
     r"(tickets|emails|requests|messages|chamados|tickets)\b|"
+    # "9 days and 5 different agents", "spoke to 4 different people": each one contact
+    r"\b(talked to|spoken to|spoke (to|with)|been through|gone through|dealt with|passed between|"
+    r"(days|weeks) and) (?P<agents>" + _HOW_MANY + r") different (agents|people|reps|advisors|"
+    r"support (people|agents|staff))\b|"
     # "sent 4 emails", "ya van cuatro correos", "já mandei 3 e-mails", "schon drei Mails"
     r"\b(sent|opened|raised|filed|submitted|logged|written|van|mand[eé]|envi[eé]|mandei|enviei|"
     r"abri|abrimos|enviamos|mandamos|envoy[ée]|[ée]crit|ouvert|schon|bereits)\s+(you\s+|vous\s+)?"
@@ -308,7 +313,8 @@ def find_contacts(texts: Iterable[str]) -> tuple[int | None, str | None]:
             if best[0] is None or n > best[0]:
                 best = (n, m.group(0))
         for m in _CONTACT_TIMES.finditer(text):
-            word = (m.group("times") or m.group("before") or m.group("sent") or "").lower()
+            word = (m.group("times") or m.group("before") or m.group("sent") or m.group("agents")
+                    or "").lower()
             n = int(word) if word.isdigit() else _COUNTS.get(word)
             if n is None or n > 50:
                 continue
