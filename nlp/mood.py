@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from pathlib import Path
 from typing import Collection, Sequence
 
@@ -25,6 +24,7 @@ import numpy as np
 from tiergate.nlp.classifier import lbfgs
 from tiergate.nlp.points import COMPLAINT_TAGS
 from tiergate.nlp.semantic import StaticEncoder
+from tiergate.nlp.tagmodel import load_cached
 from tiergate.nlp.textscore import TextScore
 
 DATA = Path(__file__).with_name("data") / "mood_model.npz"
@@ -32,8 +32,6 @@ LABELS = ("negative", "neutral", "positive")
 TEXT_CHARS = 2000           # the latest customer words the sentence vector reads
 L2 = 30.0                   # weight penalty, in units of one training row
 _THANKS = re.compile(r"\b(?:thank|thanks|thx|ty|cheers|appreciated?)\b", re.IGNORECASE)
-_LOCK = threading.Lock()
-_LOADED: dict[Path, "MoodModel | None"] = {}
 
 
 def signals(rules_label: str, sentiment: float, tags: Collection[str], complaint: bool,
@@ -101,11 +99,7 @@ class MoodModel:
     @classmethod
     def load(cls, path: str | Path = DATA) -> "MoodModel | None":
         """The shipped model (cached per process), or None when the file is absent."""
-        path = Path(path)
-        with _LOCK:
-            if path not in _LOADED:
-                _LOADED[path] = cls._read(path) if path.exists() else None
-            return _LOADED[path]
+        return load_cached(path, cls._read)
 
     @classmethod
     def _read(cls, path: Path) -> "MoodModel":

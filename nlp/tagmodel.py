@@ -30,7 +30,7 @@ import re
 import threading
 import zlib
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -48,13 +48,22 @@ BALANCE = 2                 # positives weigh as if negatives were this many tim
 HASH_BITS = 20
 CHAR_N = (2, 5)
 _LOCK = threading.Lock()
-_LOADED: dict[Path, "TagModel | None"] = {}
+_LOADED: dict[Path, Any] = {}
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+")
 _DIGITS = re.compile(r"\d+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _PRIME = np.uint64(1099511628211)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(64 - HASH_BITS)
+
+
+def load_cached(path: str | Path, read: Callable[[Path], Any]) -> Any:
+    """``read(path)`` once per process and path; None when the file is absent."""
+    path = Path(path)
+    with _LOCK:
+        if path not in _LOADED:
+            _LOADED[path] = read(path) if path.exists() else None
+        return _LOADED[path]
 
 
 def _char_keys(text: str) -> np.ndarray:
@@ -162,11 +171,7 @@ class TagModel:
     @classmethod
     def load(cls, path: str | Path = DATA) -> "TagModel | None":
         """The shipped model (cached per process), or None when the file is absent."""
-        path = Path(path)
-        with _LOCK:
-            if path not in _LOADED:
-                _LOADED[path] = cls._read(path) if path.exists() else None
-            return _LOADED[path]
+        return load_cached(path, cls._read)
 
     @classmethod
     def _read(cls, path: Path) -> "TagModel":
