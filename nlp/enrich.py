@@ -251,11 +251,10 @@ class Enricher:
                                    tone=None if found.all_well else
                                    self.complaint_tone(texts, language.code))
         label = enrichment.sentiment_label
-        if self.mood is not None and language.code == "en" and not any(
-                t.tag == "sarcasm" for t in enrichment.risk_tags):   # irony reads negative
-            label = self.mood.label(label, enrichment.sentiment, {t.tag for t in enrichment.risk_tags},
-                                    enrichment.complaint, scores,
-                                    "\n".join(texts[-TONE_MESSAGES:]))
+        tags = {t.tag for t in enrichment.risk_tags}
+        if self.mood is not None and language.code == "en" and "sarcasm" not in tags:
+            label = self.mood.label(label, enrichment.sentiment, tags, enrichment.complaint,
+                                    scores, "\n".join(texts[-TONE_MESSAGES:]))
         return dataclasses.replace(
             enrichment, sentiment_label=label,
             language=language.code, language_supported=language.supported,

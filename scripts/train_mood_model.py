@@ -4,8 +4,8 @@ conversations, a softmax regression over the rules' readings and the static sent
     python scripts/train_mood_model.py           # prints the cross-validated accuracy
 
 Reads ``benchmark/posts.jsonl``: short public posts to companies and everyday chatter, written
-for this purpose and labelled negative / neutral / positive. A post that is a complaint (reality falls short of what
-the writer expected) counts as negative, however it is worded.
+for this purpose and labelled negative / neutral / positive. A post that is a complaint (reality
+falls short of what the writer expected) counts as negative, however it is worded.
 """
 from __future__ import annotations
 

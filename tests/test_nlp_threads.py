@@ -376,7 +376,8 @@ def test_outside_round_phrasings_tag(tag, text):
     ("outage", "Many other customers have the same question, so maybe add it to the FAQ?"),
     ("repeat_contact", "Two guests have already emailed asking whether breakfast is included; "
                        "where do I set that?"),
-    ("human_request", "El gerente me pidió revisar las facturas de noviembre, ¿dónde las descargo?"),
+    ("human_request", "El gerente me pidió revisar las facturas de noviembre, ¿dónde las "
+                      "descargo?"),
     ("chargeback", "¿Hay algún reporte donde ver los contracargos de mis clientes de este mes?"),
     ("churn", "Our office is moving to Leeds in January, can you update the billing address?"),
 ])
