@@ -380,6 +380,8 @@ def test_outside_round_phrasings_tag(tag, text):
                       "descargo?"),
     ("chargeback", "¿Hay algún reporte donde ver los contracargos de mis clientes de este mes?"),
     ("churn", "Our office is moving to Leeds in January, can you update the billing address?"),
+    ("churn", "From 1 January we split into two entities and need to move 20 users from one to "
+              "the other."),
 ])
 def test_outside_round_near_misses_stay_calm(tag, text):
     assert tag not in tags_of(ticket(("end-user", text)))
