@@ -4,7 +4,8 @@ complaint, emphasis, blame, question, thanks) and the static sentence vector of 
 latest words (``tiergate.nlp.semantic.StaticEncoder``), shipped as ``nlp/data/mood_model.npz``.
 
 The lexicon alone reads "any update on my bag? day 4" as calm and "DM'd you my ref, thanks" as
-glad; the regression weighs the rules' signals against what the words are about.
+glad; the regression weighs the rules' signals against what the words are about. It reads texts
+of the length it learnt from (``MAX_CHARS``); a longer conversation keeps the rules' label.
 
 Trained by ``scripts/train_mood_model.py`` on ``benchmark/posts.jsonl`` (short public posts
 to companies, labelled by sentiment; a post that is a complaint counts as negative).
@@ -29,7 +30,7 @@ from tiergate.nlp.textscore import TextScore
 
 DATA = Path(__file__).with_name("data") / "mood_model.npz"
 LABELS = ("negative", "neutral", "positive")
-TEXT_CHARS = 2000           # the latest customer words the sentence vector reads
+MAX_CHARS = 300             # longer than the posts it learnt from: the rules' label stands
 L2 = 30.0                   # weight penalty, in units of one training row
 _THANKS = re.compile(r"\b(?:thank|thanks|thx|ty|cheers|appreciated?)\b", re.IGNORECASE)
 
@@ -54,7 +55,7 @@ def signals(rules_label: str, sentiment: float, tags: Collection[str], complaint
 
 def matrix(rows: Sequence[list[float]], texts: Sequence[str]) -> np.ndarray:
     """Signals beside the static sentence vectors, one row per text."""
-    vectors = StaticEncoder.load().encode([t[-TEXT_CHARS:] for t in texts])
+    vectors = StaticEncoder.load().encode(list(texts))
     return np.hstack([np.asarray(rows, dtype=np.float32).reshape(len(texts), -1), vectors])
 
 
@@ -71,6 +72,9 @@ class MoodModel:
 
     def label(self, rules_label: str, sentiment: float, tags: Collection[str], complaint: bool,
               scores: Sequence[TextScore], text: str) -> str:
+        """The label it reads; ``rules_label`` for a text longer than ``MAX_CHARS``."""
+        if len(text) > MAX_CHARS:
+            return rules_label
         X = matrix([signals(rules_label, sentiment, tags, complaint, scores, text)], [text])
         return LABELS[int(np.argmax(X @ self.W + self.b))]
 

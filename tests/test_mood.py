@@ -72,6 +72,21 @@ def test_mood_reads_english_only(readers):
         assert shipped.score_text(text).sentiment_label == rules.score_text(text).sentiment_label
 
 
+def test_a_conversation_longer_than_the_posts_keeps_the_rules_label(readers):
+    shipped, rules = readers
+    question = ("Hi! Quick one before our trip: is wifi free on the A320s, and can I pay for a "
+                "second bag at the airport or only online?")
+    assert shipped.score_text(question).sentiment_label == "neutral"
+    assert rules.score_text(question).sentiment_label == "positive"
+    long = " ".join([question] * 3)
+    assert len(long) > mood.MAX_CHARS
+    e = rules.score_text(long)
+    X = mood.matrix([mood.signals(e.sentiment_label, e.sentiment, set(e.tags), e.complaint,
+                                  rules.analyse([long]), long)], [long])
+    assert mood.LABELS[int(np.argmax(X @ shipped.mood.W + shipped.mood.b))] == "neutral"
+    assert shipped.score_text(long).sentiment_label == "positive"
+
+
 def test_fit_learns_the_labels_it_is_given():
     rng = np.random.default_rng(7)
     centres = np.eye(3, 8) * 4
